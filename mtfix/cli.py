@@ -1,0 +1,186 @@
+"""The mtfix command line: detect, fix, clean, score, data, train."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import __version__
+from .errors import InputError, MtfixError, NotBuiltError
+
+LATER = {"fix": 6, "clean": 7, "train": 5}
+
+
+def _open_out(path: str | None) -> Any:
+    if path in (None, "-"):
+        return sys.stdout
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as err:
+        raise InputError(f"cannot write {path}: {err.strerror}") from None
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    from .detect import detect_segments, get_detector
+    from .formats import read_segments
+    from .render import Highlighter, progress
+
+    detector = get_detector(args.method)
+    segments = read_segments(args.input, args.input_format, args.text_field)
+    out = _open_out(args.output)
+    highlighter = Highlighter(out) if args.format == "pretty" else None
+    bad = total = 0
+    try:
+        with progress("detecting", args.input) as advance:
+            for segment, doc in detect_segments(detector, segments, args.batch_size, args.threshold):
+                total += 1
+                advance(segment)
+                if doc is None:
+                    bad += 1
+                    print(f"mtfix: {args.input} line {segment.line}: {segment.error} (skipped)", file=sys.stderr)
+                    if highlighter is None:
+                        out.write(json.dumps({"format_version": 1, "line": segment.line, "text": None,
+                                              "spans": [], "error": segment.error}) + "\n")
+                    continue
+                if highlighter is not None:
+                    highlighter.show(doc)
+                else:
+                    out.write(json.dumps(doc.to_json(), ensure_ascii=False) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if bad:
+        print(f"mtfix: {bad} of {total} records could not be read; the others were processed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _load_gold(path: str) -> list[Any]:
+    from .formats import read_documents
+    from .mlqe import MLQEError, read_mlqe
+
+    p = Path(path)
+    if p.is_dir() or path.endswith((".tar.gz", ".tgz", ".tar")):
+        try:
+            return list(read_mlqe(p))
+        except MLQEError as err:
+            raise InputError(str(err)) from None
+    return list(read_documents(path))
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from .formats import read_documents
+    from .render import score_table
+    from .score import AlignmentError, Settings, clean_rates, score
+
+    if not args.gold and not args.clean:
+        raise InputError("give --gold and --pred, or --clean, or both (see mtfix score --help)")
+    if bool(args.gold) != bool(args.pred):
+        raise InputError("--gold and --pred go together")
+    settings = Settings(args.threshold, args.normalise, args.bootstrap, args.seed)
+    result: dict[str, Any] = {"signature": settings.signature()}
+    if args.gold:
+        try:
+            result = score(_load_gold(args.gold), list(read_documents(args.pred)), settings)
+        except AlignmentError as err:
+            raise InputError(f"{args.pred} does not match {args.gold}: {err}") from None
+    if args.clean:
+        result["clean"] = clean_rates(list(read_documents(args.clean)), args.threshold)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(score_table(result, args.gold, args.pred, args.clean))
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    if args.action == "mlqe":
+        from .formats import write_jsonl
+
+        docs = _load_gold(args.path)
+        out = _open_out(args.output)
+        try:
+            write_jsonl((d.to_json() for d in docs), out)
+        finally:
+            if out is not sys.stdout:
+                out.close()
+        print(f"mtfix: wrote {len(docs)} gold documents", file=sys.stderr)
+        return 0
+    raise NotBuiltError("the training-data builder is not built yet (issue #4)")
+
+
+def cmd_later(args: argparse.Namespace) -> int:
+    raise NotBuiltError(f"'mtfix {args.command}' is not built yet (issue #{LATER[args.command]})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mtfix", description="Find and repair machine-translation artifacts in English article text.")
+    parser.add_argument("--version", action="version", version=f"mtfix {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("detect", help="flag artifact spans", description=(
+        "Flag machine-translation artifacts. Input: plain text (one segment per line) or JSONL; "
+        "'-' reads standard input. Output: the text with flagged spans highlighted, or JSONL."))
+    p.add_argument("input", metavar="FILE", help="text or JSONL file, or - for standard input")
+    p.add_argument("--method", default="spell", choices=["spell", "model", "lm"],
+                   help="spell: words missing from an English lexicon (the baseline; default until the trained "
+                        "detector ships); model: the trained detector (issue #5); lm: language-model surprisal")
+    p.add_argument("--format", default="pretty", choices=["pretty", "jsonl"],
+                   help="pretty: coloured text for reading (default); jsonl: the detection format")
+    p.add_argument("--threshold", type=float, default=0.5, help="report spans scoring at least this (default 0.5)")
+    p.add_argument("--batch-size", type=int, default=32, help="segments per batch (default 32)")
+    p.add_argument("--input-format", default="auto", choices=["auto", "text", "jsonl"],
+                   help="auto: JSONL for .jsonl/.json/.ndjson files, plain text otherwise")
+    p.add_argument("--text-field", default="text", help="JSONL field holding the text (default: text)")
+    p.add_argument("-o", "--output", help="write here instead of standard output")
+    p.set_defaults(func=cmd_detect)
+
+    p = sub.add_parser("score", help="score predictions against gold", description=(
+        "Score detection and correction output against gold: word-level MCC and F1, span P/R/F0.5 (exact and "
+        "partial overlap), edit P/R/F0.5, chrF and TER against the reference next to the unchanged input, and "
+        "do-no-harm rates on clean text. Intervals are 95%% bootstrap intervals over segments."))
+    p.add_argument("--gold", help="gold JSONL, or an MLQE-PE tarball or folder")
+    p.add_argument("--pred", help="predictions JSONL (detection or correction format), same segments in order")
+    p.add_argument("--clean", metavar="FILE", help="predictions on clean text: flags and edits per 1,000 words")
+    p.add_argument("--threshold", type=float, default=0.0, help="ignore predictions scoring below this")
+    p.add_argument("--normalise", action="store_true", help="compare fixes ignoring case and whitespace")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: no intervals)")
+    p.add_argument("--seed", type=int, default=12345, help="bootstrap seed")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("data", help="build gold and training data", description=(
+        "mlqe PATH: turn an MLQE-PE split (tarball or folder) into gold JSONL. "
+        "build: the training-data builder (issue #4)."))
+    p.add_argument("action", choices=["mlqe", "build"])
+    p.add_argument("path", nargs="?", help="the MLQE-PE tarball or folder (for mlqe)")
+    p.add_argument("-o", "--output", help="write here instead of standard output")
+    p.set_defaults(func=cmd_data)
+
+    for name, text in (("fix", "propose fixes and review them (issue #6)"),
+                       ("clean", "clean a whole corpus (issue #7)"),
+                       ("train", "train the models (issue #5)")):
+        p = sub.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}: not built yet.")
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=cmd_later)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "data" and args.action == "mlqe" and not args.path:
+            raise InputError("mtfix data mlqe needs the path of an MLQE-PE tarball or folder")
+        return int(args.func(args))
+    except MtfixError as err:
+        print(f"mtfix: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("mtfix: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

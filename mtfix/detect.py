@@ -1,0 +1,53 @@
+"""Detection: pick a detector and run it over segments, in batches."""
+from __future__ import annotations
+
+from typing import Iterable, Iterator, Protocol, Sequence
+
+from .errors import NotBuiltError
+from .formats import Document, Segment
+from .spans import Span
+
+METHODS = ("spell", "model", "lm")
+
+
+class Detector(Protocol):
+    name: str
+
+    def detect(self, texts: Sequence[str]) -> list[list[Span]]: ...
+
+
+def get_detector(method: str = "spell") -> Detector:
+    """The detector for ``method``; the trained ones come with later issues."""
+    if method == "spell":
+        from .spell import SpellDetector
+
+        return SpellDetector()
+    if method == "model":
+        raise NotBuiltError("the trained detector is not shipped yet (issue #5); use --method spell")
+    if method == "lm":
+        raise NotBuiltError("the language-model detector is not built yet (issue #5); use --method spell")
+    raise NotBuiltError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def detect_segments(detector: Detector, segments: Iterable[Segment], batch_size: int = 32,
+                    threshold: float = 0.0) -> Iterator[tuple[Segment, Document | None]]:
+    """Each readable segment with its detection result, in input order; unreadable ones with None."""
+    batch: list[Segment] = []
+
+    def flush() -> Iterator[tuple[Segment, Document | None]]:
+        texts = [s.text for s in batch if s.text is not None]
+        found = iter(detector.detect(texts)) if texts else iter(())
+        for seg in batch:
+            if seg.text is None:
+                yield seg, None
+            else:
+                spans = [s for s in next(found) if s.score >= threshold]
+                doc_id = seg.record.get("id") if seg.record else None
+                yield seg, Document(seg.text, spans, id=doc_id)
+        batch.clear()
+
+    for segment in segments:
+        batch.append(segment)
+        if len(batch) >= batch_size:
+            yield from flush()
+    yield from flush()

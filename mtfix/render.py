@@ -1,0 +1,108 @@
+"""What people see: highlighted text, progress bars and score tables."""
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from .formats import Document, Segment
+
+
+class Highlighter:
+    """Prints each segment with its flagged spans in colour and their scores after them."""
+
+    def __init__(self, out: Any) -> None:
+        from rich.console import Console
+
+        self.console = Console(file=out, highlight=False, soft_wrap=True)
+
+    def show(self, doc: Document) -> None:
+        from rich.text import Text
+
+        line = Text(doc.text)
+        for span in doc.spans:
+            if span.end > span.start:
+                line.stylize("bold white on red", span.start, span.end)
+        line.append_text(self._scores(doc))
+        self.console.print(line)
+
+    @staticmethod
+    def _scores(doc: Document) -> Any:
+        from rich.text import Text
+
+        tail = Text()
+        for span in doc.spans:
+            shown = doc.text[span.start:span.end] or "^"
+            tail.append(f"  [{shown} {span.score:.2f}]", style="dim")
+        return tail
+
+
+@contextmanager
+def progress(verb: str, name: str) -> Iterator[Callable[[Segment], None]]:
+    """A progress bar on standard error with segments/s and words/s; silent when stderr is not a terminal."""
+    if not sys.stderr.isatty() or os.environ.get("MTFIX_NO_PROGRESS"):
+        yield lambda segment: None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    words = 0
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} segments"),
+                  TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task(f"{verb} {name}", rate="")
+
+        def advance(segment: Segment) -> None:
+            nonlocal words
+            words += len(segment.text.split()) if segment.text else 0
+            elapsed = bar.tasks[0].elapsed or 1e-9
+            bar.update(task, advance=1, rate=f"{words / elapsed:,.0f} words/s")
+
+        yield advance
+
+
+_ROWS = [
+    ("detection", "word level (BAD = artifact)", [
+        ("word_mcc", "MCC"), ("word_f1_bad", "F1-BAD"), ("word_precision_bad", "precision BAD"),
+        ("word_recall_bad", "recall BAD"), ("word_f1_ok", "F1-OK"), ("word_f1_mult", "F1-mult")]),
+    ("detection", "span level", [
+        ("span_exact_precision", "exact precision"), ("span_exact_recall", "exact recall"),
+        ("span_exact_f05", "exact F0.5"), ("span_partial_precision", "partial precision"),
+        ("span_partial_recall", "partial recall"), ("span_partial_f05", "partial F0.5")]),
+    ("correction", "edits", [
+        ("edit_precision", "precision"), ("edit_recall", "recall"), ("edit_f05", "F0.5")]),
+]
+
+
+def _cell(entry: dict[str, float], scale: float = 1.0, digits: int = 3) -> str:
+    value = f"{entry['value'] * scale:.{digits}f}"
+    if "low" in entry:
+        value += f"  [{entry['low'] * scale:.{digits}f}, {entry['high'] * scale:.{digits}f}]"
+    return value
+
+
+def score_table(result: dict[str, Any], gold: str | None, pred: str | None, clean: str | None) -> str:
+    """The readable report of ``mtfix score``."""
+    lines = [f"mtfix score  gold: {gold or '-'}  pred: {pred or '-'}" + (f"  clean: {clean}" if clean else "")]
+    if "segments" in result:
+        lines.append(f"{result['segments']:,} segments, {result['words']:,} words; values with 95% intervals")
+    for section, title, rows in _ROWS:
+        if section not in result:
+            continue
+        lines.append(f"\n{section}, {title}")
+        for key, name in rows:
+            lines.append(f"  {name:<20} {_cell(result[section][key])}")
+    text = result.get("text") or {}
+    if text:
+        lines.append("\nfixed text against the reference (input unchanged = baseline)")
+        for metric, name in (("chrf", "chrF"), ("ter", "TER (lower is better)")):
+            lines.append(f"  {name:<22} fixed {_cell(text[metric + '_fixed'], digits=2)}   "
+                         f"input {_cell(text[metric + '_input'], digits=2)}   "
+                         f"delta {text[metric + '_delta']['value']:+.2f}")
+    if "clean" in result:
+        c = result["clean"]
+        lines.append(f"\nclean text ({c['words']:,} words): {c['flags_per_1k_words']:.1f} flagged words and "
+                     f"{c['edits_per_1k_words']:.1f} edits per 1,000 words")
+    lines.append(f"\nsignature: {result['signature']}")
+    if text:
+        lines.append(f"chrF: {text['chrf_signature']}  TER: {text['ter_signature']}")
+    return "\n".join(lines)
