@@ -34,6 +34,8 @@ def diff_edits(text: str, reference: str) -> list[Edit]:
     edits: list[Edit] = []
     n, m = len(toks), len(refs)
     opcodes = matcher.get_opcodes()
+    if not opcodes:  # neither side has a token: only whitespace can differ
+        return [Edit(0, len(text), reference)] if text != reference else []
     for k, (tag, i1, i2, j1, j2) in enumerate(opcodes):
         if tag == "equal":
             # gaps at the block's ends belong to the neighbouring change, if there is one

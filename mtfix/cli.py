@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__
+from .detect import METHODS
 from .errors import InputError, MtfixError, NotBuiltError
 
 LATER = {"fix": 6, "clean": 7, "train": 5}
@@ -125,9 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Flag machine-translation artifacts. Input: plain text (one segment per line) or JSONL; "
         "'-' reads standard input. Output: the text with flagged spans highlighted, or JSONL."))
     p.add_argument("input", metavar="FILE", help="text or JSONL file, or - for standard input")
-    p.add_argument("--method", default="spell", choices=["spell", "model", "lm"],
+    p.add_argument("--method", default="spell", choices=list(METHODS),
                    help="spell: words missing from an English lexicon (the baseline; default until the trained "
-                        "detector ships); model: the trained detector (issue #5); lm: language-model surprisal")
+                        "detector ships); all-ok / all-bad: flag nothing / every word (trivial baselines); "
+                        "model: the trained detector (issue #5); lm: language-model surprisal (issue #5)")
     p.add_argument("--format", default="pretty", choices=["pretty", "jsonl"],
                    help="pretty: coloured text for reading (default); jsonl: the detection format")
     p.add_argument("--threshold", type=float, default=0.5, help="report spans scoring at least this (default 0.5)")

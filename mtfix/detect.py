@@ -6,8 +6,9 @@ from typing import Iterable, Iterator, Protocol, Sequence
 from .errors import NotBuiltError
 from .formats import Document, Segment
 from .spans import Span
+from .text import tokenize
 
-METHODS = ("spell", "model", "lm")
+METHODS = ("spell", "all-ok", "all-bad", "model", "lm")
 
 
 class Detector(Protocol):
@@ -16,8 +17,23 @@ class Detector(Protocol):
     def detect(self, texts: Sequence[str]) -> list[list[Span]]: ...
 
 
+class ConstantDetector:
+    """The trivial baselines: flag every word (all-bad) or none (all-ok)."""
+
+    def __init__(self, bad: bool) -> None:
+        self.name = "all-bad" if bad else "all-ok"
+        self.bad = bad
+
+    def detect(self, texts: Sequence[str]) -> list[list[Span]]:
+        if not self.bad:
+            return [[] for _ in texts]
+        return [[Span(t.start, t.end, "artifact", 1.0) for t in tokenize(text)] for text in texts]
+
+
 def get_detector(method: str = "spell") -> Detector:
     """The detector for ``method``; the trained ones come with later issues."""
+    if method in ("all-ok", "all-bad"):
+        return ConstantDetector(method == "all-bad")
     if method == "spell":
         from .spell import SpellDetector
 

@@ -38,14 +38,14 @@ def _trimmed(text: str, span: Span) -> tuple[int, int]:
     return (start, end) if end > start else (span.start, span.start)
 
 
-def _overlap_credit(a: tuple[int, int], b: tuple[int, int]) -> float:
-    """Share of ``a`` that ``b`` covers; a zero-width span is covered when it lies inside or on ``b``."""
-    if a[0] == a[1]:
-        return 1.0 if b[0] <= a[0] <= b[1] else 0.0
-    if b[0] == b[1]:
-        return 1.0 if a[0] <= b[0] <= a[1] else 0.0
-    inter = min(a[1], b[1]) - max(a[0], b[0])
-    return max(inter, 0) / (a[1] - a[0])
+def _coverage(text: str, span: tuple[int, int], others: Sequence[tuple[int, int]]) -> float:
+    """Share of the span's non-space characters that ``others`` cover; a zero-width span counts as
+    covered when it lies inside or on the edge of another span."""
+    if span[0] == span[1]:
+        return 1.0 if any(a <= span[0] <= b for a, b in others) else 0.0
+    chars = [i for i in range(span[0], span[1]) if not text[i].isspace()] or list(range(*span))
+    covered = sum(1 for i in chars if any(a <= i < b or (a == b == i) for a, b in others))
+    return covered / len(chars)
 
 
 def _normalise(s: str) -> str:
@@ -102,8 +102,8 @@ def detection_stats(gold: Document, pred: Document, threshold: float = 0.0) -> l
     gset, pset = set(gs), set(ps)
     exact_pred = sum(1 for s in ps if s in gset)
     exact_gold = sum(1 for s in gs if s in pset)
-    part_pred = sum(max((_overlap_credit(s, t) for t in gs), default=0.0) for s in ps)
-    part_gold = sum(max((_overlap_credit(s, t) for t in ps), default=0.0) for s in gs)
+    part_pred = sum(_coverage(gold.text, s, gs) for s in ps)
+    part_gold = sum(_coverage(gold.text, s, ps) for s in gs)
     return [tp, fp, fn, tn, len(ps), len(gs), exact_pred, exact_gold, part_pred, part_gold]
 
 
