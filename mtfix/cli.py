@@ -109,7 +109,21 @@ def cmd_data(args: argparse.Namespace) -> int:
                 out.close()
         print(f"mtfix: wrote {len(docs)} gold documents", file=sys.stderr)
         return 0
-    raise NotBuiltError("the training-data builder is not built yet (issue #4)")
+    from .data import BuildConfig, run_build
+
+    if not args.output:
+        raise InputError("mtfix data build needs -o OUT, the folder to write the data set to")
+    data_dir = Path(args.data_dir)
+    if not (data_dir / "mlqe-pe").is_dir() or not (data_dir / "corpora").is_dir():
+        raise InputError(f"{data_dir} does not hold mlqe-pe/ and corpora/ (see --data-dir)")
+    synthetic = {"train": args.synthetic, "dev": max(1, args.synthetic // 15), "test": max(1, args.synthetic // 15)}
+    config = BuildConfig(data_dir=data_dir, seed=args.seed, apertium_per_pivot=args.apertium_per_pivot,
+                         synthetic_per_split=synthetic, mlqe=not args.no_mlqe, apertium=not args.no_apertium,
+                         max_clean=args.max_clean)
+    command = "mtfix data build " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "mtfix data build"
+    run_build(config, Path(args.output), Path(args.card) if args.card else None, command,
+              log=lambda msg: print(f"mtfix: {msg}", file=sys.stderr))
+    return 0
 
 
 def cmd_later(args: argparse.Namespace) -> int:
@@ -156,10 +170,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="build gold and training data", description=(
         "mlqe PATH: turn an MLQE-PE split (tarball or folder) into gold JSONL. "
-        "build: the training-data builder (issue #4)."))
+        "build -o OUT: build the labelled training data (MLQE-PE train/dev, apertium round trips, synthetic "
+        "EN-DE-EN artifacts, and a majority of clean prose) as a datasets DatasetDict in OUT/dataset, parquet "
+        "in OUT/parquet, and a data card OUT/data.md. Needs apertium and trans-de-en from Debian."))
     p.add_argument("action", choices=["mlqe", "build"])
     p.add_argument("path", nargs="?", help="the MLQE-PE tarball or folder (for mlqe)")
-    p.add_argument("-o", "--output", help="write here instead of standard output")
+    p.add_argument("-o", "--output", help="mlqe: the gold JSONL (default standard output); build: the folder")
+    p.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"),
+                   help="where mlqe-pe/ and corpora/ are (default: ../shared/data beside the checkout)")
+    p.add_argument("--seed", type=int, default=13, help="random seed (default 13)")
+    p.add_argument("--apertium-per-pivot", type=int, default=10_000,
+                   help="training sentences sent through each apertium pivot (default 10000)")
+    p.add_argument("--synthetic", type=int, default=45_000, help="synthetic training examples (default 45000)")
+    p.add_argument("--no-apertium", action="store_true", help="leave out the apertium round trips")
+    p.add_argument("--no-mlqe", action="store_true", help="leave out MLQE-PE")
+    p.add_argument("--max-clean", type=int, help="use at most this many clean sentences (for quick trials)")
+    p.add_argument("--card", help="also write the data card here (e.g. docs/data.md)")
     p.set_defaults(func=cmd_data)
 
     for name, text in (("fix", "propose fixes and review them (issue #6)"),

@@ -48,6 +48,15 @@ class Resources:
     zipf: Callable[[str], float]
     vocabulary: Sequence[str] = ()
 
+    def __post_init__(self) -> None:
+        self._by_prefix: dict[str, list[str]] = {}
+        for word in self.vocabulary:
+            self._by_prefix.setdefault(word[:4], []).append(word)
+
+    def same_stem(self, stem: str) -> list[str]:
+        """Vocabulary words that start with ``stem`` (four letters or more)."""
+        return [w for w in self._by_prefix.get(stem[:4], ()) if w.startswith(stem)]
+
 
 def _is_plain(tok: Token) -> bool:
     return tok.text.isalpha() and tok.text.islower()
@@ -89,7 +98,7 @@ def non_word(text: str, tokens: Sequence[Token], rng: random.Random, res: Resour
         word = tok.text
         if res.vocabulary and rng.random() < 0.5:
             stem = word[: max(4, len(word) - 3)]
-            related = [v for v in res.vocabulary if v.startswith(stem) and v != word and len(v) > len(stem)]
+            related = [v for v in res.same_stem(stem) if v != word and len(v) > len(stem)]
             if related:
                 other = rng.choice(related)
                 fake = other + word[len(stem):][-2:] if rng.random() < 0.5 else stem + other[len(stem):] + word[-1]
@@ -97,7 +106,7 @@ def non_word(text: str, tokens: Sequence[Token], rng: random.Random, res: Resour
                     return Corruption(tok.start, tok.end, fake, "non-word")
         cut = rng.choice([1, 1, 2])
         fake = word[:-cut] + "".join(rng.choice("dlnrstmk") for _ in range(cut))
-        if res.zipf(fake) == 0:
+        if res.zipf(fake) == 0 and fake != word:
             return Corruption(tok.start, tok.end, fake, "non-word")
     return None
 
@@ -265,7 +274,7 @@ def corrupt(text: str, rng: random.Random, res: Resources, count: int = 1,
     names = list(only or CORRUPTORS)
     weights = [CORRUPTORS[n][1] for n in names]
     chosen: list[Corruption] = []
-    for _ in range(count * 4):
+    for _ in range(count * 8):
         if len(chosen) >= count:
             break
         fn = CORRUPTORS[rng.choices(names, weights)[0]][0]

@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from .align import diff_edits
 from .errors import MtfixError
@@ -33,33 +33,41 @@ def check_apertium(pivots: Sequence[str]) -> None:
                 raise ApertiumMissing(f"apertium mode {mode} is missing (apt-get install apertium-...)")
 
 
-def start_round_trip(pivot: str, sentences: Sequence[str], workdir: Path) -> tuple[subprocess.Popen, Path]:
-    """Start one round trip in the background; returns the process and the file it writes."""
+def _run(pivot: str, sentences: Sequence[str], workdir: Path) -> list[str | None] | None:
+    """One apertium pipeline over ``sentences``; None when apertium fails on one of them."""
     there, back = PIVOTS[pivot]
-    source = workdir / f"{pivot}.in"
-    target = workdir / f"{pivot}.out"
+    source = workdir / f"{pivot}-{id(sentences)}.in"
     source.write_text("".join(s.replace("\n", " ") + "\n" for s in sentences), encoding="utf-8")
-    cmd = f"apertium -u {there} < {source} | apertium -u {back} > {target}"
-    return subprocess.Popen(["bash", "-o", "pipefail", "-c", cmd], stderr=subprocess.PIPE), target
-
-
-def round_trip(pivot: str, sentences: Sequence[str]) -> list[str | None]:
-    """Each sentence after the round trip (None where apertium lost the line structure)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, target = start_round_trip(pivot, sentences, Path(tmp))
-        return finish_round_trip(proc, target, len(sentences))
-
-
-def finish_round_trip(proc: subprocess.Popen, target: Path, count: int) -> list[str | None]:
-    _, err = proc.communicate()
-    if proc.returncode != 0:
-        raise ApertiumMissing(f"apertium failed: {err.decode(errors='replace').strip()[:200]}")
-    lines = target.read_text(encoding="utf-8", errors="replace").split("\n")
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", f"apertium -u {there} | apertium -u {back}"],
+                          stdin=open(source, "rb"), capture_output=True)
+    source.unlink()
+    if done.returncode != 0:
+        return None
+    lines = done.stdout.decode("utf-8", errors="replace").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    if len(lines) != count:
-        return [None] * count
+    if len(lines) != len(sentences):
+        return [None] * len(sentences)
     return [line.rstrip() for line in lines]
+
+
+def round_trip(pivot: str, sentences: Sequence[str], chunk: int = 1000,
+               progress: Callable[[int], None] = lambda n: None) -> list[str | None]:
+    """Each sentence after the round trip; None where apertium failed on it or lost the line structure.
+    A chunk that apertium fails on is halved until the bad sentences are isolated and dropped."""
+    out: list[str | None] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        pending = [list(sentences[i:i + chunk]) for i in range(0, len(sentences), chunk)]
+        while pending:
+            part = pending.pop(0)
+            result = _run(pivot, part, Path(tmp))
+            if result is None and len(part) > 1:
+                half = len(part) // 2
+                pending[:0] = [part[:half], part[half:]]
+                continue
+            out += result if result is not None else [None] * len(part)
+            progress(len(part))
+    return out
 
 
 def _benign(original: str, replacement: str) -> bool:

@@ -178,8 +178,8 @@ def _sacre(metric: Any, hyps: list[str], refs: list[str], settings: Settings) ->
     out = {"value": value}
     if settings.bootstrap > 0 and len(stats) > 1:
         rng = np.random.default_rng(settings.seed)
-        draws = [metric._compute_score_from_stats(list(stats[rng.integers(0, len(stats), len(stats))].sum(axis=0))).score
-                 for _ in range(settings.bootstrap)]
+        picks = (stats[rng.integers(0, len(stats), len(stats))] for _ in range(settings.bootstrap))
+        draws = [metric._compute_score_from_stats(list(pick.sum(axis=0))).score for pick in picks]
         lo, hi = np.percentile(draws, [2.5, 97.5])
         out["low"], out["high"] = float(lo), float(hi)
     return out

@@ -43,3 +43,51 @@ def mlqe_tarball(tmp_path: Path) -> Path:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return path
+
+
+CLEAN = [
+    "The council approved the new water plan for farmers in the district on Monday.",
+    "Scientists say the drought has cut wheat yields across the region this year.",
+    "The minister has signed the agreement with the two companies in Canberra.",
+    "Their counties were hit hard by the storm that swept through the valley.",
+    "Researchers found that the new vaccine protected most of the sheep in the trial.",
+    "The two leaders discussed the need to improve relations between their countries.",
+    "Growers expect prices to rise again once the harvest is finished next month.",
+    "The report was released by the department after a long review of the scheme.",
+]
+TEST_ONLY = "This sentence belongs to the test set and must never be trained on here."
+
+
+def _tar(path: Path, folder: str, files: dict[str, list[str]]) -> None:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, lines in files.items():
+            data = ("\n".join(lines) + "\n").encode()
+            info = tarfile.TarInfo(f"{folder}/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> Path:
+    """A miniature ../shared/data: clean corpora and MLQE-PE splits for every pair."""
+    import zipfile
+
+    root = tmp_path_factory.mktemp("shared-data")
+    corpora = root / "corpora"
+    corpora.mkdir()
+    sentences = [f"{s[:-1]} number {i}." for i in range(12) for s in CLEAN]
+    (corpora / "abc-rural.txt").write_text("\n".join(sentences[:40] + [TEST_ONLY]) + "\n")
+    (corpora / "abc-science.txt").write_text("\r\n".join(sentences[40:70]) + "\r\n")
+    with zipfile.ZipFile(corpora / "state_union.zip", "w") as zf:
+        zf.writestr("state_union/1999-Test.txt", "TITLE\n \nJanuary 1, 1999\n\n" + " ".join(sentences[70:]) + "\n")
+    mlqe = root / "mlqe-pe"
+    mlqe.mkdir()
+    test_mt = [" ".join(TEST_ONLY[:-1].split()) + " .", "Another test sentence here ."]
+    test_tags = [_tags(len(line.split()), set(), set()) for line in test_mt]
+    for pair in ("ro-en", "et-en", "ne-en", "si-en", "ru-en", "en-de"):
+        for split, folder in (("train", "train"), ("dev", "dev"), ("test20", "test")):
+            mt, pe, tags = (MT, PE, TAGS) if split != "test20" else (test_mt, test_mt, test_tags)
+            src = mt if pair == "en-de" else ["x", "y"]
+            _tar(mlqe / f"{pair}-{folder}.tar.gz", f"{pair}-{split}",
+                 {f"{split}.mt": mt, f"{split}.pe": pe, f"{split}.tags": tags, f"{split}.src": src})
+    return root

@@ -36,7 +36,8 @@ def test_zero_width_gap_tag_merges_with_insertion_nearby():
     assert apply_edits(text, gold_edits(spans)) == ref
 
 
-_words = st.lists(st.sampled_from(["the", "a", "guides", "leaders", ",", ".", "Russia", "’s", "his", "its"]), max_size=12)
+_vocab = ["the", "a", "guides", "leaders", ",", ".", "Russia", "’s", "his", "its"]
+_words = st.lists(st.sampled_from(_vocab), max_size=12)
 _space = st.sampled_from([" ", "  ", "\n", "\xa0"])
 
 
