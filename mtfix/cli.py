@@ -116,7 +116,7 @@ def cmd_data(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir)
     if not (data_dir / "mlqe-pe").is_dir() or not (data_dir / "corpora").is_dir():
         raise InputError(f"{data_dir} does not hold mlqe-pe/ and corpora/ (see --data-dir)")
-    synthetic = {"train": args.synthetic, "dev": max(1, args.synthetic // 15), "test": max(1, args.synthetic // 15)}
+    synthetic = {"train": args.synthetic, "dev": max(1, args.synthetic // 20), "test": max(1, args.synthetic // 15)}
     config = BuildConfig(data_dir=data_dir, seed=args.seed, apertium_per_pivot=args.apertium_per_pivot,
                          synthetic_per_split=synthetic, mlqe=not args.no_mlqe, apertium=not args.no_apertium,
                          max_clean=args.max_clean)
@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=13, help="random seed (default 13)")
     p.add_argument("--apertium-per-pivot", type=int, default=10_000,
                    help="training sentences sent through each apertium pivot (default 10000)")
-    p.add_argument("--synthetic", type=int, default=45_000, help="synthetic training examples (default 45000)")
+    p.add_argument("--synthetic", type=int, default=42_000, help="synthetic training examples (default 42000)")
     p.add_argument("--no-apertium", action="store_true", help="leave out the apertium round trips")
     p.add_argument("--no-mlqe", action="store_true", help="leave out MLQE-PE")
     p.add_argument("--max-clean", type=int, help="use at most this many clean sentences (for quick trials)")

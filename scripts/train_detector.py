@@ -1,0 +1,42 @@
+"""Train the artifact tagger (the same as `mtfix train detector`); the full run lives here, not in the tests.
+
+    mtfix data build -o runs/data
+    python scripts/train_detector.py --data runs/data/dataset --out runs/detector --minutes 45
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from mtfix.train import TrainConfig, train
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="the DatasetDict folder written by mtfix data build")
+    parser.add_argument("--out", required=True, help="where to save the model (e.g. models/detector)")
+    parser.add_argument("--mix", default='{"clean": 9000, "mlqe-pe": 9000, "synthetic": 8000, "apertium": 1500}',
+                        help="training segments per source family, as JSON")
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr-encoder", type=float, default=5e-5)
+    parser.add_argument("--lr-features", type=float, default=1e-3)
+    parser.add_argument("--invisible-weight", type=float, default=0.5)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--minutes", type=float, default=0.0, help="stop training after this long (0: no limit)")
+    parser.add_argument("--encoder", default="", help="pretrained encoder folder (default: the MiniLM package)")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    config = TrainConfig(data=args.data, out=args.out, mix=json.loads(args.mix), epochs=args.epochs,
+                         batch_size=args.batch_size, lr_encoder=args.lr_encoder, lr_features=args.lr_features,
+                         invisible_weight=args.invisible_weight, seed=args.seed, max_minutes=args.minutes,
+                         encoder=args.encoder)
+    train(config, log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
