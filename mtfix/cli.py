@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__
-from .detect import METHODS
+from .detect import METHODS, default_method
 from .errors import InputError, MtfixError, NotBuiltError
 
-LATER = {"fix": 6, "clean": 7, "train": 5}
+LATER = {"fix": 6, "clean": 7}
 
 
 def _open_out(path: str | None) -> Any:
@@ -28,14 +28,15 @@ def cmd_detect(args: argparse.Namespace) -> int:
     from .formats import read_segments
     from .render import Highlighter, progress
 
-    detector = get_detector(args.method)
+    detector = get_detector(args.method or default_method(), args.threshold, args.model, args.batch_size)
+    threshold = args.threshold if args.threshold is not None else 0.0
     segments = read_segments(args.input, args.input_format, args.text_field)
     out = _open_out(args.output)
     highlighter = Highlighter(out) if args.format == "pretty" else None
     bad = total = 0
     try:
         with progress("detecting", args.input) as advance:
-            for segment, doc in detect_segments(detector, segments, args.batch_size, args.threshold):
+            for segment, doc in detect_segments(detector, segments, args.batch_size, threshold):
                 total += 1
                 advance(segment)
                 if doc is None:
@@ -109,6 +110,8 @@ def cmd_data(args: argparse.Namespace) -> int:
                 out.close()
         print(f"mtfix: wrote {len(docs)} gold documents", file=sys.stderr)
         return 0
+    if args.action == "export":
+        return _export(args)
     from .data import BuildConfig, run_build
 
     if not args.output:
@@ -126,6 +129,47 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    import runpy
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "train_detector.py"
+    if args.what != "detector":
+        raise NotBuiltError("'mtfix train corrector' is not built yet (issue #6)")
+    if not script.exists():
+        raise InputError(f"{script} is missing: train from a source checkout")
+    main_fn = runpy.run_path(str(script))["main"]
+    return int(main_fn(args.rest))
+
+
+def _export(args: argparse.Namespace) -> int:
+    """A split of a built data set as gold JSONL, optionally only the sources starting with --source."""
+    import datasets
+
+    from .formats import Document, write_jsonl
+    from .spans import Span
+
+    if not args.path or not Path(args.path).is_dir():
+        raise InputError("mtfix data export needs the DatasetDict folder written by mtfix data build")
+    try:
+        split = datasets.load_from_disk(args.path)[args.split]
+    except (FileNotFoundError, KeyError, ValueError) as err:
+        raise InputError(f"cannot read split {args.split!r} of {args.path}: {err}") from None
+    out = _open_out(args.output)
+    count = 0
+    try:
+        for row in split:
+            if args.source and not row["source"].startswith(args.source):
+                continue
+            spans = [Span(s["start"], s["end"], s["label"], 1.0, (s["fix"],)) for s in row["spans"]]
+            write_jsonl([Document(row["text"], spans, row["reference"], row["source"]).to_json()], out)
+            count += 1
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    print(f"mtfix: wrote {count} gold documents", file=sys.stderr)
+    return 0
+
+
 def cmd_later(args: argparse.Namespace) -> int:
     raise NotBuiltError(f"'mtfix {args.command}' is not built yet (issue #{LATER[args.command]})")
 
@@ -140,13 +184,16 @@ def build_parser() -> argparse.ArgumentParser:
         "Flag machine-translation artifacts. Input: plain text (one segment per line) or JSONL; "
         "'-' reads standard input. Output: the text with flagged spans highlighted, or JSONL."))
     p.add_argument("input", metavar="FILE", help="text or JSONL file, or - for standard input")
-    p.add_argument("--method", default="spell", choices=list(METHODS),
-                   help="spell: words missing from an English lexicon (the baseline; default until the trained "
-                        "detector ships); all-ok / all-bad: flag nothing / every word (trivial baselines); "
-                        "model: the trained detector (issue #5); lm: language-model surprisal (issue #5)")
+    p.add_argument("--method", default=None, choices=list(METHODS),
+                   help="model: the trained detector in models/detector (the default when it is shipped); "
+                        "spell: words missing from an English lexicon (the baseline); all-ok / all-bad: flag "
+                        "nothing / every word (trivial baselines); lm: language-model surprisal (issue #9)")
+    p.add_argument("--model", help="a trained detector folder to use instead of models/detector")
     p.add_argument("--format", default="pretty", choices=["pretty", "jsonl"],
                    help="pretty: coloured text for reading (default); jsonl: the detection format")
-    p.add_argument("--threshold", type=float, default=0.5, help="report spans scoring at least this (default 0.5)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="flag words whose calibrated probability reaches this (default: the model's own, chosen "
+                        "on dev for at most 3 flags per 1,000 words of clean news)")
     p.add_argument("--batch-size", type=int, default=32, help="segments per batch (default 32)")
     p.add_argument("--input-format", default="auto", choices=["auto", "text", "jsonl"],
                    help="auto: JSONL for .jsonl/.json/.ndjson files, plain text otherwise")
@@ -172,9 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
         "mlqe PATH: turn an MLQE-PE split (tarball or folder) into gold JSONL. "
         "build -o OUT: build the labelled training data (MLQE-PE train/dev, apertium round trips, synthetic "
         "EN-DE-EN artifacts, and a majority of clean prose) as a datasets DatasetDict in OUT/dataset, parquet "
-        "in OUT/parquet, and a data card OUT/data.md. Needs apertium and trans-de-en from Debian."))
-    p.add_argument("action", choices=["mlqe", "build"])
-    p.add_argument("path", nargs="?", help="the MLQE-PE tarball or folder (for mlqe)")
+        "in OUT/parquet, and a data card OUT/data.md. Needs apertium and trans-de-en from Debian. "
+        "export DATASET --split test [--source PREFIX]: a built split as gold JSONL."))
+    p.add_argument("action", choices=["mlqe", "build", "export"])
+    p.add_argument("path", nargs="?", help="mlqe: the MLQE-PE tarball or folder; export: the dataset folder")
+    p.add_argument("--split", default="test", help="export: which split (default test)")
+    p.add_argument("--source", default="", help="export: only sources starting with this, e.g. synthetic:pivot")
     p.add_argument("-o", "--output", help="mlqe: the gold JSONL (default standard output); build: the folder")
     p.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"),
                    help="where mlqe-pe/ and corpora/ are (default: ../shared/data beside the checkout)")
@@ -188,9 +238,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--card", help="also write the data card here (e.g. docs/data.md)")
     p.set_defaults(func=cmd_data)
 
+    p = sub.add_parser("train", help="train a model", description=(
+        "train detector --data DATASET --out FOLDER [options]: train the artifact tagger on the output of "
+        "mtfix data build (see scripts/train_detector.py --help for the options)."), add_help=False)
+    p.add_argument("what", choices=["detector", "corrector"])
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_train)
+
     for name, text in (("fix", "propose fixes and review them (issue #6)"),
-                       ("clean", "clean a whole corpus (issue #7)"),
-                       ("train", "train the models (issue #5)")):
+                       ("clean", "clean a whole corpus (issue #7)")):
         p = sub.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}: not built yet.")
         p.add_argument("rest", nargs=argparse.REMAINDER)
         p.set_defaults(func=cmd_later)

@@ -1,6 +1,8 @@
 """Detection: pick a detector and run it over segments, in batches."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Iterable, Iterator, Protocol, Sequence
 
 from .errors import NotBuiltError
@@ -30,8 +32,22 @@ class ConstantDetector:
         return [[Span(t.start, t.end, "artifact", 1.0) for t in tokenize(text)] for text in texts]
 
 
-def get_detector(method: str = "spell") -> Detector:
-    """The detector for ``method``; the trained ones come with later issues."""
+MODELS = Path(os.environ.get("MTFIX_MODELS", Path(__file__).resolve().parents[1] / "models"))
+
+
+def shipped_detector() -> Path | None:
+    """The shipped detector's folder, if there is one."""
+    path = MODELS / "detector"
+    return path if (path / "config.json").exists() else None
+
+
+def default_method() -> str:
+    return "model" if shipped_detector() else "spell"
+
+
+def get_detector(method: str = "spell", threshold: float | None = None, model_path: str | None = None,
+                 batch_size: int = 32) -> Detector:
+    """The detector for ``method``; ``threshold`` None keeps the detector's own default."""
     if method in ("all-ok", "all-bad"):
         return ConstantDetector(method == "all-bad")
     if method == "spell":
@@ -39,7 +55,13 @@ def get_detector(method: str = "spell") -> Detector:
 
         return SpellDetector()
     if method == "model":
-        raise NotBuiltError("the trained detector is not shipped yet (issue #5); use --method spell")
+        path = Path(model_path) if model_path else shipped_detector()
+        if path is None or not (path / "config.json").exists():
+            raise NotBuiltError(f"no trained detector at {path or MODELS / 'detector'}; use --method spell "
+                                "or train one with 'mtfix train detector'")
+        from .tagger import TaggerDetector
+
+        return TaggerDetector.load(str(path), threshold=threshold, batch_size=batch_size)
     if method == "lm":
         raise NotBuiltError("the language-model detector is not built yet (issue #5); use --method spell")
     raise NotBuiltError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")

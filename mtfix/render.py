@@ -91,6 +91,11 @@ def score_table(result: dict[str, Any], gold: str | None, pred: str | None, clea
         lines.append(f"\n{section}, {title}")
         for key, name in rows:
             lines.append(f"  {name:<20} {_cell(result[section][key])}")
+    if result.get("by_label"):
+        lines.append("\nrecall by gold span label (words flagged / span touched)")
+        for label, entry in result["by_label"].items():
+            lines.append(f"  {label:<20} {entry['word_recall']:.3f} of {entry['words']:,} words   "
+                         f"{entry['span_recall']:.3f} of {entry['spans']:,} spans")
     text = result.get("text") or {}
     if text:
         lines.append("\nfixed text against the reference (input unchanged = baseline)")

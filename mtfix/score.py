@@ -210,6 +210,26 @@ def _fixed_text(gold: Document, pred: Document, threshold: float) -> str:
     return apply_edits(gold.text, [e for e in pred.edits if e.score >= threshold])
 
 
+def recall_by_label(golds: Sequence[Document], preds: Sequence[Document], threshold: float = 0.0
+                    ) -> dict[str, dict[str, float]]:
+    """Word recall per gold span label (artifact class): the share of its words that a prediction flags."""
+    found: dict[str, list[int]] = {}
+    for gold, pred in zip(golds, preds):
+        tokens = tokenize(gold.text)
+        flagged = word_labels(tokens, [s for s in pred.spans if s.score >= threshold])
+        for span in gold.spans:
+            if span.label == UNTAGGED or span.end <= span.start:
+                continue
+            inside = [f for t, f in zip(tokens, flagged) if t.start < span.end and span.start < t.end]
+            counts = found.setdefault(span.label, [0, 0, 0, 0])
+            counts[0] += len(inside)
+            counts[1] += sum(inside)
+            counts[2] += 1
+            counts[3] += int(any(inside))
+    return {label: {"words": c[0], "word_recall": _div(c[1], c[0]), "spans": c[2], "span_recall": _div(c[3], c[2])}
+            for label, c in sorted(found.items())}
+
+
 def clean_rates(preds: Sequence[Document], threshold: float = 0.0) -> dict[str, float]:
     """Do-no-harm on clean text: flagged words and edits per 1,000 words."""
     words = flagged = edits = 0
@@ -239,6 +259,9 @@ def score(golds: Sequence[Document], preds: Sequence[Document], settings: Settin
     det = np.array([detection_stats(g, p, settings.threshold) for g, p in zip(golds, preds)], dtype=float)
     det = det.reshape(len(golds), len(DETECT_KEYS))
     result["detection"] = with_intervals(det, DETECT_KEYS, detection_metrics, settings)
+    labels = {s.label for g in golds for s in g.spans if s.label != UNTAGGED}
+    if len(labels) > 1:
+        result["by_label"] = recall_by_label(golds, preds, settings.threshold)
     if any(p.edits is not None or p.fixed is not None for p in preds):
         cor = np.array([correction_stats(g, p, settings) for g, p in zip(golds, preds)], dtype=float)
         cor = cor.reshape(len(golds), len(CORRECT_KEYS))

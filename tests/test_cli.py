@@ -101,8 +101,7 @@ def test_score_mismatch_and_missing_arguments(mlqe_tarball, tmp_path, capsys):
     assert code == 1 and "give --gold and --pred" in err
 
 
-@pytest.mark.parametrize("argv,issue", [(["fix", "x.txt"], "#6"), (["clean", "x"], "#7"), (["train"], "#5"),
-                                        (["detect", "--method", "model", "x"], "#5")])
+@pytest.mark.parametrize("argv,issue", [(["fix", "x.txt"], "#6"), (["clean", "x"], "#7"), (["train", "corrector"], "#6")])
 def test_later_commands_say_so(capsys, argv, issue):
     code, _, err = run(capsys, *argv)
     assert code == 2 and issue in err
@@ -111,3 +110,8 @@ def test_later_commands_say_so(capsys, argv, issue):
 def test_python_dash_m_and_help():
     done = subprocess.run([sys.executable, "-m", "mtfix", "score", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "--clean" in done.stdout and "bootstrap" in done.stdout
+
+
+def test_detect_with_a_missing_model_says_how_to_get_one(tmp_path, capsys):
+    code, _, err = run(capsys, "detect", "--method", "model", "--model", tmp_path, SEED)
+    assert code == 2 and "mtfix train detector" in err

@@ -151,3 +151,12 @@ def test_clean_rates():
     rates = clean_rates(docs)
     assert rates == {"words": 10, "flags_per_1k_words": 200.0, "edits_per_1k_words": 100.0}
     assert clean_rates(docs, threshold=0.5)["flags_per_1k_words"] == 100.0
+
+
+def test_recall_by_label():
+    text = "two guides met in one Explosion"
+    gold = Document(text, [Span(4, 10, "pivot"), Span(22, 31, "casing"), Span(11, 14, "untagged")])
+    pred = Document(text, [Span(22, 31)])
+    result = score([gold], [pred], NO_BOOT)
+    assert result["by_label"] == {"casing": {"words": 1, "word_recall": 1.0, "spans": 1, "span_recall": 1.0},
+                                  "pivot": {"words": 1, "word_recall": 0.0, "spans": 1, "span_recall": 0.0}}
