@@ -114,7 +114,8 @@ def ece(probs: torch.Tensor, labels: torch.Tensor, bins: int = 10) -> float:
     for lo, hi in zip(edges[:-1], edges[1:]):
         inside = (probs >= lo) & ((probs < hi) if hi < 1 else (probs <= hi))
         if inside.any():
-            total += inside.float().mean().item() * abs(probs[inside].mean().item() - labels[inside].float().mean().item())
+            gap = probs[inside].mean().item() - labels[inside].float().mean().item()
+            total += inside.float().mean().item() * abs(gap)
     return total
 
 

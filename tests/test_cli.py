@@ -101,7 +101,8 @@ def test_score_mismatch_and_missing_arguments(mlqe_tarball, tmp_path, capsys):
     assert code == 1 and "give --gold and --pred" in err
 
 
-@pytest.mark.parametrize("argv,issue", [(["fix", "x.txt"], "#6"), (["clean", "x"], "#7"), (["train", "corrector"], "#6")])
+@pytest.mark.parametrize("argv,issue", [(["fix", "x.txt"], "#6"), (["clean", "x"], "#7"),
+                                        (["train", "corrector"], "#6")])
 def test_later_commands_say_so(capsys, argv, issue):
     code, _, err = run(capsys, *argv)
     assert code == 2 and issue in err
