@@ -63,7 +63,9 @@ def get_detector(method: str = "spell", threshold: float | None = None, model_pa
 
         return TaggerDetector.load(str(path), threshold=threshold, batch_size=batch_size)
     if method == "lm":
-        raise NotBuiltError("the language-model detector is not built yet (issue #5); use --method spell")
+        from .lm import LMDetector
+
+        return LMDetector(threshold=0.5 if threshold is None else threshold)
     raise NotBuiltError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 

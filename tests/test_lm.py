@@ -1,0 +1,48 @@
+import pytest
+import torch
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+from mtfix.lm import LanguageModelScorer, LMDetector
+from mtfix.train import minilm_dir
+
+
+@pytest.fixture(scope="module")
+def tiny_scorer():
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(minilm_dir())  # any fast tokenizer with offsets will do
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64,
+                                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2))
+    return LanguageModelScorer(model.eval(), tokenizer, batch_size=2)
+
+
+def test_word_scores_line_up_with_mtfix_tokens(tiny_scorer):
+    texts = ["The Russia’s state media, non -involved.", "", "projectsWhich could lead to 2½-hour calls"]
+    scores = tiny_scorer.score(texts)
+    assert len(scores) == 3
+    for text, ws in zip(texts, scores):
+        assert [t.text for t in ws.tokens] == [t.text for t in __import__("mtfix.text").text.tokenize(text)]
+        assert len(ws.surprisal) == len(ws.tokens) == len(ws.entropy)
+        assert all(s > 0 for s in ws.surprisal)  # every word got at least one LM token
+
+
+def test_batching_does_not_change_scores(tiny_scorer):
+    texts = ["a short one", "a much longer sentence with many more words in it than the first"]
+    together = tiny_scorer.score(texts)
+    alone = [tiny_scorer.score([t])[0] for t in texts]
+    for a, b in zip(together, alone):
+        assert a.surprisal == pytest.approx(b.surprisal, abs=1e-4)
+
+
+def test_lm_detector_threshold_in_nats(tiny_scorer):
+    detector = LMDetector(tiny_scorer, threshold=0.0)
+    (spans,) = detector.detect(["one two three"])
+    assert len(spans) == 3 and all(0 < s.score <= 1 for s in spans)
+    assert LMDetector(tiny_scorer, threshold=1.01).detect(["one two three"]) == [[]]
+
+
+def test_real_smollm2_prefers_the_right_sense():
+    """The shipped wheel, loaded offline (dequantised once into the user cache)."""
+    scorer = LanguageModelScorer()
+    guides, leaders = scorer.score(["The two guides discussed the need to improve relations.",
+                                    "The two leaders discussed the need to improve relations."])
+    assert guides.surprisal[2] > leaders.surprisal[2] + 1.0
