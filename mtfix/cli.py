@@ -187,8 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default=None, choices=list(METHODS),
                    help="model: the trained detector in models/detector (the default when it is shipped); "
                         "spell: words missing from an English lexicon (the baseline); all-ok / all-bad: flag "
-                        "nothing / every word (trivial baselines); lm: zero-shot SmolLM2 surprisal (score = nats / 16, so "
-                        "the default 0.5 flags words above 8 nats)")
+                        "nothing / every word (trivial baselines); lm: zero-shot SmolLM2 surprisal "
+                        "(score = nats / 16, so the default 0.5 flags words above 8 nats)")
     p.add_argument("--model", help="a trained detector folder to use instead of models/detector")
     p.add_argument("--format", default="pretty", choices=["pretty", "jsonl"],
                    help="pretty: coloured text for reading (default); jsonl: the detection format")
