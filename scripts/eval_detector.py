@@ -25,6 +25,9 @@ def mtfix(*args: str) -> str:
 
 
 def detect(method: str, model: str | None, gold: Path, pred: Path) -> None:
+    """Predictions for ``gold``; kept from an earlier run of the same --out (delete them to redo)."""
+    if pred.exists() and pred.stat().st_mtime >= gold.stat().st_mtime:
+        return
     args = ["detect", "--method", method, "--format", "jsonl", str(gold), "-o", str(pred)]
     if method == "model" and model:
         args += ["--model", model]
@@ -60,7 +63,8 @@ def main() -> None:
     with open(pooled_gold, "w") as pooled:
         for pair in PAIRS:
             gold = out / f"{pair}.gold.jsonl"
-            mtfix("data", "mlqe", str(MLQE / f"{pair}-{args.split}.tar.gz"), "-o", str(gold))
+            if not gold.exists():
+                mtfix("data", "mlqe", str(MLQE / f"{pair}-{args.split}.tar.gz"), "-o", str(gold))
             pooled.write(gold.read_text())
     for pair in [*PAIRS, "pooled"]:
         gold = out / f"{pair}.gold.jsonl" if pair != "pooled" else pooled_gold
@@ -76,7 +80,8 @@ def main() -> None:
                          f"{cell(det['span_partial_f05'])} |")
 
     clean_gold = out / "clean.gold.jsonl"
-    mtfix("data", "export", args.data, "--split", args.split, "--source", "clean", "-o", str(clean_gold))
+    if not clean_gold.exists():
+        mtfix("data", "export", args.data, "--split", args.split, "--source", "clean", "-o", str(clean_gold))
     lines += ["", f"### Clean news ({args.split} split, held out from training)", "",
               "| method | flagged words per 1,000 |", "|---|---|"]
     for method in methods:
@@ -88,7 +93,8 @@ def main() -> None:
 
     for source in ("synthetic", "apertium"):
         gold = out / f"{source}.gold.jsonl"
-        mtfix("data", "export", args.data, "--split", args.split, "--source", source, "-o", str(gold))
+        if not gold.exists():
+            mtfix("data", "export", args.data, "--split", args.split, "--source", source, "-o", str(gold))
         lines += ["", f"### {source} ({args.split} split): word recall by class, and span F0.5", "",
                   "| class | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
         results = {}
