@@ -5,4 +5,13 @@ __version__ = "0.1.0"
 
 from .spans import Edit, OverlapError, Span, apply_edits  # noqa: E402
 
-__all__ = ["Edit", "OverlapError", "Span", "apply_edits", "__version__"]
+
+def load(method: str | None = None, threshold: float | None = None, model: str | None = None,
+         batch_size: int = 32):  # type: ignore[no-untyped-def]
+    """Load mtfix offline; the returned object has ``detect(texts) -> list[list[Span]]``."""
+    from .api import load as _load
+
+    return _load(method, threshold, model, batch_size)
+
+
+__all__ = ["Edit", "OverlapError", "Span", "apply_edits", "load", "__version__"]

@@ -1,0 +1,22 @@
+import mtfix
+
+
+def test_load_spell_and_detect():
+    fixer = mtfix.load(method="spell")
+    spans = fixer.detect(["both leaders confidanteled each other", "all fine here"])
+    assert [[(s.start, s.end) for s in doc] for doc in spans] == [[(13, 26)], []]
+    assert fixer.detect("a pariad")[0][0].start == 2
+
+
+def test_load_a_trained_model_folder(tmp_path):
+    from transformers import AutoTokenizer
+
+    from mtfix.train import minilm_dir
+
+    from .test_tagger import tiny_model
+
+    tiny_model().save_pretrained(tmp_path)
+    AutoTokenizer.from_pretrained(minilm_dir()).save_pretrained(tmp_path)
+    fixer = mtfix.load(model=str(tmp_path), method="model", threshold=0.0)
+    (spans,) = fixer.detect(["three words here"])
+    assert [(s.start, s.end) for s in spans] == [(0, 16)]
