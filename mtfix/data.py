@@ -16,7 +16,7 @@ from .align import UNTAGGED
 from .classify import classify_change
 from .mlqe import read_mlqe
 from .spans import Span
-from .text import detokenize
+from .text import detokenize, sentence_spans
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PAIRS = ["ro-en", "et-en", "ne-en", "si-en", "ru-en"]
@@ -60,25 +60,12 @@ def split_of(text: str, dev: float = 0.04, test: float = 0.04) -> str:
     return "test" if h < test else "dev" if h < test + dev else "train"
 
 
-_SENT_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)]))\s+(?=[\"“‘(]?[A-Z])")
 _MOJIBAKE = re.compile(r"[ÂÃâ€]")
-
-
-_ABBREVIATION = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Prof|Gen|Sen|Rep|Gov|Lt|Col|No|vs|[A-Z])\.$")
 
 
 def sentences(paragraph: str) -> list[str]:
     """Split a paragraph into sentences, not after titles and initials."""
-    out: list[str] = []
-    for piece in _SENT_END.split(paragraph):
-        piece = piece.strip()
-        if not piece:
-            continue
-        if out and _ABBREVIATION.search(out[-1]):
-            out[-1] += " " + piece
-        else:
-            out.append(piece)
-    return out
+    return [paragraph[a:b] for a, b in sentence_spans(paragraph)]
 
 
 def usable(sentence: str) -> bool:

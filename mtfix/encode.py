@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import torch
 
 from .features import word_features
-from .text import Token, tokenize
+from .text import Token, sentence_spans
 
 
 @dataclass
@@ -27,8 +27,10 @@ class Window:
 
 
 def encode(tokenizer: Any, text: str, tokens: Sequence[Token], segment: int = 0, window: int = 256,
-           overlap: int = 16) -> list[Window]:
-    """Windows of at most ``window`` subwords covering every word; neighbours share ``overlap`` words."""
+           overlap: int = 16, first: int = 0) -> list[Window]:
+    """Windows of at most ``window`` subwords covering every word; neighbours share ``overlap`` words.
+    ``tokens`` may be a slice of the segment's tokens starting at index ``first`` (a sentence): the windows'
+    ``lo``/``hi`` count from the segment's first token."""
     if not tokens:
         return []
     words = [t.text for t in tokens]
@@ -57,7 +59,7 @@ def encode(tokenizer: Any, text: str, tokens: Sequence[Token], segment: int = 0,
         stop = min(ends[hi - 1], start + budget)
         sub = [tokenizer.cls_token_id, *ids[start:stop], tokenizer.sep_token_id]
         index = [min(firsts[w] - start, stop - start - 1) + 1 for w in range(lo, hi)]
-        out.append(Window(segment, lo, hi, sub, index, case[lo:hi], freq[lo:hi], space[lo:hi]))
+        out.append(Window(segment, first + lo, first + hi, sub, index, case[lo:hi], freq[lo:hi], space[lo:hi]))
         if hi >= len(words):
             break
         lo = max(lo + 1, hi - overlap)
@@ -92,5 +94,16 @@ def collate(windows: Sequence[Window]) -> dict[str, torch.Tensor]:
     return batch
 
 
-def segment_tokens(texts: Sequence[str]) -> list[list[Token]]:
-    return [tokenize(t) for t in texts]
+def sentence_windows(tokenizer: Any, text: str, tokens: Sequence[Token], segment: int = 0,
+                     window: int = 256) -> list[Window]:
+    """Windows sentence by sentence (the way the tagger is trained and run)."""
+    out: list[Window] = []
+    lo = 0
+    for _, end in sentence_spans(text):
+        hi = lo
+        while hi < len(tokens) and tokens[hi].start < end:
+            hi += 1
+        if hi > lo:
+            out += encode(tokenizer, text, tokens[lo:hi], segment, window, first=lo)
+        lo = hi
+    return out

@@ -21,7 +21,8 @@ class TaggerConfig(PretrainedConfig):
     model_type = "mtfix-tagger"
 
     def __init__(self, encoder: dict[str, Any] | None = None, feature_dim: int = 32, head_dim: int = 256,
-                 calibration: float = 1.0, threshold: float = 0.5, window: int = 256, **kwargs: Any) -> None:
+                 calibration: float = 1.0, threshold: float = 0.5, window: int = 256, case_freq: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.encoder = encoder or BertConfig(hidden_size=64, num_hidden_layers=1, num_attention_heads=2,
                                              intermediate_size=128).to_dict()
@@ -30,6 +31,7 @@ class TaggerConfig(PretrainedConfig):
         self.calibration = calibration  # temperature fitted on dev: probabilities are softmax(logits / calibration)
         self.threshold = threshold      # the default decision threshold, chosen on dev
         self.window = window            # subword window; longer segments are split into overlapping windows
+        self.case_freq = case_freq      # a joint casing x frequency embedding: "Explosion" is common, yet capitalised
 
 
 @dataclass
@@ -52,7 +54,9 @@ class ArtifactTagger(PreTrainedModel):
         self.case = nn.Embedding(N_CASE, d)
         self.freq = nn.Embedding(N_FREQ, d)
         self.space = nn.Embedding(N_SPACE, d)
-        self.head = nn.Sequential(nn.Dropout(0.1), nn.Linear(hidden + 3 * d, config.head_dim), nn.GELU(),
+        self.case_freq = nn.Embedding(N_CASE * N_FREQ, d) if config.case_freq else None
+        n_features = 4 if config.case_freq else 3
+        self.head = nn.Sequential(nn.Dropout(0.1), nn.Linear(hidden + n_features * d, config.head_dim), nn.GELU(),
                                   nn.Linear(config.head_dim, 2))
         self.post_init()
 
@@ -69,7 +73,9 @@ class ArtifactTagger(PreTrainedModel):
 
     def feature_parameters(self) -> list[nn.Parameter]:
         """The parameters that learn from scratch (and want a larger learning rate than the encoder)."""
-        return [*self.case.parameters(), *self.freq.parameters(), *self.space.parameters(), *self.head.parameters()]
+        joint = list(self.case_freq.parameters()) if self.case_freq is not None else []
+        return [*self.case.parameters(), *self.freq.parameters(), *self.space.parameters(), *joint,
+                *self.head.parameters()]
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_index: torch.Tensor,
                 case_ids: torch.Tensor, freq_ids: torch.Tensor, space_ids: torch.Tensor,
@@ -77,7 +83,10 @@ class ArtifactTagger(PreTrainedModel):
         states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         index = word_index.clamp(min=0).unsqueeze(-1).expand(-1, -1, states.size(-1))
         words = torch.gather(states, 1, index)
-        joined = torch.cat([words, self.case(case_ids), self.freq(freq_ids), self.space(space_ids)], dim=-1)
+        parts = [words, self.case(case_ids), self.freq(freq_ids), self.space(space_ids)]
+        if self.case_freq is not None:
+            parts.append(self.case_freq(case_ids * N_FREQ + freq_ids))
+        joined = torch.cat(parts, dim=-1)
         logits = self.head(joined)
         loss = None
         if labels is not None:
@@ -117,13 +126,14 @@ class TaggerDetector:
         return cls(model, AutoTokenizer.from_pretrained(path), **kwargs)
 
     def word_probabilities(self, texts: list[str]) -> list[list[float]]:
-        """P(BAD) for every token of every text (calibrated)."""
-        from .encode import collate, encode
+        """P(BAD) for every token of every text (calibrated). Each sentence is read on its own, as in
+        training, with long sentences split into overlapping windows."""
+        from .encode import collate, sentence_windows
         from .text import tokenize
 
         tokens = [tokenize(t) for t in texts]
         windows = [w for i, (text, toks) in enumerate(zip(texts, tokens))
-                   for w in encode(self.tokenizer, text, toks, i, self.model.config.window)]
+                   for w in sentence_windows(self.tokenizer, text, toks, i, self.model.config.window)]
         windows.sort(key=lambda w: len(w.input_ids))
         probs: list[list[float]] = [[0.0] * len(t) for t in tokens]
         best: list[list[int]] = [[-1] * len(t) for t in tokens]  # how central the word was where it was read

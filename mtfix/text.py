@@ -31,6 +31,31 @@ def tokenize(text: str) -> list[Token]:
     return [Token(m.group(), m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
 
 
+_SENT_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)]))\s+(?=[\"“‘(]?[A-Z])")
+_ABBREVIATION = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Prof|Gen|Sen|Rep|Gov|Lt|Col|No|vs|[A-Z])\.$")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence, whitespace around them left out; no split after titles and initials."""
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for m in [*_SENT_END.finditer(text), None]:
+        end = m.start() if m else len(text)
+        start = cursor
+        while start < end and text[start].isspace():
+            start += 1
+        stop = end
+        while stop > start and text[stop - 1].isspace():
+            stop -= 1
+        if stop > start:
+            if spans and _ABBREVIATION.search(text[spans[-1][0]:spans[-1][1]]):
+                spans[-1] = (spans[-1][0], stop)
+            else:
+                spans.append((start, stop))
+        cursor = m.end() if m else len(text)
+    return spans
+
+
 def is_word(token: Token | str) -> bool:
     """True for tokens that hold a letter or digit (not punctuation)."""
     s = token.text if isinstance(token, Token) else token

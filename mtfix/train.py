@@ -11,7 +11,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from .encode import Window, collate, encode
+from .encode import Window, collate, sentence_windows
 from .text import tokenize
 
 
@@ -49,9 +49,16 @@ def family(source: str) -> str:
     return source.split(":")[0]
 
 
+def is_news(source: str) -> bool:
+    """Clean human prose of the kind mtfix reads: news and speeches (not post-edited MT, not Wikipedia
+    sentences, which sit close to MT and are for training only)."""
+    return source.startswith(("clean:abc-", "clean:state-union"))
+
+
 def labelled_windows(rows: Sequence[dict[str, Any]], tokenizer: Any, invisible_weight: float,
                      window: int = 256) -> list[Window]:
-    """Windows with word labels: BAD where a (non-untagged, non-empty) span overlaps the word."""
+    """Windows with word labels, one or more per sentence: BAD where a (non-untagged, non-empty) span
+    overlaps the word."""
     out = []
     for i, row in enumerate(rows):
         text = row["text"]
@@ -64,7 +71,7 @@ def labelled_windows(rows: Sequence[dict[str, Any]], tokenizer: Any, invisible_w
             for j, tok in enumerate(tokens):
                 if tok.start < span["end"] and span["start"] < tok.end:
                     labels[j], weights[j] = 1, w
-        for win in encode(tokenizer, text, tokens, i, window):
+        for win in sentence_windows(tokenizer, text, tokens, i, window):
             win.labels = labels[win.lo:win.hi]
             win.weights = weights[win.lo:win.hi]
             out.append(win)
@@ -137,6 +144,26 @@ def predict_logits(model: Any, windows: list[Window], batch_size: int = 64) -> t
     return torch.stack(all_logits).float(), torch.tensor(all_labels)
 
 
+def recalibrate(path: str, config: TrainConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Refit temperature and threshold of a saved tagger on dev, and save them in its config."""
+    import datasets
+    from transformers import AutoTokenizer
+
+    from .tagger import ArtifactTagger
+
+    model = ArtifactTagger.from_pretrained(path, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    found = calibrate(model, tokenizer, datasets.load_from_disk(config.data)["dev"], config,
+                      random.Random(config.seed), log)
+    model.config.calibration, model.config.threshold = found["temperature"], found["threshold"]
+    model.config.save_pretrained(path)
+    record_path = Path(path) / "training.json"
+    record = json.loads(record_path.read_text()) if record_path.exists() else {}
+    record.update(found)
+    record_path.write_text(json.dumps(record, indent=2))
+    return record
+
+
 def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train, calibrate and save the tagger; returns the training record (also saved as training.json)."""
     import datasets
@@ -154,7 +181,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict[str, 
     windows = labelled_windows(rows, tokenizer, config.invisible_weight)
     log(f"train: {len(rows):,} segments, {len(windows):,} windows, "
         f"{sum(len(w.input_ids) for w in windows):,} subwords, {sum(sum(w.labels) for w in windows):,} BAD words")
-    model = ArtifactTagger.from_encoder(encoder)
+    model = ArtifactTagger.from_encoder(encoder, case_freq=True)
     feature_ids = {id(p) for p in model.feature_parameters()}
     groups = [{"params": [p for p in model.parameters() if id(p) not in feature_ids], "lr": config.lr_encoder},
               {"params": model.feature_parameters(), "lr": config.lr_features}]
@@ -199,7 +226,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict[str, 
 
 def calibrate(model: Any, tokenizer: Any, dev: Any, config: TrainConfig, rng: random.Random,
               log: Callable[[str], None]) -> dict[str, Any]:
-    """Temperature on a dev mix (ECE before and after), and the threshold that keeps dev clean text at the
+    """Temperature on a dev mix (ECE before and after), and the threshold that keeps dev clean news at the
     target flag rate."""
     share = {fam: n / sum(config.mix.values()) for fam, n in config.mix.items()}
     rows = sample_mix(dev, {fam: int(config.dev_segments * s) for fam, s in share.items()}, rng)
@@ -207,12 +234,12 @@ def calibrate(model: Any, tokenizer: Any, dev: Any, config: TrainConfig, rng: ra
     before = ece(logits.softmax(-1)[:, 1], labels)
     temperature = fit_temperature(logits, labels)
     after = ece((logits / temperature).softmax(-1)[:, 1], labels)
-    clean = [r for r in rows if family(r["source"]) == "clean"]
+    clean = [r for r in dev if is_news(r["source"])][:config.dev_segments]
     clean_logits, _ = predict_logits(model, labelled_windows(clean, tokenizer, 1.0))
     p_clean = (clean_logits / temperature).softmax(-1)[:, 1].sort(descending=True).values
     allowed = int(len(p_clean) * config.clean_flags_per_1k / 1000)
     threshold = float(p_clean[allowed]) + 1e-6 if allowed < len(p_clean) else 0.5
     log(f"calibration: temperature {temperature:.3f}, ECE {before:.4f} -> {after:.4f}; threshold {threshold:.4f} "
-        f"keeps {len(p_clean):,} dev clean words at {config.clean_flags_per_1k} flags per 1,000")
+        f"keeps {len(p_clean):,} dev clean-news words at {config.clean_flags_per_1k} flags per 1,000")
     return {"temperature": temperature, "ece_before": before, "ece_after": after, "threshold": threshold,
             "dev_words": len(labels), "dev_clean_words": len(p_clean)}

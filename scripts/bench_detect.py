@@ -31,15 +31,15 @@ def corpus(words: int) -> list[str]:
 
 
 def bench(detector, texts: list[str]) -> dict[str, float]:
-    from mtfix.encode import collate, encode
+    from mtfix.encode import collate, sentence_windows
     from mtfix.text import tokenize
 
     n_words = sum(len(tokenize(t)) for t in texts)
     start = time.perf_counter()
     spans = detector.detect(texts)
     end_to_end = time.perf_counter() - start
-    windows = [w for i, t in enumerate(texts) for w in encode(detector.tokenizer, t, tokenize(t), i,
-                                                               detector.model.config.window)]
+    windows = [w for i, t in enumerate(texts)
+               for w in sentence_windows(detector.tokenizer, t, tokenize(t), i, detector.model.config.window)]
     windows.sort(key=lambda w: len(w.input_ids))
     batches = [collate(windows[b:b + detector.batch_size]) for b in range(0, len(windows), detector.batch_size)]
     start = time.perf_counter()

@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from mtfix.train import TrainConfig, train
+from mtfix.train import TrainConfig, recalibrate, train
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--minutes", type=float, default=0.0, help="stop training after this long (0: no limit)")
     parser.add_argument("--encoder", default="", help="pretrained encoder folder (default: the MiniLM package)")
+    parser.add_argument("--recalibrate", action="store_true",
+                        help="only refit the temperature and threshold of the model already in --out, on dev")
     args = parser.parse_args(argv)
     import torch
 
@@ -34,7 +36,11 @@ def main(argv: list[str] | None = None) -> int:
                          batch_size=args.batch_size, lr_encoder=args.lr_encoder, lr_features=args.lr_features,
                          invisible_weight=args.invisible_weight, seed=args.seed, max_minutes=args.minutes,
                          encoder=args.encoder)
-    train(config, log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    if args.recalibrate:
+        recalibrate(args.out, config, log)
+    else:
+        train(config, log)
     return 0
 
 
