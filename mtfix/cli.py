@@ -154,11 +154,12 @@ def _export(args: argparse.Namespace) -> int:
         split = datasets.load_from_disk(args.path)[args.split]
     except (FileNotFoundError, KeyError, ValueError) as err:
         raise InputError(f"cannot read split {args.split!r} of {args.path}: {err}") from None
+    prefixes = tuple(p for p in args.source.split(",") if p)
     out = _open_out(args.output)
     count = 0
     try:
         for row in split:
-            if args.source and not row["source"].startswith(args.source):
+            if prefixes and not row["source"].startswith(prefixes):
                 continue
             spans = [Span(s["start"], s["end"], s["label"], 1.0, (s["fix"],)) for s in row["spans"]]
             write_jsonl([Document(row["text"], spans, row["reference"], row["source"]).to_json()], out)
@@ -225,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["mlqe", "build", "export"])
     p.add_argument("path", nargs="?", help="mlqe: the MLQE-PE tarball or folder; export: the dataset folder")
     p.add_argument("--split", default="test", help="export: which split (default test)")
-    p.add_argument("--source", default="", help="export: only sources starting with this, e.g. synthetic:pivot")
+    p.add_argument("--source", default="",
+                   help="export: only sources starting with this (comma-separated: any of them), e.g. synthetic:pivot")
     p.add_argument("-o", "--output", help="mlqe: the gold JSONL (default standard output); build: the folder")
     p.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"),
                    help="where mlqe-pe/ and corpora/ are (default: ../shared/data beside the checkout)")

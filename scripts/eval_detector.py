@@ -81,8 +81,9 @@ def main() -> None:
 
     clean_gold = out / "clean.gold.jsonl"
     if not clean_gold.exists():
-        mtfix("data", "export", args.data, "--split", args.split, "--source", "clean", "-o", str(clean_gold))
-    lines += ["", f"### Clean news ({args.split} split, held out from training)", "",
+        mtfix("data", "export", args.data, "--split", args.split, "--source", "clean:abc-,clean:state-union",
+              "-o", str(clean_gold))
+    lines += ["", f"### Clean news: ABC news and State of the Union ({args.split} split, held out from training)", "",
               "| method | flagged words per 1,000 |", "|---|---|"]
     for method in methods:
         pred = out / f"clean.{method}.jsonl"
