@@ -32,7 +32,7 @@ def test_detect_jsonl_on_the_seed(capsys):
 
 
 def test_detect_pretty_shows_text_and_scores(capsys):
-    code, out, _ = run(capsys, "detect", SEED)
+    code, out, _ = run(capsys, "detect", "--method", "spell", SEED)
     assert code == 0 and "confidanteled each other" in out and "[pariad 1.00]" in out
 
 
@@ -41,7 +41,8 @@ def test_detect_from_stdin_jsonl_keeps_ids(monkeypatch, capsys):
 
     data = json.dumps({"id": "x7", "body": "an orgoly here"}) + "\n"
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data.encode())))
-    code, out, _ = run(capsys, "detect", "-", "--input-format", "jsonl", "--text-field", "body", "--format", "jsonl")
+    code, out, _ = run(capsys, "detect", "-", "--method", "spell", "--input-format", "jsonl", "--text-field", "body",
+                       "--format", "jsonl")
     record = json.loads(out)
     assert code == 0 and record["id"] == "x7" and record["spans"][0]["text"] == "orgoly"
 
@@ -49,7 +50,7 @@ def test_detect_from_stdin_jsonl_keeps_ids(monkeypatch, capsys):
 def test_detect_mixed_good_and_bad_records(tmp_path, capsys):
     path = tmp_path / "mixed.txt"
     path.write_bytes(b"an orgoly here\nbroken \xff line\nfine\n")
-    code, out, err = run(capsys, "detect", "--format", "jsonl", path)
+    code, out, err = run(capsys, "detect", "--method", "spell", "--format", "jsonl", path)
     records = [json.loads(line) for line in out.splitlines()]
     assert code == 1 and len(records) == 3
     assert records[1]["error"] == "invalid UTF-8 at byte 7" and records[2]["text"] == "fine"
@@ -75,7 +76,7 @@ def test_detect_bad_input_one_line_error(tmp_path, capsys, make, message):
 def test_detect_megabyte_line(tmp_path, capsys):
     path = tmp_path / "big.txt"
     path.write_text("word " * 220_000 + "\nshort line\n")
-    code, out, err = run(capsys, "detect", "--format", "jsonl", path)
+    code, out, err = run(capsys, "detect", "--method", "spell", "--format", "jsonl", path)
     assert code == 1 and "line 1: line too long" in err and json.loads(out.splitlines()[1])["text"] == "short line"
 
 
@@ -83,7 +84,7 @@ def test_data_mlqe_then_score(mlqe_tarball, tmp_path, capsys):
     gold = tmp_path / "gold.jsonl"
     pred = tmp_path / "pred.jsonl"
     assert run(capsys, "data", "mlqe", mlqe_tarball, "-o", gold)[0] == 0
-    assert run(capsys, "detect", "--format", "jsonl", gold, "-o", pred)[0] == 0
+    assert run(capsys, "detect", "--method", "spell", "--format", "jsonl", gold, "-o", pred)[0] == 0
     code, out, _ = run(capsys, "score", "--gold", gold, "--pred", pred, "--bootstrap", "50")
     assert code == 0 and "MCC" in out and "exact F0.5" in out and "signature: mtfix-score|" in out
     code, out, _ = run(capsys, "score", "--gold", mlqe_tarball, "--pred", pred, "--json", "--clean", pred)

@@ -1,0 +1,45 @@
+import json
+
+import datasets
+from transformers import AutoTokenizer, BertConfig, BertModel
+
+from mtfix.cli import main
+from mtfix.tagger import TaggerDetector
+from mtfix.train import minilm_dir
+
+SENTENCE = "The council said farmers would get water from the river in spring."
+
+
+def rows(n: int) -> list[dict]:
+    out = []
+    for i in range(n):
+        if i % 2:
+            out.append({"text": SENTENCE, "spans": [], "reference": SENTENCE, "source": "clean:abc-rural"})
+        else:
+            text = SENTENCE.replace("farmers", "Farmers")
+            out.append({"text": text, "reference": SENTENCE, "source": "synthetic:casing",
+                        "spans": [{"start": 17, "end": 24, "label": "casing", "fix": "farmers", "visible": True}]})
+    return out
+
+
+def test_mtfix_train_detector_end_to_end(tmp_path, capsys):
+    data = tmp_path / "dataset"
+    datasets.DatasetDict({"train": datasets.Dataset.from_list(rows(40)),
+                          "dev": datasets.Dataset.from_list(rows(20))}).save_to_disk(str(data))
+    encoder = tmp_path / "encoder"
+    BertModel(BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                         max_position_embeddings=128)).save_pretrained(encoder)
+    AutoTokenizer.from_pretrained(minilm_dir()).save_pretrained(encoder)
+    out = tmp_path / "detector"
+    code = main(["train", "detector", "--data", str(data), "--out", str(out), "--encoder", str(encoder),
+                 "--mix", json.dumps({"clean": 20, "synthetic": 20}), "--epochs", "3", "--batch-size", "8",
+                 "--lr-encoder", "1e-3", "--lr-features", "1e-2"])
+    assert code == 0
+    record = json.loads((out / "training.json").read_text())
+    assert record["train_segments"] == 40 and record["temperature"] > 0 and 0 <= record["threshold"] <= 1
+    assert record["ece_after"] <= record["ece_before"] + 1e-6
+    detector = TaggerDetector.load(str(out))
+    assert detector.threshold == record["threshold"]
+    (spans,) = detector.detect([SENTENCE.replace("farmers", "Farmers")])
+    assert [(s.start, s.end) for s in spans] == [(17, 24)]
+    assert "saved" in capsys.readouterr().err
