@@ -106,12 +106,12 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
 
     def step() -> torch.Tensor:
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(logits / log_t.exp(), labels)
+        loss = torch.nn.functional.cross_entropy(logits / log_t.clamp(-4, 4).exp(), labels)
         loss.backward()
         return loss
 
     opt.step(step)
-    return float(log_t.detach().exp())
+    return float(log_t.detach().clamp(-4, 4).exp())
 
 
 def ece(probs: torch.Tensor, labels: torch.Tensor, bins: int = 10) -> float:
@@ -189,8 +189,20 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict[str, 
     plan = [b for _ in range(math.ceil(config.epochs)) for b in batches(windows, config.batch_size, rng)]
     plan = plan[:int(len(plan) * config.epochs / math.ceil(config.epochs))]
     total = len(plan)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (0.06 * total)) *
-                                              max(0.0, (total - s) / total))
+    budget = config.max_minutes * 60
+    loop_started = time.time()
+
+    def progress(s: int) -> float:
+        """How far training is: by steps, or by the time budget when that runs out first (the learning
+        rate then still decays to zero at the end of the budget)."""
+        by_time = (time.time() - loop_started) / budget if budget else 0.0
+        return min(1.0, max(s / total, by_time))
+
+    def lr_factor(s: int) -> float:  # linear warm-up over the first 6%, then linear decay to zero
+        p = progress(s)
+        return min(1.0, (p + 1 / total) / 0.06, (1.0 - p) / 0.94)
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
     model.train()
     seen_tokens, running = 0, 0.0
     for step, batch in enumerate(plan):
@@ -202,12 +214,12 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict[str, 
         opt.zero_grad()
         seen_tokens += sum(len(w.input_ids) for w in batch)
         running = 0.98 * running + 0.02 * loss.item() if step else loss.item()
-        elapsed = time.time() - started
+        elapsed = time.time() - loop_started
         if step % 50 == 0 or step == total - 1:
             rate = seen_tokens / max(elapsed, 1e-9)
             log(f"step {step + 1}/{total} loss {running:.4f} {rate:,.0f} subwords/s "
-                f"eta {(total - step - 1) * elapsed / (step + 1) / 60:.1f} min")
-        if config.max_minutes and elapsed > config.max_minutes * 60:
+                f"eta {(1 - progress(step + 1)) * elapsed / max(progress(step + 1), 1e-9) / 60:.1f} min")
+        if budget and elapsed > budget:
             log(f"stopping at step {step + 1}: the {config.max_minutes} minute limit")
             break
     record: dict[str, Any] = {"config": asdict(config), "steps": step + 1, "train_segments": len(rows),
@@ -243,3 +255,171 @@ def calibrate(model: Any, tokenizer: Any, dev: Any, config: TrainConfig, rng: ra
         f"keeps {len(p_clean):,} dev clean-news words at {config.clean_flags_per_1k} flags per 1,000")
     return {"temperature": temperature, "ece_before": before, "ece_after": after, "threshold": threshold,
             "dev_words": len(labels), "dev_clean_words": len(p_clean)}
+
+
+# --- the fusion head over tagger + language-model evidence (issue #9) ---------------------------------------
+
+@dataclass
+class FusionTrainConfig:
+    data: str
+    tagger: str                     # the trained tagger folder; the head is saved in ``out``
+    out: str
+    mix: dict[str, int] = field(default_factory=lambda: {"synthetic": 2000, "mlqe-pe": 1500, "clean": 1500,
+                                                         "apertium": 300})
+    clean_news: int = 1200          # further dev clean-news segments that fix the threshold
+    hidden: tuple[int, ...] = (64, 0)  # candidate heads (0: logistic regression); the best on held-out dev wins
+    invisible_weight: float = 0.5
+    held_out: float = 0.2           # share of the dev sample kept for choosing, calibrating and reporting
+    epochs: int = 30
+    seed: int = 13
+    clean_flags_per_1k: float = 3.0
+    cache: str = "runs/fusion/evidence.pt"  # the evidence, reused while the tagger and the data stay the same
+
+
+def word_labels_of(row: dict[str, Any], n_tokens: int, tokens: Sequence[Any],
+                   invisible_weight: float) -> tuple[list[int], list[float]]:
+    """BAD (1) where a tagged, non-empty span overlaps the word; MLQE-PE BAD words a monolingual reader cannot
+    see weigh ``invisible_weight``."""
+    labels, weights = [0] * n_tokens, [1.0] * n_tokens
+    for span in row["spans"]:
+        if span["label"] == "untagged" or span["end"] <= span["start"]:
+            continue
+        w = 1.0 if span["visible"] or family(row["source"]) != "mlqe-pe" else invisible_weight
+        for j, tok in enumerate(tokens):
+            if tok.start < span["end"] and span["start"] < tok.end:
+                labels[j], weights[j] = 1, w
+    return labels, weights
+
+
+def collect_evidence(detector: Any, rows: Sequence[dict[str, Any]], invisible_weight: float,
+                     log: Callable[[str], None], chunk: int = 64) -> dict[str, torch.Tensor]:
+    """Word features (fuse.FEATURES), labels, weights and segment index for ``rows``."""
+    from .fuse import word_features
+
+    feats, labels, weights, segment = [], [], [], []
+    started = time.time()
+    words = 0
+    for b in range(0, len(rows), chunk):
+        part = rows[b:b + chunk]
+        for k, (row, (scores, tagger)) in enumerate(zip(part, detector.evidence([r["text"] for r in part]))):
+            if not scores.tokens:
+                continue
+            y, w = word_labels_of(row, len(scores.tokens), scores.tokens, invisible_weight)
+            feats.append(word_features(scores, tagger))
+            labels += y
+            weights += w
+            segment += [b + k] * len(y)
+            words += len(y)
+        log(f"evidence: {min(b + chunk, len(rows)):,}/{len(rows):,} segments, {words / (time.time() - started):,.0f} "
+            "words/s")
+    return {"x": torch.cat(feats), "y": torch.tensor(labels, dtype=torch.float32),
+            "w": torch.tensor(weights), "segment": torch.tensor(segment)}
+
+
+def fit_head(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, hidden: int, epochs: int, seed: int) -> Any:
+    """A fusion head fitted with weighted binary cross-entropy (full-data AdamW, minibatches of 512)."""
+    from .fuse import FusionHead
+
+    torch.manual_seed(seed)
+    head = FusionHead(x.size(1), hidden)
+    head.mean.copy_(x.mean(0))
+    head.std.copy_(x.std(0).clamp(min=1e-3))
+    opt = torch.optim.AdamW(head.parameters(), lr=3e-3, weight_decay=1e-3)
+    head.train()
+    per_epoch = math.ceil(len(y) / 512)
+    for _ in range(max(epochs, math.ceil(500 / per_epoch))):  # at least 500 steps, however little data
+        order = torch.randperm(len(y))
+        for b in range(0, len(y), 512):
+            idx = order[b:b + 512]
+            loss = (torch.nn.functional.binary_cross_entropy_with_logits(head(x[idx]), y[idx], reduction="none")
+                    * w[idx]).sum() / w[idx].sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return head.eval()
+
+
+def average_precision(scores: torch.Tensor, labels: torch.Tensor) -> float:
+    """Area under the precision-recall curve (ranking quality, threshold-free)."""
+    order = scores.argsort(descending=True)
+    hits = labels[order]
+    precision = hits.cumsum(0) / torch.arange(1, len(hits) + 1)
+    return float((precision * hits).sum() / hits.sum().clamp(min=1))
+
+
+def clean_threshold(probs: torch.Tensor, per_1k: float) -> float:
+    """The lowest threshold that keeps these clean words at ``per_1k`` flags per 1,000."""
+    ordered = probs.sort(descending=True).values
+    allowed = int(len(ordered) * per_1k / 1000)
+    return float(ordered[allowed]) + 1e-6 if allowed < len(ordered) else 0.5
+
+
+def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Collect evidence on dev (the tagger never trained on it), fit candidate heads, keep the best on held-out
+    dev, calibrate its temperature and threshold, save it."""
+    import datasets
+
+    from .fuse import FEATURES, FusedDetector, FusionConfig, save_fusion
+    from .tagger import TaggerDetector
+
+    started = time.time()
+    rng = random.Random(config.seed)
+    cache = Path(config.cache)
+    key = {"tagger": str(Path(config.tagger).resolve()),
+           "stamp": (Path(config.tagger) / "model.safetensors").stat().st_mtime, "data": config.data,
+           "mix": config.mix, "clean_news": config.clean_news, "seed": config.seed}
+    ev = torch.load(cache) if cache.exists() else None
+    if ev is not None and ev.get("key") == key:
+        log(f"evidence from {cache}")
+    else:
+        from .fuse import FusionHead
+
+        dev = datasets.load_from_disk(config.data)["dev"]
+        rows = sample_mix(dev, config.mix, rng)
+        taken = {r["text"] for r in rows}
+        news = [r for r in dev if is_news(r["source"]) and r["text"] not in taken][:config.clean_news]
+        if not news:
+            from .errors import InputError
+
+            raise InputError(f"{config.data} has no dev clean news left to fix the threshold on")
+        detector = FusedDetector(TaggerDetector.load(config.tagger), FusionHead(len(FEATURES)), FusionConfig())
+        ev = {"train": collect_evidence(detector, rows, config.invisible_weight, log),
+              "news": collect_evidence(detector, news, 1.0, log),
+              "family": [family(r["source"]) for r in rows], "key": key}
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(ev, cache)
+    data = ev["train"]
+    n_segments = int(data["segment"].max()) + 1
+    held_segments = set(random.Random(config.seed).sample(range(n_segments), int(n_segments * config.held_out)))
+    held = torch.tensor([int(s) in held_segments for s in data["segment"]])
+    fit = ~held
+    candidates = []
+    for hidden in config.hidden:
+        head = fit_head(data["x"][fit], data["y"][fit], data["w"][fit], hidden, config.epochs, config.seed)
+        with torch.inference_mode():
+            logits = head(data["x"][held])
+        ap = average_precision(logits, data["y"][held])
+        nll = float(torch.nn.functional.binary_cross_entropy_with_logits(logits, data["y"][held]))
+        log(f"head hidden={hidden}: held-out dev average precision {ap:.4f}, log loss {nll:.4f}")
+        candidates.append((ap, hidden, head, nll))
+    tagger_ap = average_precision(data["x"][held][:, FEATURES.index("tagger")], data["y"][held])
+    log(f"the tagger alone: held-out dev average precision {tagger_ap:.4f}")
+    ap, hidden, head, nll = max(candidates, key=lambda c: c[0])
+    with torch.inference_mode():
+        held_logits = head(data["x"][held])
+        news_logits = head(ev["news"]["x"])
+    two_class = torch.stack([torch.zeros_like(held_logits), held_logits], -1)
+    labels = data["y"][held].long()
+    before = ece(torch.sigmoid(held_logits), labels)
+    temperature = fit_temperature(two_class, labels)
+    after = ece(torch.sigmoid(held_logits / temperature), labels)
+    threshold = clean_threshold(torch.sigmoid(news_logits / temperature), config.clean_flags_per_1k)
+    record = {"config": asdict(config), "heads": {str(h): {"average_precision": a, "log_loss": n}
+                                                  for a, h, _, n in candidates},
+              "tagger_average_precision": tagger_ap, "chosen_hidden": hidden, "temperature": temperature, "ece_before": before, "ece_after": after,
+              "threshold": threshold, "fit_words": int(fit.sum()), "held_words": int(held.sum()),
+              "news_words": len(ev["news"]["y"]), "minutes": (time.time() - started) / 60}
+    save_fusion(head, FusionConfig(FEATURES, hidden, temperature, threshold), Path(config.out), record)
+    log(f"fusion head (hidden {hidden}): temperature {temperature:.3f}, ECE {before:.4f} -> {after:.4f}, threshold "
+        f"{threshold:.4f} for {config.clean_flags_per_1k} flags per 1,000 dev clean-news words; saved {config.out}")
+    return record
