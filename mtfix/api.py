@@ -21,6 +21,7 @@ class MTFix:
 
 
 def load(method: str | None = None, threshold: float | None = None, model: str | None = None,
-         batch_size: int = 32) -> MTFix:
-    """Load mtfix offline: the shipped detector by default, or ``method`` ('model', 'spell', 'lm', ...)."""
-    return MTFix(get_detector(method or default_method(), threshold, model, batch_size))
+         batch_size: int = 32, fast: bool = False) -> MTFix:
+    """Load mtfix offline: the shipped fused detector by default (``fast``: the tagger alone), or ``method``
+    ('fused', 'model', 'spell', 'lm', ...)."""
+    return MTFix(get_detector(method or default_method(fast, model), threshold, model, batch_size))

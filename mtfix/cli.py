@@ -28,7 +28,10 @@ def cmd_detect(args: argparse.Namespace) -> int:
     from .formats import read_segments
     from .render import Highlighter, progress
 
-    detector = get_detector(args.method or default_method(), args.threshold, args.model, args.batch_size)
+    if args.fast and args.method not in (None, "model"):
+        raise InputError("--fast is the tagger alone: it goes with no --method, or --method model")
+    detector = get_detector(args.method or default_method(args.fast, args.model), args.threshold, args.model,
+                            args.batch_size)
     threshold = args.threshold if args.threshold is not None else 0.0
     segments = read_segments(args.input, args.input_format, args.text_field)
     out = _open_out(args.output)
@@ -132,9 +135,9 @@ def cmd_data(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     import runpy
 
-    script = Path(__file__).resolve().parents[1] / "scripts" / "train_detector.py"
-    if args.what != "detector":
+    if args.what == "corrector":
         raise NotBuiltError("'mtfix train corrector' is not built yet (issue #6)")
+    script = Path(__file__).resolve().parents[1] / "scripts" / f"train_{args.what}.py"
     if not script.exists():
         raise InputError(f"{script} is missing: train from a source checkout")
     main_fn = runpy.run_path(str(script))["main"]
@@ -186,11 +189,15 @@ def build_parser() -> argparse.ArgumentParser:
         "'-' reads standard input. Output: the text with flagged spans highlighted, or JSONL."))
     p.add_argument("input", metavar="FILE", help="text or JSONL file, or - for standard input")
     p.add_argument("--method", default=None, choices=list(METHODS),
-                   help="model: the trained detector in models/detector (the default when it is shipped); "
-                        "spell: words missing from an English lexicon (the baseline); all-ok / all-bad: flag "
-                        "nothing / every word (trivial baselines); lm: zero-shot SmolLM2 surprisal "
-                        "(score = nats / 16, so the default 0.5 flags words above 8 nats)")
-    p.add_argument("--model", help="a trained detector folder to use instead of models/detector")
+                   help="fused (the default): the tagger in models/detector with SmolLM2 language-model evidence "
+                        "and candidate contrast, each span saying which evidence fired; model: the tagger alone "
+                        "(what --fast picks, about 5x faster); spell: words missing from an English lexicon (the "
+                        "baseline); lm: zero-shot SmolLM2 surprisal (score = nats / 16, so 0.5 flags words above "
+                        "8 nats); all-ok / all-bad: flag nothing / every word (trivial baselines)")
+    p.add_argument("--fast", action="store_true",
+                   help="the tagger alone, without the language model: faster, blind to most wrong-sense words")
+    p.add_argument("--model", help="a trained detector folder to use instead of models/detector (for fused, "
+                                   "with its fusion head in FOLDER/fused)")
     p.add_argument("--format", default="pretty", choices=["pretty", "jsonl"],
                    help="pretty: coloured text for reading (default); jsonl: the detection format")
     p.add_argument("--threshold", type=float, default=None,
@@ -243,8 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model", description=(
         "train detector --data DATASET --out FOLDER [options]: train the artifact tagger on the output of "
-        "mtfix data build (see scripts/train_detector.py --help for the options)."), add_help=False)
-    p.add_argument("what", choices=["detector", "corrector"])
+        "mtfix data build (see scripts/train_detector.py --help). train fusion --data DATASET --tagger FOLDER "
+        "--out FOLDER: train the head that fuses the tagger with language-model evidence (see "
+        "scripts/train_fusion.py --help)."), add_help=False)
+    p.add_argument("what", choices=["detector", "fusion", "corrector"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_train)
 

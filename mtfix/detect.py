@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 from .errors import NotBuiltError
 from .formats import Document, Segment
 from .spans import Span
-from .text import tokenize
+from .text import Token, tokenize
 
-METHODS = ("spell", "all-ok", "all-bad", "model", "lm")
+METHODS = ("fused", "model", "spell", "lm", "all-ok", "all-bad")
 
 
 class Detector(Protocol):
@@ -32,16 +32,45 @@ class ConstantDetector:
         return [[Span(t.start, t.end, "artifact", 1.0) for t in tokenize(text)] for text in texts]
 
 
+def word_spans(tokens: Sequence[Token], probs: Sequence[float], threshold: float,
+               evidence: Callable[[int], dict[str, Any]] | None = None) -> list[Span]:
+    """Spans of consecutive words whose P(BAD) reaches ``threshold``; a span scores its highest word (and
+    carries that word's evidence)."""
+    spans: list[Span] = []
+    run: list[int] = []
+    for i, p in enumerate([*probs, 0.0]):
+        if i < len(probs) and p >= threshold:
+            run.append(i)
+        elif run:
+            top = max(run, key=lambda j: probs[j])
+            spans.append(Span(tokens[run[0]].start, tokens[run[-1]].end, "artifact", probs[top],
+                              evidence=evidence(top) if evidence else None))
+            run = []
+    return spans
+
+
 MODELS = Path(os.environ.get("MTFIX_MODELS", Path(__file__).resolve().parents[1] / "models"))
 
 
 def shipped_detector() -> Path | None:
-    """The shipped detector's folder, if there is one."""
+    """The shipped tagger's folder, if there is one."""
     path = MODELS / "detector"
     return path if (path / "config.json").exists() else None
 
 
-def default_method() -> str:
+def shipped_fusion() -> Path | None:
+    """The shipped fusion head's folder (the tagger's LM evidence), if there is one."""
+    path = MODELS / "detector" / "fused"
+    return path if (path / "config.json").exists() and shipped_detector() else None
+
+
+def default_method(fast: bool = False, model_path: str | None = None) -> str:
+    """fused when a fusion head is there (and not ``fast``), else the tagger, else the spell baseline; for the
+    shipped models, or for the detector folder ``model_path``."""
+    if model_path:
+        return "fused" if (Path(model_path) / "fused" / "config.json").exists() and not fast else "model"
+    if shipped_fusion() and not fast:
+        return "fused"
     return "model" if shipped_detector() else "spell"
 
 
@@ -54,11 +83,19 @@ def get_detector(method: str = "spell", threshold: float | None = None, model_pa
         from .spell import SpellDetector
 
         return SpellDetector()
-    if method == "model":
+    if method in ("model", "fused"):
         path = Path(model_path) if model_path else shipped_detector()
         if path is None or not (path / "config.json").exists():
             raise NotBuiltError(f"no trained detector at {path or MODELS / 'detector'}; use --method spell "
                                 "or train one with 'mtfix train detector'")
+        if method == "fused":
+            fusion = path / "fused"
+            if not (fusion / "config.json").exists():
+                raise NotBuiltError(f"no fusion head at {fusion}; use --fast (the tagger alone) or train one "
+                                    "with 'mtfix train fusion'")
+            from .fuse import FusedDetector
+
+            return FusedDetector.load(str(path), str(fusion), threshold=threshold, batch_size=batch_size)
         from .tagger import TaggerDetector
 
         return TaggerDetector.load(str(path), threshold=threshold, batch_size=batch_size)

@@ -34,7 +34,9 @@ class Highlighter:
         tail = Text()
         for span in doc.spans:
             shown = doc.text[span.start:span.end] or "^"
-            tail.append(f"  [{shown} {span.score:.2f}]", style="dim")
+            hint = (span.evidence or {}).get("candidate")
+            hint = f" -> {hint or '(delete)'}" if hint is not None else ""
+            tail.append(f"  [{shown} {span.score:.2f}{hint}]", style="dim")
         return tail
 
 

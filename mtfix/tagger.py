@@ -153,20 +153,8 @@ class TaggerDetector:
 
     def detect(self, texts: list[str]) -> list[list["Span"]]:
         """Spans of consecutive words whose P(BAD) reaches the threshold; a span scores its highest word."""
-        from .spans import Span
+        from .detect import word_spans
         from .text import tokenize
 
-        out = []
-        for text, probs in zip(texts, self.word_probabilities(list(texts))):
-            tokens = tokenize(text)
-            spans: list[Span] = []
-            run: list[int] = []
-            for i, p in enumerate(probs + [0.0]):
-                if i < len(probs) and p >= self.threshold:
-                    run.append(i)
-                elif run:
-                    score = max(probs[j] for j in run)
-                    spans.append(Span(tokens[run[0]].start, tokens[run[-1]].end, "artifact", score))
-                    run = []
-            out.append(spans)
-        return out
+        return [word_spans(tokenize(text), probs, self.threshold)
+                for text, probs in zip(texts, self.word_probabilities(list(texts)))]

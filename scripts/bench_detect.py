@@ -1,7 +1,10 @@
 """Detector speed: words/s end to end (tokenise, window, batch, forward, aggregate) next to the bare encoder
-forward on the same batches, in the same run; fp32 and dynamic int8.
+forward on the same batches, in the same run; fp32 and dynamic int8. With --fused, the default detector too
+(tagger + SmolLM2 evidence + candidate contrast + fusion head) with the language model in fp32, dynamic int8 and
+bf16, next to the LM's bare forward, and how often each gives the fp32 spans.
 
     python scripts/bench_detect.py --model models/detector --words 20000
+    python scripts/bench_detect.py --model models/detector --words 3000 --fused
 """
 from __future__ import annotations
 
@@ -57,6 +60,8 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--fused", action="store_true", help="also time the fused detector (needs its head)")
+    parser.add_argument("--fused-words", type=int, default=3000, help="words for the fused timing")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from mtfix.tagger import TaggerDetector
@@ -76,6 +81,41 @@ def main() -> None:
     for name, r in (("fp32", fp32), ("dynamic int8", int8)):
         print(f"| {name} | {r['words_per_s']:,.0f} | {r['bare_words_per_s']:,.0f} | {r['ratio']:.2f} | {r['flags']} |")
     print(f"int8 gives the same spans as fp32 on {same:.1%} of segments")
+    if args.fused:
+        bench_fused(args, texts[:max(1, len(texts) * args.fused_words // max(args.words, 1))])
+
+
+def bench_fused(args: argparse.Namespace, texts: list[str]) -> None:
+    """The default (fused) detector end to end, by LM precision, next to the LM's bare forward."""
+    from mtfix.fuse import FusedDetector
+    from mtfix.lm import load_lm
+    from mtfix.text import tokenize
+
+    n_words = sum(len(tokenize(t)) for t in texts)
+    detector = FusedDetector.load(args.model, str(Path(args.model) / "fused"), batch_size=args.batch_size)
+    fp32_model = detector.scorer.model
+    variants = {"fp32": fp32_model,
+                "dynamic int8": torch.ao.quantization.quantize_dynamic(load_lm()[0], {torch.nn.Linear},
+                                                                      dtype=torch.qint8),
+                "bf16": load_lm(torch.bfloat16)[0]}
+    rows, reference = [], None
+    for name, model in variants.items():
+        detector.scorer.model = model
+        detector.detect(texts[:8])  # warm up
+        start = time.perf_counter()
+        spans = detector.detect(texts)
+        seconds = time.perf_counter() - start
+        reference = reference or spans
+        same = sum(a == b for a, b in zip(reference, spans)) / len(texts)
+        start = time.perf_counter()
+        detector.scorer.score(texts)
+        lm_only = time.perf_counter() - start
+        rows.append(f"| fused, LM {name} | {n_words / seconds:,.0f} | {n_words / lm_only:,.0f} | "
+                    f"{sum(len(s) for s in spans)} | {same:.1%} |")
+    print(f"\nfused detector, {n_words:,} words, {torch.get_num_threads()} threads")
+    print("| mode | words/s end to end | LM scoring alone words/s | flags | same spans as fp32 |")
+    print("|---|---|---|---|---|")
+    print("\n".join(rows))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def detect(method: str, model: str | None, gold: Path, pred: Path) -> None:
     if pred.exists() and pred.stat().st_mtime >= gold.stat().st_mtime:
         return
     args = ["detect", "--method", method, "--format", "jsonl", str(gold), "-o", str(pred)]
-    if method == "model" and model:
+    if method in ("model", "fused") and model:
         args += ["--model", model]
     mtfix(*args)
 

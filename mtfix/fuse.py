@@ -1,0 +1,194 @@
+"""The fused detector: the tagger's probability, language-model evidence and candidate contrast per word, read
+by a small calibrated classifier.
+
+The tagger sees word forms (fused words, non-words, stray capitals); SmolLM2 knows which word belongs in the
+context (it ranks "two leaders" far above "two guides"). Per word the classifier reads the tagger's P(BAD),
+the LM's surprisal, entropy and rank there, the neighbours' surprisal, how many LM pieces the word took, and
+the contrast of the candidates from the shared generator (pivot siblings, spelling neighbours, case, spacing,
+pronoun and article variants): how much more likely the LM finds a candidate than the word itself.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from .candidates import Candidate, CandidateGenerator
+from .corrupt import STOP
+from .features import case_pattern, freq_bucket
+from .lm import LanguageModelScorer, WordScores
+from .spans import Span
+from .text import Token, is_word
+
+KINDS = ("pivot", "spelling", "case", "spacing", "pronoun", "article")
+NO_CONTRAST = -8.0   # the contrast feature of a word with no candidate of a kind
+GATE_NATS = 4.0      # candidates are generated and scored only for words at least this surprising
+FEATURES = ("tagger", "tagger_logit", "tagger_neighbours", "surprisal", "entropy", "surprise_gap", "log_rank",
+            "pieces", "prev_surprisal", "next_surprisal", "best_contrast", *(f"contrast_{k}" for k in KINDS),
+            *(f"has_{k}" for k in KINDS), *(f"case_{c}" for c in range(7)), "initial", "zipf", "stopword",
+            "punctuation", "length")
+GROUPS = {  # evidence groups, for the ablation (drop one at a time)
+    "tagger": ("tagger", "tagger_logit", "tagger_neighbours"),
+    "surprisal": ("surprisal", "entropy", "surprise_gap", "log_rank", "pieces", "prev_surprisal", "next_surprisal"),
+    "contrast": ("best_contrast", *(f"contrast_{k}" for k in KINDS), *(f"has_{k}" for k in KINDS)),
+    "lexical": (*(f"case_{c}" for c in range(7)), "initial", "zipf", "stopword", "punctuation", "length"),
+}
+
+
+def gated_candidates(generator: CandidateGenerator, gate: float = GATE_NATS):
+    """A candidate function for the LM scorer: candidates only for words the LM already finds surprising."""
+    def candidates(text: str, tokens: list[Token], surprisal: list[float]) -> list[list[Candidate]]:
+        return [generator.for_word(text, tokens, i) if s >= gate and is_word(tokens[i]) else []
+                for i, s in enumerate(surprisal)]
+    return candidates
+
+
+def word_features(scores: WordScores, tagger: Sequence[float]) -> torch.Tensor:
+    """The evidence of every word of one segment, as a (words, len(FEATURES)) tensor."""
+    tokens, n = scores.tokens, len(scores.tokens)
+    rows = []
+    for i, tok in enumerate(tokens):
+        p = min(max(tagger[i], 1e-6), 1 - 1e-6)
+        neighbours = max(tagger[i - 1] if i else 0.0, tagger[i + 1] if i + 1 < n else 0.0)
+        per_kind = {k: NO_CONTRAST for k in KINDS}
+        for cand, value in scores.contrast[i] if scores.contrast else []:
+            per_kind[cand.kind] = max(per_kind[cand.kind], max(value, NO_CONTRAST))
+        case = case_pattern(tok.text)
+        initial = i == 0 or tokens[i - 1].text in {".", "!", "?", ":", "“", '"'}
+        zipf = freq_bucket(tok.text)
+        rows.append([
+            p, math.log(p / (1 - p)), neighbours,
+            scores.surprisal[i], scores.entropy[i], scores.surprisal[i] - scores.entropy[i], scores.log_rank[i],
+            float(scores.pieces[i]), scores.surprisal[i - 1] if i else 0.0,
+            scores.surprisal[i + 1] if i + 1 < n else 0.0, max(per_kind.values()),
+            *(per_kind[k] for k in KINDS), *(float(per_kind[k] > NO_CONTRAST) for k in KINDS),
+            *(float(case == c) for c in range(7)), float(initial), zipf / 9.0,
+            float(tok.text.lower() in STOP), float(not is_word(tok)), min(len(tok.text), 20) / 20.0])
+    return torch.tensor(rows, dtype=torch.float32).reshape(n, len(FEATURES))
+
+
+@dataclass
+class FusionConfig:
+    """What the classifier reads and how its output is read."""
+
+    features: tuple[str, ...] = FEATURES
+    hidden: int = 64          # 0: logistic regression
+    temperature: float = 1.0  # fitted on held-out dev words
+    threshold: float = 0.5    # the default: at most 3 flags per 1,000 words of dev clean news
+    gate_nats: float = GATE_NATS
+
+    def to_json(self) -> dict[str, Any]:
+        return {"features": list(self.features), "hidden": self.hidden, "temperature": self.temperature,
+                "threshold": self.threshold, "gate_nats": self.gate_nats}
+
+
+class FusionHead(nn.Module):
+    """Standardised evidence -> a small MLP (or a linear layer) -> one logit for BAD."""
+
+    def __init__(self, n_features: int, hidden: int = 64) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_features))
+        self.register_buffer("std", torch.ones(n_features))
+        self.net = (nn.Sequential(nn.Linear(n_features, hidden), nn.GELU(), nn.Dropout(0.1), nn.Linear(hidden, 1))
+                    if hidden else nn.Linear(n_features, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.mean) / self.std).squeeze(-1)
+
+
+def save_fusion(head: FusionHead, config: FusionConfig, path: Path, record: dict[str, Any] | None = None) -> None:
+    """The head as fp16 safetensors with its config (and the training record) in ``path``."""
+    from safetensors.torch import save_file
+
+    path.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.half().contiguous() for k, v in head.state_dict().items()}, str(path / "model.safetensors"))
+    (path / "config.json").write_text(json.dumps(config.to_json(), indent=2))
+    if record is not None:
+        (path / "training.json").write_text(json.dumps(record, indent=2))
+
+
+def load_fusion(path: Path) -> tuple[FusionHead, FusionConfig]:
+    from safetensors.torch import load_file
+
+    raw = json.loads((path / "config.json").read_text())
+    config = FusionConfig(tuple(raw["features"]), raw["hidden"], raw["temperature"], raw["threshold"],
+                          raw.get("gate_nats", GATE_NATS))
+    head = FusionHead(len(config.features), config.hidden)
+    head.load_state_dict({k: v.float() for k, v in load_file(str(path / "model.safetensors")).items()})
+    return head.eval(), config
+
+
+def select(features: torch.Tensor, names: Sequence[str]) -> torch.Tensor:
+    """The columns of ``features`` (built with FEATURES) that ``names`` asks for."""
+    return features[:, [FEATURES.index(n) for n in names]]
+
+
+class FusedDetector:
+    """The default detector: tagger + language model + candidate contrast, fused per word."""
+
+    name = "fused"
+
+    def __init__(self, tagger: Any, head: FusionHead, config: FusionConfig,
+                 scorer: LanguageModelScorer | None = None, generator: CandidateGenerator | None = None,
+                 threshold: float | None = None) -> None:
+        self.tagger, self.head, self.config = tagger, head.eval(), config
+        self.scorer = scorer or LanguageModelScorer()
+        self.generator = generator or CandidateGenerator()
+        self.threshold = config.threshold if threshold is None else threshold
+
+    @classmethod
+    def load(cls, tagger_path: str, fusion_path: str, threshold: float | None = None,
+             batch_size: int = 32) -> "FusedDetector":
+        from .tagger import TaggerDetector
+
+        head, config = load_fusion(Path(fusion_path))
+        return cls(TaggerDetector.load(tagger_path, batch_size=batch_size), head, config, threshold=threshold)
+
+    def evidence(self, texts: Sequence[str]) -> list[tuple[WordScores, list[float]]]:
+        """The LM's word scores (with candidate contrast) and the tagger's P(BAD), per text."""
+        tagger = self.tagger.word_probabilities(list(texts))
+        scores = self.scorer.score(list(texts), gated_candidates(self.generator, self.config.gate_nats))
+        return list(zip(scores, tagger))
+
+    def probabilities(self, evidence: Sequence[tuple[WordScores, list[float]]]) -> list[list[float]]:
+        """Calibrated P(BAD) per word, from the evidence."""
+        out = []
+        with torch.inference_mode():
+            for scores, tagger in evidence:
+                if not scores.tokens:
+                    out.append([])
+                    continue
+                x = select(word_features(scores, tagger), self.config.features)
+                out.append(torch.sigmoid(self.head(x) / self.config.temperature).tolist())
+        return out
+
+    def word_probabilities(self, texts: Sequence[str]) -> list[list[float]]:
+        return self.probabilities(self.evidence(texts))
+
+    def spans_from(self, evidence: Sequence[tuple[WordScores, list[float]]],
+                   probabilities: Sequence[list[float]]) -> list[list[Span]]:
+        """Spans of consecutive flagged words, each carrying the evidence of its strongest word: the tagger's
+        P(BAD), the LM's surprisal (nats), and the candidate that made the sentence most likely, by how much."""
+        from .detect import word_spans
+
+        out = []
+        for (scores, tagger), probs in zip(evidence, probabilities):
+            def why(i: int, scores: WordScores = scores, tagger: list[float] = tagger) -> dict[str, Any]:
+                found: dict[str, Any] = {"tagger": round(tagger[i], 3), "surprisal": round(scores.surprisal[i], 2)}
+                if scores.contrast and scores.contrast[i]:
+                    cand, value = max(scores.contrast[i], key=lambda cv: cv[1])
+                    if value > 0:
+                        found.update(candidate=cand.replacement, kind=cand.kind, contrast=round(value, 2))
+                return found
+            out.append(word_spans(scores.tokens, probs, self.threshold, why))
+        return out
+
+    def detect(self, texts: Sequence[str]) -> list[list[Span]]:
+        """Spans of consecutive flagged words, each with the evidence that fired."""
+        evidence = self.evidence(texts)
+        return self.spans_from(evidence, self.probabilities(evidence))

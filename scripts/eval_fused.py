@@ -1,0 +1,189 @@
+"""The language-model evidence, measured: trade-off curves of the tagger, the zero-shot LM and the fused detector
+at the same clean-news false-flag rates, and an ablation that drops one evidence group at a time.
+
+Run it after eval_detector.py has written the gold files into the same folder; it computes the evidence of every
+gold file once (cached), writes the `lm` and `fused` predictions at their default thresholds there (so that a
+second eval_detector.py run with --methods fused,model,lm,... reuses them), and prints Markdown tables:
+
+    python scripts/eval_detector.py --data runs/data/dataset --split test --model models/detector \\
+        --methods model,spell,all-bad,all-ok --out runs/eval-test
+    python scripts/eval_fused.py --data runs/data/dataset --model models/detector --eval runs/eval-test
+    python scripts/eval_detector.py --data runs/data/dataset --split test --model models/detector \\
+        --methods fused,model,lm,spell,all-bad,all-ok --out runs/eval-test
+
+Thresholds for the curves come from dev clean news (never from the data scored); every number is from
+mtfix.score, the code behind `mtfix score`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+PAIRS = ["ro-en", "et-en", "ne-en", "si-en", "ru-en"]
+RATES = (1.0, 3.0, 10.0)
+CLASSES = ("pivot", "calque", "casing", "non-word", "fused", "hyphen", "pronoun", "article", "preposition",
+           "repetition", "dropped", "verb-order")
+
+
+def documents(path: Path) -> list:
+    from mtfix.formats import Document, read_documents
+
+    if path.suffix == ".txt":
+        return [Document(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return list(read_documents(str(path)))
+
+
+def evidence(detector, docs: list, cache: Path) -> list:
+    """(WordScores, tagger probabilities) per document, computed once."""
+    if cache.exists():
+        return torch.load(cache, weights_only=False)
+    from rich.progress import track
+
+    texts = [d.text for d in docs]
+    found = []
+    for b in track(range(0, len(texts), 64), description=f"evidence {cache.stem}", console=None):
+        found += detector.evidence(texts[b:b + 64])
+    torch.save(found, cache)
+    return found
+
+
+def probabilities(method: str, ev: list, head=None, columns=None, temperature: float = 1.0) -> list[list[float]]:
+    """Word P(BAD) of one method from the shared evidence."""
+    from mtfix.fuse import select, word_features
+
+    out = []
+    for scores, tagger in ev:
+        if method == "tagger":
+            out.append(list(tagger))
+        elif method == "lm":
+            out.append([min(1.0, s / 16.0) for s in scores.surprisal])
+        elif not scores.tokens:
+            out.append([])
+        else:
+            with torch.inference_mode():
+                x = select(word_features(scores, tagger), columns)
+                out.append(torch.sigmoid(head(x) / temperature).tolist())
+    return out
+
+
+def predictions(docs: list, ev: list, probs: list[list[float]], threshold: float) -> list:
+    from mtfix.detect import word_spans
+    from mtfix.formats import Document
+
+    return [Document(d.text, word_spans(scores.tokens, p, threshold), id=d.id)
+            for d, (scores, _), p in zip(docs, ev, probs)]
+
+
+def threshold_for(probs: list[list[float]], per_1k: float) -> float:
+    from mtfix.train import clean_threshold
+
+    return clean_threshold(torch.tensor([p for doc in probs for p in doc]), per_1k)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="the DatasetDict folder of mtfix data build")
+    parser.add_argument("--model", default=str(ROOT / "models" / "detector"), help="tagger folder, head in fused/")
+    parser.add_argument("--eval", type=Path, required=True, help="the --out folder of eval_detector.py")
+    parser.add_argument("--fusion-evidence", default="runs/fusion/evidence.pt",
+                        help="the evidence the head was trained on (for the ablation's retrained heads)")
+    args = parser.parse_args()
+    from mtfix.formats import write_jsonl
+    from mtfix.fuse import FEATURES, GROUPS, FusedDetector
+    from mtfix.score import Settings, clean_rates, score
+
+    out = args.eval
+    detector = FusedDetector.load(args.model, str(Path(args.model) / "fused"))
+    dev_news = out / "news-dev.gold.jsonl"
+    if not dev_news.exists():
+        subprocess.run([sys.executable, "-m", "mtfix", "data", "export", args.data, "--split", "dev", "--source",
+                        "clean:abc-,clean:state-union", "-o", str(dev_news)], check=True)
+    sets = {"news-dev": dev_news, "clean": out / "clean.gold.jsonl", "synthetic": out / "synthetic.gold.jsonl",
+            "apertium": out / "apertium.gold.jsonl", "seed": ROOT / "seeds" / "article_backtranslated.txt",
+            **{pair: out / f"{pair}.gold.jsonl" for pair in PAIRS}}
+    docs = {name: documents(path) for name, path in sets.items()}
+    docs["news-dev"] = docs["news-dev"][:2000]
+    ev = {name: evidence(detector, d, out / f"evidence-{name}.pt") for name, d in docs.items()}
+
+    # the methods: tagger, zero-shot LM, the shipped fused head, and heads retrained without one evidence group
+    methods = {"tagger": {"method": "tagger"}, "lm": {"method": "lm"},
+               "fused": {"method": "fused", "head": detector.head, "columns": detector.config.features,
+                         "temperature": detector.config.temperature}}
+    fusion_ev = Path(args.fusion_evidence)
+    if fusion_ev.exists():
+        from mtfix.fuse import select
+        from mtfix.train import fit_head
+
+        data = torch.load(fusion_ev)["train"]
+        record = json.loads((Path(args.model) / "fused" / "training.json").read_text())
+        for group, names in GROUPS.items():
+            columns = [f for f in FEATURES if f not in names]
+            head = fit_head(select(data["x"], columns), data["y"], data["w"], record["chosen_hidden"],
+                            record["config"]["epochs"], record["config"]["seed"])
+            methods[f"fused without {group}"] = {"method": "fused", "head": head, "columns": columns}
+    probs = {m: {name: probabilities(spec["method"], ev[name], spec.get("head"), spec.get("columns"),
+                                     spec.get("temperature", 1.0)) for name in docs}
+             for m, spec in methods.items()}
+
+    settings = Settings(bootstrap=0)
+    curve = ["| method | dev news flags/1k | held-out news flags/1k | MLQE-PE test MCC (pooled) | synthetic recall "
+             "(all classes) | pivot | calque | casing | non-word | pronoun | article |", "|---" * 11 + "|"]
+    report: dict = {}
+    pooled_gold = [g for pair in PAIRS for g in docs[pair]]
+    for m in methods:
+        for rate in RATES:
+            threshold = threshold_for(probs[m]["news-dev"], rate)
+            pred = {name: predictions(docs[name], ev[name], probs[m][name], threshold) for name in docs}
+            held = clean_rates(pred["clean"])["flags_per_1k_words"]
+            mcc = score(pooled_gold, [p for pair in PAIRS for p in pred[pair]], settings)
+            mcc = mcc["detection"]["word_mcc"]["value"]
+            synth = score(docs["synthetic"], pred["synthetic"], settings)
+            labels = synth.get("by_label", {})
+            words = sum(v["words"] for v in labels.values())
+            recall = sum(v["word_recall"] * v["words"] for v in labels.values()) / max(words, 1)
+            report[f"{m}@{rate}"] = {"threshold": threshold, "held_out_news": held, "mlqe_mcc": mcc,
+                                     "synthetic_recall": recall, "by_label": labels}
+            cells = " | ".join(f"{labels.get(c, {}).get('word_recall', 0):.2f}"
+                               for c in ("pivot", "calque", "casing", "non-word", "pronoun", "article"))
+            curve.append(f"| {m} | {rate:g} | {held:.1f} | {mcc:.3f} | {recall:.3f} | {cells} |")
+            print(curve[-1], file=sys.stderr, flush=True)
+
+    # the ablation, per class, at the default rate (3 per 1,000 dev clean-news words)
+    ablation = ["| class | " + " | ".join(m for m in methods if m.startswith("fused")) + " |",
+                "|---" * (1 + sum(m.startswith("fused") for m in methods)) + "|"]
+    for c in CLASSES:
+        row = [f"{report[f'{m}@3.0']['by_label'].get(c, {}).get('word_recall', 0):.2f}" for m in methods
+               if m.startswith("fused")]
+        ablation.append(f"| {c} | " + " | ".join(row) + " |")
+    ablation.append("| MLQE-PE test MCC | " + " | ".join(f"{report[f'{m}@3.0']['mlqe_mcc']:.3f}" for m in methods
+                                                      if m.startswith("fused")) + " |")
+
+    # predictions at the default thresholds, named as eval_detector.py names them
+    names = {"clean": "clean", "synthetic": "synthetic", "apertium": "apertium", "seed": "seed",
+             **{p: p for p in PAIRS}}
+    defaults = {"fused": detector.threshold, "lm": 0.5}
+    for m, threshold in defaults.items():
+        for name, prefix in names.items():
+            pred = predictions(docs[name], ev[name], probs[m][name], threshold)
+            if m == "fused":  # the evidence each span carries, as `mtfix detect` writes it
+                pred = [type(d)(d.text, s, id=d.id) for d, s in
+                        zip(docs[name], detector.spans_from(ev[name], probs[m][name]))]
+            with open(out / f"{prefix}.{m}.jsonl", "w", encoding="utf-8") as fh:
+                write_jsonl((d.to_json() for d in pred), fh)
+    (out / "tradeoff.json").write_text(json.dumps(report, indent=2))
+    text = ("### Trade-off at equal clean-news false-flag rates (thresholds from dev clean news)\n\n"
+            + "\n".join(curve) + "\n\n### Ablation: word recall by synthetic class at 3 flags per 1,000 dev "
+            "clean-news words, dropping one evidence group (the head retrained without it)\n\n"
+            + "\n".join(ablation) + "\n")
+    (out / "tradeoff.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Train the fusion head that joins the tagger with language-model evidence (the same as `mtfix train fusion`).
+
+Collects per-word evidence (tagger P(BAD), SmolLM2 surprisal, entropy, rank, neighbours, candidate contrast,
+case and lexicon features) on the dev split, which the tagger never trained on; fits a small MLP and a logistic
+regression, keeps the better on held-out dev, calibrates it, and saves it next to the tagger:
+
+    python scripts/train_fusion.py --data runs/data/dataset --tagger models/detector --out models/detector/fused
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from mtfix.train import FusionTrainConfig, train_fusion
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="the DatasetDict folder written by mtfix data build")
+    parser.add_argument("--tagger", required=True, help="the trained tagger (e.g. models/detector)")
+    parser.add_argument("--out", required=True, help="where to save the head (e.g. models/detector/fused)")
+    defaults = FusionTrainConfig(data="", tagger="", out="")
+    parser.add_argument("--mix", default=json.dumps(defaults.mix), help="dev segments per source family, as JSON")
+    parser.add_argument("--clean-news", type=int, default=defaults.clean_news,
+                        help="dev clean-news segments that fix the default threshold")
+    parser.add_argument("--hidden", default="64,0", help="head sizes to compare (0: logistic regression)")
+    parser.add_argument("--cache", default=defaults.cache, help="evidence cache (reused while inputs match)")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    args = parser.parse_args(argv)
+    config = FusionTrainConfig(data=args.data, tagger=args.tagger, out=args.out, mix=json.loads(args.mix),
+                               clean_news=args.clean_news, hidden=tuple(int(h) for h in args.hidden.split(",")),
+                               cache=args.cache, seed=args.seed)
+    train_fusion(config, lambda msg: print(msg, file=sys.stderr, flush=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

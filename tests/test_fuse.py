@@ -1,0 +1,190 @@
+import json
+
+import datasets
+import pytest
+import torch
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+from mtfix.candidates import Candidate, CandidateGenerator
+from mtfix.fuse import (FEATURES, NO_CONTRAST, FusedDetector, FusionConfig, FusionHead, gated_candidates,
+                        load_fusion, save_fusion, word_features)
+from mtfix.lm import LanguageModelScorer
+from mtfix.tagger import TaggerDetector
+from mtfix.text import tokenize
+from mtfix.train import FusionTrainConfig, average_precision, clean_threshold, minilm_dir, train_fusion
+
+from .test_tagger import tiny_model
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return AutoTokenizer.from_pretrained(minilm_dir())
+
+
+@pytest.fixture(scope="module")
+def scorer(tokenizer):
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64,
+                                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2))
+    return LanguageModelScorer(model.eval(), tokenizer, batch_size=2)
+
+
+def swap_guides(text, tokens, surprisal):
+    """A candidate function: 'guides' might have been 'leaders'."""
+    return [[Candidate(t.start, t.end, "leaders", "pivot")] if t.text == "guides" else [] for t in tokens]
+
+
+def test_contrast_is_the_log_probability_gain_of_the_candidate_token(scorer, tokenizer):
+    text = "the two guides met"
+    (ws,) = scorer.score([text], swap_guides)
+    i = [t.text for t in ws.tokens].index("guides")
+    ((cand, value),) = ws.contrast[i]
+    assert cand.replacement == "leaders"
+    ids = [scorer.bos, *tokenizer(text, add_special_tokens=False)["input_ids"]]
+    k = ids.index(tokenizer.convert_tokens_to_ids("guides"))
+    with torch.inference_mode():
+        logp = scorer.model(input_ids=torch.tensor([ids])).logits[0, k - 1].log_softmax(-1)
+    expected = logp[tokenizer.convert_tokens_to_ids("leaders")] - logp[ids[k]]
+    assert value == pytest.approx(float(expected), abs=1e-4)
+    assert all(not c for j, c in enumerate(ws.contrast) if j != i)
+    assert len(ws.log_rank) == len(ws.pieces) == len(ws.tokens) and all(p >= 1 for p in ws.pieces)
+
+
+def test_features_carry_contrast_by_kind_and_the_tagger(scorer):
+    text = "the two guides met"
+    (ws,) = scorer.score([text], swap_guides)
+    tagger = [0.1, 0.2, 0.9, 0.3]
+    x = word_features(ws, tagger)
+    assert x.shape == (4, len(FEATURES))
+    col = {name: j for j, name in enumerate(FEATURES)}
+    assert x[2, col["tagger"]] == pytest.approx(0.9)
+    assert x[2, col["tagger_neighbours"]] == pytest.approx(0.3)
+    assert x[2, col["contrast_pivot"]] == pytest.approx(ws.contrast[2][0][1], abs=1e-5)
+    assert x[2, col["has_pivot"]] == 1 and x[2, col["has_spelling"]] == 0
+    assert x[0, col["best_contrast"]] == NO_CONTRAST and x[0, col["stopword"]] == 1
+
+
+def test_candidates_only_for_surprising_words():
+    generator = CandidateGenerator()
+    text = "In one Explosion the projectsWhich failed"
+    tokens = tokenize(text)
+    fn = gated_candidates(generator, gate=5.0)
+    surprisal = [1.0, 1.0, 9.0, 1.0, 9.0, 1.0]
+    found = fn(text, tokens, surprisal)
+    assert [bool(c) for c in found] == [False, False, True, False, True, False]
+    assert "explosion" in [c.replacement for c in found[2]]
+    assert "projects which" in [c.replacement for c in found[4]]
+
+
+def test_fused_detector_spans_say_which_evidence_fired(scorer, tokenizer, tmp_path):
+    tagger = TaggerDetector(tiny_model(), tokenizer)
+    head = FusionHead(len(FEATURES), 8)
+    save_fusion(head, FusionConfig(hidden=8, threshold=0.0), tmp_path / "fused")
+    head, config = load_fusion(tmp_path / "fused")
+    detector = FusedDetector(tagger, head, config, scorer=scorer, generator=CandidateGenerator())
+    texts = ["The two guides discussed it.", ""]
+    everything, nothing = detector.detect(texts)
+    assert nothing == [] and len(everything) == 1  # threshold 0: one span over all words
+    assert (everything[0].start, everything[0].end) == (0, len(texts[0]))
+    assert {"tagger", "surprisal"} <= set(everything[0].evidence)
+    detector.threshold = 1.01
+    assert detector.detect(texts) == [[], []]
+    probs = detector.word_probabilities(texts)
+    assert len(probs[0]) == len(tokenize(texts[0])) and all(0 < p < 1 for p in probs[0])
+
+
+def test_saved_head_is_fp16_and_gives_the_same_probabilities(tmp_path):
+    torch.manual_seed(0)
+    head = FusionHead(len(FEATURES), 16).eval()
+    head.mean.normal_()
+    head.std.uniform_(0.5, 2.0)
+    save_fusion(head, FusionConfig(hidden=16, temperature=1.3, threshold=0.7), tmp_path)
+    loaded, config = load_fusion(tmp_path)
+    assert config.temperature == 1.3 and config.threshold == 0.7 and config.features == FEATURES
+    x = torch.randn(10, len(FEATURES))
+    with torch.inference_mode():
+        assert torch.allclose(torch.sigmoid(head(x)), torch.sigmoid(loaded(x)), atol=2e-3)
+    from safetensors.torch import load_file
+
+    assert all(t.dtype == torch.float16 for t in load_file(str(tmp_path / "model.safetensors")).values())
+
+
+def test_average_precision_and_clean_threshold_by_hand():
+    assert average_precision(torch.tensor([0.9, 0.8, 0.1]), torch.tensor([1.0, 0.0, 1.0])) == pytest.approx(
+        (1 / 1 + 2 / 3) / 2)
+    probs = torch.tensor([0.9] + [0.1] * 999)
+    assert clean_threshold(probs, 1.0) == pytest.approx(0.1 + 1e-6)  # one flag in 1,000 allowed: 0.9 stays
+    assert clean_threshold(probs, 0.0) == pytest.approx(0.9 + 1e-6)
+
+
+def test_train_fusion_end_to_end(scorer, tokenizer, tmp_path, monkeypatch):
+    sentence = "The council said farmers would get water from the river in spring."
+    rows = []
+    for i in range(24):
+        if i % 2:
+            clean = sentence.replace("spring", f"spring {i}")
+            rows.append({"text": clean, "spans": [], "reference": clean, "source": "clean:abc-rural"})
+        else:
+            rows.append({"text": sentence.replace("farmers", "Farmers"), "reference": sentence,
+                         "source": "synthetic:casing",
+                         "spans": [{"start": 17, "end": 24, "label": "casing", "fix": "farmers", "visible": True}]})
+    data = tmp_path / "dataset"
+    datasets.DatasetDict({"dev": datasets.Dataset.from_list(rows)}).save_to_disk(str(data))
+    tagger_dir = tmp_path / "tagger"
+    tiny_model().save_pretrained(tagger_dir)
+    tokenizer.save_pretrained(tagger_dir)
+    monkeypatch.setattr("mtfix.fuse.LanguageModelScorer", lambda: scorer)  # the tiny LM, not SmolLM2
+    out = tmp_path / "tagger" / "fused"
+    config = FusionTrainConfig(data=str(data), tagger=str(tagger_dir), out=str(out),
+                               mix={"synthetic": 8, "clean": 6}, clean_news=6, hidden=(8, 0), epochs=40, held_out=0.5,
+                               cache=str(tmp_path / "evidence.pt"))
+    logged = []
+    record = train_fusion(config, logged.append)
+    assert set(record["heads"]) == {"8", "0"} and record["chosen_hidden"] in (8, 0)
+    assert record["news_words"] == 6 * (len(tokenize(sentence)) + 1) and record["temperature"] > 0
+    assert record["heads"][str(record["chosen_hidden"])]["average_precision"] > 0.9  # the casing feature
+    head, fusion = load_fusion(out)
+    assert fusion.threshold == record["threshold"]
+    detector = FusedDetector(TaggerDetector.load(str(tagger_dir)), head, fusion, scorer=scorer)
+    (spans,) = detector.detect([sentence.replace("farmers", "Farmers")])
+    assert [(s.start, s.end) for s in spans] == [(17, 24)]
+    again = train_fusion(config, logged.append)  # the evidence comes from the cache the second time
+    assert any("evidence from" in line for line in logged) and again["threshold"] == record["threshold"]
+    json.loads((out / "training.json").read_text())
+
+
+@pytest.fixture
+def detector_folder(tmp_path, tokenizer):
+    """A tiny tagger with a fusion head in fused/, laid out like models/detector."""
+    tiny_model().save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    save_fusion(FusionHead(len(FEATURES), 8), FusionConfig(hidden=8, threshold=0.0), tmp_path / "fused")
+    return tmp_path
+
+
+def test_cli_picks_the_fused_detector_and_fast_keeps_the_tagger(detector_folder, scorer, monkeypatch, capsys):
+    from mtfix.cli import main
+
+    monkeypatch.setattr("mtfix.fuse.LanguageModelScorer", lambda: scorer)
+    text = detector_folder / "in.txt"
+    text.write_text("The two guides discussed it.\n")
+    assert main(["detect", str(text), "--model", str(detector_folder), "--format", "jsonl"]) == 0
+    (span,) = json.loads(capsys.readouterr().out)["spans"]
+    assert {"tagger", "surprisal"} <= set(span["evidence"])
+    assert main(["detect", str(text), "--model", str(detector_folder), "--format", "jsonl", "--fast",
+                 "--threshold", "0"]) == 0
+    (span,) = json.loads(capsys.readouterr().out)["spans"]
+    assert "evidence" not in span
+    assert main(["detect", str(text), "--fast", "--method", "lm"]) == 1
+    assert "--fast is the tagger alone" in capsys.readouterr().err
+
+
+def test_fused_without_a_head_says_what_to_do(tmp_path, tokenizer, capsys):
+    from mtfix.cli import main
+
+    tiny_model().save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    (tmp_path / "in.txt").write_text("words\n")
+    assert main(["detect", str(tmp_path / "in.txt"), "--model", str(tmp_path), "--method", "fused"]) == 2
+    err = capsys.readouterr().err
+    assert "no fusion head" in err and "--fast" in err and "Traceback" not in err
