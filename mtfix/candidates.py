@@ -48,8 +48,12 @@ class CandidateGenerator:
 
         try:
             return default_dictionary()
-        except MissingDictionary:
-            return None  # without trans-de-en there are no pivot siblings; everything else still works
+        except MissingDictionary as err:  # without it there are no pivot siblings; everything else still works
+            import sys
+
+            print(f"mtfix: {err}; until then pivot candidates (guides -> leaders) are off and wrong-sense "
+                  "words are found less often", file=sys.stderr)
+            return None
 
     @cached_property
     def speller(self):  # type: ignore[no-untyped-def]

@@ -1,0 +1,34 @@
+from mtfix.candidates import CandidateGenerator
+from mtfix.pivot import MissingDictionary
+from mtfix.text import tokenize
+
+
+def replacements(generator, text, word):
+    tokens = tokenize(text)
+    i = [t.text for t in tokens].index(word)
+    return {c.replacement: c.kind for c in generator.for_word(text, tokens, i)}
+
+
+def test_without_the_dictionary_pivots_are_off_with_a_message(monkeypatch, capsys):
+    def missing():
+        raise MissingDictionary("the English-German dictionary /x is missing: install it with 'apt-get install "
+                                "trans-de-en'")
+
+    monkeypatch.setattr("mtfix.pivot.default_dictionary", missing)
+    generator = CandidateGenerator()
+    found = replacements(generator, "In one Explosion the two guides spoke", "Explosion")
+    assert found == {"explosion": "case"}
+    assert generator.siblings("guides") == []
+    err = capsys.readouterr().err
+    assert "apt-get install trans-de-en" in err and "pivot candidates" in err and err.count("\n") == 1
+    generator.siblings("leaders")
+    assert capsys.readouterr().err == ""  # said once
+
+
+def test_spacing_pronoun_and_article_candidates():
+    generator = CandidateGenerator()
+    assert replacements(generator, "energy projectsWhich could", "projectsWhich")["projects which"] == "spacing"
+    pronoun = replacements(generator, "Russia launched his invasion", "his")
+    assert pronoun == {"its": "pronoun", "their": "pronoun"}
+    article = replacements(generator, "between one US and Russian president", "one")
+    assert {"a": "article", "an": "article", "": "article"}.items() <= article.items()
