@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Sequence
@@ -57,12 +58,26 @@ class CandidateGenerator:
 
     @cached_property
     def speller(self):  # type: ignore[no-untyped-def]
+        """symspellpy's English dictionary; building it takes ~7 s, so it is pickled once into the user cache."""
+        from importlib.metadata import version
+
         import symspellpy
         from symspellpy import SymSpell
 
         speller = SymSpell(max_dictionary_edit_distance=2)
+        cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mtfix" / (
+            f"symspell-{version('symspellpy')}-en82765-d2.pickle")
+        if cache.exists() and speller.load_pickle(str(cache)):
+            return speller
         speller.load_dictionary(os.path.join(os.path.dirname(symspellpy.__file__),
                                              "frequency_dictionary_en_82_765.txt"), 0, 1)
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".tmp{os.getpid()}")
+            speller.save_pickle(str(tmp))
+            tmp.replace(cache)
+        except OSError:
+            pass  # a read-only home only costs the build next time
         return speller
 
     @staticmethod
