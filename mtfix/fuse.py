@@ -78,13 +78,18 @@ class FusionConfig:
 
     features: tuple[str, ...] = FEATURES
     hidden: int = 64          # 0: logistic regression
-    temperature: float = 1.0  # fitted on held-out dev words
+    temperature: float = 1.0  # fitted on held-out dev words with the bias: P = sigmoid(logit / temperature + bias)
     threshold: float = 0.5    # the default: at most 3 flags per 1,000 words of dev clean news
     gate_nats: float = GATE_NATS
+    bias: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {"features": list(self.features), "hidden": self.hidden, "temperature": self.temperature,
-                "threshold": self.threshold, "gate_nats": self.gate_nats}
+                "bias": self.bias, "threshold": self.threshold, "gate_nats": self.gate_nats}
+
+    def probability(self, logits: torch.Tensor) -> torch.Tensor:
+        """Calibrated P(BAD) from the head's logits."""
+        return torch.sigmoid(logits / self.temperature + self.bias)
 
 
 class FusionHead(nn.Module):
@@ -117,7 +122,7 @@ def load_fusion(path: Path) -> tuple[FusionHead, FusionConfig]:
 
     raw = json.loads((path / "config.json").read_text())
     config = FusionConfig(tuple(raw["features"]), raw["hidden"], raw["temperature"], raw["threshold"],
-                          raw.get("gate_nats", GATE_NATS))
+                          raw.get("gate_nats", GATE_NATS), raw.get("bias", 0.0))
     head = FusionHead(len(config.features), config.hidden)
     head.load_state_dict({k: v.float() for k, v in load_file(str(path / "model.safetensors")).items()})
     return head.eval(), config
@@ -164,7 +169,7 @@ class FusedDetector:
                     out.append([])
                     continue
                 x = select(word_features(scores, tagger), self.config.features)
-                out.append(torch.sigmoid(self.head(x) / self.config.temperature).tolist())
+                out.append(self.config.probability(self.head(x)).tolist())
         return out
 
     def word_probabilities(self, texts: Sequence[str]) -> list[list[float]]:

@@ -55,6 +55,21 @@ def is_news(source: str) -> bool:
     return source.startswith(("clean:abc-", "clean:state-union"))
 
 
+def word_labels_of(row: dict[str, Any], tokens: Sequence[Any], invisible_weight: float
+                   ) -> tuple[list[int], list[float]]:
+    """BAD (1) where a tagged, non-empty span overlaps the word; MLQE-PE BAD words that a monolingual reader
+    cannot see weigh ``invisible_weight``, every other word 1."""
+    labels, weights = [0] * len(tokens), [1.0] * len(tokens)
+    for span in row["spans"]:
+        if span["label"] == "untagged" or span["end"] <= span["start"]:
+            continue
+        w = 1.0 if span["visible"] or family(row["source"]) != "mlqe-pe" else invisible_weight
+        for j, tok in enumerate(tokens):
+            if tok.start < span["end"] and span["start"] < tok.end:
+                labels[j], weights[j] = 1, w
+    return labels, weights
+
+
 def labelled_windows(rows: Sequence[dict[str, Any]], tokenizer: Any, invisible_weight: float,
                      window: int = 256) -> list[Window]:
     """Windows with word labels, one or more per sentence: BAD where a (non-untagged, non-empty) span
@@ -63,14 +78,7 @@ def labelled_windows(rows: Sequence[dict[str, Any]], tokenizer: Any, invisible_w
     for i, row in enumerate(rows):
         text = row["text"]
         tokens = tokenize(text)
-        labels, weights = [0] * len(tokens), [1.0] * len(tokens)
-        for span in row["spans"]:
-            if span["label"] == "untagged" or span["end"] <= span["start"]:
-                continue
-            w = 1.0 if span["visible"] or family(row["source"]) != "mlqe-pe" else invisible_weight
-            for j, tok in enumerate(tokens):
-                if tok.start < span["end"] and span["start"] < tok.end:
-                    labels[j], weights[j] = 1, w
+        labels, weights = word_labels_of(row, tokens, invisible_weight)
         for win in sentence_windows(tokenizer, text, tokens, i, window):
             win.labels = labels[win.lo:win.hi]
             win.weights = weights[win.lo:win.hi]
@@ -112,6 +120,24 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
 
     opt.step(step)
     return float(log_t.detach().clamp(-4, 4).exp())
+
+
+def fit_platt(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+    """Temperature and bias for one-logit scores (Platt scaling): a bias undoes the prior shift that per-source
+    training weights cause, which a temperature alone cannot."""
+    log_t = torch.zeros(1, requires_grad=True)
+    bias = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t, bias], lr=0.1, max_iter=200)
+
+    def step() -> torch.Tensor:
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits / log_t.clamp(-4, 4).exp() + bias,
+                                                                    labels.float())
+        loss.backward()
+        return loss
+
+    opt.step(step)
+    return float(log_t.detach().clamp(-4, 4).exp()), float(bias.detach())
 
 
 def ece(probs: torch.Tensor, labels: torch.Tensor, bins: int = 10) -> float:
@@ -253,7 +279,7 @@ def calibrate(model: Any, tokenizer: Any, dev: Any, config: TrainConfig, rng: ra
     threshold = float(p_clean[allowed]) + 1e-6 if allowed < len(p_clean) else 0.5
     log(f"calibration: temperature {temperature:.3f}, ECE {before:.4f} -> {after:.4f}; threshold {threshold:.4f} "
         f"keeps {len(p_clean):,} dev clean-news words at {config.clean_flags_per_1k} flags per 1,000")
-    return {"temperature": temperature, "ece_before": before, "ece_after": after, "threshold": threshold,
+    return {"temperature": temperature, "bias": bias, "ece_before": before, "ece_after": after, "threshold": threshold,
             "dev_words": len(labels), "dev_clean_words": len(p_clean)}
 
 
@@ -268,7 +294,8 @@ class FusionTrainConfig:
                                                          "apertium": 300})
     clean_news: int = 1200          # further dev clean-news segments that fix the threshold
     hidden: tuple[int, ...] = (64, 0)  # candidate heads (0: logistic regression); the best on held-out dev wins
-    invisible_weight: float = 0.5
+    invisible_weight: float = 1.0   # chosen on held-out dev (0.5 and 1.0 tried)
+    family_weight: dict[str, float] = field(default_factory=lambda: {"mlqe-pe": 6.0})  # likewise (1 to 8 tried)
     held_out: float = 0.2           # share of the dev sample kept for choosing, calibrating and reporting
     epochs: int = 30
     seed: int = 13
@@ -276,27 +303,13 @@ class FusionTrainConfig:
     cache: str = "runs/fusion/evidence.pt"  # the evidence, reused while the tagger and the data stay the same
 
 
-def word_labels_of(row: dict[str, Any], n_tokens: int, tokens: Sequence[Any],
-                   invisible_weight: float) -> tuple[list[int], list[float]]:
-    """BAD (1) where a tagged, non-empty span overlaps the word; MLQE-PE BAD words a monolingual reader cannot
-    see weigh ``invisible_weight``."""
-    labels, weights = [0] * n_tokens, [1.0] * n_tokens
-    for span in row["spans"]:
-        if span["label"] == "untagged" or span["end"] <= span["start"]:
-            continue
-        w = 1.0 if span["visible"] or family(row["source"]) != "mlqe-pe" else invisible_weight
-        for j, tok in enumerate(tokens):
-            if tok.start < span["end"] and span["start"] < tok.end:
-                labels[j], weights[j] = 1, w
-    return labels, weights
-
-
-def collect_evidence(detector: Any, rows: Sequence[dict[str, Any]], invisible_weight: float,
-                     log: Callable[[str], None], chunk: int = 64) -> dict[str, torch.Tensor]:
-    """Word features (fuse.FEATURES), labels, weights and segment index for ``rows``."""
+def collect_evidence(detector: Any, rows: Sequence[dict[str, Any]], log: Callable[[str], None],
+                     chunk: int = 64) -> dict[str, torch.Tensor]:
+    """Word features (fuse.FEATURES), labels, which BAD words are invisible to a monolingual reader, and the
+    segment index, for ``rows``."""
     from .fuse import word_features
 
-    feats, labels, weights, segment = [], [], [], []
+    feats, labels, invisible, segment = [], [], [], []
     started = time.time()
     words = 0
     for b in range(0, len(rows), chunk):
@@ -304,16 +317,25 @@ def collect_evidence(detector: Any, rows: Sequence[dict[str, Any]], invisible_we
         for k, (row, (scores, tagger)) in enumerate(zip(part, detector.evidence([r["text"] for r in part]))):
             if not scores.tokens:
                 continue
-            y, w = word_labels_of(row, len(scores.tokens), scores.tokens, invisible_weight)
+            y, w = word_labels_of(row, scores.tokens, 0.0)
             feats.append(word_features(scores, tagger))
             labels += y
-            weights += w
+            invisible += [weight == 0.0 for weight in w]
             segment += [b + k] * len(y)
             words += len(y)
         log(f"evidence: {min(b + chunk, len(rows)):,}/{len(rows):,} segments, {words / (time.time() - started):,.0f} "
             "words/s")
     return {"x": torch.cat(feats), "y": torch.tensor(labels, dtype=torch.float32),
-            "w": torch.tensor(weights), "segment": torch.tensor(segment)}
+            "invisible": torch.tensor(invisible), "segment": torch.tensor(segment)}
+
+
+def fusion_weights(evidence: dict[str, Any], config: "FusionTrainConfig") -> torch.Tensor:
+    """Per-word training weights: invisible MLQE-PE BAD words weigh ``invisible_weight``, and each source family
+    its ``family_weight``."""
+    data = evidence["train"]
+    by_segment = torch.tensor([config.family_weight.get(f, 1.0) for f in evidence["family"]])
+    invisible = torch.where(data["invisible"], config.invisible_weight, 1.0)
+    return invisible * by_segment[data["segment"]]
 
 
 def fit_head(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, hidden: int, epochs: int, seed: int) -> Any:
@@ -365,8 +387,10 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
     started = time.time()
     rng = random.Random(config.seed)
     cache = Path(config.cache)
-    key = {"tagger": str(Path(config.tagger).resolve()),
-           "stamp": (Path(config.tagger) / "model.safetensors").stat().st_mtime, "data": config.data,
+    import hashlib
+
+    weights_file = Path(config.tagger) / "model.safetensors"
+    key = {"tagger": hashlib.sha1(weights_file.read_bytes()).hexdigest(), "data": str(Path(config.data).resolve()),
            "mix": config.mix, "clean_news": config.clean_news, "seed": config.seed}
     ev = torch.load(cache) if cache.exists() else None
     if ev is not None and ev.get("key") == key:
@@ -383,19 +407,19 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
 
             raise InputError(f"{config.data} has no dev clean news left to fix the threshold on")
         detector = FusedDetector(TaggerDetector.load(config.tagger), FusionHead(len(FEATURES)), FusionConfig())
-        ev = {"train": collect_evidence(detector, rows, config.invisible_weight, log),
-              "news": collect_evidence(detector, news, 1.0, log),
+        ev = {"train": collect_evidence(detector, rows, log), "news": collect_evidence(detector, news, log),
               "family": [family(r["source"]) for r in rows], "key": key}
         cache.parent.mkdir(parents=True, exist_ok=True)
         torch.save(ev, cache)
     data = ev["train"]
+    weights = fusion_weights(ev, config)
     n_segments = int(data["segment"].max()) + 1
     held_segments = set(random.Random(config.seed).sample(range(n_segments), int(n_segments * config.held_out)))
     held = torch.tensor([int(s) in held_segments for s in data["segment"]])
     fit = ~held
     candidates = []
     for hidden in config.hidden:
-        head = fit_head(data["x"][fit], data["y"][fit], data["w"][fit], hidden, config.epochs, config.seed)
+        head = fit_head(data["x"][fit], data["y"][fit], weights[fit], hidden, config.epochs, config.seed)
         with torch.inference_mode():
             logits = head(data["x"][held])
         ap = average_precision(logits, data["y"][held])
@@ -405,21 +429,20 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
     tagger_ap = average_precision(data["x"][held][:, FEATURES.index("tagger")], data["y"][held])
     log(f"the tagger alone: held-out dev average precision {tagger_ap:.4f}")
     ap, hidden, head, nll = max(candidates, key=lambda c: c[0])
-    with torch.inference_mode():
+    with torch.no_grad():  # (not inference mode: the calibration fit takes gradients through these)
         held_logits = head(data["x"][held])
         news_logits = head(ev["news"]["x"])
-    two_class = torch.stack([torch.zeros_like(held_logits), held_logits], -1)
     labels = data["y"][held].long()
     before = ece(torch.sigmoid(held_logits), labels)
-    temperature = fit_temperature(two_class, labels)
-    after = ece(torch.sigmoid(held_logits / temperature), labels)
-    threshold = clean_threshold(torch.sigmoid(news_logits / temperature), config.clean_flags_per_1k)
+    temperature, bias = fit_platt(held_logits, labels)
+    after = ece(torch.sigmoid(held_logits / temperature + bias), labels)
+    threshold = clean_threshold(torch.sigmoid(news_logits / temperature + bias), config.clean_flags_per_1k)
     record = {"config": asdict(config), "heads": {str(h): {"average_precision": a, "log_loss": n}
                                                   for a, h, _, n in candidates},
-              "tagger_average_precision": tagger_ap, "chosen_hidden": hidden, "temperature": temperature, "ece_before": before, "ece_after": after,
+              "tagger_average_precision": tagger_ap, "chosen_hidden": hidden, "temperature": temperature, "bias": bias, "ece_before": before, "ece_after": after,
               "threshold": threshold, "fit_words": int(fit.sum()), "held_words": int(held.sum()),
               "news_words": len(ev["news"]["y"]), "minutes": (time.time() - started) / 60}
-    save_fusion(head, FusionConfig(FEATURES, hidden, temperature, threshold), Path(config.out), record)
-    log(f"fusion head (hidden {hidden}): temperature {temperature:.3f}, ECE {before:.4f} -> {after:.4f}, threshold "
+    save_fusion(head, FusionConfig(FEATURES, hidden, temperature, threshold, bias=bias), Path(config.out), record)
+    log(f"fusion head (hidden {hidden}): temperature {temperature:.3f}, bias {bias:.3f}, ECE {before:.4f} -> {after:.4f}, threshold "
         f"{threshold:.4f} for {config.clean_flags_per_1k} flags per 1,000 dev clean-news words; saved {config.out}")
     return record

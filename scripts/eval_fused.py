@@ -53,7 +53,7 @@ def evidence(detector, docs: list, cache: Path) -> list:
     return found
 
 
-def probabilities(method: str, ev: list, head=None, columns=None, temperature: float = 1.0) -> list[list[float]]:
+def probabilities(method: str, ev: list, head=None, columns=None, calibrate=torch.sigmoid) -> list[list[float]]:
     """Word P(BAD) of one method from the shared evidence."""
     from mtfix.fuse import select, word_features
 
@@ -62,13 +62,13 @@ def probabilities(method: str, ev: list, head=None, columns=None, temperature: f
         if method == "tagger":
             out.append(list(tagger))
         elif method == "lm":
-            out.append([min(1.0, s / 16.0) for s in scores.surprisal])
+            out.append([s / 16.0 for s in scores.surprisal])  # unclipped: the curve needs the ranking
         elif not scores.tokens:
             out.append([])
         else:
             with torch.inference_mode():
                 x = select(word_features(scores, tagger), columns)
-                out.append(torch.sigmoid(head(x) / temperature).tolist())
+                out.append(calibrate(head(x)).tolist())
     return out
 
 
@@ -114,21 +114,24 @@ def main() -> None:
     # the methods: tagger, zero-shot LM, the shipped fused head, and heads retrained without one evidence group
     methods = {"tagger": {"method": "tagger"}, "lm": {"method": "lm"},
                "fused": {"method": "fused", "head": detector.head, "columns": detector.config.features,
-                         "temperature": detector.config.temperature}}
+                         "calibrate": detector.config.probability}}
     fusion_ev = Path(args.fusion_evidence)
     if fusion_ev.exists():
         from mtfix.fuse import select
-        from mtfix.train import fit_head
+        from mtfix.train import FusionTrainConfig, fit_head, fusion_weights
 
-        data = torch.load(fusion_ev)["train"]
+        fusion = torch.load(fusion_ev)
+        data = fusion["train"]
         record = json.loads((Path(args.model) / "fused" / "training.json").read_text())
+        config = FusionTrainConfig(**{**record["config"], "hidden": tuple(record["config"]["hidden"])})
+        weights = fusion_weights(fusion, config)
         for group, names in GROUPS.items():
             columns = [f for f in FEATURES if f not in names]
-            head = fit_head(select(data["x"], columns), data["y"], data["w"], record["chosen_hidden"],
-                            record["config"]["epochs"], record["config"]["seed"])
+            head = fit_head(select(data["x"], columns), data["y"], weights, record["chosen_hidden"], config.epochs,
+                            config.seed)
             methods[f"fused without {group}"] = {"method": "fused", "head": head, "columns": columns}
     probs = {m: {name: probabilities(spec["method"], ev[name], spec.get("head"), spec.get("columns"),
-                                     spec.get("temperature", 1.0)) for name in docs}
+                                     spec.get("calibrate", torch.sigmoid)) for name in docs}
              for m, spec in methods.items()}
 
     settings = Settings(bootstrap=0)
@@ -170,10 +173,11 @@ def main() -> None:
     defaults = {"fused": detector.threshold, "lm": 0.5}
     for m, threshold in defaults.items():
         for name, prefix in names.items():
-            pred = predictions(docs[name], ev[name], probs[m][name], threshold)
+            scores = [[min(1.0, p) for p in doc] for doc in probs[m][name]]  # as `mtfix detect` scores them
+            pred = predictions(docs[name], ev[name], scores, threshold)
             if m == "fused":  # the evidence each span carries, as `mtfix detect` writes it
                 pred = [type(d)(d.text, s, id=d.id) for d, s in
-                        zip(docs[name], detector.spans_from(ev[name], probs[m][name]))]
+                        zip(docs[name], detector.spans_from(ev[name], scores))]
             with open(out / f"{prefix}.{m}.jsonl", "w", encoding="utf-8") as fh:
                 write_jsonl((d.to_json() for d in pred), fh)
     (out / "tradeoff.json").write_text(json.dumps(report, indent=2))

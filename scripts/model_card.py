@@ -37,7 +37,8 @@ def fusion_section(path: Path) -> list[str]:
         f"- Heads compared on the held-out dev words: {heads}. Kept: "
         f"{'the MLP' if record['chosen_hidden'] else 'logistic regression'} (higher average precision). "
         "Gradient boosting was not tried: the head ships as fp16 safetensors, like the tagger.",
-        f"- Calibration: temperature {record['temperature']:.3f}, ECE {record['ece_before']:.4f} -> "
+        f"- Calibration (temperature and bias, Platt scaling, on the held-out dev words): temperature "
+        f"{record['temperature']:.3f}, bias {record['bias']:.3f}, ECE {record['ece_before']:.4f} -> "
         f"{record['ece_after']:.4f}; default threshold {record['threshold']:.3f}: {cfg['clean_flags_per_1k']} flags "
         f"per 1,000 of {record['news_words']:,} dev clean-news words. {record['minutes']:.1f} minutes on 2 cores.",
         "- Reproduce: `mtfix train fusion --data runs/data/dataset --tagger models/detector --out "

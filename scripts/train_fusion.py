@@ -24,12 +24,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mix", default=json.dumps(defaults.mix), help="dev segments per source family, as JSON")
     parser.add_argument("--clean-news", type=int, default=defaults.clean_news,
                         help="dev clean-news segments that fix the default threshold")
+    parser.add_argument("--invisible-weight", type=float, default=defaults.invisible_weight,
+                        help="weight of MLQE-PE BAD words that a monolingual reader cannot see")
+    parser.add_argument("--family-weight", default=json.dumps(defaults.family_weight),
+                        help="weight of each source family's words, as JSON (others weigh 1)")
     parser.add_argument("--hidden", default="64,0", help="head sizes to compare (0: logistic regression)")
     parser.add_argument("--cache", default=defaults.cache, help="evidence cache (reused while inputs match)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     args = parser.parse_args(argv)
     config = FusionTrainConfig(data=args.data, tagger=args.tagger, out=args.out, mix=json.loads(args.mix),
-                               clean_news=args.clean_news, hidden=tuple(int(h) for h in args.hidden.split(",")),
+                               clean_news=args.clean_news, invisible_weight=args.invisible_weight,
+                               family_weight=json.loads(args.family_weight), hidden=tuple(int(h) for h in args.hidden.split(",")),
                                cache=args.cache, seed=args.seed)
     train_fusion(config, lambda msg: print(msg, file=sys.stderr, flush=True))
     return 0

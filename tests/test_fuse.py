@@ -188,3 +188,13 @@ def test_fused_without_a_head_says_what_to_do(tmp_path, tokenizer, capsys):
     assert main(["detect", str(tmp_path / "in.txt"), "--model", str(tmp_path), "--method", "fused"]) == 2
     err = capsys.readouterr().err
     assert "no fusion head" in err and "--fast" in err and "Traceback" not in err
+
+
+def test_platt_scaling_undoes_a_prior_shift():
+    from mtfix.train import fit_platt
+
+    torch.manual_seed(0)
+    logits = torch.randn(20_000) * 2
+    labels = torch.bernoulli(torch.sigmoid(logits / 2.0 - 1.0))  # truth: half the scale, shifted by -1
+    temperature, bias = fit_platt(logits, labels)
+    assert temperature == pytest.approx(2.0, rel=0.1) and bias == pytest.approx(-1.0, abs=0.1)
