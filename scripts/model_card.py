@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 
-def fusion_section(path: Path) -> list[str]:
+def fusion_section(path: Path, sweep: Path | None) -> list[str]:
     """What the fusion head (fused/, the default detector) is and how it was trained."""
     if not (path / "training.json").exists():
         return []
@@ -41,6 +41,10 @@ def fusion_section(path: Path) -> list[str]:
         f"{record['temperature']:.3f}, bias {record['bias']:.3f}, ECE {record['ece_before']:.4f} -> "
         f"{record['ece_after']:.4f}; default threshold {record['threshold']:.3f}: {cfg['clean_flags_per_1k']} flags "
         f"per 1,000 of {record['news_words']:,} dev clean-news words. {record['minutes']:.1f} minutes on 2 cores.",
+        f"- Training weights: invisible MLQE-PE BAD words weigh {cfg['invisible_weight']}, and the words of each "
+        f"family {json.dumps(cfg['family_weight'])} (others 1), chosen on the held-out dev words "
+        "(`scripts/sweep_fusion.py`): with equal weights the head gave up MLQE-PE for synthetic recall.", "",
+        *([sweep.read_text().strip(), ""] if sweep and sweep.exists() else []),
         "- Reproduce: `mtfix train fusion --data runs/data/dataset --tagger models/detector --out "
         "models/detector/fused`.", ""]
 
@@ -53,6 +57,7 @@ def main() -> None:
     parser.add_argument("--ablation", type=Path, help="the table printed by ablation_detector.py")
     parser.add_argument("--bench", type=Path, help="the table printed by bench_detect.py")
     parser.add_argument("--tradeoff", type=Path, help="tradeoff.md of eval_fused.py (the fused detector)")
+    parser.add_argument("--sweep", type=Path, help="the table printed by sweep_fusion.py")
     args = parser.parse_args()
     record = json.loads((args.model / "training.json").read_text())
     cfg = record["config"]
@@ -80,7 +85,7 @@ def main() -> None:
         f"words of dev clean news (ABC, State of the Union) at {cfg['clean_flags_per_1k']} flags per 1,000.",
         "- Reproduce: `mtfix data build -o runs/data && mtfix train detector --data runs/data/dataset --out "
         f"models/detector --mix '{json.dumps(cfg['mix'])}'`.", "",
-        *fusion_section(args.model / "fused"),
+        *fusion_section(args.model / "fused", args.sweep),
         "## Test figures (`scripts/eval_detector.py --split test`, every number from `mtfix score`)", "",
         "MLQE-PE test and the data set's test split were scored once, after every choice was made on dev.", "",
         args.test.read_text().strip(), ""]
