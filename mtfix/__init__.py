@@ -7,11 +7,12 @@ from .spans import Edit, OverlapError, Span, apply_edits  # noqa: E402
 
 
 def load(method: str | None = None, threshold: float | None = None, model: str | None = None,
-         batch_size: int = 32):  # type: ignore[no-untyped-def]
-    """Load mtfix offline; the returned object has ``detect(texts) -> list[list[Span]]``."""
+         batch_size: int = 32, fast: bool = False):  # type: ignore[no-untyped-def]
+    """Load mtfix offline (the fused detector; ``fast``: the tagger alone); the returned object has
+    ``detect(texts) -> list[list[Span]]``."""
     from .api import load as _load
 
-    return _load(method, threshold, model, batch_size)
+    return _load(method, threshold, model, batch_size, fast)
 
 
 __all__ = ["Edit", "OverlapError", "Span", "apply_edits", "load", "__version__"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -30,10 +31,12 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
     if args.fast and args.method not in (None, "model"):
         raise InputError("--fast is the tagger alone: it goes with no --method, or --method model")
+    segments = read_segments(args.input, args.input_format, args.text_field)
+    first = next(segments, None)  # a missing, empty or binary input fails here, before any model loads
+    segments = itertools.chain([first] if first else [], segments)
     detector = get_detector(args.method or default_method(args.fast, args.model), args.threshold, args.model,
                             args.batch_size)
     threshold = args.threshold if args.threshold is not None else 0.0
-    segments = read_segments(args.input, args.input_format, args.text_field)
     out = _open_out(args.output)
     highlighter = Highlighter(out) if args.format == "pretty" else None
     bad = total = 0

@@ -20,3 +20,17 @@ def test_load_a_trained_model_folder(tmp_path):
     fixer = mtfix.load(model=str(tmp_path), method="model", threshold=0.0)
     (spans,) = fixer.detect(["three words here"])
     assert [(s.start, s.end) for s in spans] == [(0, 16)]
+
+
+def test_the_default_is_the_shipped_fused_detector_and_fast_the_tagger():
+    """The shipped models, offline: a wrong-sense word of the seed article, flagged with its pivot candidate."""
+    text = ("During the call, the Kremlin said that the two guides discussed the need to improve bilateral "
+            "relationships, to see the economic cooperation and even arrange international hockey games between "
+            "both sides.")
+    fixer = mtfix.load()
+    assert type(fixer.detector).__name__ == "FusedDetector"
+    (spans,) = fixer.detect([text])
+    (guides,) = [s for s in spans if text[s.start:s.end] == "guides"]
+    assert guides.evidence["candidate"] == "leaders" and guides.evidence["kind"] == "pivot"
+    assert guides.score >= fixer.detector.threshold
+    assert type(mtfix.load(fast=True).detector).__name__ == "TaggerDetector"
