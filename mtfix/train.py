@@ -279,7 +279,7 @@ def calibrate(model: Any, tokenizer: Any, dev: Any, config: TrainConfig, rng: ra
     threshold = float(p_clean[allowed]) + 1e-6 if allowed < len(p_clean) else 0.5
     log(f"calibration: temperature {temperature:.3f}, ECE {before:.4f} -> {after:.4f}; threshold {threshold:.4f} "
         f"keeps {len(p_clean):,} dev clean-news words at {config.clean_flags_per_1k} flags per 1,000")
-    return {"temperature": temperature, "bias": bias, "ece_before": before, "ece_after": after, "threshold": threshold,
+    return {"temperature": temperature, "ece_before": before, "ece_after": after, "threshold": threshold,
             "dev_words": len(labels), "dev_clean_words": len(p_clean)}
 
 
@@ -439,10 +439,12 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
     threshold = clean_threshold(torch.sigmoid(news_logits / temperature + bias), config.clean_flags_per_1k)
     record = {"config": asdict(config), "heads": {str(h): {"average_precision": a, "log_loss": n}
                                                   for a, h, _, n in candidates},
-              "tagger_average_precision": tagger_ap, "chosen_hidden": hidden, "temperature": temperature, "bias": bias, "ece_before": before, "ece_after": after,
+              "tagger_average_precision": tagger_ap, "chosen_hidden": hidden, "temperature": temperature, "bias": bias,
+              "ece_before": before, "ece_after": after,
               "threshold": threshold, "fit_words": int(fit.sum()), "held_words": int(held.sum()),
               "news_words": len(ev["news"]["y"]), "minutes": (time.time() - started) / 60}
     save_fusion(head, FusionConfig(FEATURES, hidden, temperature, threshold, bias=bias), Path(config.out), record)
-    log(f"fusion head (hidden {hidden}): temperature {temperature:.3f}, bias {bias:.3f}, ECE {before:.4f} -> {after:.4f}, threshold "
-        f"{threshold:.4f} for {config.clean_flags_per_1k} flags per 1,000 dev clean-news words; saved {config.out}")
+    log(f"fusion head (hidden {hidden}): temperature {temperature:.3f}, bias {bias:.3f}, ECE {before:.4f} -> "
+        f"{after:.4f}, threshold {threshold:.4f} for {config.clean_flags_per_1k} flags per 1,000 dev clean-news "
+        f"words; saved {config.out}")
     return record

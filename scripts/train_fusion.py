@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = FusionTrainConfig(data=args.data, tagger=args.tagger, out=args.out, mix=json.loads(args.mix),
                                clean_news=args.clean_news, invisible_weight=args.invisible_weight,
-                               family_weight=json.loads(args.family_weight), hidden=tuple(int(h) for h in args.hidden.split(",")),
-                               cache=args.cache, seed=args.seed)
+                               family_weight=json.loads(args.family_weight),
+                               hidden=tuple(int(h) for h in args.hidden.split(",")), cache=args.cache, seed=args.seed)
     train_fusion(config, lambda msg: print(msg, file=sys.stderr, flush=True))
     return 0
 
