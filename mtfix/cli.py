@@ -268,9 +268,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_transformers() -> None:
+    """transformers' loading bars and notes about our own model classes are noise to a user of the CLI."""
+    import os
+
+    if os.environ.get("MTFIX_VERBOSE"):
+        return
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _quiet_transformers()
     try:
         if args.command == "data" and args.action == "mlqe" and not args.path:
             raise InputError("mtfix data mlqe needs the path of an MLQE-PE tarball or folder")
