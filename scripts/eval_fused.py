@@ -53,22 +53,22 @@ def evidence(detector, docs: list, cache: Path) -> list:
     return found
 
 
-def probabilities(method: str, ev: list, head=None, columns=None, calibrate=torch.sigmoid) -> list[list[float]]:
-    """Word P(BAD) of one method from the shared evidence."""
-    from mtfix.fuse import select, word_features
+def probabilities(method: str, ev: list, features: list, head=None, columns=None,
+                  calibrate=torch.sigmoid) -> list[list[float]]:
+    """Word P(BAD) of one method from the shared evidence (``features``: fuse.word_features of each segment)."""
+    from mtfix.fuse import select
 
     out = []
-    for scores, tagger in ev:
+    for (scores, tagger), x in zip(ev, features):
         if method == "tagger":
             out.append(list(tagger))
         elif method == "lm":
             out.append([s / 16.0 for s in scores.surprisal])  # unclipped: the curve needs the ranking
-        elif not scores.tokens:
+        elif x is None:
             out.append([])
         else:
             with torch.inference_mode():
-                x = select(word_features(scores, tagger), columns)
-                out.append(calibrate(head(x)).tolist())
+                out.append(calibrate(head(select(x, columns))).tolist())
     return out
 
 
@@ -130,8 +130,12 @@ def main() -> None:
             head = fit_head(select(data["x"], columns), data["y"], weights, record["chosen_hidden"], config.epochs,
                             config.seed)
             methods[f"fused without {group}"] = {"method": "fused", "head": head, "columns": columns}
-    probs = {m: {name: probabilities(spec["method"], ev[name], spec.get("head"), spec.get("columns"),
-                                     spec.get("calibrate", torch.sigmoid)) for name in docs}
+    from mtfix.fuse import word_features
+
+    features = {name: [word_features(scores, tagger) if scores.tokens else None for scores, tagger in found]
+                for name, found in ev.items()}  # once per segment, shared by every head
+    probs = {m: {name: probabilities(spec["method"], ev[name], features[name], spec.get("head"),
+                                     spec.get("columns"), spec.get("calibrate", torch.sigmoid)) for name in docs}
              for m, spec in methods.items()}
 
     settings = Settings(bootstrap=0)
@@ -142,7 +146,8 @@ def main() -> None:
     for m in methods:
         for rate in RATES:
             threshold = threshold_for(probs[m]["news-dev"], rate)
-            pred = {name: predictions(docs[name], ev[name], probs[m][name], threshold) for name in docs}
+            pred = {name: predictions(docs[name], ev[name], probs[m][name], threshold)
+                    for name in ("clean", "synthetic", *PAIRS)}  # the sets this table scores
             held = clean_rates(pred["clean"])["flags_per_1k_words"]
             mcc = score(pooled_gold, [p for pair in PAIRS for p in pred[pair]], settings)
             mcc = mcc["detection"]["word_mcc"]["value"]
