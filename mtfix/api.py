@@ -1,17 +1,47 @@
 """The Python API: `mtfix.load()` returns one object whose verbs run the stages."""
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
 
 from .detect import Detector, default_method, get_detector
-from .spans import Span
+from .formats import Document, Segment
+from .spans import Edit, Span, apply_edits
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """One text after detection and correction: its spans, the edits proposed for them, and the fixed text."""
+
+    text: str
+    spans: list[Span]
+    edits: list[Edit]
+    fixed: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The correction format."""
+        return Document(self.text, self.spans, edits=self.edits, fixed=self.fixed).to_json()
+
+
+def shipped_corrector() -> Path | None:
+    """The shipped corrector's folder, if there is one."""
+    from .detect import MODELS
+
+    path = MODELS / "corrector"
+    return path if (path / "config.json").exists() else None
 
 
 class MTFix:
-    """Detects MT artifacts (the corrector's `correct` and `fix` arrive with issue #6)."""
+    """Detects MT artifacts and proposes fixes; the corrector loads on first use and reads the detector's
+    encoder states, so one encoder pass serves both."""
 
-    def __init__(self, detector: Detector) -> None:
+    def __init__(self, detector: Detector, corrector: Any = None, corrector_path: str | None = None,
+                 min_score: float | None = None) -> None:
         self.detector = detector
+        self._corrector = corrector
+        self.corrector_path = corrector_path
+        self.min_score = min_score
 
     def detect(self, texts: Sequence[str] | str) -> list[list[Span]]:
         """Flagged spans for each text (a single string is taken as one text)."""
@@ -19,9 +49,87 @@ class MTFix:
             texts = [texts]
         return self.detector.detect(list(texts))
 
+    @property
+    def corrector(self) -> Any:
+        if self._corrector is None:
+            from .correct import Corrector, TaggerEncoder
+            from .errors import NotBuiltError
+
+            path = self.corrector_path or shipped_corrector()
+            if path is None:
+                raise NotBuiltError("no trained corrector in models/corrector; train one with "
+                                    "'mtfix train corrector'")
+            tagger = _tagger_of(self.detector)
+            encoder = TaggerEncoder(tagger.model, tagger.tokenizer) if tagger is not None else None
+            self._corrector = Corrector.load(str(path), encoder=encoder, min_score=self.min_score,
+                                             lm=getattr(self.detector, "scorer", None),
+                                             generator=getattr(self.detector, "generator", None))
+        return self._corrector
+
+    def correct(self, text: str, spans: Sequence[Span]) -> list[Edit]:
+        """Edits for the spans of one text (an edit only where it beats keeping the original)."""
+        return self.corrector.correct([text], [list(spans)])[0]
+
+    def fix(self, texts: Sequence[str] | str) -> list[Fixed]:
+        """Detect and correct each text; the fixed text applies every proposed edit."""
+        if isinstance(texts, str):
+            texts = [texts]
+        texts = list(texts)
+        corrector = self.corrector
+        tagger = _tagger_of(self.detector)
+        shared = corrector.encoder.kind == "tagger" and tagger is not None and \
+            tagger.model is corrector.encoder.tagger
+        if shared:
+            tagger.share = corrector.encoder.shared
+        try:
+            spans = self.detector.detect(texts)
+            edits = corrector.correct(texts, spans)
+        finally:
+            if shared:
+                tagger.share = None
+                corrector.encoder.shared.clear()
+        return [Fixed(t, s, e, apply_edits(t, e)) for t, s, e in zip(texts, spans, edits)]
+
+
+def fix_segments(mt: MTFix, segments: Iterable[Segment], batch_size: int = 32
+                 ) -> Iterator[tuple[Segment, Document | None]]:
+    """Each readable segment with its correction result, in input order; unreadable ones with None."""
+    batch: list[Segment] = []
+
+    def flush() -> Iterator[tuple[Segment, Document | None]]:
+        texts = [s.text for s in batch if s.text is not None]
+        fixed = iter(mt.fix(texts)) if texts else iter(())
+        for seg in batch:
+            if seg.text is None:
+                yield seg, None
+            else:
+                f = next(fixed)
+                doc_id = seg.record.get("id") if seg.record else None
+                yield seg, Document(f.text, f.spans, id=doc_id, edits=f.edits, fixed=f.fixed)
+        batch.clear()
+
+    for segment in segments:
+        batch.append(segment)
+        if len(batch) >= batch_size:
+            yield from flush()
+    yield from flush()
+
+
+def _tagger_of(detector: Any) -> Any:
+    """The TaggerDetector inside a detector (itself, or the fused detector's), if any."""
+    from .tagger import TaggerDetector
+
+    if isinstance(detector, TaggerDetector):
+        return detector
+    inner = getattr(detector, "tagger", None)
+    return inner if isinstance(inner, TaggerDetector) else None
+
 
 def load(method: str | None = None, threshold: float | None = None, model: str | None = None,
-         batch_size: int = 32, fast: bool = False) -> MTFix:
+         batch_size: int = 32, fast: bool = False, corrector: str | None = None,
+         min_score: float | None = None) -> MTFix:
     """Load mtfix offline: the shipped fused detector by default (``fast``: the tagger alone), or ``method``
-    ('fused', 'model', 'spell', 'lm', ...)."""
-    return MTFix(get_detector(method or default_method(fast, model), threshold, model, batch_size))
+    ('fused', 'model', 'spell', 'lm', ...); the corrector (``corrector``: a folder other than
+    models/corrector) loads when first used."""
+    return MTFix(get_detector(method or default_method(fast, model), threshold, model, batch_size),
+                 corrector_path=corrector, min_score=min_score)

@@ -12,7 +12,7 @@ from . import __version__
 from .detect import METHODS, default_method
 from .errors import InputError, MtfixError, NotBuiltError
 
-LATER = {"fix": 6, "clean": 7}
+LATER = {"clean": 7}
 
 
 def _open_out(path: str | None) -> Any:
@@ -59,6 +59,110 @@ def cmd_detect(args: argparse.Namespace) -> int:
     finally:
         if out is not sys.stdout:
             out.close()
+    if bad:
+        print(f"mtfix: {bad} of {total} records could not be read; the others were processed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _fixed_record(segment: Any, doc: Any, text_field: str) -> str:
+    """--apply output: the fixed line, or for JSONL the record with its text replaced (the original kept)."""
+    if segment.record is None:
+        return doc.fixed + segment.eol
+    record = dict(segment.record)
+    record[text_field] = doc.fixed
+    record[f"original_{text_field}"] = doc.text
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+class _FixWriter:
+    """Writes fix results as they come: a diff, JSONL, or the fixed text; a file is written under a temporary
+    name and renamed when complete, so an interrupted run never leaves half a file."""
+
+    def __init__(self, fmt: str, args: argparse.Namespace) -> None:
+        import os
+
+        self.fmt, self.text_field, self.path = fmt, args.text_field, args.output
+        if self.path not in (None, "-") and os.path.exists(self.path) and args.input != "-" and \
+                os.path.samefile(self.path, args.input):
+            raise InputError(f"-o {self.path} is the input file; write the fixed text somewhere else")
+        self.tmp = f"{self.path}.part" if self.path not in (None, "-") else None
+        self.out = _open_out(self.tmp or self.path)
+        self.view = None
+        if fmt == "diff":
+            from .render import DiffView
+
+            self.view = DiffView(self.out)
+
+    def write(self, segment: Any, doc: Any) -> None:
+        if doc is None:
+            if self.fmt == "jsonl":
+                self.out.write(json.dumps({"format_version": 1, "line": segment.line, "text": None, "spans": [],
+                                           "error": segment.error}) + "\n")
+        elif self.view is not None:
+            self.view.show(doc)
+        elif self.fmt == "jsonl":
+            self.out.write(json.dumps(doc.to_json(), ensure_ascii=False) + "\n")
+        else:
+            self.out.write(_fixed_record(segment, doc, self.text_field))
+
+    def close(self, complete: bool) -> None:
+        import os
+
+        if self.out is sys.stdout:
+            self.out.flush()
+            return
+        self.out.close()
+        if self.tmp and complete:
+            os.replace(self.tmp, self.path)
+        elif self.tmp:
+            os.remove(self.tmp)
+
+
+def cmd_fix(args: argparse.Namespace) -> int:
+    from .api import fix_segments, load
+    from .formats import read_segments
+    from .render import progress
+
+    if args.fast and args.method not in (None, "model"):
+        raise InputError("--fast is the tagger alone: it goes with no --method, or --method model")
+    fmt = args.format or ("text" if args.apply or args.output or args.interactive else "diff")
+    if args.interactive:
+        import os
+
+        if args.input == "-":
+            raise InputError("--interactive reads your answers from the terminal: give the text as a FILE, not -")
+        if not (sys.stdin.isatty() or os.environ.get("MTFIX_ASSUME_TTY")):
+            raise InputError("--interactive needs a terminal to ask in; without one use --format jsonl or --apply")
+    segments = read_segments(args.input, args.input_format, args.text_field)
+    first = next(segments, None)  # a missing, empty or binary input fails here, before any model loads
+    segments = itertools.chain([first] if first else [], segments)
+    mt = load(args.method, args.threshold, args.model, args.batch_size, args.fast, args.corrector, args.min_score)
+    writer = _FixWriter(fmt, args)
+    bad = total = 0
+    held: list[tuple[Any, Any]] = []  # --interactive: everything is reviewed before anything is written
+    complete = False
+    try:
+        with progress("fixing", args.input) as advance:
+            for segment, doc in fix_segments(mt, segments, args.batch_size):
+                total += 1
+                advance(segment)
+                if doc is None:
+                    bad += 1
+                    print(f"mtfix: {args.input} line {segment.line}: {segment.error} (skipped)", file=sys.stderr)
+                if args.interactive:
+                    held.append((segment, doc))
+                else:
+                    writer.write(segment, doc)
+        if args.interactive:
+            from .review import Review
+
+            reviewed = iter(Review([d for _, d in held if d is not None], out=sys.stderr).run())
+            for segment, doc in held:
+                writer.write(segment, next(reviewed) if doc is not None else None)
+        complete = True
+    finally:
+        writer.close(complete)
     if bad:
         print(f"mtfix: {bad} of {total} records could not be read; the others were processed", file=sys.stderr)
         return 1
@@ -138,8 +242,6 @@ def cmd_data(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     import runpy
 
-    if args.what == "corrector":
-        raise NotBuiltError("'mtfix train corrector' is not built yet (issue #6)")
     script = Path(__file__).resolve().parents[1] / "scripts" / f"train_{args.what}.py"
     if not script.exists():
         raise InputError(f"{script} is missing: train from a source checkout")
@@ -260,8 +362,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_train)
 
-    for name, text in (("fix", "propose fixes and review them (issue #6)"),
-                       ("clean", "clean a whole corpus (issue #7)")):
+    p = sub.add_parser("fix", help="propose fixes and review them", description=(
+        "Detect artifacts and propose a fix for each flagged span (the seq2seq corrector in models/corrector; an "
+        "edit only where it beats keeping the original). Output: a coloured word-level diff (deletions red, "
+        "insertions green, each edit's score), or with --apply / -o the fixed text, or --format jsonl (the "
+        "correction format, with alternatives). --interactive walks through the edits one by one. Text outside "
+        "accepted edits is never changed."))
+    p.add_argument("input", metavar="FILE", help="text or JSONL file, or - for standard input")
+    p.add_argument("--apply", action="store_true", help="write the fixed text (to standard output, or -o)")
+    p.add_argument("-o", "--output", help="write here (default: the fixed text; written whole or not at all)")
+    p.add_argument("--format", choices=["diff", "text", "jsonl"], default=None,
+                   help="diff: coloured for reading (default on a terminal); text: the fixed text (default with "
+                        "--apply or -o; JSONL input keeps its records, the original in original_TEXTFIELD); "
+                        "jsonl: the correction format")
+    p.add_argument("--min-score", type=float, default=None,
+                   help="propose an edit only when its calibrated probability of being right reaches this "
+                        "(default: the corrector's own, chosen on dev)")
+    p.add_argument("--interactive", action="store_true",
+                   help="review each edit in the terminal: accept, reject, pick an alternative, type your own, "
+                        "undo, quit and save; then write the text with the accepted edits")
+    p.add_argument("--fast", action="store_true", help="detect with the tagger alone (no language model)")
+    p.add_argument("--method", default=None, choices=list(METHODS), help="detection method (as in detect)")
+    p.add_argument("--threshold", type=float, default=None, help="detection threshold (as in detect)")
+    p.add_argument("--model", help="a trained detector folder instead of models/detector")
+    p.add_argument("--corrector", help="a trained corrector folder instead of models/corrector")
+    p.add_argument("--batch-size", type=int, default=32, help="segments per batch (default 32)")
+    p.add_argument("--input-format", default="auto", choices=["auto", "text", "jsonl"])
+    p.add_argument("--text-field", default="text", help="JSONL field holding the text (default: text)")
+    p.set_defaults(func=cmd_fix)
+
+    for name, text in (("clean", "clean a whole corpus (issue #7)"),):
         p = sub.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}: not built yet.")
         p.add_argument("rest", nargs=argparse.REMAINDER)
         p.set_defaults(func=cmd_later)

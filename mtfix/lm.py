@@ -107,6 +107,26 @@ class LanguageModelScorer:
                 out[i] = scores
         return [o for o in out if o is not None]
 
+    def logprob(self, texts: Sequence[str]) -> list[float]:
+        """The total log-probability (nats) of each text after <|endoftext|>, batched by length."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = [0.0] * len(texts)
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b:b + self.batch_size]
+            enc = [self.tokenizer(texts[i], add_special_tokens=False)["input_ids"] for i in idx]
+            width = 1 + max((len(e) for e in enc), default=0)
+            ids = torch.full((len(idx), width), self.bos, dtype=torch.long)
+            mask = torch.zeros(len(idx), width, dtype=torch.long)
+            for r, e in enumerate(enc):
+                ids[r, 1:1 + len(e)] = torch.tensor(e, dtype=torch.long)
+                mask[r, :1 + len(e)] = 1
+            with torch.inference_mode():
+                logp = self.model(input_ids=ids, attention_mask=mask).logits[:, :-1].float().log_softmax(-1)
+                picked = logp.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1) * mask[:, 1:]
+            for r, i in enumerate(idx):
+                out[i] = float(picked[r].sum())
+        return out
+
     def _first_id(self, text: str) -> int | None:
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         return ids[0] if ids else None

@@ -40,6 +40,38 @@ class Highlighter:
         return tail
 
 
+class DiffView:
+    """Prints each segment as a word-level diff: deletions red and struck through, insertions green, each edit's
+    score after it."""
+
+    def __init__(self, out: Any) -> None:
+        from rich.console import Console
+
+        self.console = Console(file=out, highlight=False, soft_wrap=True)
+
+    def show(self, doc: Document) -> None:
+        self.console.print(diff_text(doc.text, doc.edits or []))
+
+
+def diff_text(text: str, edits: Any, focus: int | None = None) -> Any:
+    """The diff of ``edits`` on ``text`` as rich Text; edit number ``focus`` is underlined (the one under review)."""
+    from rich.text import Text
+
+    line = Text()
+    cursor = 0
+    for n, edit in enumerate(sorted(edits, key=lambda e: (e.start, e.end))):
+        line.append(text[cursor:edit.start])
+        mark = " underline" if n == focus else ""
+        if edit.end > edit.start:
+            line.append(text[edit.start:edit.end], style="bold red strike" + mark)
+        if edit.replacement:
+            line.append(edit.replacement, style="bold green" + mark)
+        line.append(f"[{edit.score:.2f}]", style="dim")
+        cursor = edit.end
+    line.append(text[cursor:])
+    return line
+
+
 @contextmanager
 def progress(verb: str, name: str) -> Iterator[Callable[[Segment], None]]:
     """A progress bar on standard error with segments/s and words/s; silent when stderr is not a terminal."""

@@ -38,6 +38,7 @@ class TaggerConfig(PretrainedConfig):
 class TaggerOutput(ModelOutput):
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None  # (batch, words, 2)
+    states: torch.Tensor | None = None  # (batch, subwords, hidden): the encoder's, which the corrector reuses
 
 
 class ArtifactTagger(PreTrainedModel):
@@ -95,7 +96,7 @@ class ArtifactTagger(PreTrainedModel):
             mask = (labels.view(-1) >= 0).float()
             w = mask * (weights.view(-1) if weights is not None else 1.0)
             loss = (per_word * w).sum() / w.sum().clamp(min=1.0)
-        return TaggerOutput(loss=loss, logits=logits)
+        return TaggerOutput(loss=loss, logits=logits, states=states)
 
     @classmethod
     def from_encoder(cls, encoder_dir: str, **kwargs: Any) -> "ArtifactTagger":
@@ -117,6 +118,9 @@ class TaggerDetector:
         self.tokenizer = tokenizer
         self.threshold = model.config.threshold if threshold is None else threshold
         self.batch_size = batch_size
+        # when a dict: each text's sentence inputs with their encoder states are left here for the corrector,
+        # so that one encoder pass serves detection and correction
+        self.share: dict[str, list[Any]] | None = None
 
     @classmethod
     def load(cls, path: str, **kwargs: Any) -> "TaggerDetector":
@@ -137,10 +141,18 @@ class TaggerDetector:
         windows.sort(key=lambda w: len(w.input_ids))
         probs: list[list[float]] = [[0.0] * len(t) for t in tokens]
         best: list[list[int]] = [[-1] * len(t) for t in tokens]  # how central the word was where it was read
+        read: dict[int, list[Any]] = {}
         with torch.inference_mode():
             for b in range(0, len(windows), self.batch_size):
                 chunk = windows[b:b + self.batch_size]
-                logits = self.model(**collate(chunk)).logits.float() / self.model.config.calibration
+                output = self.model(**collate(chunk))
+                logits = output.logits.float() / self.model.config.calibration
+                if self.share is not None:
+                    from .correct import window_input
+
+                    for r, w in enumerate(chunk):
+                        read.setdefault(w.segment, []).append(
+                            (window_input(w), output.states[r, :len(w.input_ids)].half().clone()))
                 p_bad = logits.softmax(-1)[..., 1]
                 for row, w in zip(p_bad.tolist(), chunk):
                     for j in range(w.hi - w.lo):
@@ -149,6 +161,9 @@ class TaggerDetector:
                         if centrality > best[w.segment][word]:
                             best[w.segment][word] = centrality
                             probs[w.segment][word] = row[j]
+        if self.share is not None:
+            for segment, found in read.items():
+                self.share[texts[segment]] = sorted(found, key=lambda pair: pair[0].lo)
         return probs
 
     def detect(self, texts: list[str]) -> list[list["Span"]]:

@@ -91,3 +91,32 @@ def data_dir(tmp_path_factory) -> Path:
             _tar(mlqe / f"{pair}-{folder}.tar.gz", f"{pair}-{split}",
                  {f"{split}.mt": mt, f"{split}.pe": pe, f"{split}.tags": tags, f"{split}.src": src})
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> tuple[Path, Path]:
+    """A tiny tagger folder and a tiny (untrained) corrector folder that reads its encoder: for CLI and API
+    tests of the plumbing, not of quality."""
+    import shutil
+
+    import torch
+    from transformers import AutoTokenizer
+
+    from mtfix.seq2seq import CorrectorConfig, SpanCorrector
+    from mtfix.train import minilm_dir
+    from mtfix.train_corrector import train_pieces
+
+    from .test_tagger import tiny_model
+
+    tagger = tmp_path_factory.mktemp("tiny-tagger")
+    tiny_model().save_pretrained(tagger)
+    AutoTokenizer.from_pretrained(minilm_dir()).save_pretrained(tagger)
+    corrector = tmp_path_factory.mktemp("tiny-corrector")
+    pieces = train_pieces(iter(CLEAN * 30), corrector, vocab_size=300)
+    torch.manual_seed(0)
+    SpanCorrector(CorrectorConfig(vocab_size=pieces.size, d_model=32, layers=1, heads=2, ffn=64, dropout=0.0,
+                                  sep_id=pieces.sep_id, min_score=0.0)).save_pretrained(corrector)
+    for extra in corrector.glob("pieces.vocab"):
+        extra.unlink()
+    shutil.rmtree(corrector / "__pycache__", ignore_errors=True)
+    return tagger, corrector

@@ -102,8 +102,7 @@ def test_score_mismatch_and_missing_arguments(mlqe_tarball, tmp_path, capsys):
     assert code == 1 and "give --gold and --pred" in err
 
 
-@pytest.mark.parametrize("argv,issue", [(["fix", "x.txt"], "#6"), (["clean", "x"], "#7"),
-                                        (["train", "corrector"], "#6")])
+@pytest.mark.parametrize("argv,issue", [(["clean", "x"], "#7")])
 def test_later_commands_say_so(capsys, argv, issue):
     code, _, err = run(capsys, *argv)
     assert code == 2 and issue in err
@@ -117,3 +116,113 @@ def test_python_dash_m_and_help():
 def test_detect_with_a_missing_model_says_how_to_get_one(tmp_path, capsys):
     code, _, err = run(capsys, "detect", "--method", "model", "--model", tmp_path, SEED)
     assert code == 2 and "mtfix train detector" in err
+
+
+def _fix_args(tiny_models, *more):
+    tagger, corrector = tiny_models
+    return ["fix", "--fast", "--model", tagger, "--corrector", corrector, "--threshold", "0", "--min-score", "0",
+            *more]
+
+
+def test_fix_jsonl_applies_its_own_edits_and_keeps_bad_records(tiny_models, tmp_path, capsys):
+    from mtfix.formats import Document
+    from mtfix.spans import apply_edits
+
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"id": "a", "text": "The two guides met in one Explosion."}\n{"text": 3}\n'
+                     b'{"id": "b", "text": "All fine."}\n')
+    code, out, err = run(capsys, *_fix_args(tiny_models, "--format", "jsonl", path))
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and "line 2" in err and rows[1]["text"] is None
+    assert [r.get("id") for r in rows] == ["a", None, "b"]
+    for row in (rows[0], rows[2]):
+        doc = Document.from_json(row)
+        assert doc.edits and doc.fixed == apply_edits(doc.text, doc.edits)  # threshold 0: every word is flagged
+        assert all("alternatives" in e for e in row["edits"])
+
+
+def test_fix_apply_writes_the_fixed_text_whole_and_never_over_its_input(tiny_models, tmp_path, capsys):
+    src = tmp_path / "in.txt"
+    src.write_text("The two guides met.\n\nIn one Explosion.\n")
+    out_path = tmp_path / "out.txt"
+    code, _, err = run(capsys, *_fix_args(tiny_models, src, "-o", out_path))
+    assert code == 0, err
+    lines = out_path.read_text().split("\n")
+    assert len(lines) == 4 and lines[1] == "" and not (tmp_path / "out.txt.part").exists()
+    code, stdout, _ = run(capsys, *_fix_args(tiny_models, src, "--apply"))
+    assert stdout == out_path.read_text()
+    code, _, err = run(capsys, *_fix_args(tiny_models, src, "-o", src))
+    assert code == 1 and "is the input file" in err and src.read_text().startswith("The two guides")
+
+
+def test_fix_diff_shows_both_sides_and_scores(tiny_models, tmp_path, capsys):
+    src = tmp_path / "in.txt"
+    src.write_text("The two guides met.\n")
+    code, out, _ = run(capsys, *_fix_args(tiny_models, src))
+    assert code == 0 and "guides" in out and "[" in out
+
+
+def test_fix_interactive_needs_a_terminal_and_a_file(tiny_models, tmp_path, capsys):
+    src = tmp_path / "in.txt"
+    src.write_text("The two guides met.\n")
+    code, _, err = run(capsys, *_fix_args(tiny_models, src, "--interactive"))
+    assert code == 1 and "needs a terminal" in err
+    code, _, err = run(capsys, *_fix_args(tiny_models, "-", "--interactive"))
+    assert code == 1 and "give the text as a FILE" in err
+
+
+def test_fix_interactive_through_a_pseudo_terminal(tiny_models, tmp_path):
+    """Accept the first edit, type a replacement for the second, undo that and reject it, type one for the
+    third: the saved file has exactly the accepted edits."""
+    import os
+    import pty
+    import select
+    import time
+
+    from mtfix.formats import Document
+    from mtfix.spans import apply_edits
+
+    src = tmp_path / "in.txt"
+    src.write_text("guides\none\nExplosion\n")  # at threshold 0 each line is one flagged span, so one edit each
+    jsonl = tmp_path / "all.jsonl"
+    assert main([str(a) for a in _fix_args(tiny_models, src, "--format", "jsonl", "-o", jsonl)]) == 0
+    docs = [Document.from_json(json.loads(line)) for line in jsonl.read_text().splitlines()]
+    assert [len(d.edits) for d in docs] == [1, 1, 1]
+    out_path = tmp_path / "out.txt"
+    master, slave = pty.openpty()
+    env = {**os.environ, "MTFIX_NO_PROGRESS": "1", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "mtfix", *map(str, _fix_args(tiny_models, src, "--interactive",
+                                                                                 "-o", out_path))],
+                            stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT, close_fds=True)
+    os.close(slave)
+    seen = b""
+
+    def wait_for(marker: bytes, count: int) -> None:
+        nonlocal seen
+        deadline = time.time() + 120
+        while seen.count(marker) < count:
+            assert time.time() < deadline, seen.decode(errors="replace")[-2000:]
+            ready, _, _ = select.select([master], [], [], 1.0)
+            if ready:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:
+                    break
+
+    prompts = 0
+    for answer in [b"a", b"e", b"THIRD", b"u", b"r", b"e", b"MINE"]:
+        if answer not in (b"THIRD", b"MINE"):
+            prompts += 1
+            wait_for(b"accept?", prompts)
+        else:
+            wait_for(b"replacement", seen.count(b"replacement") + 1)
+        os.write(master, answer + b"\n")
+    wait_for(b"edits accepted", 1)
+    assert proc.wait(timeout=60) == 0
+    os.close(master)
+    from dataclasses import replace
+
+    first, _, third = docs
+    assert out_path.read_text() == "\n".join([first.fixed, "one", apply_edits(
+        third.text, [replace(third.edits[0], replacement="MINE")])]) + "\n"
+    assert b"edit 1 of 3" in seen and b"edit 3 of 3" in seen and b"2 of 3 edits accepted" in seen

@@ -1,0 +1,416 @@
+"""Correction: for each flagged span, the seq2seq corrector's n-best replacements, kept only when they beat leaving
+the text as it is by a calibrated margin."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from .seq2seq import INSERT, INSIDE, SpanCorrector, beam_search, sequence_logprob
+from .spans import Edit, Span
+from .text import Token, sentence_spans, tokenize
+
+
+class Pieces:
+    """The decoder's cased sentencepiece vocabulary (identity normalisation: decode(encode(s)) == s)."""
+
+    def __init__(self, path: str) -> None:
+        import sentencepiece as spm
+
+        self.path = path
+        self.sp = spm.SentencePieceProcessor(model_file=path)
+        self.size = self.sp.get_piece_size()
+        self.sep_id = self.sp.piece_to_id("<sep>")
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.sp.encode(text)) if text else []
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.sp.decode(list(ids)) if ids else ""
+
+
+@dataclass
+class SentenceInput:
+    """Words ``lo:hi`` of segment ``segment`` as encoder input; word w's subwords are firsts[w-lo]:ends[w-lo]."""
+
+    segment: int
+    lo: int
+    hi: int
+    input_ids: list[int]
+    firsts: list[int]
+    ends: list[int]
+
+
+def span_input(inputs: Sequence[SentenceInput], text: str, start: int, end: int,
+               tokens: Sequence[Token] | None = None) -> tuple[int, list[int], int] | None:
+    """Which input holds the span, the positions to mark there, and the mark (inside, or the place of an
+    insertion). None when the segment has no input (no words)."""
+    if not inputs:
+        return None
+    tokens = tokenize(text) if tokens is None else tokens
+    covered = [j for j, t in enumerate(tokens) if t.start < end and start < t.end] if end > start else []
+    if covered:
+        first, mark = covered[0], INSIDE
+    else:  # a gap: mark the word that follows it (or the end of the sentence)
+        first, mark = next((j for j, t in enumerate(tokens) if t.start >= start), len(tokens)), INSERT
+    for k, inp in enumerate(inputs):
+        if inp.lo <= first < inp.hi or (mark == INSERT and first == inp.hi and k == len(inputs) - 1):
+            if mark == INSERT:
+                return k, [inp.firsts[first - inp.lo] if first < inp.hi else len(inp.input_ids) - 1], mark
+            positions: list[int] = []
+            for j in covered:
+                if inp.lo <= j < inp.hi:
+                    positions += range(inp.firsts[j - inp.lo], max(inp.ends[j - inp.lo], inp.firsts[j - inp.lo] + 1))
+            return k, positions, mark
+    if mark == INSERT:  # a gap at a sentence boundary: the end of the sentence before it
+        for k, inp in enumerate(inputs):
+            if first == inp.hi:
+                return k, [len(inp.input_ids) - 1], mark
+    return None
+
+
+class TaggerEncoder:
+    """The detector's MiniLM encoder (frozen): sentence windows exactly as the tagger reads them."""
+
+    kind = "tagger"
+
+    def __init__(self, tagger: Any, tokenizer: Any, batch_size: int = 32) -> None:
+        self.tagger, self.tokenizer, self.batch_size = tagger.eval(), tokenizer, batch_size
+        self.hidden = tagger.encoder.config.hidden_size
+        self.shared: dict[str, list[tuple[SentenceInput, torch.Tensor]]] = {}  # states the detector already computed
+
+    @classmethod
+    def load(cls, path: str) -> "TaggerEncoder":
+        from transformers import AutoTokenizer
+
+        from .tagger import ArtifactTagger
+
+        return cls(ArtifactTagger.from_pretrained(path, dtype=torch.float32), AutoTokenizer.from_pretrained(path))
+
+    def inputs(self, text: str, segment: int = 0) -> list[SentenceInput]:
+        from .encode import sentence_windows
+
+        return [window_input(w) for w in sentence_windows(self.tokenizer, text, tokenize(text), segment,
+                                                          self.tagger.config.window)]
+
+    def states(self, inputs: Sequence[SentenceInput], log: Callable[[str], None] | None = None
+               ) -> list[torch.Tensor]:
+        """Encoder states (fp16, one tensor per input), batched by length."""
+        order = sorted(range(len(inputs)), key=lambda i: len(inputs[i].input_ids))
+        out: list[torch.Tensor | None] = [None] * len(inputs)
+        with torch.inference_mode():
+            for b in range(0, len(order), self.batch_size):
+                idx = order[b:b + self.batch_size]
+                width = max(len(inputs[i].input_ids) for i in idx)
+                ids = torch.zeros(len(idx), width, dtype=torch.long)
+                mask = torch.zeros(len(idx), width, dtype=torch.long)
+                for r, i in enumerate(idx):
+                    ids[r, :len(inputs[i].input_ids)] = torch.tensor(inputs[i].input_ids)
+                    mask[r, :len(inputs[i].input_ids)] = 1
+                states = self.tagger.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+                for r, i in enumerate(idx):
+                    out[i] = states[r, :len(inputs[i].input_ids)].half().clone()
+                if log and (b // self.batch_size) % 200 == 199:
+                    log(f"corrector: encoded {b + len(idx):,}/{len(inputs):,} sentences")
+        return [s for s in out if s is not None]
+
+
+def window_input(window: Any) -> SentenceInput:
+    """A tagger Window as a SentenceInput (a word's subwords run up to the next word's first)."""
+    firsts = list(window.word_index)
+    ends = firsts[1:] + [len(window.input_ids) - 1]
+    return SentenceInput(window.segment, window.lo, window.hi, list(window.input_ids), firsts,
+                         [max(e, f + 1) for f, e in zip(firsts, ends)])
+
+
+class ScratchEncoder:
+    """Inputs for the stand-alone encoder-decoder: each sentence as cased pieces, word by word."""
+
+    kind = "scratch"
+
+    def __init__(self, pieces: Pieces, window: int = 256) -> None:
+        self.pieces, self.window = pieces, window
+
+    def inputs(self, text: str, segment: int = 0) -> list[SentenceInput]:
+        tokens = tokenize(text)
+        out: list[SentenceInput] = []
+        lo = 0
+        for s_start, s_end in sentence_spans(text):
+            hi = lo
+            while hi < len(tokens) and tokens[hi].start < s_end:
+                hi += 1
+            ids, firsts, ends = [self.pieces.sp.bos_id()], [], []
+            prev = tokens[lo].start if hi > lo else s_start
+            for tok in tokens[lo:hi]:
+                firsts.append(min(len(ids), self.window - 2))
+                ids += self.pieces.encode(text[prev:tok.end])
+                ends.append(min(len(ids), self.window - 1))
+                prev = tok.end
+            ids = ids[: self.window - 1] + [self.pieces.sp.eos_id()]
+            if hi > lo:
+                out.append(SentenceInput(segment, lo, hi, ids, firsts, [max(e, f + 1) for f, e in zip(firsts, ends)]))
+            lo = hi
+        return out
+
+
+@dataclass
+class Rerank:
+    """Weights of the reranking stage (fitted on dev): z = s2s * seq2seq gain + lm * language-model gain + the
+    candidate's kind weight + bias; P(candidate is right) = sigmoid(z). Gains are against keeping the original."""
+
+    s2s: float = 1.0
+    lm: float = 1.0
+    kinds: dict[str, float] = field(default_factory=dict)
+    bias: float = 0.0
+    min_score: float = 0.5
+
+    def z(self, s2s_gain: float, lm_gain: float, kind: str) -> float:
+        return self.s2s * s2s_gain + self.lm * lm_gain + self.kinds.get(kind, 0.0) + self.bias
+
+    @classmethod
+    def load(cls, path: Path) -> "Rerank | None":
+        return cls(**json.loads(path.read_text())) if path.exists() else None
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+
+@dataclass
+class Option:
+    """One candidate replacement for a span, with what each scorer thinks of it against keeping the original."""
+
+    replacement: str
+    kind: str           # "nbest", or the generator's kind (pivot, spelling, case, spacing, pronoun, article)
+    s2s_gain: float     # log P_seq2seq(replacement) - log P_seq2seq(original)
+    lm_gain: float = 0.0  # log P_LM(text with replacement) - log P_LM(text), over the span's sentence
+
+
+class Corrector:
+    """Proposes edits for spans: the n-best of the span decoder (and, with reranking, the candidate generator's
+    proposals scored in context by the language model), each against keeping the original."""
+
+    def __init__(self, model: SpanCorrector, pieces: Pieces, encoder: Any, beams: int = 4,
+                 min_score: float | None = None, batch_size: int = 32, rerank: Rerank | None = None,
+                 lm: Any = None, generator: Any = None) -> None:
+        self.model, self.pieces, self.encoder = model.eval(), pieces, encoder
+        self.beams, self.batch_size = beams, batch_size
+        self.rerank, self._lm, self._generator = rerank, lm, generator
+        default = rerank.min_score if rerank is not None else model.config.min_score
+        self.min_score = default if min_score is None else min_score
+
+    @classmethod
+    def load(cls, path: str, tagger_path: str | None = None, encoder: Any = None, rerank: bool | None = None,
+             **kwargs: Any) -> "Corrector":
+        """A saved corrector; the tagger kind reads the states of the detector at ``tagger_path`` (or
+        ``encoder``, an existing TaggerEncoder, so that detection and correction share one encoder pass).
+        ``rerank``: use the folder's reranking stage (rerank.json) if there is one (None), always, or never."""
+        model = SpanCorrector.from_pretrained(path, dtype=torch.float32)
+        pieces = Pieces(str(Path(path) / "pieces.model"))
+        if model.config.encoder == "scratch":
+            encoder = ScratchEncoder(pieces)
+        elif encoder is None:
+            from .detect import shipped_detector
+
+            tagger = tagger_path or shipped_detector()
+            if tagger is None:
+                from .errors import NotBuiltError
+
+                raise NotBuiltError("the corrector reads the detector's encoder, and no detector is installed")
+            encoder = TaggerEncoder.load(str(tagger))
+        weights = Rerank.load(Path(path) / "rerank.json") if rerank is not False else None
+        if rerank and weights is None:
+            weights = Rerank()
+        return cls(model, pieces, encoder, rerank=weights, **kwargs)
+
+    @property
+    def lm(self) -> Any:
+        if self._lm is None:
+            from .lm import LanguageModelScorer
+
+            self._lm = LanguageModelScorer()
+        return self._lm
+
+    @property
+    def generator(self) -> Any:
+        if self._generator is None:
+            from .candidates import CandidateGenerator
+
+            self._generator = CandidateGenerator()
+        return self._generator
+
+    def _memory(self, inputs: list[SentenceInput], states: list[torch.Tensor] | None,
+                rows: list[tuple[int, list[int], int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(inputs[k].input_ids) for k, _, _ in rows)
+        marks = torch.zeros(len(rows), width, dtype=torch.long)
+        mask = torch.zeros(len(rows), width, dtype=torch.long)
+        for r, (k, positions, mark) in enumerate(rows):
+            mask[r, :len(inputs[k].input_ids)] = 1
+            marks[r, positions] = mark
+        if states is not None:
+            memory = torch.zeros(len(rows), width, self.model.config.d_model)
+            for r, (k, _, _) in enumerate(rows):
+                memory[r, :states[k].size(0)] = states[k].float()
+        else:
+            ids = torch.zeros(len(rows), width, dtype=torch.long)
+            for r, (k, _, _) in enumerate(rows):
+                ids[r, :len(inputs[k].input_ids)] = torch.tensor(inputs[k].input_ids)
+            memory = self.model.encode(ids, mask)
+        return self.model.memory(memory, marks), mask
+
+    def _inputs(self, texts: Sequence[str]) -> tuple[list[SentenceInput], list[torch.Tensor] | None, list[range]]:
+        inputs: list[SentenceInput] = []
+        states: list[torch.Tensor] = []
+        ranges = []
+        fresh: list[int] = []
+        for i, text in enumerate(texts):
+            shared = self.encoder.shared.pop(text, None) if self.encoder.kind == "tagger" else None
+            begin = len(inputs)
+            if shared is not None:
+                for inp, st in shared:
+                    inputs.append(inp)
+                    states.append(st)
+            else:
+                made = self.encoder.inputs(text, i)
+                fresh += range(len(inputs), len(inputs) + len(made))
+                inputs += made
+                states += [torch.empty(0)] * len(made)
+            ranges.append(range(begin, len(inputs)))
+        if self.encoder.kind != "tagger":
+            return inputs, None, ranges
+        if fresh:
+            for k, st in zip(fresh, self.encoder.states([inputs[k] for k in fresh])):
+                states[k] = st
+        return inputs, states, ranges
+
+    def candidates(self, texts: Sequence[str], spans: Sequence[Sequence[Span]]) -> list[list[tuple[Span, list[Option]]]]:
+        """For each span, its options against keeping the original: the decoder's n-best and, with reranking,
+        the candidate generator's proposals, each scored by the decoder and the language model."""
+        needed = [i for i, s in enumerate(spans) if s]
+        inputs, states, ranges = self._inputs([texts[i] for i in needed])
+        jobs = []  # (text index, span, row)
+        for local, i in enumerate(needed):
+            tokens = tokenize(texts[i])
+            own = [inputs[k] for k in ranges[local]]
+            for span in spans[i]:
+                found = span_input(own, texts[i], span.start, span.end, tokens)
+                if found is not None:
+                    k, positions, mark = found
+                    jobs.append((i, span, (ranges[local][k], positions, mark)))
+        out: list[list[tuple[Span, list[Option]]]] = [[] for _ in texts]
+        with torch.inference_mode():
+            for b in range(0, len(jobs), self.batch_size):
+                chunk = jobs[b:b + self.batch_size]
+                memory, mask = self._memory(inputs, states, [row for _, _, row in chunk])
+                originals = [self.pieces.encode(texts[i][s.start:s.end]) for i, s, _ in chunk]
+                keep = sequence_logprob(self.model, memory, mask, originals, originals)
+                longest = max(map(len, originals))
+                nbest = beam_search(self.model, memory, mask, originals, beams=self.beams,
+                                    max_new=min(self.model.config.max_len // 2 - 1, 2 * longest + 6))
+                found: list[list[Option]] = []
+                for r, (i, span, _) in enumerate(chunk):
+                    original = texts[i][span.start:span.end]
+                    options: dict[str, Option] = {}
+                    for ids, lp in nbest[r]:
+                        text = self.pieces.decode(ids)
+                        if text != original and text not in options:
+                            options[text] = Option(text, "nbest", lp - float(keep[r]))
+                    found.append(list(options.values()))
+                if self.rerank is not None:
+                    self._add_generated(texts, chunk, found, memory, mask, originals, keep)
+                for r, (i, span, _) in enumerate(chunk):
+                    out[i].append((span, found[r]))
+        if self.rerank is not None:
+            self._lm_gains(texts, out)
+        return out
+
+    def _add_generated(self, texts: Sequence[str], chunk: list[Any], found: list[list[Option]], memory: torch.Tensor,
+                       mask: torch.Tensor, originals: list[list[int]], keep: torch.Tensor) -> None:
+        """The generator's candidates for one-word spans, scored by the decoder too (teacher-forced)."""
+        extra: list[tuple[int, Option]] = []
+        for r, (i, span, _) in enumerate(chunk):
+            tokens = tokenize(texts[i])
+            inside = [j for j, t in enumerate(tokens) if span.start <= t.start and t.end <= span.end]
+            if len(inside) != 1:
+                continue
+            have = {o.replacement for o in found[r]}
+            for cand in self.generator.for_word(texts[i], tokens, inside[0]):
+                if cand.start < span.start or cand.end > span.end:
+                    continue
+                text = texts[i][span.start:cand.start] + cand.replacement + texts[i][cand.end:span.end]
+                if text not in have and text != texts[i][span.start:span.end]:
+                    have.add(text)
+                    extra.append((r, Option(text, cand.kind, 0.0)))
+        if not extra:
+            return
+        rows = torch.tensor([r for r, _ in extra])
+        lp = sequence_logprob(self.model, memory[rows], mask[rows], [originals[r] for r, _ in extra],
+                              [self.pieces.encode(o.replacement) for _, o in extra])
+        for (r, option), value in zip(extra, lp.tolist()):
+            option.s2s_gain = value - float(keep[r])
+            found[r].append(option)
+
+    def _lm_gains(self, texts: Sequence[str], found: list[list[tuple[Span, list[Option]]]]) -> None:
+        """Each option's language-model gain over the original, read on the span's sentence."""
+        jobs: list[tuple[Option | None, str]] = []
+        for i, per_text in enumerate(found):
+            bounds = sentence_spans(texts[i]) or [(0, len(texts[i]))]
+            for span, options in per_text:
+                if not options:
+                    continue
+                lo = max([a for a, _ in bounds if a <= span.start] or [0])
+                hi = max(span.end, min([b for _, b in bounds if b >= span.end] or [len(texts[i])]))
+                text = texts[i]
+                jobs.append((None, text[lo:hi]))
+                for option in options:
+                    jobs.append((option, text[lo:span.start] + option.replacement + text[span.end:hi]))
+        scores = self.lm.logprob([t for _, t in jobs])
+        base = 0.0
+        for (option, _), value in zip(jobs, scores):
+            if option is None:
+                base = value
+            else:
+                option.lm_gain = value - base
+
+    def choose(self, options: Sequence[Option]) -> list[tuple[Option, float]]:
+        """Options ranked best first, each with its calibrated probability of being right."""
+        if self.rerank is not None:
+            scored = [(o, self.rerank.z(o.s2s_gain, o.lm_gain, o.kind)) for o in options]
+        else:
+            config = self.model.config
+            scored = [(o, o.s2s_gain / config.edit_temperature + config.edit_bias) for o in options]
+        scored.sort(key=lambda pair: -pair[1])
+        return [(o, 1.0 / (1.0 + math.exp(-z))) for o, z in scored]
+
+    def correct(self, texts: Sequence[str], spans: Sequence[Sequence[Span]]) -> list[list[Edit]]:
+        """Edits for each text's spans, proposed only where the best option's calibrated probability of being
+        right (against keeping the original) reaches ``min_score``."""
+        edits: list[list[Edit]] = [[] for _ in texts]
+        for i, per_text in enumerate(self.candidates(texts, spans)):
+            for span, options in per_text:
+                ranked = self.choose(options)
+                if not ranked or ranked[0][1] < self.min_score:
+                    continue
+                best, score = ranked[0]
+                start, end = deletion_extent(texts[i], span.start, span.end) if not best.replacement else \
+                    (span.start, span.end)
+                edits[i].append(Edit(start, end, best.replacement, score,
+                                     tuple(o.replacement for o, _ in ranked[1:4])))
+        return edits
+
+
+def deletion_extent(text: str, start: int, end: int) -> tuple[int, int]:
+    """A deleted word takes one neighbouring space with it ("a  b" would be left otherwise): the one after it,
+    or, before punctuation or the end, the one before it."""
+    if start == end:
+        return start, end
+    after = end < len(text) and text[end] == " "
+    before = start > 0 and text[start - 1] == " "
+    if after and (before or start == 0):
+        return start, end + 1
+    if before and (end == len(text) or not text[end].isalnum()):
+        return start - 1, end
+    return start, end

@@ -1,0 +1,296 @@
+"""Training the span corrector on `mtfix data build` output: pieces, span examples, cached encoder states, loop,
+calibration of the keep-or-edit score, shipping."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import torch
+
+from .correct import Pieces, SentenceInput, span_input
+from .seq2seq import (CorrectorConfig, SpanCorrector, beam_search, scratch_encoder_config, sequence_logprob,
+                      teacher_batch)
+from .text import tokenize
+from .train import family, fit_platt, sample_mix
+
+
+@dataclass
+class CorrectorTrainConfig:
+    data: str
+    out: str
+    tagger: str = ""                 # the detector folder whose encoder states the decoder reads ("" = shipped)
+    encoder: str = "tagger"          # or "scratch": a small encoder over the pieces, trained with the decoder
+    mix: dict[str, int] = field(default_factory=lambda: {"synthetic": 14000, "mlqe-pe": 9000, "apertium": 4000,
+                                                         "clean": 3000})
+    identity_share: float = 0.35     # per span example, this many "keep it" examples from unflagged words
+    vocab_size: int = 8000
+    layers: int = 3
+    batch_size: int = 64
+    lr: float = 6e-4
+    epochs: float = 3.0
+    max_minutes: float = 0.0         # 0: no limit; else the learning rate decays to zero at this budget
+    dev_examples: int = 1500
+    seed: int = 13
+
+
+@dataclass
+class SpanExample:
+    """Replace ``text[start:end]`` of segment ``segment`` by ``target`` (== the original for a keep example)."""
+
+    segment: int
+    start: int
+    end: int
+    target: str
+    kind: str       # the span's label, or "keep"
+    source: str
+
+
+def span_examples(rows: Sequence[dict[str, Any]], rng: random.Random, identity_share: float
+                  ) -> list[SpanExample]:
+    """Every fixable span of the rows, and "keep" examples: 1-3 unflagged words whose target is themselves."""
+    out: list[SpanExample] = []
+    for i, row in enumerate(rows):
+        text = row["text"]
+        spans = [s for s in row["spans"] if s["fix"] is not None]
+        for s in spans:
+            if s["label"] != "untagged" and text[s["start"]:s["end"]] != s["fix"]:
+                out.append(SpanExample(i, s["start"], s["end"], s["fix"], s["label"], row["source"]))
+        tokens = [t for t in tokenize(text)
+                  if not any(t.start < s["end"] and s["start"] < t.end or t.start == s["start"] for s in row["spans"])]
+        keeps = (1 if rng.random() < identity_share else 0) * max(1, len(spans)) if spans else 1
+        for _ in range(keeps if tokens else 0):
+            j = rng.randrange(len(tokens))
+            k = min(len(tokens), j + rng.choice((1, 1, 1, 2, 3)))
+            while k > j + 1 and tokens[k - 1].start - tokens[j].end > 40:
+                k -= 1
+            out.append(SpanExample(i, tokens[j].start, tokens[k - 1].end,
+                                   text[tokens[j].start:tokens[k - 1].end], "keep", row["source"]))
+    return out
+
+
+def train_pieces(rows: Iterator[str], out: Path, vocab_size: int) -> Pieces:
+    """A cased sentencepiece vocabulary on the project's corpora (identity normalisation: every character kept,
+    unknown ones as bytes), saved as out/pieces.model."""
+    import sentencepiece as spm
+
+    out.mkdir(parents=True, exist_ok=True)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=rows, model_prefix=str(out / "pieces"), vocab_size=vocab_size, model_type="unigram",
+        character_coverage=0.9995, byte_fallback=True, normalization_rule_name="identity",
+        remove_extra_whitespaces=False, add_dummy_prefix=False, pad_id=0, unk_id=1, bos_id=2, eos_id=3,
+        user_defined_symbols=["<sep>"], input_sentence_size=400_000, shuffle_input_sentence=True, hard_vocab_limit=False,
+        num_threads=2, minloglevel=2)
+    return Pieces(str(out / "pieces.model"))
+
+
+def piece_corpus(split: Any, rng: random.Random, n: int = 300_000) -> Iterator[str]:
+    """Clean text and references of the training split (what the decoder writes is clean English)."""
+    idx = rng.sample(range(len(split)), min(n, len(split)))
+    for i in idx:
+        yield split[i]["reference"]
+
+
+def sha1_of(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class Prepared:
+    """Span examples with their sentence inputs; for the tagger kind, the encoder states of each input."""
+
+    examples: list[SpanExample]
+    inputs: list[SentenceInput]
+    which: list[tuple[int, list[int], int]]   # per example: input index, marked positions, mark id
+    originals: list[list[int]]
+    targets: list[list[int]]
+    states: list[torch.Tensor] | None = None
+
+
+def prepare(rows: Sequence[dict[str, Any]], examples: list[SpanExample], encoder: Any, pieces: Pieces,
+            log: Callable[[str], None]) -> Prepared:
+    """Sentence inputs for the segments, each example's marks, and (tagger kind) the cached encoder states."""
+    inputs: list[SentenceInput] = []
+    by_segment: dict[int, list[int]] = {}
+    needed = sorted({e.segment for e in examples})
+    for seg in needed:
+        text = rows[seg]["text"]
+        made = encoder.inputs(text, seg)
+        by_segment[seg] = list(range(len(inputs), len(inputs) + len(made)))
+        inputs += made
+    which, originals, targets, kept = [], [], [], []
+    for e in examples:
+        text = rows[e.segment]["text"]
+        found = span_input([inputs[k] for k in by_segment[e.segment]], text, e.start, e.end)
+        if found is None:
+            continue
+        local, positions, mark = found
+        which.append((by_segment[e.segment][local], positions, mark))
+        originals.append(pieces.encode(text[e.start:e.end]))
+        targets.append(pieces.encode(e.target))
+        kept.append(e)
+    prepared = Prepared(kept, inputs, which, originals, targets)
+    if encoder.kind == "tagger":
+        prepared.states = encoder.states(inputs, log=log)
+    return prepared
+
+
+def make_batches(n: int, size: int, lengths: Sequence[int], rng: random.Random) -> list[list[int]]:
+    order = sorted(range(n), key=lambda i: lengths[i] + rng.random() * 8)
+    out = [order[i:i + size] for i in range(0, n, size)]
+    rng.shuffle(out)
+    return out
+
+
+def batch_memory(model: SpanCorrector, prepared: Prepared, idx: Sequence[int]
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Marked memory (spans, T, d) and its mask for examples ``idx``."""
+    rows = [prepared.which[i] for i in idx]
+    width = max(len(prepared.inputs[k].input_ids) for k, _, _ in rows)
+    marks = torch.zeros(len(rows), width, dtype=torch.long)
+    mask = torch.zeros(len(rows), width, dtype=torch.long)
+    for r, (k, positions, mark) in enumerate(rows):
+        mask[r, :len(prepared.inputs[k].input_ids)] = 1
+        marks[r, positions] = mark
+    if prepared.states is not None:
+        states = torch.zeros(len(rows), width, model.config.d_model)
+        for r, (k, _, _) in enumerate(rows):
+            s = prepared.states[k]
+            states[r, :s.size(0)] = s.float()
+    else:
+        ids = torch.zeros(len(rows), width, dtype=torch.long)
+        for r, (k, _, _) in enumerate(rows):
+            ids[r, :len(prepared.inputs[k].input_ids)] = torch.tensor(prepared.inputs[k].input_ids)
+        states = model.encode(ids, mask)
+    return model.memory(states, marks), mask
+
+
+def evaluate(model: SpanCorrector, prepared: Prepared, pieces: Pieces, beams: int = 4, batch_size: int = 64
+             ) -> dict[str, Any]:
+    """Dev loss, exact-fix rate of the 1-best per kind, and the (gain, right) pairs the calibration fits on."""
+    model.eval()
+    right: dict[str, list[int]] = {}
+    gains, labels = [], []
+    with torch.inference_mode():
+        for b in range(0, len(prepared.examples), batch_size):
+            idx = list(range(b, min(b + batch_size, len(prepared.examples))))
+            memory, mask = batch_memory(model, prepared, idx)
+            keep = sequence_logprob(model, memory, mask, [prepared.originals[i] for i in idx],
+                                    [prepared.originals[i] for i in idx])
+            nbest = beam_search(model, memory, mask, [prepared.originals[i] for i in idx], beams=beams)
+            for r, i in enumerate(idx):
+                e = prepared.examples[i]
+                best = next((h for h in nbest[r] if h[0] != prepared.originals[i]), None)
+                top = nbest[r][0][0] if nbest[r] else prepared.originals[i]
+                right.setdefault(e.kind, []).append(int(pieces.decode(top) == e.target))
+                if best is not None:
+                    gains.append(best[1] - float(keep[r]))
+                    labels.append(int(pieces.decode(best[0]) == e.target and e.kind != "keep"))
+    model.train()
+    exact = {k: sum(v) / len(v) for k, v in sorted(right.items())}
+    return {"exact": exact, "n": {k: len(v) for k, v in sorted(right.items())},
+            "gains": torch.tensor(gains), "labels": torch.tensor(labels)}
+
+
+def train_corrector(config: CorrectorTrainConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train, calibrate and save a corrector; returns the training record (also written to training.json)."""
+    import datasets
+
+    from .correct import TaggerEncoder, ScratchEncoder
+    from .detect import shipped_detector
+
+    rng = random.Random(config.seed)
+    torch.manual_seed(config.seed)
+    started = time.time()
+    out = Path(config.out)
+    dd = datasets.load_from_disk(config.data)
+    log("corrector: training sentencepiece pieces")
+    pieces = train_pieces(piece_corpus(dd["train"], rng), out, config.vocab_size)
+    train_rows = sample_mix(dd["train"], config.mix, rng)
+    dev_rows = sample_mix(dd["dev"], {k: max(1, v // 8) for k, v in config.mix.items()}, rng)
+    train_ex = span_examples(train_rows, rng, config.identity_share)
+    dev_ex = span_examples(dev_rows, rng, config.identity_share)
+    dev_ex = rng.sample(dev_ex, min(config.dev_examples, len(dev_ex)))
+    log(f"corrector: {len(train_ex):,} training spans from {len(train_rows):,} segments, {len(dev_ex):,} dev")
+    tagger_dir = Path(config.tagger) if config.tagger else shipped_detector()
+    model_config = CorrectorConfig(vocab_size=pieces.size, layers=config.layers, encoder=config.encoder,
+                                   sep_id=pieces.sep_id)
+    if config.encoder == "tagger":
+        assert tagger_dir is not None, "no detector to take the encoder states from"
+        encoder: Any = TaggerEncoder.load(str(tagger_dir))
+        model_config.tagger_sha1 = sha1_of(tagger_dir / "model.safetensors")
+        model_config.d_model = encoder.hidden
+    else:
+        encoder = ScratchEncoder(pieces)
+        model_config.scratch_encoder = scratch_encoder_config(pieces.size)
+    model = SpanCorrector(model_config)
+    train = prepare(train_rows, train_ex, encoder, pieces, log)
+    dev = prepare(dev_rows, dev_ex, encoder, pieces, log)
+    log(f"corrector: inputs ready in {(time.time() - started) / 60:.1f} min")
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
+    lengths = [len(train.inputs[k].input_ids) for k, _, _ in train.which]
+    steps_per_epoch = math.ceil(len(train.examples) / config.batch_size)
+    total = int(steps_per_epoch * config.epochs)
+    train_start = time.time()
+    budget = config.max_minutes * 60 - (train_start - started) if config.max_minutes else 0.0
+
+    def progress(step: int) -> float:
+        by_steps = step / max(1, total)
+        return max(by_steps, (time.time() - train_start) / budget) if budget > 0 else by_steps
+
+    step, seen, running = 0, 0, 0.0
+    model.train()
+    while progress(step) < 1.0:
+        for idx in make_batches(len(train.examples), config.batch_size, lengths, rng):
+            p = progress(step)
+            if p >= 1.0:
+                break
+            for group in opt.param_groups:
+                group["lr"] = config.lr * min(1.0, p / 0.05) * max(0.0, 1.0 - p)
+            memory, mask = batch_memory(model, train, idx)
+            ids, labels = teacher_batch(model_config, [train.originals[i] for i in idx],
+                                        [train.targets[i] for i in idx])
+            logits = model.decode(memory, mask, ids)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1),
+                                                     ignore_index=-100)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            running = 0.98 * running + 0.02 * loss.item() if step else loss.item()
+            step += 1
+            seen += len(idx)
+            if step % 100 == 0:
+                log(f"corrector: step {step}/{total} spans {seen:,} loss {running:.3f} "
+                    f"{(time.time() - train_start) / 60:.1f} min")
+    minutes = (time.time() - started) / 60
+    log(f"corrector: trained {step} steps in {minutes:.1f} min; evaluating on dev")
+    result = evaluate(model, dev, pieces)
+    if len(result["gains"]) and result["labels"].sum() > 0:
+        temperature, bias = fit_platt(result["gains"], result["labels"])
+        model_config.edit_temperature, model_config.edit_bias = temperature, bias
+    record = {"config": asdict(config), "steps": step, "spans_seen": seen, "minutes": round(minutes, 1),
+              "train_spans": len(train.examples), "dev_spans": len(dev.examples),
+              "dev_exact": {k: round(v, 4) for k, v in result["exact"].items()}, "dev_n": result["n"],
+              "edit_temperature": model_config.edit_temperature, "edit_bias": model_config.edit_bias,
+              "sources": sorted({family(e.source) for e in train.examples}),
+              "train_texts_sha1": hashlib.sha1("\n".join(r["text"] for r in train_rows).encode()).hexdigest()}
+    save(model, out, record)
+    log(f"corrector: dev exact-fix {json.dumps(record['dev_exact'])}; saved to {out}")
+    return record
+
+
+def save(model: SpanCorrector, out: Path, record: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    model.half().save_pretrained(out)
+    model.float()
+    (out / "training.json").write_text(json.dumps(record, indent=2) + "\n")

@@ -1,0 +1,248 @@
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+from transformers import AutoTokenizer
+
+from mtfix.correct import Corrector, Option, Pieces, Rerank, TaggerEncoder, deletion_extent, span_input
+from mtfix.seq2seq import INSERT, INSIDE, CorrectorConfig, SpanCorrector, beam_search, sequence_logprob, \
+    teacher_batch
+from mtfix.spans import Span, apply_edits
+from mtfix.tagger import TaggerDetector
+from mtfix.train import minilm_dir
+from mtfix.train_corrector import SpanExample, batch_memory, prepare, span_examples, train_pieces
+
+from .conftest import CLEAN
+from .test_tagger import tiny_model
+
+CORPUS = [s.replace("number", w) for s in CLEAN for w in ("one", "two", "the leaders", "an explosion")] + [
+    "The two leaders discussed the need to improve relations.", "In one explosion, the factory burned down.",
+    "Their projects, which began in 2019, were approved.", "She resigned her post last week."]
+
+
+@pytest.fixture(scope="session")
+def pieces(tmp_path_factory) -> Pieces:
+    return train_pieces(iter(CORPUS * 20), tmp_path_factory.mktemp("pieces"), vocab_size=400)
+
+
+@pytest.fixture(scope="session")
+def tagger_dir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("tagger")
+    tiny_model().save_pretrained(path)
+    AutoTokenizer.from_pretrained(minilm_dir()).save_pretrained(path)
+    return path
+
+
+def tiny_corrector(pieces: Pieces, seed: int = 0) -> SpanCorrector:
+    torch.manual_seed(seed)
+    config = CorrectorConfig(vocab_size=pieces.size, d_model=32, layers=1, heads=2, ffn=64, dropout=0.0,
+                             sep_id=pieces.sep_id, min_score=0.0)
+    return SpanCorrector(config)
+
+
+@pytest.fixture
+def encoder(tagger_dir) -> TaggerEncoder:
+    return TaggerEncoder.load(str(tagger_dir))
+
+
+def test_pieces_give_back_every_character(pieces):
+    for text in ["in one Explosion", "non -involved", "projectsWhich  two  spaces", "naïve café – “quoted”", ""]:
+        assert pieces.decode(pieces.encode(text)) == text
+
+
+def test_span_input_marks_the_span_subwords_and_insertion_points(encoder):
+    text = "The two guides discussed it. Then they left."
+    inputs = encoder.inputs(text)
+    assert len(inputs) == 2  # sentence by sentence, as the tagger reads
+    k, positions, mark = span_input(inputs, text, 8, 14)  # "guides"
+    assert (k, mark) == (0, INSIDE)
+    assert encoder.tokenizer.decode([inputs[0].input_ids[p] for p in positions]).replace(" ", "") == "guides"
+    k, positions, mark = span_input(inputs, text, 29, 29)  # before "Then"
+    assert (k, mark) == (1, INSERT)
+    assert encoder.tokenizer.decode([inputs[1].input_ids[positions[0]]]) == "then"
+    k, positions, mark = span_input(inputs, text, len(text), len(text))  # at the very end
+    assert (k, mark, positions) == (1, INSERT, [len(inputs[1].input_ids) - 1])
+
+
+def test_teacher_batch_takes_loss_on_the_replacement_and_eos_only(pieces):
+    config = CorrectorConfig(vocab_size=pieces.size, sep_id=pieces.sep_id)
+    ids, labels = teacher_batch(config, [[10, 11]], [[20]])
+    assert ids[0].tolist() == [config.bos_id, 10, 11, config.sep_id, 20, config.eos_id]
+    assert labels[0].tolist() == [-100, -100, -100, 20, config.eos_id, -100]
+
+
+def test_beam_scores_equal_teacher_forced_scores(pieces, encoder):
+    """The n-best's log-probabilities are those of the same sequences scored by teacher forcing."""
+    model = tiny_corrector(pieces).eval()
+    text = "The two guides discussed it."
+    inputs = encoder.inputs(text)
+    states = encoder.states(inputs)
+    k, positions, mark = span_input(inputs, text, 8, 14)
+    marks = torch.zeros(1, len(inputs[0].input_ids), dtype=torch.long)
+    marks[0, positions] = mark
+    with torch.inference_mode():
+        memory = model.memory(states[0].float().unsqueeze(0), marks)
+        mask = torch.ones_like(marks)
+        original = pieces.encode("guides")
+        nbest = beam_search(model, memory, mask, [original], beams=3, max_new=5)[0]
+        assert 1 <= len(nbest) <= 3
+        assert [lp for _, lp in nbest] == sorted((lp for _, lp in nbest), reverse=True)
+        forced = sequence_logprob(model, memory.expand(len(nbest), -1, -1), mask.expand(len(nbest), -1),
+                                  [original] * len(nbest), [ids for ids, _ in nbest])
+    assert forced.tolist() == pytest.approx([lp for _, lp in nbest], abs=1e-3)
+
+
+def test_the_decoder_learns_span_fixes_from_marked_states(pieces, encoder):
+    """A few hundred steps on a toy task: the marked span, not its neighbours, is what gets rewritten."""
+    rows = [{"text": "The two guides discussed it.", "source": "synthetic:pivot",
+             "spans": [{"start": 8, "end": 14, "label": "pivot", "fix": "leaders", "visible": True}]},
+            {"text": "It was in one Explosion here.", "source": "synthetic:casing",
+             "spans": [{"start": 14, "end": 23, "label": "casing", "fix": "explosion", "visible": True}]}]
+    examples = span_examples(rows, random.Random(0), identity_share=1.0)
+    assert {e.kind for e in examples} == {"pivot", "casing", "keep"}
+    keeps = [e for e in examples if e.kind == "keep"]
+    assert all(rows[e.segment]["text"][e.start:e.end] == e.target for e in keeps)
+    prepared = prepare(rows, examples, encoder, pieces, log=lambda m: None)
+    model = tiny_corrector(pieces, seed=1)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    idx = list(range(len(prepared.examples)))
+    for _ in range(150):
+        memory, mask = batch_memory(model, prepared, idx)
+        ids, labels = teacher_batch(model.config, [prepared.originals[i] for i in idx],
+                                    [prepared.targets[i] for i in idx])
+        logits = model.decode(memory, mask, ids)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1),
+                                                 ignore_index=-100)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.inference_mode():
+        memory, mask = batch_memory(model, prepared, idx)
+        nbest = beam_search(model, memory, mask, [prepared.originals[i] for i in idx], beams=2)
+    assert [pieces.decode(n[0][0]) for n in nbest] == [e.target for e in prepared.examples]
+
+
+def test_deletion_takes_one_neighbouring_space():
+    assert deletion_extent("the the cat", 4, 7) == (4, 8)
+    assert deletion_extent("a cat the.", 6, 9) == (5, 9)
+    assert deletion_extent("the cat", 0, 3) == (0, 4)
+    assert deletion_extent("x", 0, 1) == (0, 1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_text_outside_edits_never_changes(corrector_for_property, data):
+    corrector = corrector_for_property
+    words = data.draw(st.lists(st.sampled_from(["the", "two", "guides", "Explosion", ",", "projectsWhich", "café"]),
+                               min_size=1, max_size=12))
+    text = " ".join(words)
+    bounds = sorted(data.draw(st.sets(st.integers(0, len(words)), min_size=2, max_size=4)))
+    starts = [len(" ".join(words[:b])) + (1 if b else 0) for b in bounds]
+    spans = [Span(min(a, len(text)), min(max(a, b - 1), len(text))) for a, b in zip(starts, starts[1:])]
+    (edits,) = corrector.correct([text], [spans])
+    fixed = apply_edits(text, edits)
+    cursor, kept = 0, []
+    for e in sorted(edits, key=lambda e: e.start):
+        kept.append(text[cursor:e.start])
+        cursor = e.end
+    kept.append(text[cursor:])
+    rest = fixed
+    for piece in kept:  # every untouched stretch appears, in order, in the fixed text
+        assert piece in rest
+        rest = rest[rest.index(piece) + len(piece):]
+
+
+@pytest.fixture(scope="module")
+def corrector_for_property(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pieces2")
+    p = train_pieces(iter(CORPUS * 20), path, vocab_size=400)
+    tagger = TaggerDetector.load(str(_tagger(tmp_path_factory)))
+    return Corrector(tiny_corrector(p), p, TaggerEncoder(tagger.model, tagger.tokenizer), beams=2, min_score=0.0)
+
+
+def _tagger(factory) -> Path:
+    path = factory.mktemp("tagger2")
+    tiny_model().save_pretrained(path)
+    AutoTokenizer.from_pretrained(minilm_dir()).save_pretrained(path)
+    return path
+
+
+def test_min_score_gates_edits_and_alternatives_are_other_options(pieces, encoder):
+    corrector = Corrector(tiny_corrector(pieces), pieces, encoder, beams=4, min_score=0.0)
+    text = "The two guides discussed it."
+    (edits,) = corrector.correct([text], [[Span(8, 14)]])
+    assert len(edits) == 1 and edits[0].replacement != "guides"
+    assert edits[0].replacement not in edits[0].alternatives
+    corrector.min_score = 1.0
+    assert corrector.correct([text], [[Span(8, 14)]]) == [[]]
+
+
+def test_detection_and_correction_share_one_encoder_pass(pieces, tagger_dir):
+    tagger = TaggerDetector.load(str(tagger_dir), threshold=0.0)
+    encoder = TaggerEncoder(tagger.model, tagger.tokenizer)
+    corrector = Corrector(tiny_corrector(pieces), pieces, encoder, beams=2, min_score=0.0)
+    texts = ["The two guides discussed it. In one Explosion.", "All fine here."]
+    spans = [[Span(8, 14), Span(36, 45)], [Span(0, 3)]]
+    alone = corrector.correct(texts, spans)
+    tagger.share = encoder.shared
+    tagger.detect(texts)
+    assert set(encoder.shared) == set(texts)
+
+    def no_second_pass(*args, **kwargs):
+        raise AssertionError("the encoder ran again")
+
+    encoder.states = no_second_pass
+    assert corrector.correct(texts, spans) == alone
+    assert not encoder.shared  # what was used is let go
+
+
+class FakeLM:
+    """Prefers texts that say "leaders"."""
+
+    def logprob(self, texts):
+        return [5.0 if "leaders" in t else 0.0 for t in texts]
+
+
+class FakeGenerator:
+    def for_word(self, text, tokens, i):
+        from mtfix.candidates import Candidate
+
+        return [Candidate(tokens[i].start, tokens[i].end, "leaders", "pivot")]
+
+
+def test_reranking_adds_generator_candidates_scored_by_the_lm(pieces, encoder):
+    rerank = Rerank(s2s=0.0, lm=1.0, kinds={"pivot": 0.5}, bias=-1.0, min_score=0.5)
+    corrector = Corrector(tiny_corrector(pieces), pieces, encoder, beams=2, rerank=rerank, lm=FakeLM(),
+                          generator=FakeGenerator())
+    text = "The two guides discussed it."
+    (found,) = corrector.candidates([text], [[Span(8, 14)]])
+    (span, options), = found
+    pivot = [o for o in options if o.kind == "pivot"]
+    assert [o.replacement for o in pivot] == ["leaders"] and pivot[0].lm_gain == 5.0
+    (edits,) = corrector.correct([text], [[Span(8, 14)]])
+    assert edits[0].replacement == "leaders"
+    assert edits[0].score == pytest.approx(torch.sigmoid(torch.tensor(4.5)).item(), abs=1e-6)
+
+
+def test_choose_without_rerank_uses_the_calibrated_gain(pieces, encoder):
+    model = tiny_corrector(pieces)
+    model.config.edit_temperature, model.config.edit_bias = 2.0, -1.0
+    corrector = Corrector(model, pieces, encoder)
+    ranked = corrector.choose([Option("a", "nbest", 1.0), Option("b", "nbest", 6.0)])
+    assert [o.replacement for o, _ in ranked] == ["b", "a"]
+    assert ranked[0][1] == pytest.approx(torch.sigmoid(torch.tensor(2.0)).item())
+
+
+def test_saved_corrector_loads_and_gives_the_same_edits(pieces, tagger_dir, tmp_path):
+    import shutil
+
+    model = tiny_corrector(pieces)
+    model.save_pretrained(tmp_path)
+    shutil.copy(pieces.path, tmp_path / "pieces.model")
+    text = "The two guides discussed it."
+    before = Corrector(model, pieces, TaggerEncoder.load(str(tagger_dir)), min_score=0.0).correct([text], [[Span(8, 14)]])
+    after = Corrector.load(str(tmp_path), tagger_path=str(tagger_dir), min_score=0.0).correct([text], [[Span(8, 14)]])
+    assert [(e.start, e.end, e.replacement) for e in after[0]] == [(e.start, e.end, e.replacement) for e in before[0]]
