@@ -169,6 +169,36 @@ def cmd_fix(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_clean(args: argparse.Namespace) -> int:
+    from .clean import CleanConfig, clean
+    from .corpus import count_records, guess_format
+    from .render import corpus_progress
+
+    if args.fast and args.method not in (None, "model"):
+        raise InputError("--fast is the tagger alone: it goes with no --method, or --method model")
+    if args.workers < 1 or args.chunk_size < 1:
+        raise InputError("--workers and --chunk-size must be at least 1")
+    config = CleanConfig(input=args.input, output=args.output, input_format=args.input_format,
+                         output_format=args.output_format, text_field=args.text_field, policy=args.policy,
+                         suggest=args.suggest, min_score=args.min_score, max_density=args.max_density,
+                         chunk_size=args.chunk_size, workers=args.workers, engine=args.engine,
+                         ray_address=args.ray_address, fast=args.fast, method=args.method,
+                         threshold=args.threshold, model=args.model, corrector=args.corrector,
+                         batch_size=args.batch_size, restart=args.restart)
+    if not Path(args.input).exists():
+        raise InputError(f"{args.input}: no such file")
+    total = count_records(args.input, guess_format(args.input, args.input_format))
+    with corpus_progress(f"cleaning {args.input}", total) as advance:
+        summary = clean(config, advance)
+    print(json.dumps({k: summary[k] for k in ("records", "written", "rejected", "filtered", "words",
+                                               "flagged_words", "flags_per_100_words", "edits", "seconds")}),
+          file=sys.stderr)
+    print(f"mtfix: wrote {args.output} ({summary['written']:,} records); summary in {args.output}.summary.html"
+          + (f"; {summary['rejected']:,} rejected records in {args.output}.rejects.jsonl" if summary["rejected"]
+             else ""), file=sys.stderr)
+    return 0
+
+
 def _load_gold(path: str) -> list[Any]:
     from .formats import read_documents
     from .mlqe import MLQEError, read_mlqe
@@ -391,10 +421,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-field", default="text", help="JSONL field holding the text (default: text)")
     p.set_defaults(func=cmd_fix)
 
-    for name, text in (("clean", "clean a whole corpus (issue #7)"),):
-        p = sub.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}: not built yet.")
-        p.add_argument("rest", nargs=argparse.REMAINDER)
-        p.set_defaults(func=cmd_later)
+    p = sub.add_parser("clean", help="clean a whole corpus, resumably", description=(
+        "Run a corpus through the detector (and, with --policy fix or --suggest, the corrector). Every input "
+        "record is written to OUT in input order with fields added: spans, density (flagged words per 100), and "
+        "edits and fixed where corrected. Unusable records (invalid UTF-8, empty or missing text, binary, "
+        "over-long or truncated lines) go to OUT.rejects.jsonl with their line and reason. A summary is written "
+        "to OUT.summary.json and OUT.summary.html. Killed at any moment, the same command resumes from its "
+        "checkpoint (OUT.journal); outputs appear, whole, only at the end. The input is never modified."))
+    p.add_argument("input", metavar="IN", help="JSONL, plain text (one record per line), CSV, parquet, or the "
+                                               "folder of a saved datasets dataset")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="the output (same format as IN; plain "
+                                                                        "text input gives JSONL)")
+    p.add_argument("--policy", choices=["annotate", "fix", "filter"], default="annotate",
+                   help="annotate: add the fields only (default); fix: also replace the text by the fixed text "
+                        "(edits scoring at least --min-score; the original kept in original_TEXTFIELD); filter: "
+                        "route records above --max-density to OUT.filtered (same format)")
+    p.add_argument("--suggest", action="store_true", help="annotate/filter: run the corrector too and add its edits")
+    p.add_argument("--min-score", type=float, default=None, help="the corrector's edit threshold (fix, --suggest)")
+    p.add_argument("--max-density", type=float, default=10.0,
+                   help="filter: records with more flagged words per 100 than this are filtered (default 10)")
+    p.add_argument("--text-field", default="text", help="the field or column holding the text (default: text)")
+    p.add_argument("--input-format", default="auto", choices=["auto", "jsonl", "text", "csv", "parquet", "dataset"])
+    p.add_argument("--output-format", default="auto", choices=["auto", "jsonl", "text", "csv", "parquet", "dataset"],
+                   help="auto: as the input (plain text: JSONL); text writes the (fixed) text alone")
+    p.add_argument("--workers", type=int, default=1, help="worker processes, each loading the models once")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local (default), or ray: the same pipeline on Ray Data, --workers actors")
+    p.add_argument("--ray-address", default=None, help="a Ray cluster to join (default: a local Ray instance)")
+    p.add_argument("--chunk-size", type=int, default=64, help="records per checkpointed chunk (default 64)")
+    p.add_argument("--restart", action="store_true", help="ignore (and remove) an existing checkpoint")
+    p.add_argument("--fast", action="store_true", help="detect with the tagger alone (no language model)")
+    p.add_argument("--method", default=None, choices=list(METHODS), help="detection method (as in detect)")
+    p.add_argument("--threshold", type=float, default=None, help="detection threshold (as in detect)")
+    p.add_argument("--model", help="a trained detector folder instead of models/detector")
+    p.add_argument("--corrector", help="a trained corrector folder instead of models/corrector")
+    p.add_argument("--batch-size", type=int, default=32, help="segments per model batch (default 32)")
+    p.set_defaults(func=cmd_clean)
     return parser
 
 

@@ -83,12 +83,13 @@ def _open_bytes(path: str) -> tuple[BinaryIO, str]:
         raise InputError(f"cannot open {path}: {err.strerror}") from None
 
 
-def _lines(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes, str]]:
-    """(line number, bytes, line end) for each line; refuses empty and binary input."""
+def _lines(stream: BinaryIO, name: str, refuse_binary: bool = True) -> Iterator[tuple[int, bytes, str]]:
+    """(line number, bytes, line end) for each line; refuses empty input, and binary input unless told not to
+    (a corpus reports binary lines one by one)."""
     head = stream.read(8192)
     if not head:
         raise InputError(f"{name} is empty")
-    if b"\x00" in head:
+    if refuse_binary and b"\x00" in head:
         raise InputError(f"{name} looks like a binary file (it holds NUL bytes), not text")
     pending = head
     number = 0

@@ -94,6 +94,30 @@ def progress(verb: str, name: str) -> Iterator[Callable[[Segment], None]]:
         yield advance
 
 
+@contextmanager
+def corpus_progress(description: str, total: int | None) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar for corpora: records/s, words/s and ETA; silent when stderr is not a terminal."""
+    if not sys.stderr.isatty() or os.environ.get("MTFIX_NO_PROGRESS"):
+        yield lambda records, words: None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    words = 0
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
+                  TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                  transient=True) as bar:
+        task = bar.add_task(description, total=total, rate="")
+
+        def advance(records: int, n_words: int) -> None:
+            nonlocal words
+            words += n_words
+            elapsed = bar.tasks[0].elapsed or 1e-9
+            done = bar.tasks[0].completed + records
+            bar.update(task, advance=records, rate=f"{done / elapsed:,.1f} records/s {words / elapsed:,.0f} words/s")
+
+        yield advance
+
+
 _ROWS = [
     ("detection", "word level (BAD = artifact)", [
         ("word_mcc", "MCC"), ("word_f1_bad", "F1-BAD"), ("word_precision_bad", "precision BAD"),

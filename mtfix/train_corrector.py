@@ -89,11 +89,16 @@ def train_pieces(rows: Iterator[str], out: Path, vocab_size: int) -> Pieces:
     return Pieces(str(out / "pieces.model"))
 
 
-def piece_corpus(split: Any, rng: random.Random, n: int = 300_000) -> Iterator[str]:
-    """Clean text and references of the training split (what the decoder writes is clean English)."""
-    idx = rng.sample(range(len(split)), min(n, len(split)))
-    for i in idx:
-        yield split[i]["reference"]
+def sampled_rows(dd: Any, config: CorrectorTrainConfig, pieces_corpus: int = 300_000
+                 ) -> tuple[random.Random, list[int], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The seeded draws of a training run, in order: the rows whose references train the pieces (what the
+    decoder writes is clean English), the training rows, and the dev rows the calibration is fitted on.
+    Evaluation scripts call it too, to keep those dev rows out of what they measure."""
+    rng = random.Random(config.seed)
+    corpus = rng.sample(range(len(dd["train"])), min(pieces_corpus, len(dd["train"])))
+    train_rows = sample_mix(dd["train"], config.mix, rng)
+    dev_rows = sample_mix(dd["dev"], {k: max(1, v // 8) for k, v in config.mix.items()}, rng)
+    return rng, corpus, train_rows, dev_rows
 
 
 def sha1_of(path: Path) -> str:
@@ -208,15 +213,13 @@ def train_corrector(config: CorrectorTrainConfig, log: Callable[[str], None] = p
     from .correct import TaggerEncoder, ScratchEncoder
     from .detect import shipped_detector
 
-    rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
     started = time.time()
     out = Path(config.out)
     dd = datasets.load_from_disk(config.data)
+    rng, corpus, train_rows, dev_rows = sampled_rows(dd, config)
     log("corrector: training sentencepiece pieces")
-    pieces = train_pieces(piece_corpus(dd["train"], rng), out, config.vocab_size)
-    train_rows = sample_mix(dd["train"], config.mix, rng)
-    dev_rows = sample_mix(dd["dev"], {k: max(1, v // 8) for k, v in config.mix.items()}, rng)
+    pieces = train_pieces((dd["train"][i]["reference"] for i in corpus), out, config.vocab_size)
     train_ex = span_examples(train_rows, rng, config.identity_share)
     dev_ex = span_examples(dev_rows, rng, config.identity_share)
     dev_ex = rng.sample(dev_ex, min(config.dev_examples, len(dev_ex)))
