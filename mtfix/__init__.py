@@ -7,12 +7,14 @@ from .spans import Edit, OverlapError, Span, apply_edits  # noqa: E402
 
 
 def load(method: str | None = None, threshold: float | None = None, model: str | None = None,
-         batch_size: int = 32, fast: bool = False):  # type: ignore[no-untyped-def]
-    """Load mtfix offline (the fused detector; ``fast``: the tagger alone); the returned object has
-    ``detect(texts) -> list[list[Span]]``."""
+         batch_size: int = 32, fast: bool = False, corrector: str | None = None,
+         min_score: float | None = None):  # type: ignore[no-untyped-def]
+    """Load mtfix offline (the fused detector; ``fast``: the tagger alone; the corrector in models/corrector, or
+    the folder ``corrector``, on first use). The returned object has ``detect(texts) -> list[list[Span]]``,
+    ``correct(text, spans) -> list[Edit]`` and ``fix(texts) -> list[Fixed]``."""
     from .api import load as _load
 
-    return _load(method, threshold, model, batch_size, fast)
+    return _load(method, threshold, model, batch_size, fast, corrector, min_score)
 
 
 __all__ = ["Edit", "OverlapError", "Span", "apply_edits", "load", "__version__"]

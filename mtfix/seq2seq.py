@@ -27,9 +27,10 @@ class CorrectorConfig(PretrainedConfig):
     def __init__(self, vocab_size: int = 8000, d_model: int = 384, layers: int = 3, heads: int = 6, ffn: int = 1024,
                  dropout: float = 0.1, max_len: int = 48, encoder: str = "tagger",
                  scratch_encoder: dict[str, Any] | None = None, tagger_sha1: str = "", pad_id: int = 0,
-                 bos_id: int = 2, eos_id: int = 3, sep_id: int = 4, edit_temperature: float = 1.0, edit_bias: float = 0.0,
-                 min_score: float = 0.5, **kwargs: Any) -> None:
+                 bos_id: int = 2, eos_id: int = 3, sep_id: int = 4, edit_temperature: float = 1.0,
+                 edit_bias: float = 0.0, min_score: float = 0.5, encoder_hidden: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.encoder_hidden = encoder_hidden or d_model  # the encoder states' width (projected to d_model)
         self.vocab_size, self.d_model, self.layers, self.heads, self.ffn = vocab_size, d_model, layers, heads, ffn
         self.dropout, self.max_len, self.encoder = dropout, max_len, encoder
         self.scratch_encoder = scratch_encoder
@@ -47,8 +48,9 @@ class CorrectorOutput(ModelOutput):
 
 def scratch_encoder_config(vocab_size: int, d_model: int = 384) -> dict[str, Any]:
     """A small BERT over the sentencepiece pieces, for the stand-alone encoder-decoder."""
-    return BertConfig(vocab_size=vocab_size, hidden_size=d_model, num_hidden_layers=3, num_attention_heads=6,
-                      intermediate_size=1024, max_position_embeddings=512, pad_token_id=0).to_dict()
+    return BertConfig(vocab_size=vocab_size, hidden_size=d_model, num_hidden_layers=3,
+                      num_attention_heads=max(1, d_model // 64), intermediate_size=4 * d_model,
+                      max_position_embeddings=512, pad_token_id=0).to_dict()
 
 
 class SpanCorrector(PreTrainedModel):
@@ -62,6 +64,7 @@ class SpanCorrector(PreTrainedModel):
         d = config.d_model
         self.encoder = (BertModel(BertConfig(**config.scratch_encoder), add_pooling_layer=False)
                         if config.encoder == "scratch" else None)
+        self.bridge = nn.Linear(config.encoder_hidden, d) if config.encoder_hidden != d else None
         self.marker = nn.Embedding(3, d)
         self.memory_norm = nn.LayerNorm(d)
         self.embed = nn.Embedding(config.vocab_size, d)
@@ -89,6 +92,8 @@ class SpanCorrector(PreTrainedModel):
         return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
     def memory(self, states: torch.Tensor, marks: torch.Tensor) -> torch.Tensor:
+        if self.bridge is not None:
+            states = self.bridge(states)
         return self.memory_norm(states + self.marker(marks))
 
     def decode(self, memory: torch.Tensor, memory_mask: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:

@@ -31,6 +31,10 @@ class CorrectorTrainConfig:
     identity_share: float = 0.35     # per span example, this many "keep it" examples from unflagged words
     vocab_size: int = 8000
     layers: int = 3
+    d_model: int = 384
+    heads: int = 6
+    ffn: int = 1024
+    bf16: bool = False               # bfloat16 autocast for the training steps (CPUs with avx512_bf16)
     batch_size: int = 64
     lr: float = 6e-4
     epochs: float = 3.0
@@ -226,15 +230,16 @@ def train_corrector(config: CorrectorTrainConfig, log: Callable[[str], None] = p
     log(f"corrector: {len(train_ex):,} training spans from {len(train_rows):,} segments, {len(dev_ex):,} dev")
     tagger_dir = Path(config.tagger) if config.tagger else shipped_detector()
     model_config = CorrectorConfig(vocab_size=pieces.size, layers=config.layers, encoder=config.encoder,
-                                   sep_id=pieces.sep_id)
+                                   sep_id=pieces.sep_id, d_model=config.d_model, heads=config.heads, ffn=config.ffn)
     if config.encoder == "tagger":
         assert tagger_dir is not None, "no detector to take the encoder states from"
         encoder: Any = TaggerEncoder.load(str(tagger_dir))
         model_config.tagger_sha1 = sha1_of(tagger_dir / "model.safetensors")
-        model_config.d_model = encoder.hidden
+        model_config.encoder_hidden = encoder.hidden
     else:
         encoder = ScratchEncoder(pieces)
-        model_config.scratch_encoder = scratch_encoder_config(pieces.size)
+        model_config.scratch_encoder = scratch_encoder_config(pieces.size, config.d_model)
+        model_config.encoder_hidden = config.d_model
     model = SpanCorrector(model_config)
     train = prepare(train_rows, train_ex, encoder, pieces, log)
     dev = prepare(dev_rows, dev_ex, encoder, pieces, log)
@@ -259,11 +264,12 @@ def train_corrector(config: CorrectorTrainConfig, log: Callable[[str], None] = p
                 break
             for group in opt.param_groups:
                 group["lr"] = config.lr * min(1.0, p / 0.05) * max(0.0, 1.0 - p)
-            memory, mask = batch_memory(model, train, idx)
-            ids, labels = teacher_batch(model_config, [train.originals[i] for i in idx],
-                                        [train.targets[i] for i in idx])
-            logits = model.decode(memory, mask, ids)
-            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1),
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+                memory, mask = batch_memory(model, train, idx)
+                ids, labels = teacher_batch(model_config, [train.originals[i] for i in idx],
+                                            [train.targets[i] for i in idx])
+                logits = model.decode(memory, mask, ids)
+            loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.size(-1)), labels.reshape(-1),
                                                      ignore_index=-100)
             opt.zero_grad()
             loss.backward()

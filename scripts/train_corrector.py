@@ -28,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep-the-original examples per span example (default %(default)s)")
     parser.add_argument("--vocab-size", type=int, default=defaults.vocab_size)
     parser.add_argument("--layers", type=int, default=defaults.layers, help="decoder layers")
+    parser.add_argument("--d-model", type=int, default=defaults.d_model, help="decoder width")
+    parser.add_argument("--heads", type=int, default=defaults.heads)
+    parser.add_argument("--ffn", type=int, default=defaults.ffn)
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CPUs with avx512_bf16)")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--lr", type=float, default=defaults.lr)
     parser.add_argument("--epochs", type=float, default=defaults.epochs)
@@ -37,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = CorrectorTrainConfig(data=args.data, out=args.out, tagger=args.tagger, encoder=args.encoder,
                                   mix=json.loads(args.mix), identity_share=args.identity_share,
-                                  vocab_size=args.vocab_size, layers=args.layers, batch_size=args.batch_size,
+                                  vocab_size=args.vocab_size, layers=args.layers, d_model=args.d_model,
+                                  heads=args.heads, ffn=args.ffn, bf16=args.bf16, batch_size=args.batch_size,
                                   lr=args.lr, epochs=args.epochs, max_minutes=args.minutes, seed=args.seed)
     train_corrector(config, lambda msg: print(msg, file=sys.stderr, flush=True))
     return 0

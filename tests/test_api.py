@@ -34,3 +34,32 @@ def test_the_default_is_the_shipped_fused_detector_and_fast_the_tagger():
     assert guides.evidence["candidate"] == "leaders" and guides.evidence["kind"] == "pivot"
     assert guides.score >= fixer.detector.threshold
     assert type(mtfix.load(fast=True).detector).__name__ == "TaggerDetector"
+
+
+def test_correct_and_fix_with_a_corrector_folder(tiny_models):
+    from mtfix.spans import Span, apply_edits
+
+    tagger, corrector = tiny_models
+    fixer = mtfix.load(model=str(tagger), method="model", threshold=0.0, corrector=str(corrector), min_score=0.0)
+    text = "The two guides met."
+    edits = fixer.correct(text, [Span(8, 14)])
+    assert len(edits) == 1 and (edits[0].start, edits[0].end) in {(8, 14), (8, 15), (7, 14)}
+    (fixed,) = fixer.fix(text)
+    assert fixed.text == text and fixed.fixed == apply_edits(text, fixed.edits)
+    assert fixed.to_json()["fixed"] == fixed.fixed
+    # the corrector reads the detector's own encoder: one set of weights in memory, one pass per text
+    assert fixer.corrector.encoder.tagger is fixer.detector.model
+    assert not fixer.corrector.encoder.shared
+    strict = mtfix.load(model=str(tagger), method="model", threshold=0.0, corrector=str(corrector), min_score=1.0)
+    assert strict.fix([text])[0].edits == [] and strict.fix([text])[0].fixed == text
+
+
+def test_fix_without_a_corrector_says_how_to_get_one(tmp_path, monkeypatch):
+    import pytest
+
+    from mtfix.errors import NotBuiltError
+
+    monkeypatch.setattr("mtfix.api.shipped_corrector", lambda: None)
+    fixer = mtfix.load(method="spell")
+    with pytest.raises(NotBuiltError, match="mtfix train corrector"):
+        fixer.fix("a pariad")

@@ -1,0 +1,144 @@
+"""Evaluate `mtfix fix` end to end with `mtfix score`: MLQE-PE per pair (edit P/R/F0.5, chrF and TER of the
+fixed text next to the unchanged MT), edits per 1,000 words of held-out clean news, the synthetic split's
+exact-fix rate per artifact class (given the gold spans), and the seed article's diff.
+
+    python scripts/eval_fix.py --data runs/data/dataset --split dev --out runs/fix-dev     # choose --min-score
+    python scripts/eval_fix.py --data runs/data/dataset --split test --out runs/fix-test   # once per model
+
+Corrections are made once with --min-score 0 and scored at each threshold (mtfix score --threshold), so the
+dev run shows the whole trade-off; the test run reports the corrector's default.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MLQE = ROOT.parent / "shared" / "data" / "mlqe-pe"
+PAIRS = ["ro-en", "et-en", "ne-en", "si-en", "ru-en"]
+THRESHOLDS = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
+
+
+def mtfix(*args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "mtfix", *args], capture_output=True, text=True, cwd=ROOT,
+                          env={**__import__("os").environ, "MTFIX_NO_PROGRESS": "1"})
+    if done.returncode != 0:
+        raise SystemExit(f"mtfix {' '.join(args)} failed: {done.stderr.strip()[-800:]}")
+    return done.stdout
+
+
+def fix(gold: Path, pred: Path, extra: list[str]) -> None:
+    """Corrections for ``gold`` at --min-score 0; kept from an earlier run of the same --out."""
+    if not pred.exists():
+        mtfix("fix", "--format", "jsonl", "--min-score", "0", str(gold), "-o", str(pred), *extra)
+
+
+def score(gold: Path, pred: Path, threshold: float) -> dict:
+    return json.loads(mtfix("score", "--gold", str(gold), "--pred", str(pred), "--json", "--bootstrap", "200",
+                            "--threshold", str(threshold)))
+
+
+def default_min_score(corrector: str | None) -> float:
+    import mtfix as api
+
+    return float(api.load(fast=True, corrector=corrector).corrector.min_score)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--split", default="dev", choices=["dev", "test"])
+    parser.add_argument("--corrector", help="a corrector folder (default: models/corrector)")
+    parser.add_argument("--fast", action="store_true", help="detect with the tagger alone")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    extra = (["--corrector", args.corrector] if args.corrector else []) + (["--fast"] if args.fast else [])
+    default = default_min_score(args.corrector)
+    thresholds = sorted(set(THRESHOLDS + [default])) if args.split == "dev" else [default]
+    report: dict = {"default_min_score": default, "mlqe": {}, "clean": {}, "synthetic": {}}
+    lines = [f"### MLQE-PE {args.split}: the fused detector's spans, corrected (min-score {default:g} is the default)",
+             "", "| pair | min-score | edits | edit P | edit R | edit F0.5 | chrF MT -> fixed (delta) | "
+             "TER MT -> fixed (delta) |", "|---|---|---|---|---|---|---|---|"]
+    for pair in PAIRS:
+        gold = out / f"{pair}.gold.jsonl"
+        if not gold.exists():
+            mtfix("data", "mlqe", str(MLQE / f"{pair}-{args.split}.tar.gz"), "-o", str(gold))
+        pred = out / f"{pair}.fix.jsonl"
+        fix(gold, pred, extra)
+        scores = [e["score"] for line in pred.read_text().splitlines() for e in json.loads(line).get("edits", [])]
+        for t in thresholds:
+            r = score(gold, pred, t)
+            c, x = r["correction"], r["text"]
+            report["mlqe"][f"{pair}@{t:g}"] = {"correction": c, "text": x}
+            lines.append(
+                f"| {pair} | {t:g} | {sum(1 for v in scores if v >= t)} | "
+                f"{c['edit_precision']['value']:.3f} | {c['edit_recall']['value']:.3f} | {c['edit_f05']['value']:.3f} | "
+                f"{x['chrf_input']['value']:.2f} -> {x['chrf_fixed']['value']:.2f} ({x['chrf_delta']['value']:+.2f}) | "
+                f"{x['ter_input']['value']:.2f} -> {x['ter_fixed']['value']:.2f} ({x['ter_delta']['value']:+.2f}) |")
+    print("\n".join(lines), flush=True)
+
+    clean_gold = out / "clean.gold.jsonl"
+    if not clean_gold.exists():
+        mtfix("data", "export", args.data, "--split", args.split, "--source", "clean:abc-,clean:state-union",
+              "-o", str(clean_gold))
+    pred = out / "clean.fix.jsonl"
+    fix(clean_gold, pred, extra)
+    lines += ["", f"### Clean news ({args.split} split, held out from training): edits per 1,000 words", "",
+              "| min-score | edits per 1,000 words | flagged words per 1,000 |", "|---|---|---|"]
+    for t in thresholds:
+        rates = json.loads(mtfix("score", "--clean", str(pred), "--json", "--threshold", str(t)))["clean"]
+        report["clean"][f"{t:g}"] = rates
+        lines.append(f"| {t:g} | {rates['edits_per_1k_words']:.2f} (of {rates['words']:,} words) | "
+                     f"{rates['flags_per_1k_words']:.1f} |")
+
+    synth_gold = out / "synthetic.gold.jsonl"
+    if not synth_gold.exists():
+        mtfix("data", "export", args.data, "--split", args.split, "--source", "synthetic", "-o", str(synth_gold))
+    lines += ["", f"### Synthetic {args.split}: exact-fix rate per class, given the gold spans", "",
+              "| class | spans | best option is the fix | fixed at the default min-score |", "|---|---|---|---|"]
+    report["synthetic"] = exact_by_class(synth_gold, args.corrector, default)
+    for label, r in report["synthetic"].items():
+        lines.append(f"| {label} | {r['spans']} | {r['best']:.2f} | {r['fixed']:.2f} |")
+
+    seed = ROOT / "seeds" / "article_backtranslated.txt"
+    seed_pred = out / "seed.fix.jsonl"
+    if not seed_pred.exists():
+        mtfix("fix", "--format", "jsonl", str(seed), "-o", str(seed_pred), *extra)
+    edits = [(json.loads(l)["text"], e) for l in seed_pred.read_text().splitlines() for e in json.loads(l)["edits"]]
+    report["seed"] = [{"original": e["original"], "replacement": e["replacement"], "score": e["score"]}
+                      for _, e in edits]
+    lines += ["", "### Seed article: the edits at the default", ""]
+    lines += [f"- \"{e['original']}\" -> \"{e['replacement']}\" ({e['score']:.2f})" for _, e in edits]
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def exact_by_class(gold_path: Path, corrector_path: str | None, default: float, limit: int = 1500) -> dict:
+    """Given the gold spans: how often the best option is the gold fix, and how often the default proposes it."""
+    import mtfix as api
+    from mtfix.formats import read_documents
+
+    corrector = api.load(fast=True, corrector=corrector_path).corrector
+    docs = list(read_documents(str(gold_path)))[:limit]
+    found = corrector.candidates([d.text for d in docs], [d.spans for d in docs])
+    counts: dict[str, list[int]] = {}
+    for doc, per_text in zip(docs, found):
+        for span, options in per_text:
+            ranked = corrector.choose(options)
+            want = span.fixes[0] if span.fixes else None
+            best = ranked[0][0].replacement if ranked else None
+            c = counts.setdefault(span.label, [0, 0, 0])
+            c[0] += 1
+            c[1] += int(best == want)
+            c[2] += int(best == want and ranked[0][1] >= default)
+    return {k: {"spans": v[0], "best": v[1] / v[0], "fixed": v[2] / v[0]} for k, v in sorted(counts.items())}
+
+
+if __name__ == "__main__":
+    main()
