@@ -1,0 +1,75 @@
+"""Write models/corrector/README.md (the model card) from the files the other scripts wrote.
+
+    python scripts/corrector_card.py --model models/corrector --compare runs/corrector-dev.md \\
+        --dev runs/fix-dev/report.md --test runs/fix-test/report.md --bench runs/bench-fix.md
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--compare", type=Path, help="scripts/eval_corrector.py compare output")
+    parser.add_argument("--dev", type=Path, help="scripts/eval_fix.py --split dev report")
+    parser.add_argument("--test", type=Path, help="scripts/eval_fix.py --split test report")
+    parser.add_argument("--bench", type=Path, help="scripts/bench_fix.py output")
+    args = parser.parse_args()
+    record = json.loads((args.model / "training.json").read_text())
+    config = json.loads((args.model / "config.json").read_text())
+    cfg = record["config"]
+    rerank = args.model / "rerank.json"
+    lines = [
+        "# mtfix span corrector", "",
+        "Proposes a replacement for each span the detector flags (`mtfix fix`, `mtfix.load().fix()`), or none: "
+        "an edit is proposed only when its calibrated probability of being right, against keeping the original, "
+        "reaches the default --min-score.", "",
+        "## Model", "",
+        f"- Encoder: {'the detector’s own MiniLM (models/detector, frozen): its states are reused, so one encoder pass per sentence serves detection and the correction of every span in it' if config['encoder'] == 'tagger' else 'a small BERT over the pieces, trained from scratch with the decoder'}. "
+        "A learned marker vector is added to the states of the span's subwords (or of the subword where something "
+        "is to be inserted).",
+        f"- Decoder: {config['layers']} pre-norm transformer layers, width {config['d_model']}, {config['heads']} heads, "
+        f"feed-forward {config['ffn']}; input and output embeddings tied; it reads `<bos> original span <sep>` and "
+        "writes the replacement's pieces and `<eos>` (an empty output deletes).",
+        f"- Vocabulary: a cased sentencepiece unigram model of {config['vocab_size']:,} pieces trained here on the "
+        "references of the training split (identity normalisation, byte fallback: every character survives).",
+        f"- Decoding: beam search, 4 hypotheses; the n-best and the original are scored by the decoder; P(edit is "
+        f"right) = sigmoid((log P(edit) - log P(original)) / {config['edit_temperature']:.3f} "
+        f"{config['edit_bias']:+.3f}) (Platt scaling on dev); default --min-score {config['min_score']:g}.",
+    ]
+    if rerank.exists():
+        weights = json.loads(rerank.read_text())
+        lines.append(
+            "- Reranking stage (rerank.json, used when present): options from the decoder's n-best and the shared "
+            "candidate generator (pivot siblings, spelling neighbours, case, spacing, pronoun and article variants) "
+            "scored by the decoder and by SmolLM2 on the span's sentence; z = "
+            f"{weights['s2s']:.3f} x seq2seq gain + {weights['lm']:.3f} x LM gain + kind weight "
+            f"({', '.join(f'{k} {v:+.2f}' for k, v in weights['kinds'].items())}) {weights['bias']:+.3f}; "
+            f"default --min-score {weights['min_score']:g}. Fitted by logistic regression on a dev slice "
+            "(scripts/eval_corrector.py fit).")
+    lines += [
+        "", "## Training", "",
+        f"- Data: `mtfix data build` train split, segments per source {json.dumps(cfg['mix'])}: "
+        f"{record['train_spans']:,} span examples (every fixable span, plus 'keep' examples on unflagged words at "
+        f"{cfg['identity_share']} per span, so that the decoder learns to leave good words alone).",
+        f"- {record['steps']:,} steps of {cfg['batch_size']} spans ({record['spans_seen']:,} spans), AdamW lr "
+        f"{cfg['lr']}, warm-up then linear decay to zero at the {cfg['max_minutes']:g}-minute budget; "
+        f"{record['minutes']} minutes on 2 CPU cores, seed {cfg['seed']}.",
+        f"- Dev exact-fix rate of the 1-best by kind (calibration slice): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in record["dev_exact"].items()), "",
+        "Every figure below is from `mtfix score` or the scripts named, on data the corrector never trained on. "
+        "Test sets were scored once for this model.", ""]
+    for title, path in (("Variants compared on held-out dev", args.compare),
+                        ("MLQE-PE, clean news, synthetic classes: test", args.test),
+                        ("The --min-score trade-off on dev", args.dev), ("Speed", args.bench)):
+        if path and path.exists():
+            lines += [f"## {title}", "", path.read_text().strip(), ""]
+    (args.model / "README.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.model / 'README.md'}")
+
+
+if __name__ == "__main__":
+    main()
