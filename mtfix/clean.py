@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from .corpus import Record, Writer, count_records, default_output_format, fingerprint, guess_format, read_records
+from .corpus import Record, Writer, default_output_format, fingerprint, guess_format, read_records
 from .errors import InputError
 from .text import tokenize
 

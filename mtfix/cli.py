@@ -10,10 +10,7 @@ from typing import Any, Sequence
 
 from . import __version__
 from .detect import METHODS, default_method
-from .errors import InputError, MtfixError, NotBuiltError
-
-LATER = {"clean": 7}
-
+from .errors import InputError, MtfixError
 
 def _open_out(path: str | None) -> Any:
     if path in (None, "-"):
@@ -309,10 +306,6 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_later(args: argparse.Namespace) -> int:
-    raise NotBuiltError(f"'mtfix {args.command}' is not built yet (issue #{LATER[args.command]})")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mtfix", description="Find and repair machine-translation artifacts in English article text.")
@@ -387,7 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
         "train detector --data DATASET --out FOLDER [options]: train the artifact tagger on the output of "
         "mtfix data build (see scripts/train_detector.py --help). train fusion --data DATASET --tagger FOLDER "
         "--out FOLDER: train the head that fuses the tagger with language-model evidence (see "
-        "scripts/train_fusion.py --help)."), add_help=False)
+        "scripts/train_fusion.py --help). train corrector --data DATASET --out FOLDER: train the span corrector "
+        "on the detector's encoder states (see scripts/train_corrector.py --help)."), add_help=False)
     p.add_argument("what", choices=["detector", "fusion", "corrector"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_train)

@@ -286,7 +286,8 @@ class Corrector:
                 states[k] = st
         return inputs, states, ranges
 
-    def candidates(self, texts: Sequence[str], spans: Sequence[Sequence[Span]]) -> list[list[tuple[Span, list[Option]]]]:
+    def candidates(self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+                   ) -> list[list[tuple[Span, list[Option]]]]:
         """For each span, its options against keeping the original: the decoder's n-best and, with reranking,
         the candidate generator's proposals, each scored by the decoder and the language model."""
         needed = [i for i, s in enumerate(spans) if s]

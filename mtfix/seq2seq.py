@@ -28,7 +28,8 @@ class CorrectorConfig(PretrainedConfig):
                  dropout: float = 0.1, max_len: int = 48, encoder: str = "tagger",
                  scratch_encoder: dict[str, Any] | None = None, tagger_sha1: str = "", pad_id: int = 0,
                  bos_id: int = 2, eos_id: int = 3, sep_id: int = 4, edit_temperature: float = 1.0,
-                 edit_bias: float = 0.0, min_score: float = 0.5, encoder_hidden: int | None = None, **kwargs: Any) -> None:
+                 edit_bias: float = 0.0, min_score: float = 0.5, encoder_hidden: int | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.encoder_hidden = encoder_hidden or d_model  # the encoder states' width (projected to d_model)
         self.vocab_size, self.d_model, self.layers, self.heads, self.ffn = vocab_size, d_model, layers, heads, ffn

@@ -88,7 +88,8 @@ def train_pieces(rows: Iterator[str], out: Path, vocab_size: int) -> Pieces:
         sentence_iterator=rows, model_prefix=str(out / "pieces"), vocab_size=vocab_size, model_type="unigram",
         character_coverage=0.9995, byte_fallback=True, normalization_rule_name="identity",
         remove_extra_whitespaces=False, add_dummy_prefix=False, pad_id=0, unk_id=1, bos_id=2, eos_id=3,
-        user_defined_symbols=["<sep>"], input_sentence_size=400_000, shuffle_input_sentence=True, hard_vocab_limit=False,
+        user_defined_symbols=["<sep>"], input_sentence_size=400_000, shuffle_input_sentence=True,
+        hard_vocab_limit=False,
         num_threads=2, minloglevel=2)
     return Pieces(str(out / "pieces.model"))
 

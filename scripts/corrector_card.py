@@ -10,6 +10,11 @@ import json
 from pathlib import Path
 
 
+ENCODERS = {"tagger": "the detector's own MiniLM (models/detector, frozen): its states are reused, so one encoder "
+                      "pass per sentence serves detection and the correction of every span in it",
+            "scratch": "a small BERT over the pieces, trained from scratch with the decoder"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True)
@@ -28,10 +33,11 @@ def main() -> None:
         "an edit is proposed only when its calibrated probability of being right, against keeping the original, "
         "reaches the default --min-score.", "",
         "## Model", "",
-        f"- Encoder: {'the detector’s own MiniLM (models/detector, frozen): its states are reused, so one encoder pass per sentence serves detection and the correction of every span in it' if config['encoder'] == 'tagger' else 'a small BERT over the pieces, trained from scratch with the decoder'}. "
+        f"- Encoder: {ENCODERS[config['encoder']]}. "
         "A learned marker vector is added to the states of the span's subwords (or of the subword where something "
         "is to be inserted).",
-        f"- Decoder: {config['layers']} pre-norm transformer layers, width {config['d_model']}, {config['heads']} heads, "
+        f"- Decoder: {config['layers']} pre-norm transformer layers, width {config['d_model']}, "
+        f"{config['heads']} heads, "
         f"feed-forward {config['ffn']}; input and output embeddings tied; it reads `<bos> original span <sep>` and "
         "writes the replacement's pieces and `<eos>` (an empty output deletes).",
         f"- Vocabulary: a cased sentencepiece unigram model of {config['vocab_size']:,} pieces trained here on the "
@@ -58,7 +64,7 @@ def main() -> None:
         f"- {record['steps']:,} steps of {cfg['batch_size']} spans ({record['spans_seen']:,} spans), AdamW lr "
         f"{cfg['lr']}, warm-up then linear decay to zero at the {cfg['max_minutes']:g}-minute budget; "
         f"{record['minutes']} minutes on 2 CPU cores, seed {cfg['seed']}.",
-        f"- Dev exact-fix rate of the 1-best by kind (calibration slice): "
+        "- Dev exact-fix rate of the 1-best by kind (calibration slice): "
         + ", ".join(f"{k} {v:.2f}" for k, v in record["dev_exact"].items()), "",
         "Every figure below is from `mtfix score` or the scripts named, on data the corrector never trained on. "
         "Test sets were scored once for this model.", ""]

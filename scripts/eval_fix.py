@@ -77,7 +77,8 @@ def main() -> None:
             report["mlqe"][f"{pair}@{t:g}"] = {"correction": c, "text": x}
             lines.append(
                 f"| {pair} | {t:g} | {sum(1 for v in scores if v >= t)} | "
-                f"{c['edit_precision']['value']:.3f} | {c['edit_recall']['value']:.3f} | {c['edit_f05']['value']:.3f} | "
+                f"{c['edit_precision']['value']:.3f} | {c['edit_recall']['value']:.3f} | "
+                f"{c['edit_f05']['value']:.3f} | "
                 f"{x['chrf_input']['value']:.2f} -> {x['chrf_fixed']['value']:.2f} ({x['chrf_delta']['value']:+.2f}) | "
                 f"{x['ter_input']['value']:.2f} -> {x['ter_fixed']['value']:.2f} ({x['ter_delta']['value']:+.2f}) |")
     print("\n".join(lines), flush=True)

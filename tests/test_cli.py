@@ -102,12 +102,6 @@ def test_score_mismatch_and_missing_arguments(mlqe_tarball, tmp_path, capsys):
     assert code == 1 and "give --gold and --pred" in err
 
 
-@pytest.mark.parametrize("argv,issue", [(["clean", "x"], "#7")])
-def test_later_commands_say_so(capsys, argv, issue):
-    code, _, err = run(capsys, *argv)
-    assert code == 2 and issue in err
-
-
 def test_python_dash_m_and_help():
     done = subprocess.run([sys.executable, "-m", "mtfix", "score", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "--clean" in done.stdout and "bootstrap" in done.stdout

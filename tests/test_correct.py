@@ -12,7 +12,7 @@ from mtfix.seq2seq import INSERT, INSIDE, CorrectorConfig, SpanCorrector, beam_s
 from mtfix.spans import Span, apply_edits
 from mtfix.tagger import TaggerDetector
 from mtfix.train import minilm_dir
-from mtfix.train_corrector import SpanExample, batch_memory, prepare, span_examples, train_pieces
+from mtfix.train_corrector import batch_memory, prepare, span_examples, train_pieces
 
 from .conftest import CLEAN
 from .test_tagger import tiny_model
@@ -243,6 +243,7 @@ def test_saved_corrector_loads_and_gives_the_same_edits(pieces, tagger_dir, tmp_
     model.save_pretrained(tmp_path)
     shutil.copy(pieces.path, tmp_path / "pieces.model")
     text = "The two guides discussed it."
-    before = Corrector(model, pieces, TaggerEncoder.load(str(tagger_dir)), min_score=0.0).correct([text], [[Span(8, 14)]])
+    encoder = TaggerEncoder.load(str(tagger_dir))
+    before = Corrector(model, pieces, encoder, min_score=0.0).correct([text], [[Span(8, 14)]])
     after = Corrector.load(str(tmp_path), tagger_path=str(tagger_dir), min_score=0.0).correct([text], [[Span(8, 14)]])
     assert [(e.start, e.end, e.replacement) for e in after[0]] == [(e.start, e.end, e.replacement) for e in before[0]]
