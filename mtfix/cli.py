@@ -125,11 +125,9 @@ def cmd_fix(args: argparse.Namespace) -> int:
         raise InputError("--fast is the tagger alone: it goes with no --method, or --method model")
     fmt = args.format or ("text" if args.apply or args.output or args.interactive else "diff")
     if args.interactive:
-        import os
-
         if args.input == "-":
             raise InputError("--interactive reads your answers from the terminal: give the text as a FILE, not -")
-        if not (sys.stdin.isatty() or os.environ.get("MTFIX_ASSUME_TTY")):
+        if not sys.stdin.isatty():
             raise InputError("--interactive needs a terminal to ask in; without one use --format jsonl or --apply")
     segments = read_segments(args.input, args.input_format, args.text_field)
     first = next(segments, None)  # a missing, empty or binary input fails here, before any model loads
@@ -154,7 +152,12 @@ def cmd_fix(args: argparse.Namespace) -> int:
         if args.interactive:
             from .review import Review
 
-            reviewed = iter(Review([d for _, d in held if d is not None], out=sys.stderr).run())
+            def ask(prompt: str) -> str:  # the questions go to stderr: stdout may carry the fixed text
+                sys.stderr.write(prompt)
+                sys.stderr.flush()
+                return input()
+
+            reviewed = iter(Review([d for _, d in held if d is not None], ask=ask, out=sys.stderr).run())
             for segment, doc in held:
                 writer.write(segment, next(reviewed) if doc is not None else None)
         complete = True

@@ -354,17 +354,25 @@ class Corrector:
             option.s2s_gain = value - float(keep[r])
             found[r].append(option)
 
-    def _lm_gains(self, texts: Sequence[str], found: list[list[tuple[Span, list[Option]]]]) -> None:
-        """Each option's language-model gain over the original, read on the span's sentence."""
+    def _lm_gains(self, texts: Sequence[str], found: list[list[tuple[Span, list[Option]]]],
+                  left: int = 24, right: int = 8) -> None:
+        """Each option's language-model gain over the original, read on the span's sentence: at most ``left``
+        words before the span and ``right`` after it (the words further away change the gain little and cost a
+        forward pass per option)."""
         jobs: list[tuple[Option | None, str]] = []
         for i, per_text in enumerate(found):
-            bounds = sentence_spans(texts[i]) or [(0, len(texts[i]))]
+            text = texts[i]
+            bounds = sentence_spans(text) or [(0, len(text))]
+            tokens = tokenize(text)
             for span, options in per_text:
                 if not options:
                     continue
-                lo = max([a for a, _ in bounds if a <= span.start] or [0])
-                hi = max(span.end, min([b for _, b in bounds if b >= span.end] or [len(texts[i])]))
-                text = texts[i]
+                s_lo = max([a for a, _ in bounds if a <= span.start] or [0])
+                s_hi = max(span.end, min([b for _, b in bounds if b >= span.end] or [len(text)]))
+                before = [t for t in tokens if s_lo <= t.start and t.end <= span.start][-left:]
+                after = [t for t in tokens if span.end <= t.start and t.end <= s_hi][:right]
+                lo = before[0].start if before else span.start
+                hi = max(span.end, after[-1].end if after else span.end)
                 jobs.append((None, text[lo:hi]))
                 for option in options:
                     jobs.append((option, text[lo:span.start] + option.replacement + text[span.end:hi]))

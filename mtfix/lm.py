@@ -107,12 +107,13 @@ class LanguageModelScorer:
                 out[i] = scores
         return [o for o in out if o is not None]
 
-    def logprob(self, texts: Sequence[str]) -> list[float]:
-        """The total log-probability (nats) of each text after <|endoftext|>, batched by length."""
+    def logprob(self, texts: Sequence[str], batch_size: int = 32) -> list[float]:
+        """The total log-probability (nats) of each text after <|endoftext|>, batched by length (short texts:
+        larger batches than the word scorer's)."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = [0.0] * len(texts)
-        for b in range(0, len(order), self.batch_size):
-            idx = order[b:b + self.batch_size]
+        for b in range(0, len(order), batch_size):
+            idx = order[b:b + batch_size]
             enc = [self.tokenizer(texts[i], add_special_tokens=False)["input_ids"] for i in idx]
             width = 1 + max((len(e) for e in enc), default=0)
             ids = torch.full((len(idx), width), self.bos, dtype=torch.long)

@@ -42,7 +42,7 @@ class Highlighter:
 
 class DiffView:
     """Prints each segment as a word-level diff: deletions red and struck through, insertions green, each edit's
-    score after it."""
+    score after it; flagged spans with no confident fix are underlined in yellow."""
 
     def __init__(self, out: Any) -> None:
         from rich.console import Console
@@ -50,17 +50,31 @@ class DiffView:
         self.console = Console(file=out, highlight=False, soft_wrap=True)
 
     def show(self, doc: Document) -> None:
-        self.console.print(diff_text(doc.text, doc.edits or []))
+        edits = doc.edits or []
+        unfixed = [s for s in doc.spans if s.end > s.start and not any(e.start < s.end and s.start < e.end
+                                                                      for e in edits)]
+        self.console.print(diff_text(doc.text, edits, unfixed=unfixed))
 
 
-def diff_text(text: str, edits: Any, focus: int | None = None) -> Any:
+def diff_text(text: str, edits: Any, focus: int | None = None, unfixed: Any = ()) -> Any:
     """The diff of ``edits`` on ``text`` as rich Text; edit number ``focus`` is underlined (the one under review)."""
     from rich.text import Text
 
     line = Text()
     cursor = 0
+
+    def plain(upto: int) -> None:  # text between edits, with unfixed flagged spans underlined
+        nonlocal cursor
+        for span in unfixed:
+            if cursor <= span.start and span.end <= upto:
+                line.append(text[cursor:span.start])
+                line.append(text[span.start:span.end], style="underline yellow")
+                cursor = span.end
+        line.append(text[cursor:upto])
+        cursor = upto
+
     for n, edit in enumerate(sorted(edits, key=lambda e: (e.start, e.end))):
-        line.append(text[cursor:edit.start])
+        plain(edit.start)
         mark = " underline" if n == focus else ""
         if edit.end > edit.start:
             line.append(text[edit.start:edit.end], style="bold red strike" + mark)
@@ -68,7 +82,7 @@ def diff_text(text: str, edits: Any, focus: int | None = None) -> Any:
             line.append(edit.replacement, style="bold green" + mark)
         line.append(f"[{edit.score:.2f}]", style="dim")
         cursor = edit.end
-    line.append(text[cursor:])
+    plain(len(text))
     return line
 
 

@@ -46,3 +46,12 @@ def test_real_smollm2_prefers_the_right_sense():
     guides, leaders = scorer.score(["The two guides discussed the need to improve relations.",
                                     "The two leaders discussed the need to improve relations."])
     assert guides.surprisal[2] > leaders.surprisal[2] + 1.0
+
+
+def test_logprob_is_the_sum_of_token_log_probabilities_and_prefers_the_fix():
+    scorer = LanguageModelScorer()
+    texts = ["The two leaders discussed the plan.", "The two guides discussed the plan.", "Hi"]
+    a, b, c = scorer.logprob(texts)
+    assert a > b and c < 0
+    # batching does not change the numbers
+    assert scorer.logprob(texts[:1], batch_size=1)[0] == pytest.approx(a, abs=0.3)
