@@ -251,7 +251,7 @@ class Corrector:
             mask[r, :len(inputs[k].input_ids)] = 1
             marks[r, positions] = mark
         if states is not None:
-            memory = torch.zeros(len(rows), width, self.model.config.d_model)
+            memory = torch.zeros(len(rows), width, self.model.config.encoder_hidden)
             for r, (k, _, _) in enumerate(rows):
                 memory[r, :states[k].size(0)] = states[k].float()
         else:

@@ -172,7 +172,7 @@ def batch_memory(model: SpanCorrector, prepared: Prepared, idx: Sequence[int]
         mask[r, :len(prepared.inputs[k].input_ids)] = 1
         marks[r, positions] = mark
     if prepared.states is not None:
-        states = torch.zeros(len(rows), width, model.config.d_model)
+        states = torch.zeros(len(rows), width, model.config.encoder_hidden)
         for r, (k, _, _) in enumerate(rows):
             s = prepared.states[k]
             states[r, :s.size(0)] = s.float()

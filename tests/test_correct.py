@@ -247,3 +247,19 @@ def test_saved_corrector_loads_and_gives_the_same_edits(pieces, tagger_dir, tmp_
     before = Corrector(model, pieces, encoder, min_score=0.0).correct([text], [[Span(8, 14)]])
     after = Corrector.load(str(tmp_path), tagger_path=str(tagger_dir), min_score=0.0).correct([text], [[Span(8, 14)]])
     assert [(e.start, e.end, e.replacement) for e in after[0]] == [(e.start, e.end, e.replacement) for e in before[0]]
+
+
+def test_a_narrower_decoder_reads_the_encoder_through_a_bridge(pieces, encoder):
+    """d_model below the encoder's width: states are projected (training batches and correction alike)."""
+    torch.manual_seed(0)
+    config = CorrectorConfig(vocab_size=pieces.size, d_model=16, layers=1, heads=2, ffn=32, dropout=0.0,
+                             sep_id=pieces.sep_id, min_score=0.0, encoder_hidden=encoder.hidden)
+    model = SpanCorrector(config)
+    assert model.bridge is not None and model.bridge.in_features == encoder.hidden
+    rows = [{"text": "The two guides discussed it.", "source": "synthetic:pivot",
+             "spans": [{"start": 8, "end": 14, "label": "pivot", "fix": "leaders", "visible": True}]}]
+    prepared = prepare(rows, span_examples(rows, random.Random(0), 0.0), encoder, pieces, log=lambda m: None)
+    memory, _ = batch_memory(model, prepared, [0])
+    assert memory.shape[-1] == 16
+    (edits,) = Corrector(model, pieces, encoder, beams=2).correct(["The two guides discussed it."], [[Span(8, 14)]])
+    assert len(edits) == 1
