@@ -414,7 +414,7 @@ class Corrector:
 def deletion_extent(text: str, start: int, end: int) -> tuple[int, int]:
     """A deleted word takes one neighbouring space with it ("a  b" would be left otherwise): the one after it,
     or, before punctuation or the end, the one before it."""
-    if start == end:
+    if start == end or text[start:end] != text[start:end].strip():  # it takes its own space already
         return start, end
     after = end < len(text) and text[end] == " "
     before = start > 0 and text[start - 1] == " "

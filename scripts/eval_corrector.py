@@ -177,6 +177,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     config["min_score"] = t_plain
     config_path.write_text(json.dumps(config, indent=2) + "\n")
     log(f"seq2seq alone: min-score {t_plain}")
+    if args.no_rerank:
+        return 0
     rerank = Corrector.load(args.corrector, rerank=True, min_score=0.0)
     rerank.rerank = Rerank()
     found, seconds = run(rerank, golds, spans)
@@ -232,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corrector", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--per-family", type=int, default=120)
+    p.add_argument("--no-rerank", action="store_true", help="only choose the seq2seq --min-score")
     p.set_defaults(func=cmd_fit)
     p = sub.add_parser("compare", help="compare variants on the eval slice")
     p.add_argument("--data", required=True)
