@@ -54,6 +54,8 @@ def main() -> None:
     parser.add_argument("--corrector", help="a corrector folder (default: models/corrector)")
     parser.add_argument("--fast", action="store_true", help="detect with the tagger alone")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--limit", type=int, default=0, help="the first N segments of each MLQE-PE pair (0: all)")
+    parser.add_argument("--clean-limit", type=int, default=0, help="the first N clean news segments (0: all)")
     args = parser.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -61,13 +63,16 @@ def main() -> None:
     default = default_min_score(args.corrector)
     thresholds = sorted(set(THRESHOLDS + [default])) if args.split == "dev" else [default]
     report: dict = {"default_min_score": default, "mlqe": {}, "clean": {}, "synthetic": {}}
-    lines = [f"### MLQE-PE {args.split}: the fused detector's spans, corrected (min-score {default:g} is the default)",
+    subset = f", the first {args.limit} segments of each pair" if args.limit else ""
+    lines = [f"### MLQE-PE {args.split}{subset}: the detector's spans, corrected (min-score {default:g} is the default)",
              "", "| pair | min-score | edits | edit P | edit R | edit F0.5 | chrF MT -> fixed (delta) | "
              "TER MT -> fixed (delta) |", "|---|---|---|---|---|---|---|---|"]
     for pair in PAIRS:
         gold = out / f"{pair}.gold.jsonl"
         if not gold.exists():
             mtfix("data", "mlqe", str(MLQE / f"{pair}-{args.split}.tar.gz"), "-o", str(gold))
+            if args.limit:
+                gold.write_text("".join(gold.read_text().splitlines(keepends=True)[:args.limit]))
         pred = out / f"{pair}.fix.jsonl"
         fix(gold, pred, extra)
         scores = [e["score"] for line in pred.read_text().splitlines() for e in json.loads(line).get("edits", [])]
@@ -87,6 +92,8 @@ def main() -> None:
     if not clean_gold.exists():
         mtfix("data", "export", args.data, "--split", args.split, "--source", "clean:abc-,clean:state-union",
               "-o", str(clean_gold))
+        if args.clean_limit:
+            clean_gold.write_text("".join(clean_gold.read_text().splitlines(keepends=True)[:args.clean_limit]))
     pred = out / "clean.fix.jsonl"
     fix(clean_gold, pred, extra)
     lines += ["", f"### Clean news ({args.split} split, held out from training): edits per 1,000 words", "",
@@ -102,7 +109,7 @@ def main() -> None:
         mtfix("data", "export", args.data, "--split", args.split, "--source", "synthetic", "-o", str(synth_gold))
     lines += ["", f"### Synthetic {args.split}: exact-fix rate per class, given the gold spans", "",
               "| class | spans | best option is the fix | fixed at the default min-score |", "|---|---|---|---|"]
-    report["synthetic"] = exact_by_class(synth_gold, args.corrector, default)
+    report["synthetic"] = exact_by_class(synth_gold, args.corrector, default, args.limit or 1500)
     for label, r in report["synthetic"].items():
         lines.append(f"| {label} | {r['spans']} | {r['best']:.2f} | {r['fixed']:.2f} |")
 
