@@ -167,9 +167,14 @@ class Rerank:
     kinds: dict[str, float] = field(default_factory=dict)
     bias: float = 0.0
     min_score: float = 0.5
+    length: float = 0.0  # per word the option adds (negative: removes); the LM alone favours short text
+    # Platt scaling of the best option's z, fitted on the decisions themselves: P(the proposed edit is right)
+    temperature: float = 1.0
+    top_bias: float = 0.0
 
-    def z(self, s2s_gain: float, lm_gain: float, kind: str) -> float:
-        return self.s2s * s2s_gain + self.lm * lm_gain + self.kinds.get(kind, 0.0) + self.bias
+    def z(self, option: "Option") -> float:
+        return (self.s2s * option.s2s_gain + self.lm * option.lm_gain + self.length * option.words_delta
+                + self.kinds.get(option.kind, 0.0) + self.bias)
 
     @classmethod
     def load(cls, path: Path) -> "Rerank | None":
@@ -187,6 +192,7 @@ class Option:
     kind: str           # "nbest", or the generator's kind (pivot, spelling, case, spacing, pronoun, article)
     s2s_gain: float     # log P_seq2seq(replacement) - log P_seq2seq(original)
     lm_gain: float = 0.0  # log P_LM(text with replacement) - log P_LM(text), over the span's sentence
+    words_delta: int = 0  # words in the replacement - words in the original
 
 
 class Corrector:
@@ -318,7 +324,8 @@ class Corrector:
                     for ids, lp in nbest[r]:
                         text = self.pieces.decode(ids)
                         if text != original and text not in options:
-                            options[text] = Option(text, "nbest", lp - float(keep[r]))
+                            options[text] = Option(text, "nbest", lp - float(keep[r]),
+                                                   words_delta=len(tokenize(text)) - len(tokenize(original)))
                     found.append(list(options.values()))
                 if self.rerank is not None:
                     self._add_generated(texts, chunk, found, memory, mask, originals, keep)
@@ -344,7 +351,8 @@ class Corrector:
                 text = texts[i][span.start:cand.start] + cand.replacement + texts[i][cand.end:span.end]
                 if text not in have and text != texts[i][span.start:span.end]:
                     have.add(text)
-                    extra.append((r, Option(text, cand.kind, 0.0)))
+                    delta = len(tokenize(text)) - len(tokenize(texts[i][span.start:span.end]))
+                    extra.append((r, Option(text, cand.kind, 0.0, words_delta=delta)))
         if not extra:
             return
         rows = torch.tensor([r for r, _ in extra])
@@ -387,7 +395,7 @@ class Corrector:
     def choose(self, options: Sequence[Option]) -> list[tuple[Option, float]]:
         """Options ranked best first, each with its calibrated probability of being right."""
         if self.rerank is not None:
-            scored = [(o, self.rerank.z(o.s2s_gain, o.lm_gain, o.kind)) for o in options]
+            scored = [(o, self.rerank.z(o) / self.rerank.temperature + self.rerank.top_bias) for o in options]
         else:
             config = self.model.config
             scored = [(o, o.s2s_gain / config.edit_temperature + config.edit_bias) for o in options]

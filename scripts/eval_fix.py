@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("--corrector", help="a corrector folder (default: models/corrector)")
     parser.add_argument("--fast", action="store_true", help="detect with the tagger alone")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--pairs", default=",".join(PAIRS), help="MLQE-PE pairs, comma-separated")
     parser.add_argument("--limit", type=int, default=0, help="the first N segments of each MLQE-PE pair (0: all)")
     parser.add_argument("--clean-limit", type=int, default=0, help="the first N clean news segments (0: all)")
     args = parser.parse_args()
@@ -67,7 +68,7 @@ def main() -> None:
     lines = [f"### MLQE-PE {args.split}{subset}: the detector's spans, corrected (min-score {default:g} is the default)",
              "", "| pair | min-score | edits | edit P | edit R | edit F0.5 | chrF MT -> fixed (delta) | "
              "TER MT -> fixed (delta) |", "|---|---|---|---|---|---|---|---|"]
-    for pair in PAIRS:
+    for pair in args.pairs.split(","):
         gold = out / f"{pair}.gold.jsonl"
         if not gold.exists():
             mtfix("data", "mlqe", str(MLQE / f"{pair}-{args.split}.tar.gz"), "-o", str(gold))

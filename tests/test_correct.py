@@ -214,7 +214,7 @@ class FakeGenerator:
 
 
 def test_reranking_adds_generator_candidates_scored_by_the_lm(pieces, encoder):
-    rerank = Rerank(s2s=0.0, lm=1.0, kinds={"pivot": 0.5}, bias=-1.0, min_score=0.5)
+    rerank = Rerank(s2s=0.0, lm=1.0, kinds={"pivot": 0.5}, bias=-1.0, min_score=0.5, length=0.0)
     corrector = Corrector(tiny_corrector(pieces), pieces, encoder, beams=2, rerank=rerank, lm=FakeLM(),
                           generator=FakeGenerator())
     text = "The two guides discussed it."
