@@ -73,6 +73,9 @@ def main() -> None:
                         ("The --min-score trade-off on dev", args.dev), ("Speed", args.bench)):
         if path and path.exists():
             lines += [f"## {title}", "", path.read_text().strip(), ""]
+    notes = args.model / "NOTES.md"
+    if notes.exists():
+        lines += [notes.read_text().strip(), ""]
     (args.model / "README.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {args.model / 'README.md'}")
 
