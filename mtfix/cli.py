@@ -408,12 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interactive", action="store_true",
                    help="review each edit in the terminal: accept, reject, pick an alternative, type your own, "
                         "undo, quit and save; then write the text with the accepted edits")
-    p.add_argument("--fast", action="store_true", help="detect with the tagger alone (no language model)")
-    p.add_argument("--method", default=None, choices=list(METHODS), help="detection method (as in detect)")
-    p.add_argument("--threshold", type=float, default=None, help="detection threshold (as in detect)")
-    p.add_argument("--model", help="a trained detector folder instead of models/detector")
-    p.add_argument("--corrector", help="a trained corrector folder instead of models/corrector")
-    p.add_argument("--batch-size", type=int, default=32, help="segments per batch (default 32)")
+    _model_options(p)
     p.add_argument("--input-format", default="auto", choices=["auto", "text", "jsonl"])
     p.add_argument("--text-field", default="text", help="JSONL field holding the text (default: text)")
     p.set_defaults(func=cmd_fix)
@@ -447,14 +442,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-address", default=None, help="a Ray cluster to join (default: a local Ray instance)")
     p.add_argument("--chunk-size", type=int, default=64, help="records per checkpointed chunk (default 64)")
     p.add_argument("--restart", action="store_true", help="ignore (and remove) an existing checkpoint")
+    _model_options(p)
+    p.set_defaults(func=cmd_clean)
+    return parser
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    """The options that choose the models, shared by fix and clean."""
     p.add_argument("--fast", action="store_true", help="detect with the tagger alone (no language model)")
     p.add_argument("--method", default=None, choices=list(METHODS), help="detection method (as in detect)")
     p.add_argument("--threshold", type=float, default=None, help="detection threshold (as in detect)")
     p.add_argument("--model", help="a trained detector folder instead of models/detector")
     p.add_argument("--corrector", help="a trained corrector folder instead of models/corrector")
-    p.add_argument("--batch-size", type=int, default=32, help="segments per model batch (default 32)")
-    p.set_defaults(func=cmd_clean)
-    return parser
+    p.add_argument("--batch-size", type=int, default=32, help="segments per batch (default 32)")
 
 
 def _quiet_transformers() -> None:

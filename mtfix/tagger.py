@@ -34,6 +34,19 @@ class TaggerConfig(PretrainedConfig):
         self.case_freq = case_freq      # a joint casing x frequency embedding: "Explosion" is common, yet capitalised
 
 
+def init_weights(module: nn.Module) -> None:
+    """BERT-style initialisation of the layers that learn from scratch (shared with the span corrector)."""
+    if isinstance(module, nn.Linear):
+        nn.init.normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding):
+        nn.init.normal_(module.weight, std=0.02)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
 @dataclass
 class TaggerOutput(ModelOutput):
     loss: torch.Tensor | None = None
@@ -62,15 +75,7 @@ class ArtifactTagger(PreTrainedModel):
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, std=0.02)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, std=0.02)
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+        init_weights(module)
 
     def feature_parameters(self) -> list[nn.Parameter]:
         """The parameters that learn from scratch (and want a larger learning rate than the encoder)."""
