@@ -94,25 +94,10 @@ class MTFix:
 def fix_segments(mt: MTFix, segments: Iterable[Segment], batch_size: int = 32
                  ) -> Iterator[tuple[Segment, Document | None]]:
     """Each readable segment with its correction result, in input order; unreadable ones with None."""
-    batch: list[Segment] = []
+    from .detect import batched, record_id
 
-    def flush() -> Iterator[tuple[Segment, Document | None]]:
-        texts = [s.text for s in batch if s.text is not None]
-        fixed = iter(mt.fix(texts)) if texts else iter(())
-        for seg in batch:
-            if seg.text is None:
-                yield seg, None
-            else:
-                f = next(fixed)
-                doc_id = seg.record.get("id") if seg.record else None
-                yield seg, Document(f.text, f.spans, id=doc_id, edits=f.edits, fixed=f.fixed)
-        batch.clear()
-
-    for segment in segments:
-        batch.append(segment)
-        if len(batch) >= batch_size:
-            yield from flush()
-    yield from flush()
+    return batched(segments, batch_size, mt.fix, lambda seg, f: Document(
+        f.text, f.spans, id=record_id(seg), edits=f.edits, fixed=f.fixed))
 
 
 def _tagger_of(detector: Any) -> Any:

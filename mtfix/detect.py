@@ -106,21 +106,17 @@ def get_detector(method: str = "spell", threshold: float | None = None, model_pa
     raise NotBuiltError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
-def detect_segments(detector: Detector, segments: Iterable[Segment], batch_size: int = 32,
-                    threshold: float = 0.0) -> Iterator[tuple[Segment, Document | None]]:
-    """Each readable segment with its detection result, in input order; unreadable ones with None."""
+def batched(segments: Iterable[Segment], batch_size: int, process: Callable[[list[str]], Sequence[Any]],
+            document: Callable[[Segment, Any], Document]) -> Iterator[tuple[Segment, Document | None]]:
+    """Each readable segment with ``document(segment, result)``, ``process`` run on batches of their texts, in
+    input order; unreadable segments with None."""
     batch: list[Segment] = []
 
     def flush() -> Iterator[tuple[Segment, Document | None]]:
         texts = [s.text for s in batch if s.text is not None]
-        found = iter(detector.detect(texts)) if texts else iter(())
+        results = iter(process(texts)) if texts else iter(())
         for seg in batch:
-            if seg.text is None:
-                yield seg, None
-            else:
-                spans = [s for s in next(found) if s.score >= threshold]
-                doc_id = seg.record.get("id") if seg.record else None
-                yield seg, Document(seg.text, spans, id=doc_id)
+            yield (seg, None) if seg.text is None else (seg, document(seg, next(results)))
         batch.clear()
 
     for segment in segments:
@@ -128,3 +124,14 @@ def detect_segments(detector: Detector, segments: Iterable[Segment], batch_size:
         if len(batch) >= batch_size:
             yield from flush()
     yield from flush()
+
+
+def record_id(segment: Segment) -> Any:
+    return segment.record.get("id") if segment.record else None
+
+
+def detect_segments(detector: Detector, segments: Iterable[Segment], batch_size: int = 32,
+                    threshold: float = 0.0) -> Iterator[tuple[Segment, Document | None]]:
+    """Each readable segment with its detection result, in input order; unreadable ones with None."""
+    return batched(segments, batch_size, detector.detect, lambda seg, spans: Document(
+        seg.text or "", [s for s in spans if s.score >= threshold], id=record_id(seg)))
