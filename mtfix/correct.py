@@ -73,6 +73,28 @@ def span_input(inputs: Sequence[SentenceInput], text: str, start: int, end: int,
     return None
 
 
+def marked_memory(model: SpanCorrector, inputs: Sequence[SentenceInput], states: Sequence[torch.Tensor] | None,
+                  rows: Sequence[tuple[int, list[int], int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The decoder's memory (spans, T, d) and its mask for ``rows`` (input index, marked positions, mark): the
+    given encoder states (tagger kind) or the model's own encoder's (scratch kind), with the span marked."""
+    width = max(len(inputs[k].input_ids) for k, _, _ in rows)
+    marks = torch.zeros(len(rows), width, dtype=torch.long)
+    mask = torch.zeros(len(rows), width, dtype=torch.long)
+    for r, (k, positions, mark) in enumerate(rows):
+        mask[r, :len(inputs[k].input_ids)] = 1
+        marks[r, positions] = mark
+    if states is not None:
+        memory = torch.zeros(len(rows), width, model.config.encoder_hidden)
+        for r, (k, _, _) in enumerate(rows):
+            memory[r, :states[k].size(0)] = states[k].float()
+    else:
+        ids = torch.zeros(len(rows), width, dtype=torch.long)
+        for r, (k, _, _) in enumerate(rows):
+            ids[r, :len(inputs[k].input_ids)] = torch.tensor(inputs[k].input_ids)
+        memory = model.encode(ids, mask)
+    return model.memory(memory, marks), mask
+
+
 class TaggerEncoder:
     """The detector's MiniLM encoder (frozen): sentence windows exactly as the tagger reads them."""
 
@@ -250,22 +272,7 @@ class Corrector:
 
     def _memory(self, inputs: list[SentenceInput], states: list[torch.Tensor] | None,
                 rows: list[tuple[int, list[int], int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        width = max(len(inputs[k].input_ids) for k, _, _ in rows)
-        marks = torch.zeros(len(rows), width, dtype=torch.long)
-        mask = torch.zeros(len(rows), width, dtype=torch.long)
-        for r, (k, positions, mark) in enumerate(rows):
-            mask[r, :len(inputs[k].input_ids)] = 1
-            marks[r, positions] = mark
-        if states is not None:
-            memory = torch.zeros(len(rows), width, self.model.config.encoder_hidden)
-            for r, (k, _, _) in enumerate(rows):
-                memory[r, :states[k].size(0)] = states[k].float()
-        else:
-            ids = torch.zeros(len(rows), width, dtype=torch.long)
-            for r, (k, _, _) in enumerate(rows):
-                ids[r, :len(inputs[k].input_ids)] = torch.tensor(inputs[k].input_ids)
-            memory = self.model.encode(ids, mask)
-        return self.model.memory(memory, marks), mask
+        return marked_memory(self.model, inputs, states, rows)
 
     def _inputs(self, texts: Sequence[str]) -> tuple[list[SentenceInput], list[torch.Tensor] | None, list[range]]:
         inputs: list[SentenceInput] = []

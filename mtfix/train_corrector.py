@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
-from .correct import Pieces, SentenceInput, span_input
+from .correct import Pieces, SentenceInput, marked_memory, span_input
 from .seq2seq import (CorrectorConfig, SpanCorrector, beam_search, scratch_encoder_config, sequence_logprob,
                       teacher_batch)
 from .text import tokenize
@@ -164,24 +164,7 @@ def make_batches(n: int, size: int, lengths: Sequence[int], rng: random.Random) 
 def batch_memory(model: SpanCorrector, prepared: Prepared, idx: Sequence[int]
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Marked memory (spans, T, d) and its mask for examples ``idx``."""
-    rows = [prepared.which[i] for i in idx]
-    width = max(len(prepared.inputs[k].input_ids) for k, _, _ in rows)
-    marks = torch.zeros(len(rows), width, dtype=torch.long)
-    mask = torch.zeros(len(rows), width, dtype=torch.long)
-    for r, (k, positions, mark) in enumerate(rows):
-        mask[r, :len(prepared.inputs[k].input_ids)] = 1
-        marks[r, positions] = mark
-    if prepared.states is not None:
-        states = torch.zeros(len(rows), width, model.config.encoder_hidden)
-        for r, (k, _, _) in enumerate(rows):
-            s = prepared.states[k]
-            states[r, :s.size(0)] = s.float()
-    else:
-        ids = torch.zeros(len(rows), width, dtype=torch.long)
-        for r, (k, _, _) in enumerate(rows):
-            ids[r, :len(prepared.inputs[k].input_ids)] = torch.tensor(prepared.inputs[k].input_ids)
-        states = model.encode(ids, mask)
-    return model.memory(states, marks), mask
+    return marked_memory(model, prepared.inputs, prepared.states, [prepared.which[i] for i in idx])
 
 
 def evaluate(model: SpanCorrector, prepared: Prepared, pieces: Pieces, beams: int = 4, batch_size: int = 64
