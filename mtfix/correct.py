@@ -2,6 +2,7 @@
 the text as it is by a calibrated margin."""
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -193,10 +194,15 @@ class Rerank:
     # Platt scaling of the best option's z, fitted on the decisions themselves: P(the proposed edit is right)
     temperature: float = 1.0
     top_bias: float = 0.0
+    traits: dict[str, float] = field(default_factory=dict)  # weights of Option.traits (see option_traits)
+    # True: P(option) = exp(z) / (1 + sum of exp(z) over the span's options), keeping the original being the "1"
+    # (a conditional logit fitted over each span's choices); False: sigmoid of the Platt-scaled z
+    softmax: bool = False
 
     def z(self, option: "Option") -> float:
         return (self.s2s * option.s2s_gain + self.lm * option.lm_gain + self.length * option.words_delta
-                + self.kinds.get(option.kind, 0.0) + self.bias)
+                + self.kinds.get(option.kind, 0.0) + self.bias
+                + sum(w * option.traits.get(name, 0.0) for name, w in self.traits.items()))
 
     @classmethod
     def load(cls, path: Path) -> "Rerank | None":
@@ -215,6 +221,59 @@ class Option:
     s2s_gain: float     # log P_seq2seq(replacement) - log P_seq2seq(original)
     lm_gain: float = 0.0  # log P_LM(text with replacement) - log P_LM(text), over the span's sentence
     words_delta: int = 0  # words in the replacement - words in the original
+    traits: dict[str, float] = field(default_factory=dict)  # see option_traits
+
+
+TRAITS = ("similar", "oov", "oov_similar", "oov_capital", "case_only", "lm_best", "lm_margin", "span_words",
+          "deletion", "truncation", "new_rare", "lm_per_word", "char_ratio", "lm_log", "lost")
+
+
+def _zipf(word: str) -> float:
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en")
+
+
+def _lost(words: Sequence[str], kept: Sequence[str]) -> int:
+    """How many of ``words`` (content words: alphabetic, over two letters) have no look-alike among ``kept``."""
+    return sum(1 for w in words if len(w) > 2 and w.isalpha() and not any(
+        difflib.SequenceMatcher(None, w, k).ratio() >= 0.6 for k in kept))
+
+
+def option_traits(original: str, options: Sequence[Option], context: str = "") -> None:
+    """What the reranker reads besides the scorers' gains, set on each option of one span: how alike the
+    replacement and the original are (character ratio); whether the original is a one-word non-word (and
+    capitalised: likelier a name); a change of case only; whether the option has the span's best LM gain (and
+    its margin over the runner-up, capped at 5 nats); the original's length in words (capped at 5); a deletion;
+    a truncation (the replacement is a shorter start of the original: the LM likes dropping rare words); a rare
+    word (Zipf below 2.5) that the original does not have; the LM gain per word of the original (dropping a
+    garbled phrase gains much, one wrong word little); the log of the replacement's length in characters over
+    the original's (within -3..1: a two-letter stub for a long name is a telltale of the decoder's guesses); the
+    LM gain on a log scale (the LM gains most by dropping rare words, right or wrong); how many content words
+    of the original (up to 3) the option loses: none like it in the replacement or in ``context`` (the words
+    around the span; a repeated word lost is no loss)."""
+    word = original.strip()
+    oov = float(word.isalpha() and len(word) > 2 and _zipf(word.lower()) < 1.5)
+    capital = float(oov and word[:1].isupper())
+    gains = sorted((o.lm_gain for o in options), reverse=True)
+    had = {t.text.lower() for t in tokenize(original)}
+    around = [t.text.lower() for t in tokenize(context)]
+    for o in options:
+        new = o.replacement.strip()
+        similar = difflib.SequenceMatcher(None, word.lower(), new.lower()).ratio()
+        runner_up = gains[1] if len(gains) > 1 else 0.0
+        best = float(o.lm_gain == gains[0] and o.lm_gain > 0)
+        rare = any(t.text.isalpha() and t.text.lower() not in had and _zipf(t.text.lower()) < 2.5
+                   for t in tokenize(new))
+        o.traits = {"similar": similar, "oov": oov, "oov_similar": oov * similar, "oov_capital": capital,
+                    "case_only": float(o.replacement.lower() == original.lower() and o.replacement != original),
+                    "lm_best": best, "lm_margin": best * min(5.0, o.lm_gain - max(runner_up, 0.0)),
+                    "span_words": float(min(len(had), 5)), "deletion": float(not new),
+                    "truncation": float(bool(new) and len(new) < len(word) and word.startswith(new)),
+                    "new_rare": float(rare), "lm_per_word": o.lm_gain / max(1, len(had)),
+                    "char_ratio": max(-3.0, min(1.0, math.log(max(len(new), 0.05) / max(1, len(word))))),
+                    "lm_log": math.copysign(math.log1p(abs(o.lm_gain)), o.lm_gain),
+                    "lost": float(min(3, _lost(sorted(had), [t.text.lower() for t in tokenize(new)] + around)))}
 
 
 class Corrector:
@@ -369,25 +428,17 @@ class Corrector:
             option.s2s_gain = value - float(keep[r])
             found[r].append(option)
 
-    def _lm_gains(self, texts: Sequence[str], found: list[list[tuple[Span, list[Option]]]],
-                  left: int = 24, right: int = 8) -> None:
-        """Each option's language-model gain over the original, read on the span's sentence: at most ``left``
-        words before the span and ``right`` after it (the words further away change the gain little and cost a
-        forward pass per option)."""
+    def _lm_gains(self, texts: Sequence[str], found: list[list[tuple[Span, list[Option]]]]) -> None:
+        """Each option's language-model gain over the original, read on the span's window (lm_window), and the
+        option's traits."""
         jobs: list[tuple[Option | None, str]] = []
+        windows: dict[tuple[int, int, int], tuple[int, int]] = {}
         for i, per_text in enumerate(found):
             text = texts[i]
-            bounds = sentence_spans(text) or [(0, len(text))]
-            tokens = tokenize(text)
             for span, options in per_text:
                 if not options:
                     continue
-                s_lo = max([a for a, _ in bounds if a <= span.start] or [0])
-                s_hi = max(span.end, min([b for _, b in bounds if b >= span.end] or [len(text)]))
-                before = [t for t in tokens if s_lo <= t.start and t.end <= span.start][-left:]
-                after = [t for t in tokens if span.end <= t.start and t.end <= s_hi][:right]
-                lo = before[0].start if before else span.start
-                hi = max(span.end, after[-1].end if after else span.end)
+                lo, hi = windows[(i, span.start, span.end)] = lm_window(text, span)
                 jobs.append((None, text[lo:hi]))
                 for option in options:
                     jobs.append((option, text[lo:span.start] + option.replacement + text[span.end:hi]))
@@ -398,9 +449,18 @@ class Corrector:
                 base = value
             else:
                 option.lm_gain = value - base
+        for i, per_text in enumerate(found):
+            for span, options in per_text:
+                span_traits(texts[i], span, options)
 
     def choose(self, options: Sequence[Option]) -> list[tuple[Option, float]]:
         """Options ranked best first, each with its calibrated probability of being right."""
+        if self.rerank is not None and self.rerank.softmax:
+            zs = [self.rerank.z(o) for o in options]
+            top = max(zs + [0.0])
+            total = math.exp(-top) + sum(math.exp(z - top) for z in zs)  # keeping the original: z = 0
+            ranked = [(o, math.exp(z - top) / total) for o, z in zip(options, zs)]
+            return sorted(ranked, key=lambda pair: -pair[1])
         if self.rerank is not None:
             scored = [(o, self.rerank.z(o) / self.rerank.temperature + self.rerank.top_bias) for o in options]
         else:
@@ -424,6 +484,25 @@ class Corrector:
                 edits[i].append(Edit(start, end, best.replacement, score,
                                      tuple(o.replacement for o, _ in ranked[1:4])))
         return edits
+
+
+def span_traits(text: str, span: Span, options: Sequence[Option]) -> None:
+    """option_traits for the options of ``span`` in ``text``, its context being the LM's window around it."""
+    lo, hi = lm_window(text, span)
+    option_traits(text[span.start:span.end], options, text[lo:span.start] + " " + text[span.end:hi])
+
+
+def lm_window(text: str, span: Span, left: int = 24, right: int = 8) -> tuple[int, int]:
+    """Where the language model reads a span's options: its sentence, at most ``left`` words before the span and
+    ``right`` after it (the words further away change the gain little and cost a forward pass per option)."""
+    bounds = sentence_spans(text) or [(0, len(text))]
+    tokens = tokenize(text)
+    s_lo = max([a for a, _ in bounds if a <= span.start] or [0])
+    s_hi = max(span.end, min([b for _, b in bounds if b >= span.end] or [len(text)]))
+    before = [t for t in tokens if s_lo <= t.start and t.end <= span.start][-left:]
+    after = [t for t in tokens if span.end <= t.start and t.end <= s_hi][:right]
+    lo = before[0].start if before else span.start
+    return lo, max(span.end, after[-1].end if after else span.end)
 
 
 def deletion_extent(text: str, start: int, end: int) -> tuple[int, int]:

@@ -48,14 +48,22 @@ def main() -> None:
     ]
     if rerank.exists():
         weights = json.loads(rerank.read_text())
+        kinds = ", ".join(f"{k} {v:+.2f}" for k, v in weights["kinds"].items())
+        traits = ", ".join(f"{k} {v:+.2f}" for k, v in weights.get("traits", {}).items())
+        gains = (f"z = {weights['s2s']:.3f} x seq2seq gain + {weights['lm']:.3f} x LM gain "
+                 f"{weights['length']:+.3f} x words added + kind weight ({kinds})"
+                 + (f" + trait weights ({traits})" if traits else "") + f" {weights['bias']:+.3f}")
+        decision = ("P(option) = exp(z) / (1 + the sum of exp(z) over the span's options), keeping the original "
+                    "being the 1: a conditional logit fitted on a dev slice by the likelihood of each span's right "
+                    "choice (the gold fix, else the option that raises the sentence's chrF against the reference "
+                    "by 1 or more, else keeping the original)" if weights.get("softmax") else
+                    "P = sigmoid of z, Platt-scaled; fitted by logistic regression on a dev slice")
         lines.append(
             "- Reranking stage (rerank.json, used when present): options from the decoder's n-best and the shared "
             "candidate generator (pivot siblings, spelling neighbours, case, spacing, pronoun and article variants) "
-            "scored by the decoder and by SmolLM2 on the span's sentence; z = "
-            f"{weights['s2s']:.3f} x seq2seq gain + {weights['lm']:.3f} x LM gain + kind weight "
-            f"({', '.join(f'{k} {v:+.2f}' for k, v in weights['kinds'].items())}) {weights['bias']:+.3f}; "
-            f"default --min-score {weights['min_score']:g}. Fitted by logistic regression on a dev slice "
-            "(scripts/eval_corrector.py fit).")
+            f"scored by the decoder and by SmolLM2 on the span's sentence; {gains}; {decision} "
+            f"(scripts/eval_corrector.py fit); default --min-score {weights['min_score']:g}, chosen on MLQE-PE dev "
+            "(scripts/eval_fix.py).")
     lines += [
         "", "## Training", "",
         f"- Data: `mtfix data build` train split, segments per source {json.dumps(cfg['mix'])}: "

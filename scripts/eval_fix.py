@@ -109,27 +109,40 @@ def main() -> None:
     if not synth_gold.exists():
         mtfix("data", "export", args.data, "--split", args.split, "--source", "synthetic", "-o", str(synth_gold))
     lines += ["", f"### Synthetic {args.split}: exact-fix rate per class, given the gold spans", "",
-              "| class | spans | best option is the fix | fixed at the default min-score |", "|---|---|---|---|"]
-    report["synthetic"] = exact_by_class(synth_gold, args.corrector, default, args.limit or 1500)
+              "| class | spans | best option is the fix | " + " | ".join(f"fixed at {t:g}" for t in thresholds) + " |",
+              "|---|---|---|" + "---|" * len(thresholds)]
+    report["synthetic"] = exact_by_class(synth_gold, args.corrector, thresholds, args.limit or 1500)
     for label, r in report["synthetic"].items():
-        lines.append(f"| {label} | {r['spans']} | {r['best']:.2f} | {r['fixed']:.2f} |")
+        lines.append(f"| {label} | {r['spans']} | {r['best']:.2f} | "
+                     + " | ".join(f"{r['fixed'][f'{t:g}']:.2f}" for t in thresholds) + " |")
 
     seed = ROOT / "seeds" / "article_backtranslated.txt"
     seed_pred = out / "seed.fix.jsonl"
-    if not seed_pred.exists():
-        mtfix("fix", "--format", "jsonl", str(seed), "-o", str(seed_pred), *extra)
-    edits = [(json.loads(l)["text"], e) for l in seed_pred.read_text().splitlines() for e in json.loads(l)["edits"]]
-    report["seed"] = [{"original": e["original"], "replacement": e["replacement"], "score": e["score"]}
-                      for _, e in edits]
-    lines += ["", "### Seed article: the edits at the default", ""]
-    lines += [f"- \"{e['original']}\" -> \"{e['replacement']}\" ({e['score']:.2f})" for _, e in edits]
+    fix(seed, seed_pred, extra)
+    edits = [e for line in seed_pred.read_text().splitlines() for e in json.loads(line)["edits"]
+             if e["score"] >= min(thresholds)]
+    report["seed"] = [{"original": e["original"], "replacement": e["replacement"], "score": e["score"]} for e in edits]
+    lines += ["", f"### Seed article: the edits scored at least {min(thresholds):g} (the default: {default:g})", ""]
+    lines += [f"- \"{e['original']}\" -> \"{e['replacement']}\" ({e['score']:.2f})" for e in edits]
+    if args.split == "dev":
+        lines += ["", f"Suggested --min-score: {suggest(report, thresholds)} (the lowest at which no MLQE-PE pair's "
+                  "chrF falls and clean news gets at most 2 edits per 1,000 words)"]
     (out / "report.json").write_text(json.dumps(report, indent=2))
     (out / "report.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
-def exact_by_class(gold_path: Path, corrector_path: str | None, default: float, limit: int = 1500) -> dict:
-    """Given the gold spans: how often the best option is the gold fix, and how often the default proposes it."""
+def suggest(report: dict, thresholds: list[float]) -> str:
+    for t in thresholds:
+        chrf = [v["text"]["chrf_delta"]["value"] for k, v in report["mlqe"].items() if k.endswith(f"@{t:g}")]
+        if all(d >= 0 for d in chrf) and report["clean"][f"{t:g}"]["edits_per_1k_words"] <= 2:
+            return f"{t:g}"
+    return "none of those tried"
+
+
+def exact_by_class(gold_path: Path, corrector_path: str | None, thresholds: list[float], limit: int = 1500) -> dict:
+    """Given the gold spans: how often the best option is the gold fix, and how often it is proposed at each
+    --min-score."""
     import mtfix as api
     from mtfix.formats import read_documents
 
@@ -142,11 +155,13 @@ def exact_by_class(gold_path: Path, corrector_path: str | None, default: float, 
             ranked = corrector.choose(options)
             want = span.fixes[0] if span.fixes else None
             best = ranked[0][0].replacement if ranked else None
-            c = counts.setdefault(span.label, [0, 0, 0])
+            c = counts.setdefault(span.label, [0, 0] + [0] * len(thresholds))
             c[0] += 1
             c[1] += int(best == want)
-            c[2] += int(best == want and ranked[0][1] >= default)
-    return {k: {"spans": v[0], "best": v[1] / v[0], "fixed": v[2] / v[0]} for k, v in sorted(counts.items())}
+            for j, t in enumerate(thresholds):
+                c[2 + j] += int(best == want and ranked[0][1] >= t)
+    return {k: {"spans": v[0], "best": v[1] / v[0], "fixed": {f"{t:g}": v[2 + j] / v[0] for j, t in enumerate(thresholds)}}
+            for k, v in sorted(counts.items())}
 
 
 if __name__ == "__main__":

@@ -1,3 +1,4 @@
+import math
 import random
 from pathlib import Path
 
@@ -263,3 +264,58 @@ def test_a_narrower_decoder_reads_the_encoder_through_a_bridge(pieces, encoder):
     assert memory.shape[-1] == 16
     (edits,) = Corrector(model, pieces, encoder, beams=2).correct(["The two guides discussed it."], [[Span(8, 14)]])
     assert len(edits) == 1
+
+
+def test_softmax_rerank_weighs_each_option_against_keeping(pieces, encoder):
+    """Conditional logit: keeping the original is the choice with z = 0, so two equally good options share the
+    probability and neither reaches a threshold that one alone would."""
+    rerank = Rerank(s2s=0.0, lm=1.0, bias=0.0, softmax=True)
+    corrector = Corrector(tiny_corrector(pieces), pieces, encoder, rerank=rerank)
+    ranked = corrector.choose([Option("a", "nbest", 0.0, lm_gain=math.log(2.0)),
+                               Option("b", "nbest", 0.0, lm_gain=math.log(6.0))])
+    assert [o.replacement for o, _ in ranked] == ["b", "a"]
+    assert [p for _, p in ranked] == pytest.approx([6 / 9, 2 / 9])
+    alone = corrector.choose([Option("b", "nbest", 0.0, lm_gain=math.log(6.0))])
+    assert alone[0][1] == pytest.approx(6 / 7)
+
+
+def test_option_traits_tell_non_words_and_near_spellings():
+    from mtfix.correct import option_traits
+
+    options = [Option("pariah", "spelling", 0.0, lm_gain=4.0), Option("party", "nbest", 0.0, lm_gain=1.0)]
+    option_traits("pariad", options)
+    near, far = options
+    assert near.traits["oov"] == 1.0 and near.traits["oov_capital"] == 0.0
+    assert near.traits["similar"] > far.traits["similar"]
+    assert near.traits["lm_best"] == 1.0 and far.traits["lm_best"] == 0.0
+    assert near.traits["lm_margin"] == pytest.approx(3.0)
+    known = [Option("Leaders", "case", 0.0, lm_gain=-1.0)]
+    option_traits("leaders", known)
+    assert known[0].traits["oov"] == 0.0 and known[0].traits["case_only"] == 1.0 and known[0].traits["lm_best"] == 0.0
+
+
+def test_rerank_reads_the_trait_weights():
+    option = Option("x", "nbest", 0.0, traits={"oov": 1.0, "similar": 0.5})
+    assert Rerank(bias=-1.0, traits={"oov": 2.0, "similar": 4.0}).z(option) == pytest.approx(3.0)
+
+
+def test_lost_counts_content_words_an_option_drops_unless_repeated_nearby():
+    from mtfix.correct import span_traits
+
+    text = "They met the the leaders of pallavaraya plebiscite fame."
+    repeat = [Option("", "nbest", 0.0)]
+    span_traits(text, Span(9, 13), repeat)  # "the " before "the leaders": the other "the" stays
+    assert repeat[0].traits["lost"] == 0.0 and repeat[0].traits["deletion"] == 1.0
+    garble = [Option("", "nbest", 0.0), Option("Pa", "nbest", 0.0), Option("pallavaraya plebiscites", "nbest", 0.0)]
+    span_traits(text, Span(29, 51), garble)
+    assert [o.traits["lost"] for o in garble] == [2.0, 2.0, 0.0]
+    assert garble[1].traits["char_ratio"] < -2 and garble[2].traits["char_ratio"] > 0
+
+
+def test_lm_window_stays_in_the_sentence_and_caps_the_words_before():
+    from mtfix.correct import lm_window
+
+    text = "First sentence here. " + " ".join(f"w{i}" for i in range(40)) + " target word after. Next one."
+    start = text.index("target")
+    lo, hi = lm_window(text, Span(start, start + 6), left=5, right=2)
+    assert text[lo:hi] == "w35 w36 w37 w38 w39 target word after"
