@@ -396,7 +396,7 @@ class Corrector:
                 if self.rerank is not None:
                     self._add_generated(texts, chunk, found, memory, mask, originals, keep)
                 for r, (i, span, _) in enumerate(chunk):
-                    out[i].append((span, found[r]))
+                    out[i].append((span, [o for o in found[r] if not loses_content(texts[i], span, o.replacement)]))
         if self.rerank is not None:
             self._lm_gains(texts, out)
         return out
@@ -432,13 +432,12 @@ class Corrector:
         """Each option's language-model gain over the original, read on the span's window (lm_window), and the
         option's traits."""
         jobs: list[tuple[Option | None, str]] = []
-        windows: dict[tuple[int, int, int], tuple[int, int]] = {}
         for i, per_text in enumerate(found):
             text = texts[i]
             for span, options in per_text:
                 if not options:
                     continue
-                lo, hi = windows[(i, span.start, span.end)] = lm_window(text, span)
+                lo, hi = lm_window(text, span)
                 jobs.append((None, text[lo:hi]))
                 for option in options:
                     jobs.append((option, text[lo:span.start] + option.replacement + text[span.end:hi]))
@@ -484,6 +483,21 @@ class Corrector:
                 edits[i].append(Edit(start, end, best.replacement, score,
                                      tuple(o.replacement for o, _ in ranked[1:4])))
         return edits
+
+
+def loses_content(text: str, span: Span, replacement: str) -> bool:
+    """Whether replacing ``span`` with ``replacement`` drops a content word: the replacement has fewer words and
+    some word of the original (not a function word) has no look-alike in it or around it. Such options are never
+    proposed: a repeated word or a stray article may go, but meaning is not deleted on a model's guess."""
+    from .corrupt import STOP
+
+    original = [t.text.lower() for t in tokenize(text[span.start:span.end])]
+    kept = [t.text.lower() for t in tokenize(replacement)]
+    if len(kept) >= len(original):
+        return False
+    lo, hi = lm_window(text, span)
+    around = [t.text.lower() for t in tokenize(text[lo:span.start] + " " + text[span.end:hi])]
+    return _lost([w for w in original if w not in STOP], kept + around) > 0
 
 
 def span_traits(text: str, span: Span, options: Sequence[Option]) -> None:

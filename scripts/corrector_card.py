@@ -1,7 +1,8 @@
 """Write models/corrector/README.md (the model card) from the files the other scripts wrote.
 
     python scripts/corrector_card.py --model models/corrector --compare runs/corrector-dev.md \\
-        --dev runs/fix-dev/report.md --test runs/fix-test/report.md --bench runs/bench-fix.md
+        --dev runs/fix-dev/report.md --test runs/fix-test/report.md --bench runs/bench-fix.md \\
+        --crossval runs/crossval.md
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def main() -> None:
     parser.add_argument("--dev", type=Path, help="scripts/eval_fix.py --split dev report")
     parser.add_argument("--test", type=Path, help="scripts/eval_fix.py --split test report")
     parser.add_argument("--bench", type=Path, help="scripts/bench_fix.py output")
+    parser.add_argument("--crossval", type=Path, help="scripts/eval_corrector.py crossval output")
     args = parser.parse_args()
     record = json.loads((args.model / "training.json").read_text())
     config = json.loads((args.model / "config.json").read_text())
@@ -77,6 +79,8 @@ def main() -> None:
         "Every figure below is from `mtfix score` or the scripts named, on data the corrector never trained on. "
         "Test sets were scored once for this model.", ""]
     for title, path in (("Variants compared on held-out dev", args.compare),
+                        ("Rerankers cross-validated on the fit slice (right / wrong / edits on spans to keep)",
+                         args.crossval),
                         ("MLQE-PE, clean news, synthetic classes: test", args.test),
                         ("The --min-score trade-off on dev", args.dev), ("Speed", args.bench)):
         if path and path.exists():

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import torch
 
-from mtfix.correct import Corrector, Option, Rerank, span_traits
+from mtfix.correct import Corrector, Option, Rerank, loses_content, span_traits
 from mtfix.formats import Document
 from mtfix.rerank import fit_rerank
 from mtfix.score import Settings, score
@@ -79,7 +79,8 @@ def probes(rows: Sequence[dict[str, Any]], seed: int = 7, detected: Sequence[Seq
         false = [Span(d.start, d.end, "keep") for d in (detected[n] if detected else []) if not touches(d, gold)]
         free = [t for t in tokenize(text) if not touches(t, gold) and not touches(t, false)]
         keeps = rng.sample(free, min(len(free), max(0, len(gold) - len(false))))
-        spans.append([Span(s.start, s.end, s.label) for s in gold] + false + [Span(t.start, t.end, "keep") for t in keeps])
+        spans.append([Span(s.start, s.end, s.label) for s in gold] + false
+                     + [Span(t.start, t.end, "keep") for t in keeps])
     return golds, spans
 
 
@@ -147,6 +148,99 @@ def best_threshold(golds: Sequence[Document], preds: Sequence[Document]) -> tupl
     return best[1], best[2]
 
 
+def fit_logistic(golds: Sequence[Document], found: Any, kinds: Sequence[str]) -> Rerank:
+    """The first reranker, kept as the baseline: a logistic regression of 'this option is the gold fix' on the two
+    gains, the word count and the kind, then Platt scaling of each span's best option."""
+    from mtfix.train import fit_platt
+
+    x, y = [], []
+    for gold, per_text in zip(golds, found):
+        fixes = {(s.start, s.end): s.fixes[0] for s in gold.spans}
+        for span, options in per_text:
+            want = fixes.get((span.start, span.end)) if span.label != "keep" else None
+            for o in options:
+                x.append([o.s2s_gain, o.lm_gain, float(o.words_delta), *[float(o.kind == k) for k in kinds]])
+                y.append(float(o.replacement == want))
+    xs, ys = torch.tensor(x), torch.tensor(y)
+    w = torch.zeros(xs.size(1), requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], lr=0.5, max_iter=300)
+
+    def step() -> torch.Tensor:
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(xs @ w + b, ys) + 1e-3 * (w ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(step)
+    weights = w.detach().tolist()
+    rerank = Rerank(s2s=weights[0], lm=weights[1], length=weights[2], kinds=dict(zip(kinds, weights[3:])),
+                    bias=float(b.detach()))
+    z, hit = [], []
+    for gold, per_text in zip(golds, found):
+        fixes = {(s.start, s.end): s.fixes[0] for s in gold.spans}
+        for span, options in per_text:
+            if options:
+                best = max(options, key=rerank.z)
+                z.append(rerank.z(best))
+                hit.append(int(span.label != "keep" and best.replacement == fixes.get((span.start, span.end))))
+    rerank.temperature, rerank.top_bias = fit_platt(torch.tensor(z), torch.tensor(hit))
+    return rerank
+
+
+def cached_options(args: argparse.Namespace, corrector: Corrector, golds: Sequence[Document],
+                   spans: Sequence[list[Span]]) -> tuple[Any, float]:
+    """The fit slice's options, from --cache when it has them; options and traits as the code defines them now."""
+    if args.cache and args.cache.exists():
+        found, seconds = torch.load(args.cache, weights_only=False), 0.0
+    else:
+        found, seconds = run(corrector, golds, spans)
+        if args.cache:
+            torch.save(found, args.cache)
+    for gold, per_text in zip(golds, found):  # the options and traits as defined now (they are cheap)
+        for k, (span, options) in enumerate(per_text):
+            options = [o for o in options if not loses_content(gold.text, span, o.replacement)]
+            span_traits(gold.text, span, options)
+            per_text[k] = (span, options)
+    return found, seconds
+
+
+def cmd_crossval(args: argparse.Namespace) -> int:
+    """Two-fold cross-validation of the rerankers on the fit slice (same options): edits right / wrong / on spans
+    to keep, per family and threshold. Right: the span's choice_targets option."""
+    from mtfix.rerank import choice_targets
+
+    rows = dev_slices(args.data, args.corrector, args.per_family)["fit"]
+    golds, spans = probes(rows, detected=false_flags(rows, args.detector) if args.false_flags else None)
+    corrector = Corrector.load(args.corrector, rerank=True, min_score=0.0)
+    found, _ = cached_options(args, corrector, golds, spans)
+    targets = choice_targets(golds, found)
+    kinds = sorted({o.kind for per_text in found for _, options in per_text for o in options})
+    fold = [int(hashlib.md5(g.text.encode()).hexdigest(), 16) % 2 for g in golds]  # sha1 made the slices
+    counts: dict[tuple[str, float, str], list[int]] = {}
+    for k in (0, 1):
+        train = [i for i in range(len(golds)) if fold[i] != k]
+        for name, fitter in (("logistic + Platt (first version)", fit_logistic),
+                             ("conditional logit + traits", fit_rerank)):
+            corrector.rerank = fitter([golds[i] for i in train], [found[i] for i in train], kinds)
+            for i in (i for i in range(len(golds)) if fold[i] == k):
+                for (span, options), want in zip(found[i], targets[i]):
+                    ranked = corrector.choose(options)
+                    for t in THRESHOLDS:
+                        if ranked and ranked[0][1] >= t:
+                            c = counts.setdefault((name, t, family(rows[i]["source"])), [0, 0, 0])
+                            right = span.label != "keep" and want and ranked[0][0] is options[want - 1]
+                            c[2 if span.label == "keep" else 0 if right else 1] += 1
+    lines = ["| reranker | min-score | " + " | ".join(f"{f}: right / wrong / on kept" for f in FAMILIES) + " |",
+             "|---|---|" + "---|" * len(FAMILIES)]
+    for name in dict.fromkeys(n for n, _, _ in counts):
+        for t in THRESHOLDS:
+            cells = ["{} / {} / {}".format(*counts.get((name, t, f), [0, 0, 0])) for f in FAMILIES]
+            lines.append(f"| {name} | {t:g} | " + " | ".join(cells) + " |")
+    print("\n".join(lines))
+    return 0
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     """Fit the reranker on the fit slice and choose both modes' --min-score there; write them into the folder."""
     slices = dev_slices(args.data, args.corrector, args.per_family)
@@ -167,15 +261,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         return 0
     rerank = Corrector.load(args.corrector, rerank=True, min_score=0.0)
     rerank.rerank = Rerank()
-    if args.cache and args.cache.exists():
-        found, seconds = torch.load(args.cache, weights_only=False), 0.0
-        for gold, per_text in zip(golds, found):  # the traits as defined now (they are cheap)
-            for span, options in per_text:
-                span_traits(gold.text, span, options)
-    else:
-        found, seconds = run(rerank, golds, spans)
-        if args.cache:
-            torch.save(found, args.cache)
+    found, seconds = cached_options(args, rerank, golds, spans)
     kinds = sorted({o.kind for per_text in found for _, options in per_text for o in options})
     rerank.rerank = fit_rerank(golds, found, kinds)
     exact = exact_rates(golds, found, rerank, rows)
@@ -239,6 +325,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--detector", help="the detector for --false-flags (default: the shipped one)")
     p.add_argument("--cache", type=Path, help="keep the fit slice's scored options here (refitting is then instant)")
     p.set_defaults(func=cmd_fit)
+    p = sub.add_parser("crossval", help="two-fold cross-validation of the rerankers on the fit slice")
+    p.add_argument("--corrector", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--per-family", type=int, default=120)
+    p.add_argument("--false-flags", action="store_true")
+    p.add_argument("--detector")
+    p.add_argument("--cache", type=Path)
+    p.set_defaults(func=cmd_crossval)
     p = sub.add_parser("compare", help="compare variants on the eval slice")
     p.add_argument("--data", required=True)
     p.add_argument("--variant", action="append", required=True,

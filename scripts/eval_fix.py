@@ -160,7 +160,8 @@ def exact_by_class(gold_path: Path, corrector_path: str | None, thresholds: list
             c[1] += int(best == want)
             for j, t in enumerate(thresholds):
                 c[2 + j] += int(best == want and ranked[0][1] >= t)
-    return {k: {"spans": v[0], "best": v[1] / v[0], "fixed": {f"{t:g}": v[2 + j] / v[0] for j, t in enumerate(thresholds)}}
+    return {k: {"spans": v[0], "best": v[1] / v[0],
+                "fixed": {f"{t:g}": v[2 + j] / v[0] for j, t in enumerate(thresholds)}}
             for k, v in sorted(counts.items())}
 
 

@@ -319,3 +319,27 @@ def test_lm_window_stays_in_the_sentence_and_caps_the_words_before():
     start = text.index("target")
     lo, hi = lm_window(text, Span(start, start + 6), left=5, right=2)
     assert text[lo:hi] == "w35 w36 w37 w38 w39 target word after"
+
+
+def test_options_that_delete_meaning_are_never_proposed(pieces, encoder):
+    from mtfix.correct import loses_content
+
+    text = "There are more than 40 separate regional kitchens in the the country."
+    start = text.index("regional")
+    assert loses_content(text, Span(start, start + len("regional kitchens")), "")
+    assert loses_content(text, Span(start, start + len("regional kitchens")), "kitchens")  # "regional" is gone
+    assert not loses_content(text, Span(text.index("the the"), text.index("the the") + 4), "")  # a repetition
+    assert not loses_content(text, Span(start, start + 8), "local")  # a swap keeps the word count
+
+    class Deleter:
+        def for_word(self, text, tokens, i):
+            from mtfix.candidates import Candidate
+
+            return [Candidate(tokens[i].start, tokens[i].end, "", "article"),
+                    Candidate(tokens[i].start, tokens[i].end, "local", "pivot")]
+
+    corrector = Corrector(tiny_corrector(pieces), pieces, encoder, beams=2, rerank=Rerank(), lm=FakeLM(),
+                          generator=Deleter())
+    (found,) = corrector.candidates([text], [[Span(start, start + 8)]])
+    (span, options), = found
+    assert "local" in [o.replacement for o in options] and "" not in [o.replacement for o in options]
