@@ -392,14 +392,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fix", help="propose fixes and review them", description=(
         "Detect artifacts and propose a fix for each flagged span (the seq2seq corrector in models/corrector; an "
         "edit only where it beats keeping the original). Output: a coloured word-level diff (deletions red, "
-        "insertions green, each edit's score), or with --apply / -o the fixed text, or --format jsonl (the "
+        "insertions green, each edit's score; piped or with NO_COLOR: [-old-]{+new+}[score], and [?span?] for a "
+        "flagged span with no confident fix), or with --apply / -o the fixed text, or --format jsonl (the "
         "correction format, with alternatives). --interactive walks through the edits one by one. Text outside "
         "accepted edits is never changed."))
     p.add_argument("input", metavar="FILE", help="text or JSONL file, or - for standard input")
     p.add_argument("--apply", action="store_true", help="write the fixed text (to standard output, or -o)")
     p.add_argument("-o", "--output", help="write here (default: the fixed text; written whole or not at all)")
     p.add_argument("--format", choices=["diff", "text", "jsonl"], default=None,
-                   help="diff: coloured for reading (default on a terminal); text: the fixed text (default with "
+                   help="diff: the word-level diff (default without --apply / -o); text: the fixed text (default with "
                         "--apply or -o; JSONL input keeps its records, the original in original_TEXTFIELD); "
                         "jsonl: the correction format")
     p.add_argument("--min-score", type=float, default=None,

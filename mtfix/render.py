@@ -42,7 +42,8 @@ class Highlighter:
 
 class DiffView:
     """Prints each segment as a word-level diff: deletions red and struck through, insertions green, each edit's
-    score after it; flagged spans with no confident fix are underlined in yellow."""
+    score after it; flagged spans with no confident fix are underlined in yellow. Without colour (a pipe, a file,
+    NO_COLOR) the marks are written out: [-deleted-]{+inserted+}[score], [?flagged, not fixed?]."""
 
     def __init__(self, out: Any) -> None:
         from rich.console import Console
@@ -53,11 +54,13 @@ class DiffView:
         edits = doc.edits or []
         unfixed = [s for s in doc.spans if s.end > s.start and not any(e.start < s.end and s.start < e.end
                                                                       for e in edits)]
-        self.console.print(diff_text(doc.text, edits, unfixed=unfixed))
+        marks = not self.console.is_terminal or self.console.no_color
+        self.console.print(diff_text(doc.text, edits, unfixed=unfixed, marks=marks))
 
 
-def diff_text(text: str, edits: Any, focus: int | None = None, unfixed: Any = ()) -> Any:
-    """The diff of ``edits`` on ``text`` as rich Text; edit number ``focus`` is underlined (the one under review)."""
+def diff_text(text: str, edits: Any, focus: int | None = None, unfixed: Any = (), marks: bool = False) -> Any:
+    """The diff of ``edits`` on ``text`` as rich Text; edit number ``focus`` is underlined (the one under review).
+    ``marks``: also write the diff in characters (for output without colour): [-old-]{+new+}, [?unfixed?]."""
     from rich.text import Text
 
     line = Text()
@@ -68,7 +71,8 @@ def diff_text(text: str, edits: Any, focus: int | None = None, unfixed: Any = ()
         for span in unfixed:
             if cursor <= span.start and span.end <= upto:
                 line.append(text[cursor:span.start])
-                line.append(text[span.start:span.end], style="underline yellow")
+                shown = text[span.start:span.end]
+                line.append(f"[?{shown}?]" if marks else shown, style="underline yellow")
                 cursor = span.end
         line.append(text[cursor:upto])
         cursor = upto
@@ -77,9 +81,10 @@ def diff_text(text: str, edits: Any, focus: int | None = None, unfixed: Any = ()
         plain(edit.start)
         mark = " underline" if n == focus else ""
         if edit.end > edit.start:
-            line.append(text[edit.start:edit.end], style="bold red strike" + mark)
+            old = text[edit.start:edit.end]
+            line.append(f"[-{old}-]" if marks else old, style="bold red strike" + mark)
         if edit.replacement:
-            line.append(edit.replacement, style="bold green" + mark)
+            line.append(f"{{+{edit.replacement}+}}" if marks else edit.replacement, style="bold green" + mark)
         line.append(f"[{edit.score:.2f}]", style="dim")
         cursor = edit.end
     plain(len(text))

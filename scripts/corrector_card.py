@@ -52,7 +52,7 @@ def main() -> None:
         weights = json.loads(rerank.read_text())
         kinds = ", ".join(f"{k} {v:+.2f}" for k, v in weights["kinds"].items())
         traits = ", ".join(f"{k} {v:+.2f}" for k, v in weights.get("traits", {}).items())
-        gains = (f"z = {weights['s2s']:.3f} x seq2seq gain + {weights['lm']:.3f} x LM gain "
+        gains = (f"z = {weights['s2s']:.3f} x seq2seq gain {weights['lm']:+.3f} x LM gain "
                  f"{weights['length']:+.3f} x words added + kind weight ({kinds})"
                  + (f" + trait weights ({traits})" if traits else "") + f" {weights['bias']:+.3f}")
         decision = ("P(option) = exp(z) / (1 + the sum of exp(z) over the span's options), keeping the original "

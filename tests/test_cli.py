@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -155,7 +156,7 @@ def test_fix_diff_shows_both_sides_and_scores(tiny_models, tmp_path, capsys):
     src = tmp_path / "in.txt"
     src.write_text("It was in the the.\n")  # function words: see test_fix_jsonl_applies_its_own_edits...
     code, out, _ = run(capsys, *_fix_args(tiny_models, src))
-    assert code == 0 and "was" in out and "[" in out
+    assert code == 0 and "was" in out and re.search(r"(\[-[^\]]*-\]|\{\+[^}]*\+\})\[\d\.\d\d\]", out)  # no colour: marks
 
 
 def test_fix_interactive_needs_a_terminal_and_a_file(tiny_models, tmp_path, capsys):
