@@ -61,6 +61,11 @@ def dev_slices(data: str, corrector: str, per_family: int) -> dict[str, list[dic
     return slices
 
 
+def touches(a: Any, others: Sequence[Any]) -> bool:
+    """Whether span or token ``a`` overlaps any of ``others`` (or starts where one does: an insertion point)."""
+    return any(a.start < s.end and s.start < a.end or a.start == s.start for s in others)
+
+
 def probes(rows: Sequence[dict[str, Any]], seed: int = 7, detected: Sequence[Sequence[Span]] | None = None
            ) -> tuple[list[Document], list[list[Span]]]:
     """Gold documents, and the spans to correct: every gold span with a fix, and spans to keep (an edit there is
@@ -72,10 +77,6 @@ def probes(rows: Sequence[dict[str, Any]], seed: int = 7, detected: Sequence[Seq
         text = row["text"]
         gold = [Span(s["start"], s["end"], s["label"], fixes=(s["fix"],)) for s in row["spans"] if s["fix"] is not None]
         golds.append(Document(text, gold, reference=row["reference"]))
-
-        def touches(a: Any, others: Sequence[Any]) -> bool:
-            return any(a.start < s.end and s.start < a.end or a.start == s.start for s in others)
-
         false = [Span(d.start, d.end, "keep") for d in (detected[n] if detected else []) if not touches(d, gold)]
         free = [t for t in tokenize(text) if not touches(t, gold) and not touches(t, false)]
         keeps = rng.sample(free, min(len(free), max(0, len(gold) - len(false))))
