@@ -258,10 +258,10 @@ def option_traits(original: str, options: Sequence[Option], context: str = "") -
     gains = sorted((o.lm_gain for o in options), reverse=True)
     had = {t.text.lower() for t in tokenize(original)}
     around = [t.text.lower() for t in tokenize(context)]
+    runner_up = gains[1] if len(gains) > 1 else 0.0
     for o in options:
         new = o.replacement.strip()
         similar = difflib.SequenceMatcher(None, word.lower(), new.lower()).ratio()
-        runner_up = gains[1] if len(gains) > 1 else 0.0
         best = float(o.lm_gain == gains[0] and o.lm_gain > 0)
         rare = any(t.text.isalpha() and t.text.lower() not in had and _zipf(t.text.lower()) < 2.5
                    for t in tokenize(new))
@@ -374,6 +374,7 @@ class Corrector:
                     k, positions, mark = found
                     jobs.append((i, span, (ranges[local][k], positions, mark)))
         out: list[list[tuple[Span, list[Option]]]] = [[] for _ in texts]
+        windows: dict[tuple[int, int, int], tuple[int, int]] = {}  # each span's lm_window, computed once
         with torch.inference_mode():
             for b in range(0, len(jobs), self.batch_size):
                 chunk = jobs[b:b + self.batch_size]
@@ -396,9 +397,11 @@ class Corrector:
                 if self.rerank is not None:
                     self._add_generated(texts, chunk, found, memory, mask, originals, keep)
                 for r, (i, span, _) in enumerate(chunk):
-                    out[i].append((span, [o for o in found[r] if not loses_content(texts[i], span, o.replacement)]))
+                    window = windows[(i, span.start, span.end)] = lm_window(texts[i], span)
+                    out[i].append((span, [o for o in found[r]
+                                          if not loses_content(texts[i], span, o.replacement, window)]))
         if self.rerank is not None:
-            self._lm_gains(texts, out)
+            self._lm_gains(texts, out, windows)
         return out
 
     def _add_generated(self, texts: Sequence[str], chunk: list[Any], found: list[list[Option]], memory: torch.Tensor,
@@ -428,16 +431,17 @@ class Corrector:
             option.s2s_gain = value - float(keep[r])
             found[r].append(option)
 
-    def _lm_gains(self, texts: Sequence[str], found: list[list[tuple[Span, list[Option]]]]) -> None:
-        """Each option's language-model gain over the original, read on the span's window (lm_window), and the
-        option's traits."""
+    def _lm_gains(self, texts: Sequence[str], found: list[list[tuple[Span, list[Option]]]],
+                  windows: dict[tuple[int, int, int], tuple[int, int]]) -> None:
+        """Each option's language-model gain over the original, read on the span's window (lm_window, given in
+        ``windows`` by text index, start and end), and the option's traits."""
         jobs: list[tuple[Option | None, str]] = []
         for i, per_text in enumerate(found):
             text = texts[i]
             for span, options in per_text:
                 if not options:
                     continue
-                lo, hi = lm_window(text, span)
+                lo, hi = windows[(i, span.start, span.end)]
                 jobs.append((None, text[lo:hi]))
                 for option in options:
                     jobs.append((option, text[lo:span.start] + option.replacement + text[span.end:hi]))
@@ -450,7 +454,7 @@ class Corrector:
                 option.lm_gain = value - base
         for i, per_text in enumerate(found):
             for span, options in per_text:
-                span_traits(texts[i], span, options)
+                span_traits(texts[i], span, options, windows[(i, span.start, span.end)])
 
     def choose(self, options: Sequence[Option]) -> list[tuple[Option, float]]:
         """Options ranked best first, each with its calibrated probability of being right."""
@@ -485,25 +489,30 @@ class Corrector:
         return edits
 
 
-def loses_content(text: str, span: Span, replacement: str) -> bool:
+def loses_content(text: str, span: Span, replacement: str, window: tuple[int, int] | None = None) -> bool:
     """Whether replacing ``span`` with ``replacement`` drops a content word: the replacement has fewer words and
-    some word of the original (not a function word) has no look-alike in it or around it. Such options are never
-    proposed: a repeated word or a stray article may go, but meaning is not deleted on a model's guess."""
+    some word of the original (not a function word) has no look-alike in it or around it (in ``window``, the
+    span's lm_window, computed when not given). Such options are never proposed: a repeated word or a stray
+    article may go, but meaning is not deleted on a model's guess."""
     from .corrupt import STOP
 
     original = [t.text.lower() for t in tokenize(text[span.start:span.end])]
     kept = [t.text.lower() for t in tokenize(replacement)]
     if len(kept) >= len(original):
         return False
-    lo, hi = lm_window(text, span)
-    around = [t.text.lower() for t in tokenize(text[lo:span.start] + " " + text[span.end:hi])]
+    around = [t.text.lower() for t in tokenize(_around(text, span, window))]
     return _lost([w for w in original if w not in STOP], kept + around) > 0
 
 
-def span_traits(text: str, span: Span, options: Sequence[Option]) -> None:
-    """option_traits for the options of ``span`` in ``text``, its context being the LM's window around it."""
-    lo, hi = lm_window(text, span)
-    option_traits(text[span.start:span.end], options, text[lo:span.start] + " " + text[span.end:hi])
+def span_traits(text: str, span: Span, options: Sequence[Option], window: tuple[int, int] | None = None) -> None:
+    """option_traits for the options of ``span`` in ``text``, its context being the LM's window around it
+    (``window``, computed when not given)."""
+    option_traits(text[span.start:span.end], options, _around(text, span, window))
+
+
+def _around(text: str, span: Span, window: tuple[int, int] | None) -> str:
+    lo, hi = window or lm_window(text, span)
+    return text[lo:span.start] + " " + text[span.end:hi]
 
 
 def lm_window(text: str, span: Span, left: int = 24, right: int = 8) -> tuple[int, int]:

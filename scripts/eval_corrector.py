@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import torch
 
-from mtfix.correct import Corrector, Option, Rerank, loses_content, span_traits
+from mtfix.correct import Corrector, Option, Rerank, lm_window, loses_content, span_traits
 from mtfix.formats import Document
 from mtfix.rerank import fit_rerank
 from mtfix.score import Settings, score
@@ -200,8 +200,9 @@ def cached_options(args: argparse.Namespace, corrector: Corrector, golds: Sequen
             torch.save(found, args.cache)
     for gold, per_text in zip(golds, found):  # the options and traits as defined now (they are cheap)
         for k, (span, options) in enumerate(per_text):
-            options = [o for o in options if not loses_content(gold.text, span, o.replacement)]
-            span_traits(gold.text, span, options)
+            window = lm_window(gold.text, span)
+            options = [o for o in options if not loses_content(gold.text, span, o.replacement, window)]
+            span_traits(gold.text, span, options, window)
             per_text[k] = (span, options)
     return found, seconds
 
