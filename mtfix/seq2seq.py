@@ -175,11 +175,12 @@ def beam_search(model: SpanCorrector, memory: torch.Tensor, memory_mask: torch.T
             keep = torch.full_like(logp, float("-inf"))
             keep[:, config.eos_id] = logp[:, config.eos_id]
             logp = keep
-        top_lp, top_id = logp.topk(beams, dim=-1)
+        top = logp.topk(beams, dim=-1)
+        top_lp, top_id = top.values.tolist(), top.indices.tolist()  # one copy off the device, not one per beam
         grown: list[list[tuple[int, list[int], float]]] = [[] for _ in range(n)]
         for r, (i, pieces, lp) in enumerate(live):
             for k in range(beams):
-                grown[i].append((i, pieces + [int(top_id[r, k])], lp + float(top_lp[r, k])))
+                grown[i].append((i, pieces + [top_id[r][k]], lp + top_lp[r][k]))
         live = []
         for i in range(n):
             kept = 0

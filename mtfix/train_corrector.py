@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import random
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,7 +35,11 @@ class CorrectorTrainConfig:
     d_model: int = 384
     heads: int = 6
     ffn: int = 1024
-    bf16: bool = False               # bfloat16 autocast for the training steps (CPUs with avx512_bf16)
+    bf16: bool = False               # bfloat16 autocast for the training steps (CPUs with avx512_bf16, GPUs)
+    device: str = "cpu"              # or "cuda": the encoder states, the decoder and its batches live there
+    pieces: str = ""                 # an existing pieces.model to reuse ("" = train one on the references)
+    rows: str = ""                   # rows written by export_rows, read instead of the data set ("" = the data set)
+    dev_rows: int = 0                # dev segments per family for the calibration (0 = an eighth of the mix)
     batch_size: int = 64
     lr: float = 6e-4
     epochs: float = 3.0
@@ -102,8 +107,39 @@ def sampled_rows(dd: Any, config: CorrectorTrainConfig, pieces_corpus: int = 300
     rng = random.Random(config.seed)
     corpus = rng.sample(range(len(dd["train"])), min(pieces_corpus, len(dd["train"])))
     train_rows = sample_mix(dd["train"], config.mix, rng)
-    dev_rows = sample_mix(dd["dev"], {k: max(1, v // 8) for k, v in config.mix.items()}, rng)
+    dev_mix = {k: max(1, min(config.dev_rows, v) if config.dev_rows else v // 8) for k, v in config.mix.items()}
+    dev_rows = sample_mix(dd["dev"], dev_mix, rng)
     return rng, corpus, train_rows, dev_rows
+
+
+_ROW_FIELDS = ("text", "source", "spans")
+
+
+def export_rows(config: CorrectorTrainConfig, path: Path) -> tuple[int, int]:
+    """Write the run's training and dev rows (text, source, spans) as xz-compressed JSON lines, so that a
+    machine without the data set (a rented GPU) can train on exactly them with ``rows=path``."""
+    import datasets
+    import lzma
+
+    dd = datasets.load_from_disk(config.data)
+    _, _, train_rows, dev_rows = sampled_rows(dd, config)
+    with lzma.open(path, "wt", encoding="utf-8") as f:
+        for split, rows in (("train", train_rows), ("dev", dev_rows)):
+            for row in rows:
+                f.write(json.dumps({"split": split, **{k: row[k] for k in _ROW_FIELDS}}, ensure_ascii=False) + "\n")
+    return len(train_rows), len(dev_rows)
+
+
+def read_rows(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    import lzma
+
+    train_rows: list[dict[str, Any]] = []
+    dev_rows: list[dict[str, Any]] = []
+    with lzma.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            (train_rows if row.pop("split") == "train" else dev_rows).append(row)
+    return train_rows, dev_rows
 
 
 def sha1_of(path: Path) -> str:
@@ -196,18 +232,32 @@ def evaluate(model: SpanCorrector, prepared: Prepared, pieces: Pieces, beams: in
 
 def train_corrector(config: CorrectorTrainConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train, calibrate and save a corrector; returns the training record (also written to training.json)."""
-    import datasets
-
     from .correct import TaggerEncoder, ScratchEncoder
+
+    if not config.rows:
+        import datasets
     from .detect import shipped_detector
 
+    if config.rows and not config.pieces:
+        raise ValueError("training from exported rows needs an existing pieces model (pieces=...)")
     torch.manual_seed(config.seed)
     started = time.time()
     out = Path(config.out)
-    dd = datasets.load_from_disk(config.data)
-    rng, corpus, train_rows, dev_rows = sampled_rows(dd, config)
-    log("corrector: training sentencepiece pieces")
-    pieces = train_pieces((dd["train"][i]["reference"] for i in corpus), out, config.vocab_size)
+    if config.rows:
+        rng = random.Random(config.seed)
+        train_rows, dev_rows = read_rows(Path(config.rows))
+    else:
+        dd = datasets.load_from_disk(config.data)
+        rng, corpus, train_rows, dev_rows = sampled_rows(dd, config)
+    if config.pieces:
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(config.pieces, out / "pieces.model")
+        pieces = Pieces(str(out / "pieces.model"))
+    else:
+        log("corrector: training sentencepiece pieces")
+        pieces = train_pieces((dd["train"][i]["reference"] for i in corpus), out, config.vocab_size)
+    if config.device != "cpu":
+        torch.set_default_device(config.device)  # batches, masks and beams are made where the model lives
     train_ex = span_examples(train_rows, rng, config.identity_share)
     dev_ex = span_examples(dev_rows, rng, config.identity_share)
     dev_ex = rng.sample(dev_ex, min(config.dev_examples, len(dev_ex)))
@@ -218,6 +268,7 @@ def train_corrector(config: CorrectorTrainConfig, log: Callable[[str], None] = p
     if config.encoder == "tagger":
         assert tagger_dir is not None, "no detector to take the encoder states from"
         encoder: Any = TaggerEncoder.load(str(tagger_dir))
+        encoder.tagger.to(config.device)
         model_config.tagger_sha1 = sha1_of(tagger_dir / "model.safetensors")
         model_config.encoder_hidden = encoder.hidden
     else:
@@ -248,7 +299,7 @@ def train_corrector(config: CorrectorTrainConfig, log: Callable[[str], None] = p
                 break
             for group in opt.param_groups:
                 group["lr"] = config.lr * min(1.0, p / 0.05) * max(0.0, 1.0 - p)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+            with torch.autocast(torch.device(config.device).type, dtype=torch.bfloat16, enabled=config.bf16):
                 memory, mask = batch_memory(model, train, idx)
                 ids, labels = teacher_batch(model_config, [train.originals[i] for i in idx],
                                             [train.targets[i] for i in idx])

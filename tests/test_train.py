@@ -1,6 +1,7 @@
 import json
 
 import datasets
+import pytest
 from transformers import AutoTokenizer, BertConfig, BertModel
 
 from mtfix.cli import main
@@ -43,3 +44,31 @@ def test_mtfix_train_detector_end_to_end(tmp_path, capsys):
     (spans,) = detector.detect([SENTENCE.replace("farmers", "Farmers")])
     assert [(s.start, s.end) for s in spans] == [(17, 24)]
     assert "saved" in capsys.readouterr().err
+
+
+def test_corrector_trains_on_exported_rows_with_a_given_pieces_model(tmp_path, tiny_models):
+    """The rented-GPU path: the run's rows written to one file, then a run on exactly them that reuses an
+    existing pieces model (no data set, no sentencepiece training)."""
+    from mtfix.train_corrector import CorrectorTrainConfig, export_rows, read_rows, sampled_rows, train_corrector
+
+    tagger, corrector = tiny_models
+    data = tmp_path / "dataset"
+    dd = datasets.DatasetDict({"train": datasets.Dataset.from_list(rows(40)),
+                               "dev": datasets.Dataset.from_list(rows(20))})
+    dd.save_to_disk(str(data))
+    config = CorrectorTrainConfig(data=str(data), out="", tagger=str(tagger), mix={"clean": 10, "synthetic": 12},
+                                  dev_rows=3, d_model=32, heads=2, layers=1, ffn=64, epochs=1, batch_size=8)
+    n_train, n_dev = export_rows(config, tmp_path / "rows.jsonl.xz")
+    assert (n_train, n_dev) == (22, 6)  # dev_rows caps each family's dev draw
+    train_rows, dev_rows = read_rows(tmp_path / "rows.jsonl.xz")
+    _, _, want_train, want_dev = sampled_rows(datasets.load_from_disk(str(data)), config)
+    assert train_rows == [{k: r[k] for k in ("text", "source", "spans")} for r in want_train]
+    assert dev_rows == [{k: r[k] for k in ("text", "source", "spans")} for r in want_dev]
+    config.data, config.rows, config.out = "", str(tmp_path / "rows.jsonl.xz"), str(tmp_path / "out")
+    with pytest.raises(ValueError, match="pieces"):
+        train_corrector(config, log=lambda msg: None)
+    config.pieces = str(corrector / "pieces.model")
+    record = train_corrector(config, log=lambda msg: None)
+    assert record["steps"] >= 1 and record["train_spans"] > 0
+    assert (tmp_path / "out" / "pieces.model").read_bytes() == (corrector / "pieces.model").read_bytes()
+    assert json.loads((tmp_path / "out" / "training.json").read_text())["config"]["rows"] == config.rows
