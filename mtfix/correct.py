@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -399,7 +400,7 @@ class Corrector:
                 for r, (i, span, _) in enumerate(chunk):
                     window = windows[(i, span.start, span.end)] = lm_window(texts[i], span)
                     out[i].append((span, [o for o in found[r]
-                                          if not loses_content(texts[i], span, o.replacement, window)]))
+                                          if not unfounded(texts[i], span, o.replacement, window)]))
         if self.rerank is not None:
             self._lm_gains(texts, out, windows)
         return out
@@ -502,6 +503,44 @@ def loses_content(text: str, span: Span, replacement: str, window: tuple[int, in
         return False
     around = [t.text.lower() for t in tokenize(_around(text, span, window))]
     return _lost([w for w in original if w not in STOP], kept + around) > 0
+
+
+def is_stub(original: str, replacement: str) -> bool:
+    """A replacement of at most half the letters of a one-word original of six or more (not the word's
+    doubling undone, "thethe" -> "the"): the decoder's guess at a name or a garbled word it cannot read
+    ("PikabuPolitics" -> "Pa", "manoeuvre" -> "man", "vanhoutta" -> "max"). Never proposed."""
+    word, new = original.strip(), replacement.strip()
+    if not new or len(word) < 6 or any(ch.isspace() for ch in word) or 2 * len(new) > len(word):
+        return False
+    return word.lower() != new.lower() * 2
+
+
+_VARIANTS = ((re.compile(r"(?<=[a-z]{3})our(?=s?$|ed$|ing$|er|ite|able)"), "or"), (re.compile(r"([iy])s(?=e|ing|ation|er)"), r"\1z"),
+             (re.compile(r"([^aeiou])re(?=s?$|d$)"), r"\1er"), (re.compile(r"ll(?=ed$|ing$|er$|ers$)"), "l"),
+             (re.compile(r"ogue(?=s?$)"), "og"), (re.compile(r"(?<=[a-z])ae(?=[a-z])"), "e"),
+             (re.compile(r"(?<=[a-z])oe(?=[a-z])"), "e"))
+
+
+def _american(word: str) -> str:
+    for pattern, repl in _VARIANTS:
+        word = pattern.sub(repl, word)
+    return word
+
+
+def spelling_variant(original: str, replacement: str) -> bool:
+    """Whether the two are the British and American spellings of one word ("organised" / "organized",
+    "colour" / "color", "centre" / "center"): a house style, not an artifact, so never proposed."""
+    a, b = original.strip().lower(), replacement.strip().lower()
+    return (a != b and a.isalpha() and b.isalpha() and _american(a) == _american(b)
+            and min(_zipf(a), _zipf(b)) >= 1.5)
+
+
+def unfounded(text: str, span: Span, replacement: str, window: tuple[int, int] | None = None) -> bool:
+    """Options never proposed, whatever their scores: those that delete content (loses_content), stubs
+    (is_stub) and changes of spelling convention (spelling_variant)."""
+    original = text[span.start:span.end]
+    return (is_stub(original, replacement) or spelling_variant(original, replacement)
+            or loses_content(text, span, replacement, window))
 
 
 def span_traits(text: str, span: Span, options: Sequence[Option], window: tuple[int, int] | None = None) -> None:

@@ -343,3 +343,32 @@ def test_options_that_delete_meaning_are_never_proposed(pieces, encoder):
     (found,) = corrector.candidates([text], [[Span(start, start + 8)]])
     (span, options), = found
     assert "local" in [o.replacement for o in options] and "" not in [o.replacement for o in options]
+
+
+def test_stubs_and_spelling_conventions_are_never_proposed(pieces, encoder):
+    from mtfix.correct import is_stub, spelling_variant
+
+    assert is_stub("PikabuPolitics", "Pa") and is_stub("manoeuvre", "man") and is_stub("vanhoutta", "max")
+    assert not is_stub("pariad", "pariah") and not is_stub("confidanteled", "confidant")
+    assert not is_stub("thethe", "the") and not is_stub("the the", "the")  # a doubling undone, a repetition
+    assert not is_stub("projectsWhich", "projects which") and not is_stub("Explosion", "explosion")
+    assert spelling_variant("organised", "organized") and spelling_variant("Colour", "color")
+    assert spelling_variant("centre", "center") and spelling_variant("travelled", "traveled")
+    assert not spelling_variant("four", "for") and not spelling_variant("guides", "leaders")
+    assert not spelling_variant("organised", "organised")
+
+    class Proposer:
+        def for_word(self, text, tokens, i):
+            from mtfix.candidates import Candidate
+
+            t = tokens[i]
+            return [Candidate(t.start, t.end, r, "spelling") for r in ("organized", "org", "arranged")]
+
+    text = "The meeting was organised by the council."
+    start = text.index("organised")
+    corrector = Corrector(tiny_corrector(pieces), pieces, encoder, beams=2, rerank=Rerank(), lm=FakeLM(),
+                          generator=Proposer())
+    (found,) = corrector.candidates([text], [[Span(start, start + len("organised"))]])
+    (span, options), = found
+    replacements = [o.replacement for o in options]
+    assert "arranged" in replacements and "organized" not in replacements and "org" not in replacements
