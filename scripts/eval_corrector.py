@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import torch
 
-from mtfix.correct import Corrector, Option, Rerank, lm_window, loses_content, span_traits
+from mtfix.correct import Corrector, Option, Rerank, lm_window, span_traits, unfounded
 from mtfix.formats import Document
 from mtfix.rerank import fit_rerank
 from mtfix.score import Settings, score
@@ -39,26 +39,55 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def dev_slices(data: str, corrector: str, per_family: int) -> dict[str, list[dict[str, Any]]]:
-    """The fit and eval slices of dev: rows none of whose text the corrector's calibration saw."""
+def dev_slices(data: str, corrector: str, per_family: int | dict[str, int], split: str = "dev",
+               detector: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The fit and eval slices: rows none of whose text the corrector's calibration saw (dev), or, with
+    ``split="train"``, train rows that neither the corrector's decoder nor the detector's tagger trained on (their
+    training draws are reproduced from each model's training.json): more rows to fit on than dev has, while dev
+    stays for choosing the default."""
     import datasets
+
+    from mtfix.detect import shipped_detector
+    from mtfix.train import sample_mix
 
     dd = datasets.load_from_disk(data)
     record = json.loads((Path(corrector) / "training.json").read_text())["config"]
     config = CorrectorTrainConfig(**{k: v for k, v in record.items() if k in CorrectorTrainConfig.__annotations__})
-    _, _, _, calibration = sampled_rows(dd, config)
+    _, _, trained, calibration = sampled_rows(dd, config)
     seen = {r["text"] for r in calibration}
+    if split == "train":
+        tagger = Path(detector or shipped_detector())
+        tagger_config = json.loads((tagger / "training.json").read_text())["config"]
+        tagger_rows = sample_mix(dd["train"], tagger_config["mix"], random.Random(tagger_config["seed"]))
+        seen = {r["text"] for r in trained} | {r["text"] for r in tagger_rows}
+    wanted = per_family if isinstance(per_family, dict) else {f: per_family for f in FAMILIES}
     slices: dict[str, list[dict[str, Any]]] = {"fit": [], "eval": []}
     counts = {(s, f): 0 for s in slices for f in FAMILIES}
-    for row in dd["dev"]:
+    for row in dd[split]:
         fam = family(row["source"])
         if fam not in FAMILIES or row["text"] in seen or not any(s["fix"] is not None for s in row["spans"]):
             continue
         which = "fit" if int(hashlib.sha1(row["text"].encode()).hexdigest(), 16) % 2 else "eval"
-        if counts[(which, fam)] < per_family:
+        if counts[(which, fam)] < wanted.get(fam, 0):
             counts[(which, fam)] += 1
             slices[which].append(row)
+        if all(counts[k] >= wanted.get(k[1], 0) for k in counts):
+            break
     return slices
+
+
+def per_family_arg(value: str) -> int | dict[str, int]:
+    """--per-family: rows of each family (N), or per family as JSON ({"mlqe-pe": 600, "synthetic": 200})."""
+    try:
+        return int(value)
+    except ValueError:
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict) or not all(isinstance(v, int) for v in parsed.values()):
+            raise argparse.ArgumentTypeError(f"expected a number or a JSON object of numbers, got {value!r}")
+        return parsed
 
 
 def touches(a: Any, others: Sequence[Any]) -> bool:
@@ -201,7 +230,7 @@ def cached_options(args: argparse.Namespace, corrector: Corrector, golds: Sequen
     for gold, per_text in zip(golds, found):  # the options and traits as defined now (they are cheap)
         for k, (span, options) in enumerate(per_text):
             window = lm_window(gold.text, span)
-            options = [o for o in options if not loses_content(gold.text, span, o.replacement, window)]
+            options = [o for o in options if not unfounded(gold.text, span, o.replacement, window)]
             span_traits(gold.text, span, options, window)
             per_text[k] = (span, options)
     return found, seconds
@@ -212,7 +241,7 @@ def cmd_crossval(args: argparse.Namespace) -> int:
     to keep, per family and threshold. Right: the span's choice_targets option."""
     from mtfix.rerank import choice_targets
 
-    rows = dev_slices(args.data, args.corrector, args.per_family)["fit"]
+    rows = dev_slices(args.data, args.corrector, args.per_family, args.split, args.detector)["fit"]
     golds, spans = probes(rows, detected=false_flags(rows, args.detector) if args.false_flags else None)
     corrector = Corrector.load(args.corrector, rerank=True, min_score=0.0)
     found, _ = cached_options(args, corrector, golds, spans)
@@ -245,7 +274,7 @@ def cmd_crossval(args: argparse.Namespace) -> int:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     """Fit the reranker on the fit slice and choose both modes' --min-score there; write them into the folder."""
-    slices = dev_slices(args.data, args.corrector, args.per_family)
+    slices = dev_slices(args.data, args.corrector, args.per_family, args.split, args.detector)
     rows = slices["fit"]
     golds, spans = probes(rows, detected=false_flags(rows, args.detector) if args.false_flags else None)
     log(f"fit slice: {len(rows)} rows, {sum(map(len, spans))} spans, {sum(len(g.spans) for g in golds)} of them "
@@ -279,7 +308,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     """Each variant on the eval slice: exact-fix rate of gold spans, edits at its own --min-score, speed."""
     first = args.variant[0].split("=", 1)[1].partition("+")[0]
-    rows = dev_slices(args.data, first, args.per_family)["eval"]
+    rows = dev_slices(args.data, first, args.per_family, args.split)["eval"]
     golds, spans = probes(rows)
     n_spans = sum(map(len, spans))
     lines = [f"Held-out dev ({len(rows)} rows: {args.per_family} each of {', '.join(FAMILIES)}; {n_spans} spans, "
@@ -318,7 +347,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("fit", help="fit the reranker and choose --min-score on the fit slice")
     p.add_argument("--corrector", required=True)
     p.add_argument("--data", required=True)
-    p.add_argument("--per-family", type=int, default=120)
+    p.add_argument("--per-family", type=per_family_arg, default=120,
+                   help="rows of each family per slice: N, or JSON per family (default %(default)s)")
+    p.add_argument("--split", choices=["dev", "train"], default="dev",
+                   help="take the slices from dev, or from train rows neither model trained on")
     p.add_argument("--no-rerank", action="store_true", help="only choose the seq2seq --min-score")
     p.add_argument("--min-score", type=float, default=0.5, help="the reranker's default --min-score")
     p.add_argument("--rerank-only", action="store_true", help="keep the seq2seq --min-score already chosen")
@@ -330,7 +362,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("crossval", help="two-fold cross-validation of the rerankers on the fit slice")
     p.add_argument("--corrector", required=True)
     p.add_argument("--data", required=True)
-    p.add_argument("--per-family", type=int, default=120)
+    p.add_argument("--per-family", type=per_family_arg, default=120,
+                   help="rows of each family per slice: N, or JSON per family (default %(default)s)")
+    p.add_argument("--split", choices=["dev", "train"], default="dev",
+                   help="take the slices from dev, or from train rows neither model trained on")
     p.add_argument("--false-flags", action="store_true")
     p.add_argument("--detector")
     p.add_argument("--cache", type=Path)
@@ -339,7 +374,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", required=True)
     p.add_argument("--variant", action="append", required=True,
                    help="NAME=FOLDER, or NAME=FOLDER+rerank for the reranking stage")
-    p.add_argument("--per-family", type=int, default=120)
+    p.add_argument("--per-family", type=per_family_arg, default=120,
+                   help="rows of each family per slice: N, or JSON per family (default %(default)s)")
+    p.add_argument("--split", choices=["dev", "train"], default="dev",
+                   help="take the slices from dev, or from train rows neither model trained on")
     p.add_argument("-o", "--output")
     p.set_defaults(func=cmd_compare)
     args = parser.parse_args(argv)
