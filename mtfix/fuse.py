@@ -31,13 +31,49 @@ GATE_NATS = 4.0      # candidates are generated and scored only for words at lea
 FEATURES = ("tagger", "tagger_logit", "tagger_neighbours", "surprisal", "entropy", "surprise_gap", "log_rank",
             "pieces", "prev_surprisal", "next_surprisal", "best_contrast", *(f"contrast_{k}" for k in KINDS),
             *(f"has_{k}" for k in KINDS), *(f"case_{c}" for c in range(7)), "initial", "zipf", "stopword",
-            "punctuation", "length")
+            "punctuation", "length", "sent_tagger_mean", "sent_tagger_max", "sent_surprisal_mean", "sent_surprising",
+            "sent_words")
 GROUPS = {  # evidence groups, for the ablation (drop one at a time)
     "tagger": ("tagger", "tagger_logit", "tagger_neighbours"),
     "surprisal": ("surprisal", "entropy", "surprise_gap", "log_rank", "pieces", "prev_surprisal", "next_surprisal"),
     "contrast": ("best_contrast", *(f"contrast_{k}" for k in KINDS), *(f"has_{k}" for k in KINDS)),
     "lexical": (*(f"case_{c}" for c in range(7)), "initial", "zipf", "stopword", "punctuation", "length"),
+    "sentence": ("sent_tagger_mean", "sent_tagger_max", "sent_surprisal_mean", "sent_surprising", "sent_words"),
 }
+SURPRISING_NATS = 8.0  # a word this surprising counts towards its sentence's share of surprising words
+_ENDS = {".", "!", "?"}
+_TITLES = {"mr", "mrs", "ms", "dr", "st", "prof", "gen", "sen", "rep", "gov", "jr", "sr", "no", "vs", "mt", "lt", "col"}
+
+
+def sentence_ids(tokens: Sequence[Token]) -> list[int]:
+    """Which sentence of the segment each token is in: a new one after ., ! or ? when the next token begins
+    with a capital, a digit or an opening quote (not after a title or an initial: "Mr. Smith", "J. Smith")."""
+    ids, current = [], 0
+    for i, tok in enumerate(tokens):
+        ids.append(current)
+        nxt = tokens[i + 1].text[:1] if i + 1 < len(tokens) else ""
+        before = tokens[i - 1].text if i else ""
+        abbreviation = tok.text == "." and (before.lower() in _TITLES or (len(before) == 1 and before.isupper()))
+        if tok.text in _ENDS and not abbreviation and (nxt.isupper() or nxt.isdigit() or nxt in {"“", '"', "‘", "'"}):
+            current += 1
+    return ids
+
+
+def sentence_evidence(scores: WordScores, tagger: Sequence[float]) -> list[list[float]]:
+    """Per token, its sentence's evidence: the tagger's mean and highest P(BAD) there, the mean surprisal, the
+    share of words at least SURPRISING_NATS surprising, and the log of its length in tokens. Artifacts come in
+    clusters (a garbled sentence has several; a clean one, none), which one word's evidence cannot show."""
+    ids = sentence_ids(scores.tokens)
+    groups: dict[int, list[int]] = {}
+    for i, sid in enumerate(ids):
+        groups.setdefault(sid, []).append(i)
+    per_sentence = {}
+    for sid, members in groups.items():
+        probs = [tagger[i] for i in members]
+        surprisal = [scores.surprisal[i] for i in members]
+        per_sentence[sid] = [sum(probs) / len(probs), max(probs), sum(surprisal) / len(surprisal),
+                             sum(x >= SURPRISING_NATS for x in surprisal) / len(surprisal), math.log(len(members))]
+    return [per_sentence[sid] for sid in ids]
 
 
 def gated_candidates(generator: CandidateGenerator, gate: float = GATE_NATS):
@@ -51,6 +87,7 @@ def gated_candidates(generator: CandidateGenerator, gate: float = GATE_NATS):
 def word_features(scores: WordScores, tagger: Sequence[float]) -> torch.Tensor:
     """The evidence of every word of one segment, as a (words, len(FEATURES)) tensor."""
     tokens, n = scores.tokens, len(scores.tokens)
+    sentence = sentence_evidence(scores, tagger) if n else []
     rows = []
     for i, tok in enumerate(tokens):
         p = min(max(tagger[i], 1e-6), 1 - 1e-6)
@@ -68,7 +105,7 @@ def word_features(scores: WordScores, tagger: Sequence[float]) -> torch.Tensor:
             scores.surprisal[i + 1] if i + 1 < n else 0.0, max(per_kind.values()),
             *(per_kind[k] for k in KINDS), *(float(per_kind[k] > NO_CONTRAST) for k in KINDS),
             *(float(case == c) for c in range(7)), float(initial), zipf / 9.0,
-            float(tok.text.lower() in STOP), float(not is_word(tok)), min(len(tok.text), 20) / 20.0])
+            float(tok.text.lower() in STOP), float(not is_word(tok)), min(len(tok.text), 20) / 20.0, *sentence[i]])
     return torch.tensor(rows, dtype=torch.float32).reshape(n, len(FEATURES))
 
 

@@ -391,7 +391,7 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
 
     weights_file = Path(config.tagger) / "model.safetensors"
     key = {"tagger": hashlib.sha1(weights_file.read_bytes()).hexdigest(), "data": str(Path(config.data).resolve()),
-           "mix": config.mix, "clean_news": config.clean_news, "seed": config.seed}
+           "mix": config.mix, "clean_news": config.clean_news, "seed": config.seed, "features": len(FEATURES)}
     ev = torch.load(cache) if cache.exists() else None
     if ev is not None and ev.get("key") == key:
         log(f"evidence from {cache}")

@@ -3,6 +3,7 @@ each weighting is fitted and scored at the threshold that keeps dev clean news a
 word MCC on the held-out MLQE-PE segments and word recall on the held-out synthetic ones, next to the tagger.
 
     python scripts/sweep_fusion.py --cache runs/fusion/evidence.pt
+    python scripts/sweep_fusion.py --cache runs/fusion/evidence.pt --drop sentence   # without a group of evidence
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import random
 
 import torch
 
-from mtfix.fuse import FEATURES
+from mtfix.fuse import FEATURES, GROUPS
 from mtfix.train import FusionTrainConfig, clean_threshold, fit_head, fusion_weights
 
 GRID = [(0.5, 1.0), (1.0, 1.0), (1.0, 2.0), (1.0, 4.0), (1.0, 6.0), (1.0, 8.0)]  # (invisible, mlqe-pe) weights
@@ -29,9 +30,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", default="runs/fusion/evidence.pt", help="written by mtfix train fusion")
     parser.add_argument("--grid", default=json.dumps(GRID), help="[invisible weight, MLQE-PE weight] pairs")
+    parser.add_argument("--drop", action="append", default=[], choices=sorted(GROUPS),
+                        help="fit the heads without this group of evidence (repeatable)")
     args = parser.parse_args()
     ev = torch.load(args.cache)
+    dropped = {name for group in args.drop for name in GROUPS[group]}
+    columns = [j for j, name in enumerate(FEATURES) if name not in dropped]
     data, base = ev["train"], FusionTrainConfig(data="", tagger="", out="")
+    x, news_x = data["x"][:, columns], ev["news"]["x"][:, columns]
     held_segments = set(random.Random(base.seed).sample(range(len(ev["family"])),
                                                         int(len(ev["family"]) * base.held_out)))
     held = torch.tensor([int(s) in held_segments for s in data["segment"]])
@@ -53,10 +59,10 @@ def main() -> None:
         config = FusionTrainConfig(data="", tagger="", out="", invisible_weight=invisible,
                                    family_weight={"mlqe-pe": mlqe_weight})
         weights = fusion_weights(ev, config)
-        head = fit_head(data["x"][~held], data["y"][~held], weights[~held], 64, config.epochs, config.seed)
+        head = fit_head(x[~held], data["y"][~held], weights[~held], 64, config.epochs, config.seed)
         with torch.no_grad():
-            lines.append(row(f"invisible {invisible:g}, MLQE-PE x{mlqe_weight:g}", torch.sigmoid(head(data["x"])),
-                             torch.sigmoid(head(ev["news"]["x"]))))
+            name = f"invisible {invisible:g}, MLQE-PE x{mlqe_weight:g}" + "".join(f", without {g}" for g in args.drop)
+            lines.append(row(name, torch.sigmoid(head(x)), torch.sigmoid(head(news_x))))
     print("\n".join(lines))
 
 

@@ -1,4 +1,5 @@
 import json
+import math
 
 import datasets
 import pytest
@@ -198,3 +199,28 @@ def test_platt_scaling_undoes_a_prior_shift():
     labels = torch.bernoulli(torch.sigmoid(logits / 2.0 - 1.0))  # truth: half the scale, shifted by -1
     temperature, bias = fit_platt(logits, labels)
     assert temperature == pytest.approx(2.0, rel=0.1) and bias == pytest.approx(-1.0, abs=0.1)
+
+
+def test_each_word_carries_its_sentences_evidence():
+    from mtfix.fuse import SURPRISING_NATS, sentence_evidence, sentence_ids
+    from mtfix.lm import WordScores
+
+    text = "Mr. Smith came. It was “fine”. 3 left? yes. End"
+    tokens = tokenize(text)
+    words = [t.text for t in tokens]
+    ids = sentence_ids(tokens)
+    assert ids[words.index("came")] == 0 and ids[words.index("It")] == 1
+    assert ids[words.index("fine")] == 1 and ids[words.index("3")] == 2
+    assert ids[words.index("yes")] == 2  # no capital after "?": the same sentence
+    assert ids[words.index("End")] == 3
+    # two sentences: one with a garbled word, one clean
+    tokens = tokenize("The pariad came. All is well.")
+    surprisal = [1.0, SURPRISING_NATS + 3, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    tagger = [0.1, 0.9, 0.2, 0.0, 0.0, 0.1, 0.0, 0.1]
+    scores = WordScores(tokens, surprisal, [0.0] * len(tokens), [0.0] * len(tokens), [1] * len(tokens))
+    found = sentence_evidence(scores, tagger)
+    assert found[0] == pytest.approx([0.3, 0.9, (1 + 11 + 2 + 1) / 4, 0.25, math.log(4)])
+    assert found[5] == pytest.approx([0.05, 0.1, 1.0, 0.0, math.log(4)])
+    x = word_features(scores, tagger)
+    col = {name: j for j, name in enumerate(FEATURES)}
+    assert x[0, col["sent_tagger_max"]] == pytest.approx(0.9) and x[7, col["sent_tagger_max"]] == pytest.approx(0.1)
