@@ -369,6 +369,21 @@ def average_precision(scores: torch.Tensor, labels: torch.Tensor) -> float:
     return float((precision * hits).sum() / hits.sum().clamp(min=1))
 
 
+def word_mcc(pred: torch.Tensor, gold: torch.Tensor) -> float:
+    """Matthews correlation of boolean word predictions with boolean gold labels."""
+    tp, tn = float((pred & gold).sum()), float((~pred & ~gold).sum())
+    fp, fn = float((pred & ~gold).sum()), float((~pred & gold).sum())
+    return (tp * tn - fp * fn) / (math.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)) or 1.0)
+
+
+def held_out_measures(probs: torch.Tensor, news: torch.Tensor, gold: torch.Tensor, mlqe: torch.Tensor,
+                      synthetic: torch.Tensor, per_1k: float) -> tuple[float, float]:
+    """What the issue asks of a detector, on held-out dev words at the threshold that keeps clean news at
+    ``per_1k`` flags per 1,000: word MCC on MLQE-PE words (``mlqe`` mask) and recall of synthetic BAD words."""
+    flagged = probs >= clean_threshold(news, per_1k)
+    return word_mcc(flagged[mlqe], gold[mlqe]), float(flagged[synthetic & gold].float().mean())
+
+
 def clean_threshold(probs: torch.Tensor, per_1k: float) -> float:
     """The lowest threshold that keeps these clean words at ``per_1k`` flags per 1,000."""
     ordered = probs.sort(descending=True).values
@@ -417,18 +432,27 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
     held_segments = set(random.Random(config.seed).sample(range(n_segments), int(n_segments * config.held_out)))
     held = torch.tensor([int(s) in held_segments for s in data["segment"]])
     fit = ~held
+    family_of = [ev["family"][int(k)] for k in data["segment"]]
+    mlqe = held & torch.tensor([f == "mlqe-pe" for f in family_of])
+    synthetic = held & torch.tensor([f == "synthetic" for f in family_of])
     candidates = []
     for hidden in config.hidden:
         head = fit_head(data["x"][fit], data["y"][fit], weights[fit], hidden, config.epochs, config.seed)
         with torch.inference_mode():
             logits = head(data["x"][held])
+            mcc, recall = held_out_measures(torch.sigmoid(head(data["x"])), torch.sigmoid(head(ev["news"]["x"])),
+                                            data["y"].bool(), mlqe, synthetic, config.clean_flags_per_1k)
         ap = average_precision(logits, data["y"][held])
         nll = float(torch.nn.functional.binary_cross_entropy_with_logits(logits, data["y"][held]))
-        log(f"head hidden={hidden}: held-out dev average precision {ap:.4f}, log loss {nll:.4f}")
-        candidates.append((ap, hidden, head, nll))
+        log(f"head hidden={hidden}: held-out dev MLQE-PE MCC {mcc:.4f}, synthetic recall {recall:.4f} (at "
+            f"{config.clean_flags_per_1k} dev clean-news flags per 1,000), average precision {ap:.4f}, "
+            f"log loss {nll:.4f}")
+        candidates.append((mcc, recall, ap, hidden, head, nll))
     tagger_ap = average_precision(data["x"][held][:, FEATURES.index("tagger")], data["y"][held])
     log(f"the tagger alone: held-out dev average precision {tagger_ap:.4f}")
-    ap, hidden, head, nll = max(candidates, key=lambda c: c[0])
+    # kept: the head that does best what the issue measures (MLQE-PE MCC, then synthetic recall, at the
+    # clean-news budget); average precision over all words rewards ranking that budget never reaches
+    mcc, recall, ap, hidden, head, nll = max(candidates, key=lambda c: (round(c[0], 3), c[1]))
     with torch.no_grad():  # (not inference mode: the calibration fit takes gradients through these)
         held_logits = head(data["x"][held])
         news_logits = head(ev["news"]["x"])
@@ -437,9 +461,11 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
     temperature, bias = fit_platt(held_logits, labels)
     after = ece(torch.sigmoid(held_logits / temperature + bias), labels)
     threshold = clean_threshold(torch.sigmoid(news_logits / temperature + bias), config.clean_flags_per_1k)
-    record = {"config": asdict(config), "heads": {str(h): {"average_precision": a, "log_loss": n}
-                                                  for a, h, _, n in candidates},
-              "tagger_average_precision": tagger_ap, "chosen_hidden": hidden, "temperature": temperature, "bias": bias,
+    record = {"config": asdict(config), "heads": {str(h): {"mlqe_mcc": m, "synthetic_recall": r,
+                                                         "average_precision": a, "log_loss": n}
+                                                  for m, r, a, h, _, n in candidates},
+              "tagger_average_precision": tagger_ap, "chosen_hidden": hidden, "held_out_mlqe_mcc": mcc,
+              "held_out_synthetic_recall": recall, "temperature": temperature, "bias": bias,
               "ece_before": before, "ece_after": after,
               "threshold": threshold, "fit_words": int(fit.sum()), "held_words": int(held.sum()),
               "news_words": len(ev["news"]["y"]), "minutes": (time.time() - started) / 60}

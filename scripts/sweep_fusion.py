@@ -9,27 +9,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 
 import torch
 
 from mtfix.fuse import FEATURES, GROUPS
-from mtfix.train import FusionTrainConfig, clean_threshold, fit_head, fusion_weights
+from mtfix.train import FusionTrainConfig, fit_head, fusion_weights, held_out_measures
 
 GRID = [(0.5, 1.0), (1.0, 1.0), (1.0, 2.0), (1.0, 4.0), (1.0, 6.0), (1.0, 8.0)]  # (invisible, mlqe-pe) weights
-
-
-def mcc(pred: torch.Tensor, gold: torch.Tensor) -> float:
-    tp, tn = float((pred & gold).sum()), float((~pred & ~gold).sum())
-    fp, fn = float((pred & ~gold).sum()), float((~pred & gold).sum())
-    return (tp * tn - fp * fn) / (math.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)) or 1.0)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", default="runs/fusion/evidence.pt", help="written by mtfix train fusion")
     parser.add_argument("--grid", default=json.dumps(GRID), help="[invisible weight, MLQE-PE weight] pairs")
+    parser.add_argument("--hidden", type=int, default=64, help="the head's hidden width (0: logistic regression)")
     parser.add_argument("--drop", action="append", default=[], choices=sorted(GROUPS),
                         help="fit the heads without this group of evidence (repeatable)")
     args = parser.parse_args()
@@ -47,10 +41,8 @@ def main() -> None:
     gold = data["y"].bool()
 
     def row(name: str, probs: torch.Tensor, news: torch.Tensor) -> str:
-        threshold = clean_threshold(news, base.clean_flags_per_1k)
-        flagged = probs >= threshold
-        recall = float(flagged[synthetic & gold].float().mean())
-        return f"| {name} | {mcc(flagged[mlqe], gold[mlqe]):.3f} | {recall:.3f} |"
+        mcc, recall = held_out_measures(probs, news, gold, mlqe, synthetic, base.clean_flags_per_1k)
+        return f"| {name} | {mcc:.3f} | {recall:.3f} |"
 
     lines = ["| weighting | held-out dev MLQE-PE MCC | held-out dev synthetic recall |", "|---|---|---|"]
     column = FEATURES.index("tagger")
@@ -59,9 +51,10 @@ def main() -> None:
         config = FusionTrainConfig(data="", tagger="", out="", invisible_weight=invisible,
                                    family_weight={"mlqe-pe": mlqe_weight})
         weights = fusion_weights(ev, config)
-        head = fit_head(x[~held], data["y"][~held], weights[~held], 64, config.epochs, config.seed)
+        head = fit_head(x[~held], data["y"][~held], weights[~held], args.hidden, config.epochs, config.seed)
         with torch.no_grad():
-            name = f"invisible {invisible:g}, MLQE-PE x{mlqe_weight:g}" + "".join(f", without {g}" for g in args.drop)
+            name = (f"invisible {invisible:g}, MLQE-PE x{mlqe_weight:g}" + (", logistic" if not args.hidden else "")
+                    + "".join(f", without {g}" for g in args.drop))
             lines.append(row(name, torch.sigmoid(head(x)), torch.sigmoid(head(news_x))))
     print("\n".join(lines))
 

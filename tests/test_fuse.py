@@ -142,6 +142,8 @@ def test_train_fusion_end_to_end(scorer, tokenizer, tmp_path, monkeypatch):
     logged = []
     record = train_fusion(config, logged.append)
     assert set(record["heads"]) == {"8", "0"} and record["chosen_hidden"] in (8, 0)
+    best = max(record["heads"].items(), key=lambda kv: (round(kv[1]["mlqe_mcc"], 3), kv[1]["synthetic_recall"]))
+    assert record["chosen_hidden"] == int(best[0])  # kept: the best at the clean-news budget
     assert record["news_words"] == 6 * (len(tokenize(sentence)) + 1) and record["temperature"] > 0
     assert record["heads"][str(record["chosen_hidden"])]["average_precision"] > 0.9  # the casing feature
     head, fusion = load_fusion(out)
@@ -224,3 +226,19 @@ def test_each_word_carries_its_sentences_evidence():
     x = word_features(scores, tagger)
     col = {name: j for j, name in enumerate(FEATURES)}
     assert x[0, col["sent_tagger_max"]] == pytest.approx(0.9) and x[7, col["sent_tagger_max"]] == pytest.approx(0.1)
+
+
+def test_heads_are_judged_at_the_clean_news_budget():
+    from mtfix.train import held_out_measures, word_mcc
+
+    gold = torch.tensor([True, False, True, False, True, False])
+    assert word_mcc(gold, gold) == pytest.approx(1.0) and word_mcc(~gold, gold) == pytest.approx(-1.0)
+    assert word_mcc(torch.zeros(6, dtype=torch.bool), gold) == 0.0  # nothing flagged: no correlation, no error
+    probs = torch.tensor([0.9, 0.2, 0.6, 0.7, 0.1, 0.3])
+    news = torch.linspace(0.0, 0.5, 1000)  # clean words: 3 per 1,000 allowed above the threshold (~0.4985)
+    mlqe = torch.tensor([True, True, True, True, False, False])
+    synthetic = ~mlqe
+    mcc, recall = held_out_measures(probs, news, gold, mlqe, synthetic, 3.0)
+    # flagged at >= ~0.4985: words 0, 2, 3; MLQE-PE words 0-3 -> pred [1, 0, 1, 1] vs gold [1, 0, 1, 0]
+    assert mcc == pytest.approx(word_mcc(torch.tensor([True, False, True, True]), gold[:4]))
+    assert recall == 0.0  # the synthetic BAD word (0.1) is under the threshold
