@@ -1,4 +1,5 @@
 import mtfix
+from mtfix.text import tokenize
 
 
 def test_load_spell_and_detect():
@@ -29,10 +30,14 @@ def test_the_default_is_the_shipped_fused_detector_and_fast_the_tagger():
             "both sides.")
     fixer = mtfix.load()
     assert type(fixer.detector).__name__ == "FusedDetector"
-    (spans,) = fixer.detect([text])
+    (probs,) = fixer.detector.word_probabilities([text])
+    words = [t.text for t in tokenize(text)]
+    assert words[max(range(len(words)), key=probs.__getitem__)] == "guides"  # the sentence's most suspicious word
+    # (at the default it sits just under the threshold, 0.32 against 0.33: the head shipped in stop 13 traded
+    # this catch for MLQE-PE and apertium MCC; a slightly lower --threshold flags it, with its evidence)
+    (spans,) = mtfix.load(threshold=0.3).detect([text])
     (guides,) = [s for s in spans if text[s.start:s.end] == "guides"]
     assert guides.evidence["candidate"] == "leaders" and guides.evidence["kind"] == "pivot"
-    assert guides.score >= fixer.detector.threshold
     assert type(mtfix.load(fast=True).detector).__name__ == "TaggerDetector"
 
 
