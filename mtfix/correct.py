@@ -515,10 +515,10 @@ def is_stub(original: str, replacement: str) -> bool:
     return word.lower() != new.lower() * 2
 
 
-_VARIANTS = ((re.compile(r"(?<=[a-z]{3})our(?=s?$|ed$|ing$|er|ite|able)"), "or"), (re.compile(r"([iy])s(?=e|ing|ation|er)"), r"\1z"),
-             (re.compile(r"([^aeiou])re(?=s?$|d$)"), r"\1er"), (re.compile(r"ll(?=ed$|ing$|er$|ers$)"), "l"),
-             (re.compile(r"ogue(?=s?$)"), "og"), (re.compile(r"(?<=[a-z])ae(?=[a-z])"), "e"),
-             (re.compile(r"(?<=[a-z])oe(?=[a-z])"), "e"))
+_VARIANTS = tuple((re.compile(pattern), american) for pattern, american in (  # British -> American
+    (r"(?<=[a-z]{3})our(?=s?$|ed$|ing$|er|ite|able)", "or"), (r"([iy])s(?=e|ing|ation|er)", r"\1z"),
+    (r"([^aeiou])re(?=s?$|d$)", r"\1er"), (r"ll(?=ed$|ing$|er$|ers$)", "l"), (r"ogue(?=s?$)", "og"),
+    (r"(?<=[a-z])ae(?=[a-z])", "e"), (r"(?<=[a-z])oe(?=[a-z])", "e")))
 
 
 def _american(word: str) -> str:

@@ -341,16 +341,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def slice_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--per-family", type=per_family_arg, default=120,
+                   help="rows of each family per slice: N, or JSON per family (default %(default)s)")
+    p.add_argument("--split", choices=["dev", "train"], default="dev",
+                   help="take the slices from dev, or from train rows neither model trained on")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="action", required=True)
     p = sub.add_parser("fit", help="fit the reranker and choose --min-score on the fit slice")
     p.add_argument("--corrector", required=True)
     p.add_argument("--data", required=True)
-    p.add_argument("--per-family", type=per_family_arg, default=120,
-                   help="rows of each family per slice: N, or JSON per family (default %(default)s)")
-    p.add_argument("--split", choices=["dev", "train"], default="dev",
-                   help="take the slices from dev, or from train rows neither model trained on")
+    slice_arguments(p)
     p.add_argument("--no-rerank", action="store_true", help="only choose the seq2seq --min-score")
     p.add_argument("--min-score", type=float, default=0.5, help="the reranker's default --min-score")
     p.add_argument("--rerank-only", action="store_true", help="keep the seq2seq --min-score already chosen")
@@ -362,10 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("crossval", help="two-fold cross-validation of the rerankers on the fit slice")
     p.add_argument("--corrector", required=True)
     p.add_argument("--data", required=True)
-    p.add_argument("--per-family", type=per_family_arg, default=120,
-                   help="rows of each family per slice: N, or JSON per family (default %(default)s)")
-    p.add_argument("--split", choices=["dev", "train"], default="dev",
-                   help="take the slices from dev, or from train rows neither model trained on")
+    slice_arguments(p)
     p.add_argument("--false-flags", action="store_true")
     p.add_argument("--detector")
     p.add_argument("--cache", type=Path)
@@ -374,10 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", required=True)
     p.add_argument("--variant", action="append", required=True,
                    help="NAME=FOLDER, or NAME=FOLDER+rerank for the reranking stage")
-    p.add_argument("--per-family", type=per_family_arg, default=120,
-                   help="rows of each family per slice: N, or JSON per family (default %(default)s)")
-    p.add_argument("--split", choices=["dev", "train"], default="dev",
-                   help="take the slices from dev, or from train rows neither model trained on")
+    slice_arguments(p)
     p.add_argument("-o", "--output")
     p.set_defaults(func=cmd_compare)
     args = parser.parse_args(argv)
