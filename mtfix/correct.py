@@ -235,10 +235,15 @@ def _zipf(word: str) -> float:
     return zipf_frequency(word, "en")
 
 
-def _lost(words: Sequence[str], kept: Sequence[str]) -> int:
-    """How many of ``words`` (content words: alphabetic, over two letters) have no look-alike among ``kept``."""
-    return sum(1 for w in words if len(w) > 2 and w.isalpha() and not any(
+def _lost(words: Sequence[str], kept: Sequence[str], content: Callable[[str], bool] = str.isalpha) -> int:
+    """How many of ``words`` (content words: over two characters, ``content`` true: alphabetic unless told
+    otherwise) have no look-alike among ``kept``."""
+    return sum(1 for w in words if len(w) > 2 and content(w) and not any(
         difflib.SequenceMatcher(None, w, k).ratio() >= 0.6 for k in kept))
+
+
+def _has_alnum(word: str) -> bool:
+    return any(ch.isalnum() for ch in word)
 
 
 def option_traits(original: str, options: Sequence[Option], context: str = "") -> None:
@@ -493,8 +498,8 @@ class Corrector:
 def loses_content(text: str, span: Span, replacement: str, window: tuple[int, int] | None = None) -> bool:
     """Whether replacing ``span`` with ``replacement`` drops a content word: the replacement has fewer words and
     some word of the original (not a function word) has no look-alike in it or around it (in ``window``, the
-    span's lm_window, computed when not given). Such options are never proposed: a repeated word or a stray
-    article may go, but meaning is not deleted on a model's guess."""
+    span's lm_window, computed when not given; numbers and codes count as content). Such options are never
+    proposed: a repeated word or a stray article may go, but meaning is not deleted on a model's guess."""
     from .corrupt import STOP
 
     original = [t.text.lower() for t in tokenize(text[span.start:span.end])]
@@ -502,7 +507,7 @@ def loses_content(text: str, span: Span, replacement: str, window: tuple[int, in
     if len(kept) >= len(original):
         return False
     around = [t.text.lower() for t in tokenize(_around(text, span, window))]
-    return _lost([w for w in original if w not in STOP], kept + around) > 0
+    return _lost([w for w in original if w not in STOP], kept + around, content=_has_alnum) > 0
 
 
 def is_stub(original: str, replacement: str) -> bool:
@@ -535,11 +540,17 @@ def spelling_variant(original: str, replacement: str) -> bool:
             and min(_zipf(a), _zipf(b)) >= 1.5)
 
 
+def is_code(original: str) -> bool:
+    """Whether the span holds a token that mixes letters and digits ("250pxrightthbus", "xxxxUNTITLED12"):
+    markup, identifiers and codes, which a round trip does not garble into something a model could restore."""
+    return any(any(ch.isdigit() for ch in t.text) and any(ch.isalpha() for ch in t.text) for t in tokenize(original))
+
+
 def unfounded(text: str, span: Span, replacement: str, window: tuple[int, int] | None = None) -> bool:
     """Options never proposed, whatever their scores: those that delete content (loses_content), stubs
-    (is_stub) and changes of spelling convention (spelling_variant)."""
+    (is_stub), changes of spelling convention (spelling_variant) and edits of codes (is_code)."""
     original = text[span.start:span.end]
-    return (is_stub(original, replacement) or spelling_variant(original, replacement)
+    return (is_code(original) or is_stub(original, replacement) or spelling_variant(original, replacement)
             or loses_content(text, span, replacement, window))
 
 

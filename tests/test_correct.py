@@ -372,3 +372,14 @@ def test_stubs_and_spelling_conventions_are_never_proposed(pieces, encoder):
     (span, options), = found
     replacements = [o.replacement for o in options]
     assert "arranged" in replacements and "organized" not in replacements and "org" not in replacements
+
+
+def test_codes_and_numbers_are_never_edited_away():
+    from mtfix.correct import is_code, loses_content, unfounded
+
+    assert is_code("250pxrightthbus") and is_code("xxxxUNTITLED12") and not is_code("guides")
+    text = "The book appeared as 9789985328 in Tartu in the the spring."
+    start = text.index("9789985328")
+    assert loses_content(text, Span(start - 1, start + 10), "")  # a number is content
+    assert not loses_content(text, Span(text.index("the the"), text.index("the the") + 4), "")
+    assert unfounded("see 250pxrightthbus here", Span(4, 19), "250pxright")
