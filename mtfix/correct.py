@@ -496,18 +496,22 @@ class Corrector:
 
 
 def loses_content(text: str, span: Span, replacement: str, window: tuple[int, int] | None = None) -> bool:
-    """Whether replacing ``span`` with ``replacement`` drops a content word: the replacement has fewer words and
+    """Whether replacing ``span`` with ``replacement`` drops a content word: the replacement has fewer content
+    words (function words and punctuation aside: "trichy" -> ", the" drops one) and
     some word of the original (not a function word) has no look-alike in it or around it (in ``window``, the
     span's lm_window, computed when not given; numbers and codes count as content). Such options are never
     proposed: a repeated word or a stray article may go, but meaning is not deleted on a model's guess."""
     from .corrupt import STOP
 
+    def content(words: list[str]) -> list[str]:
+        return [w for w in words if w not in STOP and len(w) > 2 and _has_alnum(w)]
+
     original = [t.text.lower() for t in tokenize(text[span.start:span.end])]
     kept = [t.text.lower() for t in tokenize(replacement)]
-    if len(kept) >= len(original):
+    if len(content(kept)) >= len(content(original)):  # a swap ("guides" -> "leaders") keeps as many
         return False
     around = [t.text.lower() for t in tokenize(_around(text, span, window))]
-    return _lost([w for w in original if w not in STOP], kept + around, content=_has_alnum) > 0
+    return _lost(content(original), kept + around, content=_has_alnum) > 0
 
 
 def is_stub(original: str, replacement: str) -> bool:
