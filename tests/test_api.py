@@ -46,9 +46,9 @@ def test_correct_and_fix_with_a_corrector_folder(tiny_models):
 
     tagger, corrector = tiny_models
     fixer = mtfix.load(model=str(tagger), method="model", threshold=0.0, corrector=str(corrector), min_score=0.0)
-    text = "The two guides met."
-    edits = fixer.correct(text, [Span(8, 14)])
-    assert len(edits) == 1 and (edits[0].start, edits[0].end) in {(8, 14), (8, 15), (7, 14)}
+    text = "It was in the the."  # a function word: the untrained decoder's options never delete content
+    edits = fixer.correct(text, [Span(10, 13)])
+    assert len(edits) == 1 and (edits[0].start, edits[0].end) in {(10, 13), (10, 14), (9, 13)}
     (fixed,) = fixer.fix(text)
     assert fixed.text == text and fixed.fixed == apply_edits(text, fixed.edits)
     assert fixed.to_json()["fixed"] == fixed.fixed

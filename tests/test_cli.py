@@ -180,7 +180,9 @@ def test_fix_interactive_through_a_pseudo_terminal(tiny_models, tmp_path):
     from mtfix.spans import apply_edits
 
     src = tmp_path / "in.txt"
-    src.write_text("guides\none\nExplosion\n")  # at threshold 0 each line is one flagged span, so one edit each
+    # at threshold 0 each line is one flagged span, so one edit each (function words: the untrained decoder's
+    # options never count as deleting content)
+    src.write_text("the\nand\nof\n")
     jsonl = tmp_path / "all.jsonl"
     assert main([str(a) for a in _fix_args(tiny_models, src, "--format", "jsonl", "-o", jsonl)]) == 0
     docs = [Document.from_json(json.loads(line)) for line in jsonl.read_text().splitlines()]
@@ -220,6 +222,6 @@ def test_fix_interactive_through_a_pseudo_terminal(tiny_models, tmp_path):
     from dataclasses import replace
 
     first, _, third = docs
-    assert out_path.read_text() == "\n".join([first.fixed, "one", apply_edits(
+    assert out_path.read_text() == "\n".join([first.fixed, "and", apply_edits(
         third.text, [replace(third.edits[0], replacement="MINE")])]) + "\n"
     assert b"edit 1 of 3" in seen and b"edit 3 of 3" in seen and b"2 of 3 edits accepted" in seen
