@@ -37,11 +37,11 @@ class MTFix:
     encoder states, so one encoder pass serves both."""
 
     def __init__(self, detector: Detector, corrector: Any = None, corrector_path: str | None = None,
-                 min_score: float | None = None) -> None:
+                 min_score: float | None = None, swap_score: float | None = None) -> None:
         self.detector = detector
         self._corrector = corrector
         self.corrector_path = corrector_path
-        self.min_score = min_score
+        self.min_score, self.swap_score = min_score, swap_score
 
     def detect(self, texts: Sequence[str] | str) -> list[list[Span]]:
         """Flagged spans for each text (a single string is taken as one text)."""
@@ -62,6 +62,7 @@ class MTFix:
             tagger = _tagger_of(self.detector)
             encoder = TaggerEncoder(tagger.model, tagger.tokenizer) if tagger is not None else None
             self._corrector = Corrector.load(str(path), encoder=encoder, min_score=self.min_score,
+                                             swap_score=self.swap_score,
                                              lm=getattr(self.detector, "scorer", None),
                                              generator=getattr(self.detector, "generator", None))
         return self._corrector
@@ -112,9 +113,9 @@ def _tagger_of(detector: Any) -> Any:
 
 def load(method: str | None = None, threshold: float | None = None, model: str | None = None,
          batch_size: int = 32, fast: bool = False, corrector: str | None = None,
-         min_score: float | None = None) -> MTFix:
+         min_score: float | None = None, swap_score: float | None = None) -> MTFix:
     """Load mtfix offline: the shipped fused detector by default (``fast``: the tagger alone), or ``method``
     ('fused', 'model', 'spell', 'lm', ...); the corrector (``corrector``: a folder other than
-    models/corrector) loads when first used."""
+    models/corrector) loads when first used, with its own --min-score and --swap-score unless given."""
     return MTFix(get_detector(method or default_method(fast, model), threshold, model, batch_size),
-                 corrector_path=corrector, min_score=min_score)
+                 corrector_path=corrector, min_score=min_score, swap_score=swap_score)

@@ -123,6 +123,9 @@ def cmd_fix(args: argparse.Namespace) -> int:
 
     if args.fast and args.method not in (None, "model"):
         raise InputError("--fast is the tagger alone: it goes with no --method, or --method model")
+    for name, value in (("--min-score", args.min_score), ("--swap-score", args.swap_score)):
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise InputError(f"{name} is a probability: give a value from 0 to 1, not {value:g}")
     fmt = args.format or ("text" if args.apply or args.output or args.interactive else "diff")
     if args.interactive:
         if args.input == "-":
@@ -132,7 +135,8 @@ def cmd_fix(args: argparse.Namespace) -> int:
     segments = read_segments(args.input, args.input_format, args.text_field)
     first = next(segments, None)  # a missing, empty or binary input fails here, before any model loads
     segments = itertools.chain([first] if first else [], segments)
-    mt = load(args.method, args.threshold, args.model, args.batch_size, args.fast, args.corrector, args.min_score)
+    mt = load(args.method, args.threshold, args.model, args.batch_size, args.fast, args.corrector, args.min_score,
+              args.swap_score)
     writer = _FixWriter(fmt, args)
     bad = total = 0
     held: list[tuple[Any, Any]] = []  # --interactive: everything is reviewed before anything is written
@@ -406,6 +410,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-score", type=float, default=None,
                    help="propose an edit only when its calibrated probability of being right reaches this "
                         "(default: the corrector's own, chosen on dev)")
+    p.add_argument("--swap-score", type=float, default=None,
+                   help="the bar for meaning swaps (a content word put in place of an unrelated one: 'guides' -> "
+                        "'leaders'), when above --min-score; lower it for round-trip articles, where wrong-sense "
+                        "words are common (default: the corrector's own, chosen on dev)")
     p.add_argument("--interactive", action="store_true",
                    help="review each edit in the terminal: accept, reject, pick an alternative, type your own, "
                         "undo, quit and save; then write the text with the accepted edits")

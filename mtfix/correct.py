@@ -191,6 +191,9 @@ class Rerank:
     kinds: dict[str, float] = field(default_factory=dict)
     bias: float = 0.0
     min_score: float = 0.5
+    # the bar for meaning swaps (is_swap: a content word in place of an unrelated one), if higher: on real MT the
+    # post-editor mostly kept the word the corrector would swap ("aeroplanes" -> "aircraft")
+    swap_score: float | None = None
     length: float = 0.0  # per word the option adds (negative: removes); the LM alone favours short text
     # Platt scaling of the best option's z, fitted on the decisions themselves: P(the proposed edit is right)
     temperature: float = 1.0
@@ -226,7 +229,8 @@ class Option:
 
 
 TRAITS = ("similar", "oov", "oov_similar", "oov_capital", "case_only", "lm_best", "lm_margin", "span_words",
-          "deletion", "truncation", "new_rare", "lm_per_word", "char_ratio", "lm_log", "lost")
+          "deletion", "truncation", "new_rare", "lm_per_word", "char_ratio", "lm_log", "lost", "repeat",
+          "inner_lower")
 
 
 def _zipf(word: str) -> float:
@@ -246,7 +250,8 @@ def _has_alnum(word: str) -> bool:
     return any(ch.isalnum() for ch in word)
 
 
-def option_traits(original: str, options: Sequence[Option], context: str = "") -> None:
+def option_traits(original: str, options: Sequence[Option], context: str = "", repeated: bool = False,
+                  initial: bool = True) -> None:
     """What the reranker reads besides the scorers' gains, set on each option of one span: how alike the
     replacement and the original are (character ratio); whether the original is a one-word non-word (and
     capitalised: likelier a name); a change of case only; whether the option has the span's best LM gain (and
@@ -257,7 +262,9 @@ def option_traits(original: str, options: Sequence[Option], context: str = "") -
     the original's (within -3..1: a two-letter stub for a long name is a telltale of the decoder's guesses); the
     LM gain on a log scale (the LM gains most by dropping rare words, right or wrong); how many content words
     of the original (up to 3) the option loses: none like it in the replacement or in ``context`` (the words
-    around the span; a repeated word lost is no loss)."""
+    around the span; a repeated word lost is no loss); a deletion of words that repeat their neighbours
+    (``repeated``: "the the", "in Berlin in Berlin"); a change of case that lowercases a capitalised word inside
+    a sentence (not ``initial``: "in one Explosion")."""
     word = original.strip()
     oov = float(word.isalpha() and len(word) > 2 and _zipf(word.lower()) < 1.5)
     capital = float(oov and word[:1].isupper())
@@ -279,7 +286,9 @@ def option_traits(original: str, options: Sequence[Option], context: str = "") -
                     "new_rare": float(rare), "lm_per_word": o.lm_gain / max(1, len(had)),
                     "char_ratio": max(-3.0, min(1.0, math.log(max(len(new), 0.05) / max(1, len(word))))),
                     "lm_log": math.copysign(math.log1p(abs(o.lm_gain)), o.lm_gain),
-                    "lost": float(min(3, _lost(sorted(had), [t.text.lower() for t in tokenize(new)] + around)))}
+                    "lost": float(min(3, _lost(sorted(had), [t.text.lower() for t in tokenize(new)] + around))),
+                    "repeat": float(repeated and not new),
+                    "inner_lower": float(not initial and o.replacement == original.lower() != original)}
 
 
 class Corrector:
@@ -288,12 +297,13 @@ class Corrector:
 
     def __init__(self, model: SpanCorrector, pieces: Pieces, encoder: Any, beams: int = 4,
                  min_score: float | None = None, batch_size: int = 32, rerank: Rerank | None = None,
-                 lm: Any = None, generator: Any = None) -> None:
+                 lm: Any = None, generator: Any = None, swap_score: float | None = None) -> None:
         self.model, self.pieces, self.encoder = model.eval(), pieces, encoder
         self.beams, self.batch_size = beams, batch_size
         self.rerank, self._lm, self._generator = rerank, lm, generator
         default = rerank.min_score if rerank is not None else model.config.min_score
         self.min_score = default if min_score is None else min_score
+        self.swap_score = swap_score if swap_score is not None else rerank.swap_score if rerank is not None else None
 
     @classmethod
     def load(cls, path: str, tagger_path: str | None = None, encoder: Any = None, rerank: bool | None = None,
@@ -478,14 +488,21 @@ class Corrector:
         scored.sort(key=lambda pair: -pair[1])
         return [(o, 1.0 / (1.0 + math.exp(-z))) for o, z in scored]
 
+    def accepts(self, original: str, option: Option, score: float) -> bool:
+        """Whether an option with this probability of being right is proposed: it reaches ``min_score``, and
+        a meaning swap (is_swap) reaches ``swap_score`` too."""
+        if score < self.min_score:
+            return False
+        return self.swap_score is None or score >= self.swap_score or not is_swap(original, option.replacement)
+
     def correct(self, texts: Sequence[str], spans: Sequence[Sequence[Span]]) -> list[list[Edit]]:
         """Edits for each text's spans, proposed only where the best option's calibrated probability of being
-        right (against keeping the original) reaches ``min_score``."""
+        right (against keeping the original) reaches ``min_score`` (``swap_score`` for meaning swaps)."""
         edits: list[list[Edit]] = [[] for _ in texts]
         for i, per_text in enumerate(self.candidates(texts, spans)):
             for span, options in per_text:
                 ranked = self.choose(options)
-                if not ranked or ranked[0][1] < self.min_score:
+                if not ranked or not self.accepts(texts[i][span.start:span.end], *ranked[0]):
                     continue
                 best, score = ranked[0]
                 start, end = deletion_extent(texts[i], span.start, span.end) if not best.replacement else \
@@ -550,18 +567,61 @@ def is_code(original: str) -> bool:
     return any(any(ch.isdigit() for ch in t.text) and any(ch.isalpha() for ch in t.text) for t in tokenize(original))
 
 
+def is_swap(original: str, replacement: str) -> bool:
+    """Whether the replacement puts in a content word (three letters or more, not a function word) with no
+    look-alike among the original's words: a change of meaning ("guides" -> "leaders", "aeroplanes" ->
+    "aircraft"), not of form (case, spacing, spelling, a repetition dropped, an article or pronoun)."""
+    from .corrupt import STOP
+
+    old = [t.text.lower() for t in tokenize(original)]
+    return any(t.text.isalpha() and len(t.text) > 2 and t.text.lower() not in STOP
+               and not any(difflib.SequenceMatcher(None, t.text.lower(), o).ratio() >= 0.6 for o in old)
+               for t in tokenize(replacement))
+
+
+def invents(replacement: str, known: Sequence[str]) -> bool:
+    """Whether the replacement writes a word of three letters or more that the English lexicon (wordfreq) has
+    never seen and that is not among ``known`` (the words of the original and around it): the decoder's
+    inventions ("Sathyavagissyan" -> "Sathdasath", "Officer" -> "Efficer"). A real fix writes a real word."""
+    have = {w.lower() for w in known}
+    return any(t.text.isalpha() and len(t.text) > 2 and t.text.lower() not in have and _zipf(t.text.lower()) == 0
+               for t in tokenize(replacement))
+
+
 def unfounded(text: str, span: Span, replacement: str, window: tuple[int, int] | None = None) -> bool:
     """Options never proposed, whatever their scores: those that delete content (loses_content), stubs
-    (is_stub), changes of spelling convention (spelling_variant) and edits of codes (is_code)."""
+    (is_stub), changes of spelling convention (spelling_variant), edits of codes (is_code) and invented words
+    (invents)."""
     original = text[span.start:span.end]
-    return (is_code(original) or is_stub(original, replacement) or spelling_variant(original, replacement)
+    if is_code(original) or is_stub(original, replacement) or spelling_variant(original, replacement):
+        return True
+    lo, hi = window or lm_window(text, span)
+    return (invents(replacement, [t.text for t in tokenize(text[lo:hi])])
             or loses_content(text, span, replacement, window))
 
 
 def span_traits(text: str, span: Span, options: Sequence[Option], window: tuple[int, int] | None = None) -> None:
     """option_traits for the options of ``span`` in ``text``, its context being the LM's window around it
     (``window``, computed when not given)."""
-    option_traits(text[span.start:span.end], options, _around(text, span, window))
+    option_traits(text[span.start:span.end], options, _around(text, span, window), repeats(text, span),
+                  sentence_initial(text, span.start))
+
+
+def repeats(text: str, span: Span) -> bool:
+    """Whether the span's words (case aside) are the same as the words just before it or just after it."""
+    tokens = tokenize(text)
+    inside = [t.text.lower() for t in tokens if span.start <= t.start and t.end <= span.end]
+    if not inside:
+        return False
+    before = [t.text.lower() for t in tokens if t.end <= span.start][-len(inside):]
+    after = [t.text.lower() for t in tokens if t.start >= span.end][:len(inside)]
+    return inside in (before, after)
+
+
+def sentence_initial(text: str, start: int) -> bool:
+    """Whether ``start`` begins the text or a sentence (after ., !, ?, : or an opening quote, spaces aside)."""
+    before = text[:start].rstrip()
+    return not before or before[-1] in ".!?:\"“‘(\n" or text[len(before):start].count("\n") > 0
 
 
 def _around(text: str, span: Span, window: tuple[int, int] | None) -> str:

@@ -299,7 +299,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     log("fit slice, best option is the fix: " + ", ".join(f"{k} {v:.3f}" for k, v in exact.items()))
     # the default is chosen afterwards by scripts/eval_fix.py on MLQE-PE dev (chrF), not on this slice (F0.5 on
     # this slice picked the lowest threshold for every variant, at a chrF cost on MLQE-PE dev)
-    rerank.rerank.min_score = args.min_score
+    rerank.rerank.min_score, rerank.rerank.swap_score = args.min_score, args.swap_score
     rerank.rerank.save(Path(args.corrector) / "rerank.json")
     log(f"rerank: {json.dumps(rerank.rerank.__dict__)} ({seconds:.0f} s)")
     return 0
@@ -357,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     slice_arguments(p)
     p.add_argument("--no-rerank", action="store_true", help="only choose the seq2seq --min-score")
     p.add_argument("--min-score", type=float, default=0.5, help="the reranker's default --min-score")
+    p.add_argument("--swap-score", type=float, default=None,
+                   help="the reranker's default bar for meaning swaps (mtfix fix --swap-score)")
     p.add_argument("--rerank-only", action="store_true", help="keep the seq2seq --min-score already chosen")
     p.add_argument("--false-flags", action="store_true",
                    help="spans to keep from the detector's false flags (else unflagged words only)")

@@ -41,7 +41,7 @@ def test_the_default_is_the_shipped_fused_detector_and_fast_the_tagger():
     assert type(mtfix.load(fast=True).detector).__name__ == "TaggerDetector"
 
 
-def test_correct_and_fix_with_a_corrector_folder(tiny_models):
+def test_correct_and_fix_with_a_corrector_folder(tiny_models, inventions_allowed):
     from mtfix.spans import Span, apply_edits
 
     tagger, corrector = tiny_models

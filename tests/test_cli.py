@@ -119,7 +119,7 @@ def _fix_args(tiny_models, *more):
             *more]
 
 
-def test_fix_jsonl_applies_its_own_edits_and_keeps_bad_records(tiny_models, tmp_path, capsys):
+def test_fix_jsonl_applies_its_own_edits_and_keeps_bad_records(tiny_models, inventions_allowed, tmp_path, capsys):
     from mtfix.formats import Document
     from mtfix.spans import apply_edits
 
@@ -152,11 +152,19 @@ def test_fix_apply_writes_the_fixed_text_whole_and_never_over_its_input(tiny_mod
     assert code == 1 and "is the input file" in err and src.read_text().startswith("The two guides")
 
 
-def test_fix_diff_shows_both_sides_and_scores(tiny_models, tmp_path, capsys):
+def test_fix_diff_shows_both_sides_and_scores(tiny_models, inventions_allowed, tmp_path, capsys):
     src = tmp_path / "in.txt"
     src.write_text("It was in the the.\n")  # function words: see test_fix_jsonl_applies_its_own_edits...
     code, out, _ = run(capsys, *_fix_args(tiny_models, src))
     assert code == 0 and "was" in out and re.search(r"(\[-[^\]]*-\]|\{\+[^}]*\+\})\[\d\.\d\d\]", out)  # no colour: marks
+
+
+def test_fix_scores_are_probabilities(tiny_models, tmp_path, capsys):
+    src = tmp_path / "in.txt"
+    src.write_text("The two guides met.\n")
+    for option in ("--min-score", "--swap-score"):
+        code, _, err = run(capsys, *_fix_args(tiny_models, src, option, "1.5"))
+        assert code == 1 and f"{option} is a probability" in err
 
 
 def test_fix_interactive_needs_a_terminal_and_a_file(tiny_models, tmp_path, capsys):

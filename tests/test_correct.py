@@ -173,12 +173,12 @@ def _tagger(factory) -> Path:
 
 def test_min_score_gates_edits_and_alternatives_are_other_options(pieces, encoder):
     corrector = Corrector(tiny_corrector(pieces), pieces, encoder, beams=4, min_score=0.0)
-    text = "The two guides discussed it."
-    (edits,) = corrector.correct([text], [[Span(8, 14)]])
-    assert len(edits) == 1 and edits[0].replacement != "guides"
+    text = "The two guides discussed it."  # a function word: the untrained decoder's options are noise, and
+    (edits,) = corrector.correct([text], [[Span(0, 3)]])  # on a content word they would be filtered as such
+    assert len(edits) == 1 and edits[0].replacement != "The"
     assert edits[0].replacement not in edits[0].alternatives
     corrector.min_score = 1.0
-    assert corrector.correct([text], [[Span(8, 14)]]) == [[]]
+    assert corrector.correct([text], [[Span(0, 3)]]) == [[]]
 
 
 def test_detection_and_correction_share_one_encoder_pass(pieces, tagger_dir):
@@ -314,6 +314,23 @@ def test_lost_counts_content_words_an_option_drops_unless_repeated_nearby():
     assert garble[1].traits["char_ratio"] < -2 and garble[2].traits["char_ratio"] > 0
 
 
+def test_repeat_and_inner_lower_traits():
+    from mtfix.correct import repeats, sentence_initial, span_traits
+
+    text = "Talks in Berlin in Berlin ended. Explosion hit the port in one Explosion."
+    assert repeats(text, Span(15, 25)) and repeats(text, Span(6, 15))  # " in Berlin", either copy
+    assert not repeats(text, Span(26, 31))
+    options = [Option("", "nbest", 0.0), Option(" in Paris", "pivot", 0.0)]
+    span_traits(text, Span(15, 25), options)
+    assert [o.traits["repeat"] for o in options] == [1.0, 0.0]
+    assert sentence_initial(text, 0) and sentence_initial(text, 33) and not sentence_initial(text, 63)
+    inner, initial = [Option("explosion", "case", 0.0)], [Option("explosion", "case", 0.0)]
+    span_traits(text, Span(63, 72), inner)
+    span_traits(text, Span(33, 42), initial)
+    assert inner[0].traits["inner_lower"] == 1.0 and initial[0].traits["inner_lower"] == 0.0
+    assert inner[0].traits["repeat"] == 0.0
+
+
 def test_lm_window_stays_in_the_sentence_and_caps_the_words_before():
     from mtfix.correct import lm_window
 
@@ -395,3 +412,32 @@ def test_a_content_word_replaced_by_function_words_is_lost():
     assert loses_content(text, Span(start, start + 6), ", the")
     assert not loses_content(text, Span(start, start + 6), "Trichy")
     assert not loses_content(text, Span(start, start + 6), "Madurai")  # a swap keeps as many content words
+
+
+def test_invented_words_are_never_proposed():
+    from mtfix.correct import invents, unfounded
+
+    assert invents("Sathdasath", ["Sathyavagissyan"]) and invents("Efficer", ["Officer"])
+    assert not invents("pariah", ["pariad"]) and not invents("projects which", ["projectsWhich"])
+    assert not invents("Tolly", ["tolly"])  # the lexicon lacks it, but the text has it
+    text = "He thanked Sathyavagissyan and the Officer yesterday."
+    start = text.index("Sathyavagissyan")
+    assert unfounded(text, Span(start, start + 15), "Sathdasath")
+    officer = text.index("Officer")
+    assert unfounded(text, Span(officer, officer + 7), "Efficer")
+    assert not unfounded(text, Span(officer, officer + 7), "officer")
+
+
+def test_meaning_swaps_need_the_swap_score(pieces, encoder):
+    from mtfix.correct import is_swap
+
+    assert is_swap("guides", "leaders") and is_swap("aeroplanes", "aircraft") and is_swap("kodo", "theirs")
+    assert not any(is_swap(a, b) for a, b in [("Explosion", "explosion"), ("projectsWhich", "projects which"),
+                                              ("pariad", "pariah"), ("the the", ""), ("his", "its"), ("one", "a")])
+    corrector = Corrector(tiny_corrector(pieces), pieces, encoder, min_score=0.7, swap_score=0.9)
+    leaders, lowered = Option("leaders", "pivot", 0.0), Option("explosion", "case", 0.0)
+    assert not corrector.accepts("guides", leaders, 0.8) and corrector.accepts("guides", leaders, 0.9)
+    assert corrector.accepts("Explosion", lowered, 0.8) and not corrector.accepts("Explosion", lowered, 0.6)
+    assert Corrector(tiny_corrector(pieces), pieces, encoder, min_score=0.7).accepts("guides", leaders, 0.8)
+    shipped = Corrector(tiny_corrector(pieces), pieces, encoder, rerank=Rerank(min_score=0.7, swap_score=0.85))
+    assert shipped.swap_score == 0.85 and shipped.min_score == 0.7
