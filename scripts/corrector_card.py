@@ -65,7 +65,11 @@ def main() -> None:
             "candidate generator (pivot siblings, spelling neighbours, case, spacing, pronoun and article variants) "
             f"scored by the decoder and by SmolLM2 on the span's sentence; {gains}; {decision} "
             f"(scripts/eval_corrector.py fit); default --min-score {weights['min_score']:g}, chosen on MLQE-PE dev "
-            "(scripts/eval_fix.py).")
+            "(scripts/eval_fix.py)"
+            + (f"; meaning swaps (a content word in place of an unrelated one, `is_swap`) only at --swap-score "
+               f"{weights['swap_score']:g} or more" if weights.get("swap_score") is not None else "")
+            + ". Never proposed, whatever the score (`unfounded`): options that lose a content word, stubs of "
+            "long words, British/American respellings, edits of codes and numbers, invented words.")
     lines += [
         "", "## Training", "",
         f"- Data: `mtfix data build` train split, segments per source {json.dumps(cfg['mix'])}: "
