@@ -35,6 +35,7 @@ class CleanConfig:
     policy: str = "annotate"
     suggest: bool = False          # annotate/filter: also run the corrector and add its edits
     min_score: float | None = None
+    swap_score: float | None = None  # the corrector's bar for meaning swaps (mtfix fix --swap-score)
     max_density: float = 10.0      # filter: records above this many flagged words per 100 go to OUT.filtered
     chunk_size: int = 64
     workers: int = 1
@@ -50,8 +51,8 @@ class CleanConfig:
 
     def settings(self) -> dict[str, Any]:
         """What changes the outputs: a journal written under other settings is not reused."""
-        keys = ("text_field", "policy", "suggest", "min_score", "max_density", "chunk_size", "fast", "method",
-                "threshold", "model", "corrector", "input_format", "output_format")
+        keys = ("text_field", "policy", "suggest", "min_score", "swap_score", "max_density", "chunk_size", "fast",
+                "method", "threshold", "model", "corrector", "input_format", "output_format")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -122,7 +123,7 @@ class Cleaner:
 
         self.config = config
         self.mt = load(config.method, config.threshold, config.model, config.batch_size, config.fast,
-                       config.corrector, config.min_score)
+                       config.corrector, config.min_score, config.swap_score)
         self.correct = config.policy == "fix" or config.suggest
         self.out_format = output_format(config)
 

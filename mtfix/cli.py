@@ -116,6 +116,12 @@ class _FixWriter:
             os.remove(self.tmp)
 
 
+def _check_scores(args: argparse.Namespace) -> None:
+    for name, value in (("--min-score", args.min_score), ("--swap-score", args.swap_score)):
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise InputError(f"{name} is a probability: give a value from 0 to 1, not {value:g}")
+
+
 def cmd_fix(args: argparse.Namespace) -> int:
     from .api import fix_segments, load
     from .formats import read_segments
@@ -123,9 +129,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
 
     if args.fast and args.method not in (None, "model"):
         raise InputError("--fast is the tagger alone: it goes with no --method, or --method model")
-    for name, value in (("--min-score", args.min_score), ("--swap-score", args.swap_score)):
-        if value is not None and not 0.0 <= value <= 1.0:
-            raise InputError(f"{name} is a probability: give a value from 0 to 1, not {value:g}")
+    _check_scores(args)
     fmt = args.format or ("text" if args.apply or args.output or args.interactive else "diff")
     if args.interactive:
         if args.input == "-":
@@ -182,9 +186,11 @@ def cmd_clean(args: argparse.Namespace) -> int:
         raise InputError("--fast is the tagger alone: it goes with no --method, or --method model")
     if args.workers < 1 or args.chunk_size < 1:
         raise InputError("--workers and --chunk-size must be at least 1")
+    _check_scores(args)
     config = CleanConfig(input=args.input, output=args.output, input_format=args.input_format,
                          output_format=args.output_format, text_field=args.text_field, policy=args.policy,
-                         suggest=args.suggest, min_score=args.min_score, max_density=args.max_density,
+                         suggest=args.suggest, min_score=args.min_score, swap_score=args.swap_score,
+                         max_density=args.max_density,
                          chunk_size=args.chunk_size, workers=args.workers, engine=args.engine,
                          ray_address=args.ray_address, fast=args.fast, method=args.method,
                          threshold=args.threshold, model=args.model, corrector=args.corrector,
@@ -439,6 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "route records above --max-density to OUT.filtered (same format)")
     p.add_argument("--suggest", action="store_true", help="annotate/filter: run the corrector too and add its edits")
     p.add_argument("--min-score", type=float, default=None, help="the corrector's edit threshold (fix, --suggest)")
+    p.add_argument("--swap-score", type=float, default=None,
+                   help="the corrector's bar for meaning swaps (fix, --suggest; see mtfix fix --help)")
     p.add_argument("--max-density", type=float, default=10.0,
                    help="filter: records with more flagged words per 100 than this are filtered (default 10)")
     p.add_argument("--text-field", default="text", help="the field or column holding the text (default: text)")

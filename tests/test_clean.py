@@ -216,3 +216,17 @@ def test_cli_clean_reports_and_fails_cleanly(tiny_models, tmp_path, capsys):
     code = main(["clean", str(tmp_path / "missing.jsonl"), "-o", str(out)])
     err = capsys.readouterr().err
     assert code == 1 and "no such file" in err and "Traceback" not in err
+    code = main(["clean", str(src), "-o", str(out), "--policy", "fix", "--swap-score", "2"])
+    err = capsys.readouterr().err
+    assert code == 1 and "--swap-score is a probability" in err and "Traceback" not in err
+
+
+def test_swap_score_reaches_the_corrector_and_the_journal_settings(tiny_models):
+    from mtfix.clean import Cleaner, CleanConfig
+
+    tagger, corrector = tiny_models
+    config = CleanConfig(input="x", output="y", policy="fix", model=str(tagger), fast=True,
+                         corrector=str(corrector), min_score=0.5, swap_score=0.75)
+    assert config.settings()["swap_score"] == 0.75
+    loaded = Cleaner(config).mt.corrector
+    assert loaded.swap_score == 0.75 and loaded.min_score == 0.5
