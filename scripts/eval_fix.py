@@ -146,28 +146,37 @@ def suggest(report: dict, thresholds: list[float]) -> str:
 
 def exact_by_class(gold_path: Path, corrector_path: str | None, thresholds: list[float], limit: int = 1500) -> dict:
     """Given the gold spans: how often the best option is the gold fix, and how often it is proposed at each
-    --min-score."""
+    --min-score (meaning swaps at the corrector's own --swap-score)."""
     import mtfix as api
     from mtfix.formats import read_documents
 
     corrector = api.load(fast=True, corrector=corrector_path).corrector
     docs = list(read_documents(str(gold_path)))[:limit]
+    counts = exact_counts(docs, corrector, [(t, None) for t in thresholds])
+    return {k: {"spans": v[0], "best": v[1] / v[0],
+                "fixed": {f"{t:g}": v[2 + j] / v[0] for j, t in enumerate(thresholds)}}
+            for k, v in sorted(counts.items())}
+
+
+def exact_counts(docs: list, corrector, settings: list[tuple[float, float | None]]) -> dict[str, list[int]]:
+    """Per class of the documents' gold spans: [spans, best option is the gold fix, the gold fix proposed at
+    each (--min-score, --swap-score) setting (None: the corrector's own --swap-score)]."""
     found = corrector.candidates([d.text for d in docs], [d.spans for d in docs])
+    own_swap = corrector.swap_score
     counts: dict[str, list[int]] = {}
     for doc, per_text in zip(docs, found):
         for span, options in per_text:
             ranked = corrector.choose(options)
             want = span.fixes[0] if span.fixes else None
-            best = ranked[0][0].replacement if ranked else None
-            c = counts.setdefault(span.label, [0, 0] + [0] * len(thresholds))
+            right = bool(ranked) and ranked[0][0].replacement == want
+            c = counts.setdefault(span.label, [0, 0] + [0] * len(settings))
             c[0] += 1
-            c[1] += int(best == want)
-            for j, t in enumerate(thresholds):
-                corrector.min_score = t  # what `mtfix fix --min-score t` proposes (meaning swaps: --swap-score)
-                c[2 + j] += int(best == want and corrector.accepts(doc.text[span.start:span.end], *ranked[0]))
-    return {k: {"spans": v[0], "best": v[1] / v[0],
-                "fixed": {f"{t:g}": v[2 + j] / v[0] for j, t in enumerate(thresholds)}}
-            for k, v in sorted(counts.items())}
+            c[1] += int(right)
+            for j, (low, swap) in enumerate(settings):  # what `mtfix fix --min-score low --swap-score swap` does
+                corrector.min_score, corrector.swap_score = low, own_swap if swap is None else swap
+                c[2 + j] += int(right and corrector.accepts(doc.text[span.start:span.end], *ranked[0]))
+    corrector.swap_score = own_swap
+    return counts
 
 
 if __name__ == "__main__":

@@ -28,28 +28,18 @@ def main() -> None:
     parser.add_argument("-o", "--output", help="also write the table here")
     args = parser.parse_args()
     import mtfix as api
+    from eval_fix import exact_counts
     from mtfix.formats import read_documents
 
     settings = [tuple(float(v) for v in s.split(",")) for s in args.setting]
     corrector = api.load(fast=True).corrector
     docs = list(read_documents(args.gold))[:args.limit]
-    found = corrector.candidates([d.text for d in docs], [d.spans for d in docs])
-    counts: dict[str, list[int]] = {}
-    for doc, per_text in zip(docs, found):
-        for span, options in per_text:
-            ranked = corrector.choose(options)
-            want = span.fixes[0] if span.fixes else None
-            c = counts.setdefault(span.label, [0] * (1 + len(settings)))
-            c[0] += 1
-            for j, (low, swap) in enumerate(settings):
-                corrector.min_score, corrector.swap_score = low, swap
-                c[1 + j] += int(bool(ranked) and ranked[0][0].replacement == want
-                                and corrector.accepts(doc.text[span.start:span.end], *ranked[0]))
+    counts = exact_counts(docs, corrector, settings)
     names = [f"--min-score {a:g} --swap-score {b:g}" for a, b in settings]
     lines = [f"Synthetic spans fixed exactly (given the gold spans; the first {len(docs)} documents of {args.gold})",
              "", "| class | spans | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(settings)]
     for label, c in sorted(counts.items()):
-        lines.append(f"| {label} | {c[0]} | " + " | ".join(f"{v / c[0]:.2f}" for v in c[1:]) + " |")
+        lines.append(f"| {label} | {c[0]} | " + " | ".join(f"{v / c[0]:.2f}" for v in c[2:]) + " |")
     lines += ["", "The seed article's edits (default detector):", ""]
     with tempfile.TemporaryDirectory() as tmp:
         for (low, swap), name in zip(settings, names):
