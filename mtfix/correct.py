@@ -573,10 +573,8 @@ def is_swap(original: str, replacement: str) -> bool:
     "aircraft"), not of form (case, spacing, spelling, a repetition dropped, an article or pronoun)."""
     from .corrupt import STOP
 
-    old = [t.text.lower() for t in tokenize(original)]
-    return any(t.text.isalpha() and len(t.text) > 2 and t.text.lower() not in STOP
-               and not any(difflib.SequenceMatcher(None, t.text.lower(), o).ratio() >= 0.6 for o in old)
-               for t in tokenize(replacement))
+    new = [t.text.lower() for t in tokenize(replacement)]
+    return _lost([w for w in new if w not in STOP], [t.text.lower() for t in tokenize(original)]) > 0
 
 
 def invents(replacement: str, known: Sequence[str]) -> bool:
@@ -595,8 +593,8 @@ def unfounded(text: str, span: Span, replacement: str, window: tuple[int, int] |
     original = text[span.start:span.end]
     if is_code(original) or is_stub(original, replacement) or spelling_variant(original, replacement):
         return True
-    lo, hi = window or lm_window(text, span)
-    return (invents(replacement, [t.text for t in tokenize(text[lo:hi])])
+    window = window or lm_window(text, span)
+    return (invents(replacement, [t.text for t in tokenize(text[window[0]:window[1]])])
             or loses_content(text, span, replacement, window))
 
 
