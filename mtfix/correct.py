@@ -586,14 +586,31 @@ def invents(replacement: str, known: Sequence[str]) -> bool:
                for t in tokenize(replacement))
 
 
+def drops_capitals(original: str, replacement: str, around: Sequence[str] = ()) -> bool:
+    """Whether a word of the original written in capitals (two letters or more: an acronym, a party, a heading,
+    "PNTCD", "NATO", "CHILDREN") is neither kept as written (in the replacement or in ``around``, the words
+    beside the span: a repeated one may go) nor respelled in capitals ("REPECT" -> "RESPECT"). A round trip
+    keeps such words; a model that puts another word in their place ("from PNTCD" -> "from Prom") or
+    lowercases a heading is guessing."""
+    def capitals(text: str) -> list[str]:
+        return [t.text for t in tokenize(text) if t.text.isalpha() and t.text.isupper() and len(t.text) > 1]
+
+    new = capitals(replacement)
+    kept = set(new) | set(around)
+    return any(word not in kept and not any(difflib.SequenceMatcher(None, word, w).ratio() >= 0.6 for w in new)
+               for word in capitals(original))
+
+
 def unfounded(text: str, span: Span, replacement: str, window: tuple[int, int] | None = None) -> bool:
     """Options never proposed, whatever their scores: those that delete content (loses_content), stubs
-    (is_stub), changes of spelling convention (spelling_variant), edits of codes (is_code) and invented words
-    (invents)."""
+    (is_stub), changes of spelling convention (spelling_variant), edits of codes (is_code), invented words
+    (invents) and words in capitals replaced or lowercased (drops_capitals)."""
     original = text[span.start:span.end]
     if is_code(original) or is_stub(original, replacement) or spelling_variant(original, replacement):
         return True
     window = window or lm_window(text, span)
+    if drops_capitals(original, replacement, [t.text for t in tokenize(_around(text, span, window))]):
+        return True
     return (invents(replacement, [t.text for t in tokenize(text[window[0]:window[1]])])
             or loses_content(text, span, replacement, window))
 

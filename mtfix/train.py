@@ -296,6 +296,9 @@ class FusionTrainConfig:
     hidden: tuple[int, ...] = (64, 0)  # candidate heads (0: logistic regression); the best on held-out dev wins
     invisible_weight: float = 1.0   # these two chosen on held-out dev words: scripts/sweep_fusion.py
     family_weight: dict[str, float] = field(default_factory=lambda: {"mlqe-pe": 6.0})
+    # more rows to fit on, from the train split: only rows the tagger never trained on (its draw is reproduced
+    # from its training.json); choosing, calibrating and the threshold stay on dev
+    train_mix: dict[str, int] = field(default_factory=dict)
     held_out: float = 0.2           # share of the dev sample kept for choosing, calibrating and reporting
     epochs: int = 30
     seed: int = 13
@@ -327,6 +330,25 @@ def collect_evidence(detector: Any, rows: Sequence[dict[str, Any]], log: Callabl
             "words/s")
     return {"x": torch.cat(feats), "y": torch.tensor(labels, dtype=torch.float32),
             "invisible": torch.tensor(invisible), "segment": torch.tensor(segment)}
+
+
+def unseen_train_rows(split: Any, tagger: str, mix: dict[str, int], rng: random.Random) -> list[dict[str, Any]]:
+    """Rows of the train ``split``, as many per family as ``mix`` asks, that the tagger in folder ``tagger`` never
+    trained on: its draw is reproduced from its training.json (the same mix and seed give the same rows)."""
+    record = json.loads((Path(tagger) / "training.json").read_text())["config"]
+    seen = {r["text"] for r in sample_mix(split, record["mix"], random.Random(record["seed"]))}
+    unseen = [i for i, text in enumerate(split["text"]) if text not in seen]
+    return sample_mix(split.select(unseen), mix, rng)
+
+
+def join_evidence(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """Two evidence sets as one (the second's segments numbered after the first's)."""
+    offset = len(first["family"])
+    a, b = first["train"], second["train"]
+    return {"train": {"x": torch.cat([a["x"], b["x"]]), "y": torch.cat([a["y"], b["y"]]),
+                      "invisible": torch.cat([a["invisible"], b["invisible"]]),
+                      "segment": torch.cat([a["segment"], b["segment"] + offset])},
+            "news": first["news"], "family": first["family"] + second["family"]}
 
 
 def fusion_weights(evidence: dict[str, Any], config: "FusionTrainConfig") -> torch.Tensor:
@@ -391,6 +413,30 @@ def clean_threshold(probs: torch.Tensor, per_1k: float) -> float:
     return float(ordered[allowed]) + 1e-6 if allowed < len(ordered) else 0.5
 
 
+def train_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
+    """Evidence on the train rows of ``config.train_mix`` that the tagger never saw, cached beside the dev
+    evidence (``CACHE.train.pt``) under its own key."""
+    import datasets
+
+    from .fuse import FEATURES, FusedDetector, FusionConfig, FusionHead
+    from .tagger import TaggerDetector
+
+    cache = Path(config.cache).with_suffix(".train.pt")
+    key = {k: dev_key[k] for k in ("tagger", "data", "seed", "features")} | {"train_mix": config.train_mix}
+    ev = torch.load(cache) if cache.exists() else None
+    if ev is not None and ev.get("key") == key:
+        log(f"train-split evidence from {cache}")
+        return ev
+    split = datasets.load_from_disk(config.data)["train"]
+    rows = unseen_train_rows(split, config.tagger, config.train_mix, random.Random(config.seed))
+    log(f"train-split evidence: {len(rows):,} segments the tagger never trained on")
+    detector = FusedDetector(TaggerDetector.load(config.tagger), FusionHead(len(FEATURES)), FusionConfig())
+    ev = {"train": collect_evidence(detector, rows, log), "family": [family(r["source"]) for r in rows], "key": key}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ev, cache)
+    return ev
+
+
 def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Collect evidence on dev (the tagger never trained on it), fit candidate heads, keep the best on held-out
     dev, calibrate its temperature and threshold, save it."""
@@ -426,10 +472,12 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
               "family": [family(r["source"]) for r in rows], "key": key}
         cache.parent.mkdir(parents=True, exist_ok=True)
         torch.save(ev, cache)
+    n_dev = len(ev["family"])
+    held_segments = set(random.Random(config.seed).sample(range(n_dev), int(n_dev * config.held_out)))
+    if config.train_mix:
+        ev = join_evidence(ev, train_evidence(config, key, log))
     data = ev["train"]
     weights = fusion_weights(ev, config)
-    n_segments = int(data["segment"].max()) + 1
-    held_segments = set(random.Random(config.seed).sample(range(n_segments), int(n_segments * config.held_out)))
     held = torch.tensor([int(s) in held_segments for s in data["segment"]])
     fit = ~held
     family_of = [ev["family"][int(k)] for k in data["segment"]]

@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="where to save the head (e.g. models/detector/fused)")
     defaults = FusionTrainConfig(data="", tagger="", out="")
     parser.add_argument("--mix", default=json.dumps(defaults.mix), help="dev segments per source family, as JSON")
+    parser.add_argument("--train-mix", default=json.dumps(defaults.train_mix),
+                        help="more segments to fit on per family, as JSON, from the train split: only rows the "
+                             "tagger never trained on ({} for none)")
     parser.add_argument("--clean-news", type=int, default=defaults.clean_news,
                         help="dev clean-news segments that fix the default threshold")
     parser.add_argument("--invisible-weight", type=float, default=defaults.invisible_weight,
@@ -33,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     args = parser.parse_args(argv)
     config = FusionTrainConfig(data=args.data, tagger=args.tagger, out=args.out, mix=json.loads(args.mix),
+                               train_mix=json.loads(args.train_mix),
                                clean_news=args.clean_news, invisible_weight=args.invisible_weight,
                                family_weight=json.loads(args.family_weight),
                                hidden=tuple(int(h) for h in args.hidden.split(",")), cache=args.cache, seed=args.seed)

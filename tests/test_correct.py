@@ -428,6 +428,21 @@ def test_invented_words_are_never_proposed():
     assert not unfounded(text, Span(officer, officer + 7), "officer")
 
 
+def test_words_in_capitals_are_kept_or_respelled_in_capitals():
+    from mtfix.correct import drops_capitals, unfounded
+
+    assert drops_capitals("from PNTCD", "from Prom") and drops_capitals("CHILDREN", "Babies")
+    assert drops_capitals("AD", "AA") and drops_capitals("REPECT", "Respect")  # lowercased: a guess at a heading
+    assert not drops_capitals("REPECT", "RESPECT") and not drops_capitals("US", "the US")
+    assert not drops_capitals("I", "me") and not drops_capitals("Explosion", "explosion")
+    text = "The NATO NATO summit was backed by the PNTCD."
+    second = text.index("NATO", text.index("NATO") + 1)
+    assert not unfounded(text, Span(second - 1, second + 4), "")  # a repetition may go: the first one stays
+    party = text.index("PNTCD")
+    assert unfounded(text, Span(party - 4, party + 5), "the Prom")
+    assert not unfounded(text, Span(party - 4, party + 5), "PNTCD")
+
+
 def test_meaning_swaps_need_the_swap_score(pieces, encoder):
     from mtfix.correct import is_swap
 

@@ -1,5 +1,6 @@
 import json
 import math
+import random
 
 import datasets
 import pytest
@@ -130,17 +131,25 @@ def test_train_fusion_end_to_end(scorer, tokenizer, tmp_path, monkeypatch):
                          "source": "synthetic:casing",
                          "spans": [{"start": 17, "end": 24, "label": "casing", "fix": "farmers", "visible": True}]})
     data = tmp_path / "dataset"
-    datasets.DatasetDict({"dev": datasets.Dataset.from_list(rows)}).save_to_disk(str(data))
+    train_rows = [dict(r, text=r["text"].replace("river", "lake")) for r in rows[:8]]
+    datasets.DatasetDict({"dev": datasets.Dataset.from_list(rows),
+                          "train": datasets.Dataset.from_list(train_rows)}).save_to_disk(str(data))
     tagger_dir = tmp_path / "tagger"
     tiny_model().save_pretrained(tagger_dir)
     tokenizer.save_pretrained(tagger_dir)
+    (tagger_dir / "training.json").write_text(json.dumps({"config": {"mix": {"clean": 2}, "seed": 1}}))
     monkeypatch.setattr("mtfix.fuse.LanguageModelScorer", lambda: scorer)  # the tiny LM, not SmolLM2
     out = tmp_path / "tagger" / "fused"
     config = FusionTrainConfig(data=str(data), tagger=str(tagger_dir), out=str(out),
                                mix={"synthetic": 8, "clean": 6}, clean_news=6, hidden=(8, 0), epochs=40, held_out=0.5,
-                               cache=str(tmp_path / "evidence.pt"))
+                               cache=str(tmp_path / "evidence.pt"), train_mix={"synthetic": 3, "clean": 9})
     logged = []
     record = train_fusion(config, logged.append)
+    assert "train-split evidence: 5 segments the tagger never trained on" in logged  # 3 synthetic, 4 - 2 clean
+    dev, train = torch.load(tmp_path / "evidence.pt"), torch.load(tmp_path / "evidence.train.pt")
+    assert sorted(train["family"]) == ["clean", "clean", "synthetic", "synthetic", "synthetic"]
+    assert record["fit_words"] + record["held_words"] == len(dev["train"]["y"]) + len(train["train"]["y"])
+    assert record["held_words"] < len(dev["train"]["y"])  # held-out words come from dev only
     assert set(record["heads"]) == {"8", "0"} and record["chosen_hidden"] in (8, 0)
     best = max(record["heads"].items(), key=lambda kv: (round(kv[1]["mlqe_mcc"], 3), kv[1]["synthetic_recall"]))
     assert record["chosen_hidden"] == int(best[0])  # kept: the best at the clean-news budget
@@ -153,6 +162,7 @@ def test_train_fusion_end_to_end(scorer, tokenizer, tmp_path, monkeypatch):
     assert [(s.start, s.end) for s in spans] == [(17, 24)]
     again = train_fusion(config, logged.append)  # the evidence comes from the cache the second time
     assert any("evidence from" in line for line in logged) and again["threshold"] == record["threshold"]
+    assert any(line.startswith("train-split evidence from") for line in logged)
     json.loads((out / "training.json").read_text())
 
 
@@ -242,3 +252,30 @@ def test_heads_are_judged_at_the_clean_news_budget():
     # flagged at >= ~0.4985: words 0, 2, 3; MLQE-PE words 0-3 -> pred [1, 0, 1, 1] vs gold [1, 0, 1, 0]
     assert mcc == pytest.approx(word_mcc(torch.tensor([True, False, True, True]), gold[:4]))
     assert recall == 0.0  # the synthetic BAD word (0.1) is under the threshold
+
+
+def test_train_rows_for_the_head_are_those_the_tagger_never_saw(tmp_path):
+    from mtfix.train import sample_mix, unseen_train_rows
+
+    rows = [{"text": f"{fam} sentence {i}.", "source": source, "spans": []}
+            for fam, source in (("mlqe", "mlqe-pe:ro-en"), ("clean", "clean:abc-rural")) for i in range(20)]
+    split = datasets.Dataset.from_list(rows)
+    (tmp_path / "training.json").write_text(json.dumps({"config": {"mix": {"mlqe-pe": 12, "clean": 5}, "seed": 3}}))
+    seen = {r["text"] for r in sample_mix(split, {"mlqe-pe": 12, "clean": 5}, random.Random(3))}
+    picked = unseen_train_rows(split, str(tmp_path), {"mlqe-pe": 30, "clean": 4}, random.Random(1))
+    texts = [r["text"] for r in picked]
+    assert not seen & set(texts) and len(set(texts)) == len(texts)
+    assert sum(t.startswith("mlqe") for t in texts) == 8 and sum(t.startswith("clean") for t in texts) == 4
+
+
+def test_joined_evidence_numbers_the_second_sets_segments_after_the_first():
+    from mtfix.train import join_evidence
+
+    def ev(segments, families):
+        n = len(segments)
+        return {"train": {"x": torch.zeros(n, 2), "y": torch.zeros(n), "invisible": torch.zeros(n, dtype=torch.bool),
+                          "segment": torch.tensor(segments)}, "news": {"x": torch.ones(1, 2)}, "family": families}
+
+    joined = join_evidence(ev([0, 0, 1], ["mlqe-pe", "clean"]), ev([0, 1, 1], ["synthetic", "clean"]))
+    assert joined["train"]["segment"].tolist() == [0, 0, 1, 2, 3, 3]
+    assert joined["family"] == ["mlqe-pe", "clean", "synthetic", "clean"] and joined["news"]["x"].shape == (1, 2)
