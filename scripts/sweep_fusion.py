@@ -4,17 +4,55 @@ word MCC on the held-out MLQE-PE segments and word recall on the held-out synthe
 
     python scripts/sweep_fusion.py --cache runs/fusion/evidence.pt
     python scripts/sweep_fusion.py --cache runs/fusion/evidence.pt --drop sentence   # without a group of evidence
+    python scripts/sweep_fusion.py --cache runs/fusion/evidence.pt --with-train      # fit on train rows as well
+
+--with-train adds the evidence on train rows the tagger never saw (CACHE.train.pt, written by
+`mtfix train fusion ... --train-mix`) to the words fitted on; the held-out dev words stay the same.
+
+The held-out dev words hold only about 300 MLQE-PE segments (MCC moves by 0.01-0.02 between draws).
+--unused-dev FILE adds a column: word MCC on the MLQE-PE dev segments outside the head's dev sample (3,378
+segments, neither fitted nor held out), at the same threshold; the evidence is collected into FILE the first
+time (--data and --tagger needed then; about 4 minutes):
+
+    python scripts/sweep_fusion.py --cache runs/fusion/evidence.pt --with-train --hidden 128 \
+        --unused-dev runs/fusion/unused-dev.pt --data runs/data/dataset --tagger models/detector
 """
 from __future__ import annotations
 
 import argparse
 import json
 import random
+import sys
+from pathlib import Path
 
 import torch
 
 from mtfix.fuse import FEATURES, GROUPS
-from mtfix.train import FusionTrainConfig, fit_head, fusion_weights, held_out_measures
+from mtfix.train import (FusionTrainConfig, clean_threshold, fit_head, fusion_weights, held_out_measures,
+                         join_evidence, word_mcc)
+
+def unused_dev(path: Path, data: str | None, tagger: str | None) -> dict:
+    """Evidence on the MLQE-PE dev segments that train_fusion's dev sample leaves out (collected once)."""
+    if path.exists():
+        return torch.load(path)
+    if not data or not tagger:
+        raise SystemExit(f"{path} does not exist yet: give --data and --tagger to collect it")
+    import datasets
+
+    from mtfix.fuse import FusedDetector, FusionConfig, FusionHead
+    from mtfix.tagger import TaggerDetector
+    from mtfix.train import collect_evidence, family, sample_mix
+
+    config = FusionTrainConfig(data=data, tagger=tagger, out="")
+    dev = datasets.load_from_disk(data)["dev"]
+    taken = {r["text"] for r in sample_mix(dev, config.mix, random.Random(config.seed))}
+    rows = [r for r in dev if family(r["source"]) == "mlqe-pe" and r["text"] not in taken]
+    detector = FusedDetector(TaggerDetector.load(tagger), FusionHead(len(FEATURES)), FusionConfig())
+    ev = collect_evidence(detector, rows, lambda msg: print(msg, file=sys.stderr, flush=True))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ev, path)
+    return ev
+
 
 GRID = [(0.5, 1.0), (1.0, 1.0), (1.0, 2.0), (1.0, 4.0), (1.0, 6.0), (1.0, 8.0)]  # (invisible, mlqe-pe) weights
 
@@ -26,27 +64,43 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=64, help="the head's hidden width (0: logistic regression)")
     parser.add_argument("--drop", action="append", default=[], choices=sorted(GROUPS),
                         help="fit the heads without this group of evidence (repeatable)")
+    parser.add_argument("--with-train", action="store_true",
+                        help="fit on the train-split evidence too (CACHE.train.pt, from --train-mix)")
+    parser.add_argument("--unused-dev", type=Path,
+                        help="also score the MLQE-PE dev segments outside the head's dev sample (evidence file)")
+    parser.add_argument("--data", help="the DatasetDict folder (to collect --unused-dev the first time)")
+    parser.add_argument("--tagger", help="the tagger folder (to collect --unused-dev the first time)")
     args = parser.parse_args()
+    unused = unused_dev(args.unused_dev, args.data, args.tagger) if args.unused_dev else None
     ev = torch.load(args.cache)
+    base = FusionTrainConfig(data="", tagger="", out="")
+    n_dev = len(ev["family"])
+    held_segments = set(random.Random(base.seed).sample(range(n_dev), int(n_dev * base.held_out)))
+    if args.with_train:
+        ev = join_evidence(ev, torch.load(Path(args.cache).with_suffix(".train.pt")))
     dropped = {name for group in args.drop for name in GROUPS[group]}
     columns = [j for j, name in enumerate(FEATURES) if name not in dropped]
-    data, base = ev["train"], FusionTrainConfig(data="", tagger="", out="")
+    data = ev["train"]
     x, news_x = data["x"][:, columns], ev["news"]["x"][:, columns]
-    held_segments = set(random.Random(base.seed).sample(range(len(ev["family"])),
-                                                        int(len(ev["family"]) * base.held_out)))
     held = torch.tensor([int(s) in held_segments for s in data["segment"]])
     family = [ev["family"][int(s)] for s in data["segment"]]
     mlqe = held & torch.tensor([f == "mlqe-pe" for f in family])
     synthetic = held & torch.tensor([f == "synthetic" for f in family])
     gold = data["y"].bool()
 
-    def row(name: str, probs: torch.Tensor, news: torch.Tensor) -> str:
+    def row(name: str, probs: torch.Tensor, news: torch.Tensor, unused_probs: torch.Tensor | None = None) -> str:
         mcc, recall = held_out_measures(probs, news, gold, mlqe, synthetic, base.clean_flags_per_1k)
-        return f"| {name} | {mcc:.3f} | {recall:.3f} |"
+        if unused is None:
+            return f"| {name} | {mcc:.3f} | {recall:.3f} |"
+        flagged = unused_probs >= clean_threshold(news, base.clean_flags_per_1k)
+        return f"| {name} | {mcc:.3f} | {recall:.3f} | {word_mcc(flagged, unused['y'].bool()):.3f} |"
 
-    lines = ["| weighting | held-out dev MLQE-PE MCC | held-out dev synthetic recall |", "|---|---|---|"]
+    lines = ["| weighting | held-out dev MLQE-PE MCC | held-out dev synthetic recall |"
+             + (" unused dev MLQE-PE MCC |" if unused is not None else ""),
+             "|---|---|---|" + ("---|" if unused is not None else "")]
     column = FEATURES.index("tagger")
-    lines.append(row("the tagger alone", data["x"][:, column], ev["news"]["x"][:, column]))
+    lines.append(row("the tagger alone", data["x"][:, column], ev["news"]["x"][:, column],
+                     unused["x"][:, column] if unused is not None else None))
     for invisible, mlqe_weight in json.loads(args.grid):
         config = FusionTrainConfig(data="", tagger="", out="", invisible_weight=invisible,
                                    family_weight={"mlqe-pe": mlqe_weight})
@@ -54,8 +108,9 @@ def main() -> None:
         head = fit_head(x[~held], data["y"][~held], weights[~held], args.hidden, config.epochs, config.seed)
         with torch.no_grad():
             name = (f"invisible {invisible:g}, MLQE-PE x{mlqe_weight:g}" + (", logistic" if not args.hidden else "")
-                    + "".join(f", without {g}" for g in args.drop))
-            lines.append(row(name, torch.sigmoid(head(x)), torch.sigmoid(head(news_x))))
+                    + "".join(f", without {g}" for g in args.drop) + (", with train rows" if args.with_train else ""))
+            lines.append(row(name, torch.sigmoid(head(x)), torch.sigmoid(head(news_x)),
+                             torch.sigmoid(head(unused["x"][:, columns])) if unused is not None else None))
     print("\n".join(lines))
 
 

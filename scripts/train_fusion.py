@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="weight of MLQE-PE BAD words that a monolingual reader cannot see")
     parser.add_argument("--family-weight", default=json.dumps(defaults.family_weight),
                         help="weight of each source family's words, as JSON (others weigh 1)")
-    parser.add_argument("--hidden", default="64,0", help="head sizes to compare (0: logistic regression)")
+    parser.add_argument("--hidden", default=",".join(map(str, defaults.hidden)),
+                        help="head sizes to compare (0: logistic regression)")
     parser.add_argument("--cache", default=defaults.cache, help="evidence cache (reused while inputs match)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     args = parser.parse_args(argv)
