@@ -333,11 +333,22 @@ def collect_evidence(detector: Any, rows: Sequence[dict[str, Any]], log: Callabl
             "invisible": torch.tensor(invisible), "segment": torch.tensor(segment)}
 
 
+def tagger_training_rows(split: Any, tagger: str) -> list[dict[str, Any]]:
+    """The rows of the train ``split`` that the tagger in folder ``tagger`` trained on: its draw, reproduced from
+    its training.json (the same mix and seed give the same rows)."""
+    record_file = Path(tagger) / "training.json"
+    if not record_file.exists():
+        from .errors import InputError
+
+        raise InputError(f"{record_file} is missing: which train rows the tagger saw is unknown")
+    record = json.loads(record_file.read_text())["config"]
+    return sample_mix(split, record["mix"], random.Random(record["seed"]))
+
+
 def unseen_train_rows(split: Any, tagger: str, mix: dict[str, int], rng: random.Random) -> list[dict[str, Any]]:
     """Rows of the train ``split``, as many per family as ``mix`` asks, that the tagger in folder ``tagger`` never
-    trained on: its draw is reproduced from its training.json (the same mix and seed give the same rows)."""
-    record = json.loads((Path(tagger) / "training.json").read_text())["config"]
-    seen = {r["text"] for r in sample_mix(split, record["mix"], random.Random(record["seed"]))}
+    trained on."""
+    seen = {r["text"] for r in tagger_training_rows(split, tagger)}
     unseen = [i for i, text in enumerate(split["text"]) if text not in seen]
     return sample_mix(split.select(unseen), mix, rng)
 
@@ -428,8 +439,12 @@ def train_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: Call
     if ev is not None and ev.get("key") == key:
         log(f"train-split evidence from {cache}")
         return ev
-    split = datasets.load_from_disk(config.data)["train"]
-    rows = unseen_train_rows(split, config.tagger, config.train_mix, random.Random(config.seed))
+    dd = datasets.load_from_disk(config.data)
+    if "train" not in dd:
+        from .errors import InputError
+
+        raise InputError(f"{config.data} has no train split to take --train-mix rows from (give --train-mix '{{}}')")
+    rows = unseen_train_rows(dd["train"], config.tagger, config.train_mix, random.Random(config.seed))
     log(f"train-split evidence: {len(rows):,} segments the tagger never trained on")
     detector = FusedDetector(TaggerDetector.load(config.tagger), FusionHead(len(FEATURES)), FusionConfig())
     ev = {"train": collect_evidence(detector, rows, log), "family": [family(r["source"]) for r in rows], "key": key}

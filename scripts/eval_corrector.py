@@ -48,7 +48,7 @@ def dev_slices(data: str, corrector: str, per_family: int | dict[str, int], spli
     import datasets
 
     from mtfix.detect import shipped_detector
-    from mtfix.train import sample_mix
+    from mtfix.train import tagger_training_rows
 
     dd = datasets.load_from_disk(data)
     record = json.loads((Path(corrector) / "training.json").read_text())["config"]
@@ -56,9 +56,7 @@ def dev_slices(data: str, corrector: str, per_family: int | dict[str, int], spli
     _, _, trained, calibration = sampled_rows(dd, config)
     seen = {r["text"] for r in calibration}
     if split == "train":
-        tagger = Path(detector or shipped_detector())
-        tagger_config = json.loads((tagger / "training.json").read_text())["config"]
-        tagger_rows = sample_mix(dd["train"], tagger_config["mix"], random.Random(tagger_config["seed"]))
+        tagger_rows = tagger_training_rows(dd["train"], detector or shipped_detector())
         seen = {r["text"] for r in trained} | {r["text"] for r in tagger_rows}
     wanted = per_family if isinstance(per_family, dict) else {f: per_family for f in FAMILIES}
     slices: dict[str, list[dict[str, Any]]] = {"fit": [], "eval": []}

@@ -255,6 +255,7 @@ def test_heads_are_judged_at_the_clean_news_budget():
 
 
 def test_train_rows_for_the_head_are_those_the_tagger_never_saw(tmp_path):
+    from mtfix.errors import InputError
     from mtfix.train import sample_mix, unseen_train_rows
 
     rows = [{"text": f"{fam} sentence {i}.", "source": source, "spans": []}
@@ -266,6 +267,8 @@ def test_train_rows_for_the_head_are_those_the_tagger_never_saw(tmp_path):
     texts = [r["text"] for r in picked]
     assert not seen & set(texts) and len(set(texts)) == len(texts)
     assert sum(t.startswith("mlqe") for t in texts) == 8 and sum(t.startswith("clean") for t in texts) == 4
+    with pytest.raises(InputError, match="training.json is missing"):  # which rows it saw is unknown: refused
+        unseen_train_rows(split, str(tmp_path / "elsewhere"), {"mlqe-pe": 1}, random.Random(1))
 
 
 def test_joined_evidence_numbers_the_second_sets_segments_after_the_first():
