@@ -534,9 +534,18 @@ def loses_content(text: str, span: Span, replacement: str, window: tuple[int, in
 def is_stub(original: str, replacement: str) -> bool:
     """A replacement of at most half the letters of a one-word original of six or more (not the word's
     doubling undone, "thethe" -> "the"): the decoder's guess at a name or a garbled word it cannot read
-    ("PikabuPolitics" -> "Pa", "manoeuvre" -> "man", "vanhoutta" -> "max"). Never proposed."""
+    ("PikabuPolitics" -> "Pa", "manoeuvre" -> "man", "vanhoutta" -> "max"); or of at most half the letters of
+    a longer original of several words (eight letters or more) that keeps none of its words ("mosasaur's
+    cutthroat" -> "mour", "Eeshwar as eeshwar" -> "Esh"; a repetition undone keeps one). Never proposed."""
     word, new = original.strip(), replacement.strip()
-    if not new or len(word) < 6 or any(ch.isspace() for ch in word) or 2 * len(new) > len(word):
+    if not new:
+        return False
+    words = [t.text.lower() for t in tokenize(word)]
+    if len(words) > 1:
+        letters = sum(ch.isalpha() for ch in word)
+        return (letters >= 8 and 2 * sum(ch.isalpha() for ch in new) <= letters
+                and not any(t.text.lower() in words for t in tokenize(new)))
+    if len(word) < 6 or 2 * len(new) > len(word):
         return False
     return word.lower() != new.lower() * 2
 

@@ -371,6 +371,9 @@ def test_stubs_and_spelling_conventions_are_never_proposed(pieces, encoder):
     assert not is_stub("pariad", "pariah") and not is_stub("confidanteled", "confidant")
     assert not is_stub("thethe", "the") and not is_stub("the the", "the")  # a doubling undone, a repetition
     assert not is_stub("projectsWhich", "projects which") and not is_stub("Explosion", "explosion")
+    assert is_stub("mosasaur's cutthroat", "mour") and is_stub("Brahmapura Brahmapura", "ur")  # several words
+    assert not is_stub("sea belonged sea belonged", "sea belonged") and not is_stub("his the", "its")
+    assert not is_stub("in one Explosion", "in an explosion")
     assert spelling_variant("organised", "organized") and spelling_variant("Colour", "color")
     assert spelling_variant("centre", "center") and spelling_variant("travelled", "traveled")
     assert not spelling_variant("four", "for") and not spelling_variant("guides", "leaders")
