@@ -69,7 +69,8 @@ def main() -> None:
             + (f"; meaning swaps (a content word in place of an unrelated one, `is_swap`) only at --swap-score "
                f"{weights['swap_score']:g} or more" if weights.get("swap_score") is not None else "")
             + ". Never proposed, whatever the score (`unfounded`): options that lose a content word, stubs of "
-            "long words, British/American respellings, edits of codes and numbers, invented words.")
+            "long words and of several words, British/American respellings, edits of codes and numbers, "
+            "invented words, words in capitals replaced or lowercased.")
     lines += [
         "", "## Training", "",
         f"- Data: `mtfix data build` train split, segments per source {json.dumps(cfg['mix'])}: "
