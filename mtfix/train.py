@@ -425,13 +425,19 @@ def clean_threshold(probs: torch.Tensor, per_1k: float) -> float:
     return float(ordered[allowed]) + 1e-6 if allowed < len(ordered) else 0.5
 
 
-def train_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
-    """Evidence on the train rows of ``config.train_mix`` that the tagger never saw, cached beside the dev
-    evidence (``CACHE.train.pt``) under its own key."""
-    import datasets
-
+def evidence_detector(tagger: str) -> Any:
+    """The tagger with the language model and an untrained head: what collect_evidence reads evidence with."""
     from .fuse import FEATURES, FusedDetector, FusionConfig, FusionHead
     from .tagger import TaggerDetector
+
+    return FusedDetector(TaggerDetector.load(tagger), FusionHead(len(FEATURES)), FusionConfig())
+
+
+def train_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: Callable[[str], None],
+                   detector: Callable[[], Any]) -> dict[str, Any]:
+    """Evidence on the train rows of ``config.train_mix`` that the tagger never saw, cached beside the dev
+    evidence (``CACHE.train.pt``) under its own key; ``detector`` gives the evidence detector when needed."""
+    import datasets
 
     cache = Path(config.cache).with_suffix(".train.pt")
     key = {k: dev_key[k] for k in ("tagger", "data", "seed", "features")} | {"train_mix": config.train_mix}
@@ -446,8 +452,7 @@ def train_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: Call
         raise InputError(f"{config.data} has no train split to take --train-mix rows from (give --train-mix '{{}}')")
     rows = unseen_train_rows(dd["train"], config.tagger, config.train_mix, random.Random(config.seed))
     log(f"train-split evidence: {len(rows):,} segments the tagger never trained on")
-    detector = FusedDetector(TaggerDetector.load(config.tagger), FusionHead(len(FEATURES)), FusionConfig())
-    ev = {"train": collect_evidence(detector, rows, log), "family": [family(r["source"]) for r in rows], "key": key}
+    ev = {"train": collect_evidence(detector(), rows, log), "family": [family(r["source"]) for r in rows], "key": key}
     cache.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ev, cache)
     return ev
@@ -458,13 +463,15 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
     dev, calibrate its temperature and threshold, save it."""
     import datasets
 
-    from .fuse import FEATURES, FusedDetector, FusionConfig, save_fusion
-    from .tagger import TaggerDetector
+    import functools
+    import hashlib
+
+    from .fuse import FEATURES, FusionConfig, save_fusion
 
     started = time.time()
     rng = random.Random(config.seed)
     cache = Path(config.cache)
-    import hashlib
+    detector = functools.cache(lambda: evidence_detector(config.tagger))  # loaded once, and only when needed
 
     weights_file = Path(config.tagger) / "model.safetensors"
     key = {"tagger": hashlib.sha1(weights_file.read_bytes()).hexdigest(), "data": str(Path(config.data).resolve()),
@@ -473,8 +480,6 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
     if ev is not None and ev.get("key") == key:
         log(f"evidence from {cache}")
     else:
-        from .fuse import FusionHead
-
         dev = datasets.load_from_disk(config.data)["dev"]
         rows = sample_mix(dev, config.mix, rng)
         taken = {r["text"] for r in rows}
@@ -483,15 +488,14 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
             from .errors import InputError
 
             raise InputError(f"{config.data} has no dev clean news left to fix the threshold on")
-        detector = FusedDetector(TaggerDetector.load(config.tagger), FusionHead(len(FEATURES)), FusionConfig())
-        ev = {"train": collect_evidence(detector, rows, log), "news": collect_evidence(detector, news, log),
+        ev = {"train": collect_evidence(detector(), rows, log), "news": collect_evidence(detector(), news, log),
               "family": [family(r["source"]) for r in rows], "key": key}
         cache.parent.mkdir(parents=True, exist_ok=True)
         torch.save(ev, cache)
     n_dev = len(ev["family"])
     held_segments = set(random.Random(config.seed).sample(range(n_dev), int(n_dev * config.held_out)))
     if config.train_mix:
-        ev = join_evidence(ev, train_evidence(config, key, log))
+        ev = join_evidence(ev, train_evidence(config, key, log, detector))
     data = ev["train"]
     weights = fusion_weights(ev, config)
     held = torch.tensor([int(s) in held_segments for s in data["segment"]])

@@ -39,16 +39,13 @@ def unused_dev(path: Path, data: str | None, tagger: str | None) -> dict:
         raise SystemExit(f"{path} does not exist yet: give --data and --tagger to collect it")
     import datasets
 
-    from mtfix.fuse import FusedDetector, FusionConfig, FusionHead
-    from mtfix.tagger import TaggerDetector
-    from mtfix.train import collect_evidence, family, sample_mix
+    from mtfix.train import collect_evidence, evidence_detector, family, sample_mix
 
     config = FusionTrainConfig(data=data, tagger=tagger, out="")
     dev = datasets.load_from_disk(data)["dev"]
     taken = {r["text"] for r in sample_mix(dev, config.mix, random.Random(config.seed))}
     rows = [r for r in dev if family(r["source"]) == "mlqe-pe" and r["text"] not in taken]
-    detector = FusedDetector(TaggerDetector.load(tagger), FusionHead(len(FEATURES)), FusionConfig())
-    ev = collect_evidence(detector, rows, lambda msg: print(msg, file=sys.stderr, flush=True))
+    ev = collect_evidence(evidence_detector(tagger), rows, lambda msg: print(msg, file=sys.stderr, flush=True))
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ev, path)
     return ev
