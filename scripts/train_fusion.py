@@ -1,8 +1,9 @@
 """Train the fusion head that joins the tagger with language-model evidence (the same as `mtfix train fusion`).
 
 Collects per-word evidence (tagger P(BAD), SmolLM2 surprisal, entropy, rank, neighbours, candidate contrast,
-case and lexicon features) on the dev split, which the tagger never trained on; fits a small MLP and a logistic
-regression, keeps the better on held-out dev, calibrates it, and saves it next to the tagger:
+case and lexicon features) on the dev split and on train rows (--train-mix), neither of which the tagger trained
+on; fits a small MLP and a logistic regression, keeps the better on held-out dev words, calibrates it there, and
+saves it next to the tagger:
 
     python scripts/train_fusion.py --data runs/data/dataset --tagger models/detector --out models/detector/fused
 """
@@ -15,31 +16,42 @@ import sys
 from mtfix.train import FusionTrainConfig, train_fusion
 
 
+def json_object(value: str) -> dict:
+    """A JSON object argument (--mix, --train-mix, --family-weight), or a one-line usage error."""
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise argparse.ArgumentTypeError(f"not a JSON object: {value!r} (e.g. '{{\"mlqe-pe\": 2000}}')")
+    return parsed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="the DatasetDict folder written by mtfix data build")
     parser.add_argument("--tagger", required=True, help="the trained tagger (e.g. models/detector)")
     parser.add_argument("--out", required=True, help="where to save the head (e.g. models/detector/fused)")
     defaults = FusionTrainConfig(data="", tagger="", out="")
-    parser.add_argument("--mix", default=json.dumps(defaults.mix), help="dev segments per source family, as JSON")
-    parser.add_argument("--train-mix", default=json.dumps(defaults.train_mix),
+    parser.add_argument("--mix", type=json_object, default=defaults.mix, help="dev segments per source family, as JSON")
+    parser.add_argument("--train-mix", type=json_object, default=defaults.train_mix,
                         help="more segments to fit on per family, as JSON, from the train split: only rows the "
                              "tagger never trained on ({} for none)")
     parser.add_argument("--clean-news", type=int, default=defaults.clean_news,
                         help="dev clean-news segments that fix the default threshold")
     parser.add_argument("--invisible-weight", type=float, default=defaults.invisible_weight,
                         help="weight of MLQE-PE BAD words that a monolingual reader cannot see")
-    parser.add_argument("--family-weight", default=json.dumps(defaults.family_weight),
+    parser.add_argument("--family-weight", type=json_object, default=defaults.family_weight,
                         help="weight of each source family's words, as JSON (others weigh 1)")
     parser.add_argument("--hidden", default=",".join(map(str, defaults.hidden)),
                         help="head sizes to compare (0: logistic regression)")
     parser.add_argument("--cache", default=defaults.cache, help="evidence cache (reused while inputs match)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     args = parser.parse_args(argv)
-    config = FusionTrainConfig(data=args.data, tagger=args.tagger, out=args.out, mix=json.loads(args.mix),
-                               train_mix=json.loads(args.train_mix),
+    config = FusionTrainConfig(data=args.data, tagger=args.tagger, out=args.out, mix=args.mix,
+                               train_mix=args.train_mix,
                                clean_news=args.clean_news, invisible_weight=args.invisible_weight,
-                               family_weight=json.loads(args.family_weight),
+                               family_weight=args.family_weight,
                                hidden=tuple(int(h) for h in args.hidden.split(",")), cache=args.cache, seed=args.seed)
     train_fusion(config, lambda msg: print(msg, file=sys.stderr, flush=True))
     return 0

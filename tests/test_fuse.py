@@ -282,3 +282,13 @@ def test_joined_evidence_numbers_the_second_sets_segments_after_the_first():
     joined = join_evidence(ev([0, 0, 1], ["mlqe-pe", "clean"]), ev([0, 1, 1], ["synthetic", "clean"]))
     assert joined["train"]["segment"].tolist() == [0, 0, 1, 2, 3, 3]
     assert joined["family"] == ["mlqe-pe", "clean", "synthetic", "clean"] and joined["news"]["x"].shape == (1, 2)
+
+
+def test_train_fusion_rejects_a_mix_that_is_not_a_json_object(capsys):
+    from mtfix.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "fusion", "--data", "d", "--tagger", "t", "--out", "o", "--train-mix", "{bad"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--train-mix: not a JSON object: '{bad'" in err and "Traceback" not in err
