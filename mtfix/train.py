@@ -345,6 +345,21 @@ def tagger_training_rows(split: Any, tagger: str) -> list[dict[str, Any]]:
     return sample_mix(split, record["mix"], random.Random(record["seed"]))
 
 
+def fusion_dev_sample(dev: Any, config: "FusionTrainConfig") -> list[dict[str, Any]]:
+    """The dev rows train_fusion reads evidence on (``config.mix`` drawn with ``config.seed``)."""
+    return sample_mix(dev, config.mix, random.Random(config.seed))
+
+
+def held_out_segments(n_dev: int, config: "FusionTrainConfig") -> set[int]:
+    """Which of the ``n_dev`` dev-sample segments are held out to choose and calibrate the head."""
+    return set(random.Random(config.seed).sample(range(n_dev), int(n_dev * config.held_out)))
+
+
+def train_evidence_path(cache: str | Path) -> Path:
+    """Where the evidence on train rows (--train-mix) is cached, beside the dev evidence ``cache``."""
+    return Path(cache).with_suffix(".train.pt")
+
+
 def unseen_train_rows(split: Any, tagger: str, mix: dict[str, int], rng: random.Random) -> list[dict[str, Any]]:
     """Rows of the train ``split``, as many per family as ``mix`` asks, that the tagger in folder ``tagger`` never
     trained on."""
@@ -439,7 +454,7 @@ def train_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: Call
     evidence (``CACHE.train.pt``) under its own key; ``detector`` gives the evidence detector when needed."""
     import datasets
 
-    cache = Path(config.cache).with_suffix(".train.pt")
+    cache = train_evidence_path(config.cache)
     key = {k: dev_key[k] for k in ("tagger", "data", "seed", "features")} | {"train_mix": config.train_mix}
     ev = torch.load(cache) if cache.exists() else None
     if ev is not None and ev.get("key") == key:
@@ -461,15 +476,14 @@ def train_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: Call
 def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Collect evidence on dev (the tagger never trained on it), fit candidate heads, keep the best on held-out
     dev, calibrate its temperature and threshold, save it."""
-    import datasets
-
     import functools
     import hashlib
+
+    import datasets
 
     from .fuse import FEATURES, FusionConfig, save_fusion
 
     started = time.time()
-    rng = random.Random(config.seed)
     cache = Path(config.cache)
     detector = functools.cache(lambda: evidence_detector(config.tagger))  # loaded once, and only when needed
 
@@ -481,7 +495,7 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
         log(f"evidence from {cache}")
     else:
         dev = datasets.load_from_disk(config.data)["dev"]
-        rows = sample_mix(dev, config.mix, rng)
+        rows = fusion_dev_sample(dev, config)
         taken = {r["text"] for r in rows}
         news = [r for r in dev if is_news(r["source"]) and r["text"] not in taken][:config.clean_news]
         if not news:
@@ -492,8 +506,7 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
               "family": [family(r["source"]) for r in rows], "key": key}
         cache.parent.mkdir(parents=True, exist_ok=True)
         torch.save(ev, cache)
-    n_dev = len(ev["family"])
-    held_segments = set(random.Random(config.seed).sample(range(n_dev), int(n_dev * config.held_out)))
+    held_segments = held_out_segments(len(ev["family"]), config)  # dev segments only, numbered first
     if config.train_mix:
         ev = join_evidence(ev, train_evidence(config, key, log, detector))
     data = ev["train"]

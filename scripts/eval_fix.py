@@ -70,8 +70,8 @@ def main() -> None:
     subset = f", the first {args.limit} segments of each pair" if args.limit else ""
     swaps = f"; meaning swaps only at {swap:g} or more, the default --swap-score" if swap is not None else ""
     lines = [f"### MLQE-PE {args.split}{subset}: the detector's spans, corrected (min-score {default:g} is the "
-             f"default{swaps})", "", "| pair | min-score | edits | edit P | edit R | edit F0.5 | chrF MT -> fixed (delta) | "
-             "TER MT -> fixed (delta) |", "|---|---|---|---|---|---|---|---|"]
+             f"default{swaps})", "", "| pair | min-score | edits | edit P | edit R | edit F0.5 | "
+             "chrF MT -> fixed (delta) | TER MT -> fixed (delta) |", "|---|---|---|---|---|---|---|---|"]
     for pair in args.pairs.split(","):
         gold = out / f"{pair}.gold.jsonl"
         if not gold.exists():

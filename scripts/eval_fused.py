@@ -118,13 +118,13 @@ def main() -> None:
     fusion_ev = Path(args.fusion_evidence)
     if fusion_ev.exists():
         from mtfix.fuse import select
-        from mtfix.train import FusionTrainConfig, fit_head, fusion_weights, join_evidence
+        from mtfix.train import FusionTrainConfig, fit_head, fusion_weights, join_evidence, train_evidence_path
 
         fusion = torch.load(fusion_ev)
         record = json.loads((Path(args.model) / "fused" / "training.json").read_text())
         config = FusionTrainConfig(**{**record["config"], "hidden": tuple(record["config"]["hidden"])})
         if config.train_mix:  # the head fitted on train rows the tagger never saw too: so do these
-            fusion = join_evidence(fusion, torch.load(fusion_ev.with_suffix(".train.pt")))
+            fusion = join_evidence(fusion, torch.load(train_evidence_path(fusion_ev)))
         data = fusion["train"]
         weights = fusion_weights(fusion, config)
         for group, names in GROUPS.items():

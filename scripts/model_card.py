@@ -51,7 +51,8 @@ def fusion_section(path: Path, sweep: Path | None) -> list[str]:
         f"- Calibration (temperature and bias, Platt scaling, on the held-out dev words): temperature "
         f"{record['temperature']:.3f}, bias {record['bias']:.3f}, ECE {record['ece_before']:.4f} -> "
         f"{record['ece_after']:.4f}; default threshold {record['threshold']:.3f}: {cfg['clean_flags_per_1k']} flags "
-        f"per 1,000 of {record['news_words']:,} dev clean-news words. {record['minutes']:.1f} minutes on 2 cores.",
+        f"per 1,000 of {record['news_words']:,} dev clean-news words. {record['minutes']:.1f} minutes on 2 cores "
+        "(this run's; evidence read from the cache is not counted).",
         f"- Training weights: invisible MLQE-PE BAD words weigh {cfg['invisible_weight']}, and the words of each "
         f"family {json.dumps(cfg['family_weight'])} (others 1), chosen on the held-out dev words "
         "(`scripts/sweep_fusion.py`): with equal weights and dev evidence alone the head gave up MLQE-PE for "

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 from pathlib import Path
 
@@ -29,7 +28,8 @@ import torch
 
 from mtfix.fuse import FEATURES, GROUPS
 from mtfix.train import (FusionTrainConfig, clean_threshold, fit_head, fusion_weights, held_out_measures,
-                         join_evidence, word_mcc)
+                         held_out_segments, join_evidence, train_evidence_path, word_mcc)
+
 
 def unused_dev(path: Path, data: str | None, tagger: str | None) -> dict:
     """Evidence on the MLQE-PE dev segments that train_fusion's dev sample leaves out (collected once)."""
@@ -39,11 +39,10 @@ def unused_dev(path: Path, data: str | None, tagger: str | None) -> dict:
         raise SystemExit(f"{path} does not exist yet: give --data and --tagger to collect it")
     import datasets
 
-    from mtfix.train import collect_evidence, evidence_detector, family, sample_mix
+    from mtfix.train import collect_evidence, evidence_detector, family, fusion_dev_sample
 
-    config = FusionTrainConfig(data=data, tagger=tagger, out="")
     dev = datasets.load_from_disk(data)["dev"]
-    taken = {r["text"] for r in sample_mix(dev, config.mix, random.Random(config.seed))}
+    taken = {r["text"] for r in fusion_dev_sample(dev, FusionTrainConfig(data=data, tagger=tagger, out=""))}
     rows = [r for r in dev if family(r["source"]) == "mlqe-pe" and r["text"] not in taken]
     ev = collect_evidence(evidence_detector(tagger), rows, lambda msg: print(msg, file=sys.stderr, flush=True))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,10 +70,9 @@ def main() -> None:
     unused = unused_dev(args.unused_dev, args.data, args.tagger) if args.unused_dev else None
     ev = torch.load(args.cache)
     base = FusionTrainConfig(data="", tagger="", out="")
-    n_dev = len(ev["family"])
-    held_segments = set(random.Random(base.seed).sample(range(n_dev), int(n_dev * base.held_out)))
+    held_segments = held_out_segments(len(ev["family"]), base)
     if args.with_train:
-        ev = join_evidence(ev, torch.load(Path(args.cache).with_suffix(".train.pt")))
+        ev = join_evidence(ev, torch.load(train_evidence_path(args.cache)))
     dropped = {name for group in args.drop for name in GROUPS[group]}
     columns = [j for j, name in enumerate(FEATURES) if name not in dropped]
     data = ev["train"]

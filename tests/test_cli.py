@@ -156,7 +156,8 @@ def test_fix_diff_shows_both_sides_and_scores(tiny_models, inventions_allowed, t
     src = tmp_path / "in.txt"
     src.write_text("It was in the the.\n")  # function words: see test_fix_jsonl_applies_its_own_edits...
     code, out, _ = run(capsys, *_fix_args(tiny_models, src))
-    assert code == 0 and "was" in out and re.search(r"(\[-[^\]]*-\]|\{\+[^}]*\+\})\[\d\.\d\d\]", out)  # no colour: marks
+    # no colour: the marks are written out
+    assert code == 0 and "was" in out and re.search(r"(\[-[^\]]*-\]|\{\+[^}]*\+\})\[\d\.\d\d\]", out)
 
 
 def test_fix_scores_are_probabilities(tiny_models, tmp_path, capsys):
