@@ -116,10 +116,25 @@ class _FixWriter:
             os.remove(self.tmp)
 
 
-def _check_scores(args: argparse.Namespace) -> None:
-    for name, value in (("--min-score", args.min_score), ("--swap-score", args.swap_score)):
-        if value is not None and not 0.0 <= value <= 1.0:
-            raise InputError(f"{name} is a probability: give a value from 0 to 1, not {value:g}")
+PROBABILITIES = ("threshold", "min_score", "swap_score")
+AT_LEAST_ONE = ("batch_size", "workers", "chunk_size", "max_clean")
+AT_LEAST_ZERO = ("bootstrap", "synthetic", "apertium_per_pivot", "max_density")
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Numbers out of range give a one-line error before any model loads (never a traceback later)."""
+    def flag(name: str) -> str:
+        return "--" + name.replace("_", "-")
+
+    for name in PROBABILITIES:
+        value = getattr(args, name, None)
+        if value is not None and not 0.0 <= value <= 1.0:  # (NaN fails this too)
+            raise InputError(f"{flag(name)} is a probability: give a value from 0 to 1, not {value:g}")
+    for names, low in ((AT_LEAST_ONE, 1), (AT_LEAST_ZERO, 0)):
+        for name in names:
+            value = getattr(args, name, None)
+            if value is not None and not value >= low:
+                raise InputError(f"{flag(name)} must be at least {low}, not {value:g}")
 
 
 def cmd_fix(args: argparse.Namespace) -> int:
@@ -129,7 +144,6 @@ def cmd_fix(args: argparse.Namespace) -> int:
 
     if args.fast and args.method not in (None, "model"):
         raise InputError("--fast is the tagger alone: it goes with no --method, or --method model")
-    _check_scores(args)
     fmt = args.format or ("text" if args.apply or args.output or args.interactive else "diff")
     if args.interactive:
         if args.input == "-":
@@ -184,9 +198,6 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
     if args.fast and args.method not in (None, "model"):
         raise InputError("--fast is the tagger alone: it goes with no --method, or --method model")
-    if args.workers < 1 or args.chunk_size < 1:
-        raise InputError("--workers and --chunk-size must be at least 1")
-    _check_scores(args)
     config = CleanConfig(input=args.input, output=args.output, input_format=args.input_format,
                          output_format=args.output_format, text_field=args.text_field, policy=args.policy,
                          suggest=args.suggest, min_score=args.min_score, swap_score=args.swap_score,
@@ -493,6 +504,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _quiet_transformers()
     try:
+        _check_options(args)
         if args.command == "data" and args.action == "mlqe" and not args.path:
             raise InputError("mtfix data mlqe needs the path of an MLQE-PE tarball or folder")
         return int(args.func(args))

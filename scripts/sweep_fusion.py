@@ -16,6 +16,10 @@ time (--data and --tagger needed then; about 4 minutes):
 
     python scripts/sweep_fusion.py --cache runs/fusion/evidence.pt --with-train --hidden 128 \
         --unused-dev runs/fusion/unused-dev.pt --data runs/data/dataset --tagger models/detector
+
+--budgets 1,3,10,30 adds the unused-dev MCC at those dev clean-news budgets (flags per 1,000), and the best MCC
+over all thresholds with the clean-news rate it costs: how far the clean-news target and the MLQE-PE target pull
+apart for each head.
 """
 from __future__ import annotations
 
@@ -50,6 +54,24 @@ def unused_dev(path: Path, data: str | None, tagger: str | None) -> dict:
     return ev
 
 
+def budget_list(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r} (e.g. 1,3,10)") from None
+    if any(not 0 < v < 1000 for v in values):
+        raise argparse.ArgumentTypeError(f"budgets are flags per 1,000 words, above 0 and below 1000: {text!r}")
+    return values
+
+
+def budget_columns(probs: torch.Tensor, news: torch.Tensor, gold: torch.Tensor, budgets: list[float]) -> str:
+    """MCC at each clean-news budget, then the best MCC over all thresholds and the clean-news rate it costs."""
+    cells = [f"{word_mcc(probs >= clean_threshold(news, b), gold):.3f}" for b in budgets]
+    best, at = max((word_mcc(probs >= t, gold), t) for t in torch.linspace(0.02, 0.98, 49).tolist())
+    cells.append(f"{best:.3f} at {1000 * float((news >= at).float().mean()):.1f}")
+    return " | ".join(cells) + " |"
+
+
 GRID = [(0.5, 1.0), (1.0, 1.0), (1.0, 2.0), (1.0, 4.0), (1.0, 6.0), (1.0, 8.0)]  # (invisible, mlqe-pe) weights
 
 
@@ -66,7 +88,11 @@ def main() -> None:
                         help="also score the MLQE-PE dev segments outside the head's dev sample (evidence file)")
     parser.add_argument("--data", help="the DatasetDict folder (to collect --unused-dev the first time)")
     parser.add_argument("--tagger", help="the tagger folder (to collect --unused-dev the first time)")
+    parser.add_argument("--budgets", type=budget_list, default=[],
+                        help="with --unused-dev: also its MCC at these clean-news budgets, e.g. 1,3,10,30")
     args = parser.parse_args()
+    if args.budgets and not args.unused_dev:
+        parser.error("--budgets needs --unused-dev")
     unused = unused_dev(args.unused_dev, args.data, args.tagger) if args.unused_dev else None
     ev = torch.load(args.cache)
     base = FusionTrainConfig(data="", tagger="", out="")
@@ -88,11 +114,17 @@ def main() -> None:
         if unused is None:
             return f"| {name} | {mcc:.3f} | {recall:.3f} |"
         flagged = unused_probs >= clean_threshold(news, base.clean_flags_per_1k)
-        return f"| {name} | {mcc:.3f} | {recall:.3f} | {word_mcc(flagged, unused['y'].bool()):.3f} |"
+        line = f"| {name} | {mcc:.3f} | {recall:.3f} | {word_mcc(flagged, unused['y'].bool()):.3f} |"
+        return line + (" " + budget_columns(unused_probs, news, unused["y"].bool(), args.budgets)
+                       if args.budgets else "")
 
     lines = ["| weighting | held-out dev MLQE-PE MCC | held-out dev synthetic recall |"
              + (" unused dev MLQE-PE MCC |" if unused is not None else ""),
              "|---|---|---|" + ("---|" if unused is not None else "")]
+    if args.budgets:
+        lines[0] += "".join(f" unused dev MCC at {b:g} clean flags/1k |" for b in args.budgets)
+        lines[0] += " unused dev best MCC at (clean flags/1k) |"
+        lines[1] += "---|" * (len(args.budgets) + 1)
     column = FEATURES.index("tagger")
     lines.append(row("the tagger alone", data["x"][:, column], ev["news"]["x"][:, column],
                      unused["x"][:, column] if unused is not None else None))

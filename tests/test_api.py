@@ -68,3 +68,15 @@ def test_fix_without_a_corrector_says_how_to_get_one(tmp_path, monkeypatch):
     fixer = mtfix.load(method="spell")
     with pytest.raises(NotBuiltError, match="mtfix train corrector"):
         fixer.fix("a pariad")
+
+
+def test_load_refuses_numbers_out_of_range():
+    import pytest
+
+    from mtfix.errors import InputError
+
+    for kwargs, message in (({"threshold": 1.5}, "threshold is a probability"),
+                            ({"min_score": -0.1}, "min_score is a probability"),
+                            ({"batch_size": 0}, "batch_size must be at least 1")):
+        with pytest.raises(InputError, match=message):
+            mtfix.load("spell", **kwargs)

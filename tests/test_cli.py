@@ -168,6 +168,29 @@ def test_fix_scores_are_probabilities(tiny_models, tmp_path, capsys):
         assert code == 1 and f"{option} is a probability" in err
 
 
+def test_numbers_out_of_range_are_one_line_errors_before_any_model_loads(tmp_path, capsys, monkeypatch):
+    import mtfix.detect
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("a model was loaded before the options were checked")
+
+    monkeypatch.setattr(mtfix.detect, "get_detector", no_loading)
+    src = tmp_path / "in.txt"
+    src.write_text("The two guides met.\n")
+    cases = [(["detect", src, "--threshold", "2"], "--threshold is a probability"),
+             (["detect", src, "--threshold", "nan"], "--threshold is a probability"),
+             (["detect", src, "--batch-size", "0"], "--batch-size must be at least 1"),
+             (["fix", src, "--batch-size", "-3"], "--batch-size must be at least 1"),
+             (["fix", src, "--threshold", "-0.1"], "--threshold is a probability"),
+             (["clean", src, "-o", tmp_path / "out.jsonl", "--chunk-size", "0"], "--chunk-size must be at least 1"),
+             (["clean", src, "-o", tmp_path / "out.jsonl", "--max-density", "-1"], "--max-density must be at least 0"),
+             (["score", "--gold", src, "--pred", src, "--bootstrap", "-1"], "--bootstrap must be at least 0")]
+    for argv, message in cases:
+        code, out, err = run(capsys, *argv)
+        assert code == 1 and message in err and len(err.strip().splitlines()) == 1, (argv, err)
+    assert not (tmp_path / "out.jsonl").exists()
+
+
 def test_fix_interactive_needs_a_terminal_and_a_file(tiny_models, tmp_path, capsys):
     src = tmp_path / "in.txt"
     src.write_text("The two guides met.\n")

@@ -1,0 +1,42 @@
+"""scripts/sweep_fusion.py: the clean-news budget columns (the script itself runs on cached evidence, outside the
+tests)."""
+import argparse
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "sweep_fusion.py"
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    spec = importlib.util.spec_from_file_location("sweep_fusion", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_budget_list_reads_numbers_and_refuses_the_rest(sweep):
+    assert sweep.budget_list("1,3,10") == [1.0, 3.0, 10.0]
+    for bad in ("1,x", "0", "1000", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            sweep.budget_list(bad)
+
+
+def test_budget_columns_trade_clean_flags_for_mcc(sweep):
+    # 1,000 clean words: ten of them look as suspicious as the BAD words (0.9), the rest 0.1
+    news = torch.full((1000,), 0.1)
+    news[:10] = 0.9
+    gold = torch.tensor([True] * 50 + [False] * 50)
+    probs = torch.where(gold, 0.9, 0.1)
+    probs[50:55] = 0.5  # five OK words between the two
+    cells = [c.strip() for c in sweep.budget_columns(probs, news, gold, [1.0, 20.0]).strip(" |").split("|")]
+    # at 1 flag per 1,000 clean words the threshold rises above 0.9: nothing flagged, MCC 0
+    assert cells[0] == "0.000"
+    # at 20 per 1,000 every BAD word is flagged and the five middling OK words too
+    flagged = probs >= 0.1 + 1e-6
+    assert cells[1] == f"{sweep.word_mcc(flagged, gold):.3f}" and flagged.sum() == 55
+    # the best over thresholds separates the classes perfectly (MCC 1) and costs the ten clean flags
+    assert cells[2] == "1.000 at 10.0"
