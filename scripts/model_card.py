@@ -2,7 +2,7 @@
 
     python scripts/model_card.py --model models/detector --test runs/eval-test/report.md \\
         --dev runs/eval-dev/report.md --ablation runs/ablation.md --bench runs/bench.md \\
-        --tradeoff runs/eval-test/tradeoff.md
+        --tradeoff runs/eval-test/tradeoff.md --sweep runs/sweep.md --budgets runs/budgets.md
 """
 from __future__ import annotations
 
@@ -71,6 +71,8 @@ def main() -> None:
     parser.add_argument("--bench", type=Path, help="the table printed by bench_detect.py")
     parser.add_argument("--tradeoff", type=Path, help="tradeoff.md of eval_fused.py (the fused detector)")
     parser.add_argument("--sweep", type=Path, help="the table printed by sweep_fusion.py")
+    parser.add_argument("--budgets", type=Path,
+                        help="sweep_fusion.py --budgets: MLQE-PE MCC by clean-news budget (with notes)")
     args = parser.parse_args()
     record = json.loads((args.model / "training.json").read_text())
     cfg = record["config"]
@@ -99,6 +101,8 @@ def main() -> None:
         "- Reproduce: `mtfix data build -o runs/data && mtfix train detector --data runs/data/dataset --out "
         f"models/detector --mix '{json.dumps(cfg['mix'])}'`.", "",
         *fusion_section(args.model / "fused", args.sweep),
+        *(["## The two targets pull apart: MLQE-PE MCC by clean-news budget (dev)", "",
+            args.budgets.read_text().strip(), ""] if args.budgets and args.budgets.exists() else []),
         "## Test figures (`scripts/eval_detector.py --split test`, every number from `mtfix score`)", "",
         "MLQE-PE test and the data set's test split were scored once per model, after its choices were made on dev. "
         "Earlier fusion heads, each scored on test once: equal training weights (pooled MLQE-PE MCC 0.226 at 3.0 "
