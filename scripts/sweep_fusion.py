@@ -64,6 +64,13 @@ def budget_list(text: str) -> list[float]:
     return values
 
 
+def seed_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of whole numbers: {text!r} (e.g. 13,14,15)") from None
+
+
 def budget_columns(probs: torch.Tensor, news: torch.Tensor, gold: torch.Tensor, budgets: list[float]) -> str:
     """MCC at each clean-news budget, then the best MCC over all thresholds and the clean-news rate it costs."""
     cells = [f"{word_mcc(probs >= clean_threshold(news, b), gold):.3f}" for b in budgets]
@@ -72,13 +79,26 @@ def budget_columns(probs: torch.Tensor, news: torch.Tensor, gold: torch.Tensor, 
     return " | ".join(cells) + " |"
 
 
-GRID = [(0.5, 1.0), (1.0, 1.0), (1.0, 2.0), (1.0, 4.0), (1.0, 6.0), (1.0, 8.0)]  # (invisible, mlqe-pe) weights
+# (invisible weight, MLQE-PE weight) pairs; the second may be a JSON object of family weights instead
+GRID = [(0.5, 1.0), (1.0, 1.0), (1.0, 2.0), (1.0, 4.0), (1.0, 6.0), (1.0, 8.0)]
+
+
+def family_weights(weight: float | dict[str, float]) -> dict[str, float]:
+    """A grid entry's family weights: a number weighs MLQE-PE alone, an object weighs each family it names."""
+    return dict(weight) if isinstance(weight, dict) else {"mlqe-pe": float(weight)}
+
+
+def weighting_name(invisible: float, weights: dict[str, float]) -> str:
+    return f"invisible {invisible:g}, " + ", ".join(f"{'MLQE-PE' if f == 'mlqe-pe' else f} x{w:g}"
+                                                   for f, w in weights.items())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", default="runs/fusion/evidence.pt", help="written by mtfix train fusion")
-    parser.add_argument("--grid", default=json.dumps(GRID), help="[invisible weight, MLQE-PE weight] pairs")
+    parser.add_argument("--grid", default=json.dumps(GRID),
+                        help="[invisible weight, MLQE-PE weight] pairs; the second may be an object of family "
+                             "weights, e.g. [[1, {\"mlqe-pe\": 3, \"clean\": 6}]]")
     parser.add_argument("--hidden", type=int, default=64, help="the head's hidden width (0: logistic regression)")
     parser.add_argument("--drop", action="append", default=[], choices=sorted(GROUPS),
                         help="fit the heads without this group of evidence (repeatable)")
@@ -88,11 +108,21 @@ def main() -> None:
                         help="also score the MLQE-PE dev segments outside the head's dev sample (evidence file)")
     parser.add_argument("--data", help="the DatasetDict folder (to collect --unused-dev the first time)")
     parser.add_argument("--tagger", help="the tagger folder (to collect --unused-dev the first time)")
+    parser.add_argument("--seeds", type=seed_list, default=None,
+                        help="fit each weighting with these seeds (e.g. 13,14,15,16) and report the means: the "
+                             "spread between seeds is about as large as the differences between weightings")
+    parser.add_argument("--classes", type=lambda t: [c for c in t.split(",") if c], default=[],
+                        help="also the held-out recall of these synthetic classes, e.g. fused,casing (needs --data: "
+                             "the dev sample's sources); the recall over all classes can hide a class given up")
     parser.add_argument("--budgets", type=budget_list, default=[],
                         help="with --unused-dev: also its MCC at these clean-news budgets, e.g. 1,3,10,30")
     args = parser.parse_args()
     if args.budgets and not args.unused_dev:
         parser.error("--budgets needs --unused-dev")
+    if args.classes and not args.data:
+        parser.error("--classes needs --data (to know each dev segment's synthetic class)")
+    if args.budgets and args.seeds:
+        parser.error("--budgets goes with one seed (no --seeds)")
     unused = unused_dev(args.unused_dev, args.data, args.tagger) if args.unused_dev else None
     ev = torch.load(args.cache)
     base = FusionTrainConfig(data="", tagger="", out="")
@@ -108,19 +138,31 @@ def main() -> None:
     mlqe = held & torch.tensor([f == "mlqe-pe" for f in family])
     synthetic = held & torch.tensor([f == "synthetic" for f in family])
     gold = data["y"].bool()
+    by_class = {}
+    if args.classes:
+        import datasets
+
+        from mtfix.train import fusion_dev_sample
+
+        rows = fusion_dev_sample(datasets.load_from_disk(args.data)["dev"], base)
+        sources = [rows[int(s)]["source"] if int(s) < len(rows) else "" for s in data["segment"]]
+        by_class = {c: held & gold & torch.tensor([src == f"synthetic:{c}" for src in sources]) for c in args.classes}
 
     def row(name: str, probs: torch.Tensor, news: torch.Tensor, unused_probs: torch.Tensor | None = None) -> str:
         mcc, recall = held_out_measures(probs, news, gold, mlqe, synthetic, base.clean_flags_per_1k)
+        threshold = clean_threshold(news, base.clean_flags_per_1k)
+        classes = "".join(f" {float((probs[m] >= threshold).float().mean()):.3f} |" for m in by_class.values())
         if unused is None:
-            return f"| {name} | {mcc:.3f} | {recall:.3f} |"
-        flagged = unused_probs >= clean_threshold(news, base.clean_flags_per_1k)
-        line = f"| {name} | {mcc:.3f} | {recall:.3f} | {word_mcc(flagged, unused['y'].bool()):.3f} |"
+            return f"| {name} | {mcc:.3f} | {recall:.3f} |{classes}"
+        flagged = unused_probs >= threshold
+        line = f"| {name} | {mcc:.3f} | {recall:.3f} |{classes} {word_mcc(flagged, unused['y'].bool()):.3f} |"
         return line + (" " + budget_columns(unused_probs, news, unused["y"].bool(), args.budgets)
                        if args.budgets else "")
 
     lines = ["| weighting | held-out dev MLQE-PE MCC | held-out dev synthetic recall |"
+             + "".join(f" held-out {c} recall |" for c in args.classes)
              + (" unused dev MLQE-PE MCC |" if unused is not None else ""),
-             "|---|---|---|" + ("---|" if unused is not None else "")]
+             "|---|---|---|" + "---|" * len(args.classes) + ("---|" if unused is not None else "")]
     if args.budgets:
         lines[0] += "".join(f" unused dev MCC at {b:g} clean flags/1k |" for b in args.budgets)
         lines[0] += " unused dev best MCC at (clean flags/1k) |"
@@ -128,16 +170,28 @@ def main() -> None:
     column = FEATURES.index("tagger")
     lines.append(row("the tagger alone", data["x"][:, column], ev["news"]["x"][:, column],
                      unused["x"][:, column] if unused is not None else None))
-    for invisible, mlqe_weight in json.loads(args.grid):
+    for invisible, weight in json.loads(args.grid):
         config = FusionTrainConfig(data="", tagger="", out="", invisible_weight=invisible,
-                                   family_weight={"mlqe-pe": mlqe_weight})
+                                   family_weight=family_weights(weight))
         weights = fusion_weights(ev, config)
-        head = fit_head(x[~held], data["y"][~held], weights[~held], args.hidden, config.epochs, config.seed)
-        with torch.no_grad():
-            name = (f"invisible {invisible:g}, MLQE-PE x{mlqe_weight:g}" + (", logistic" if not args.hidden else "")
-                    + "".join(f", without {g}" for g in args.drop) + (", with train rows" if args.with_train else ""))
-            lines.append(row(name, torch.sigmoid(head(x)), torch.sigmoid(head(news_x)),
-                             torch.sigmoid(head(unused["x"][:, columns])) if unused is not None else None))
+        name = (weighting_name(invisible, config.family_weight) + (", logistic" if not args.hidden else "")
+                + "".join(f", without {g}" for g in args.drop) + (", with train rows" if args.with_train else ""))
+        if not args.seeds:
+            head = fit_head(x[~held], data["y"][~held], weights[~held], args.hidden, config.epochs, config.seed)
+            with torch.no_grad():
+                lines.append(row(name, torch.sigmoid(head(x)), torch.sigmoid(head(news_x)),
+                                 torch.sigmoid(head(unused["x"][:, columns])) if unused is not None else None))
+            continue
+        cells = []
+        for seed in args.seeds:
+            head = fit_head(x[~held], data["y"][~held], weights[~held], args.hidden, config.epochs, seed)
+            with torch.no_grad():
+                found = row(name, torch.sigmoid(head(x)), torch.sigmoid(head(news_x)),
+                            torch.sigmoid(head(unused["x"][:, columns])) if unused is not None else None)
+            cells.append([float(c) for c in found.strip(" |").split("|")[1:]])
+        means = [sum(c[k] for c in cells) / len(cells) for k in range(len(cells[0]))]
+        lines.append(f"| {name}, mean of seeds {','.join(map(str, args.seeds))} | "
+                     + " | ".join(f"{m:.3f}" for m in means) + " |")
     print("\n".join(lines))
 
 

@@ -284,6 +284,18 @@ def test_joined_evidence_numbers_the_second_sets_segments_after_the_first():
     assert joined["family"] == ["mlqe-pe", "clean", "synthetic", "clean"] and joined["news"]["x"].shape == (1, 2)
 
 
+def test_each_words_weight_is_its_familys_times_its_invisibility():
+    from mtfix.train import FusionTrainConfig, fusion_weights
+
+    evidence = {"train": {"segment": torch.tensor([0, 0, 1, 2, 3]),
+                          "invisible": torch.tensor([False, True, False, False, False])},
+                "family": ["mlqe-pe", "clean", "synthetic", "apertium"]}
+    config = FusionTrainConfig(data="", tagger="", out="", invisible_weight=0.5,
+                               family_weight={"mlqe-pe": 3.0, "clean": 6.0})
+    # MLQE-PE words 3 (an invisible BAD word half that), clean 6, the families not named 1
+    assert fusion_weights(evidence, config).tolist() == [3.0, 1.5, 6.0, 1.0, 1.0]
+
+
 def test_train_fusion_rejects_a_mix_that_is_not_a_json_object(capsys):
     from mtfix.cli import main
 

@@ -40,3 +40,12 @@ def test_budget_columns_trade_clean_flags_for_mcc(sweep):
     assert cells[1] == f"{sweep.word_mcc(flagged, gold):.3f}" and flagged.sum() == 55
     # the best over thresholds separates the classes perfectly (MCC 1) and costs the ten clean flags
     assert cells[2] == "1.000 at 10.0"
+
+
+def test_grid_entries_weigh_mlqe_pe_or_each_family_named(sweep):
+    assert sweep.family_weights(2) == {"mlqe-pe": 2.0}
+    assert sweep.family_weights({"mlqe-pe": 3, "clean": 6}) == {"mlqe-pe": 3, "clean": 6}
+    assert sweep.weighting_name(1.0, {"mlqe-pe": 3, "clean": 6}) == "invisible 1, MLQE-PE x3, clean x6"
+    assert sweep.seed_list("13,14") == [13, 14]
+    with pytest.raises(argparse.ArgumentTypeError):
+        sweep.seed_list("13,x")
