@@ -148,14 +148,18 @@ def main() -> None:
         sources = [rows[int(s)]["source"] if int(s) < len(rows) else "" for s in data["segment"]]
         by_class = {c: held & gold & torch.tensor([src == f"synthetic:{c}" for src in sources]) for c in args.classes}
 
-    def row(name: str, probs: torch.Tensor, news: torch.Tensor, unused_probs: torch.Tensor | None = None) -> str:
+    def measures(probs: torch.Tensor, news: torch.Tensor, unused_probs: torch.Tensor | None) -> list[float]:
+        """The table's numbers for one head: held-out MLQE-PE MCC and synthetic recall, the recall of each
+        --classes class, and the unused-dev MCC, all at the dev clean-news budget."""
         mcc, recall = held_out_measures(probs, news, gold, mlqe, synthetic, base.clean_flags_per_1k)
         threshold = clean_threshold(news, base.clean_flags_per_1k)
-        classes = "".join(f" {float((probs[m] >= threshold).float().mean()):.3f} |" for m in by_class.values())
-        if unused is None:
-            return f"| {name} | {mcc:.3f} | {recall:.3f} |{classes}"
-        flagged = unused_probs >= threshold
-        line = f"| {name} | {mcc:.3f} | {recall:.3f} |{classes} {word_mcc(flagged, unused['y'].bool()):.3f} |"
+        found = [mcc, recall, *(float((probs[m] >= threshold).float().mean()) for m in by_class.values())]
+        if unused_probs is not None:
+            found.append(word_mcc(unused_probs >= threshold, unused["y"].bool()))
+        return found
+
+    def row(name: str, probs: torch.Tensor, news: torch.Tensor, unused_probs: torch.Tensor | None) -> str:
+        line = f"| {name} | " + " | ".join(f"{v:.3f}" for v in measures(probs, news, unused_probs)) + " |"
         return line + (" " + budget_columns(unused_probs, news, unused["y"].bool(), args.budgets)
                        if args.budgets else "")
 
@@ -176,20 +180,17 @@ def main() -> None:
         weights = fusion_weights(ev, config)
         name = (weighting_name(invisible, config.family_weight) + (", logistic" if not args.hidden else "")
                 + "".join(f", without {g}" for g in args.drop) + (", with train rows" if args.with_train else ""))
+        heads = [fit_head(x[~held], data["y"][~held], weights[~held], args.hidden, config.epochs, seed)
+                 for seed in args.seeds or [config.seed]]
+        with torch.no_grad():
+            outputs = [(torch.sigmoid(head(x)), torch.sigmoid(head(news_x)),
+                        torch.sigmoid(head(unused["x"][:, columns])) if unused is not None else None)
+                       for head in heads]
         if not args.seeds:
-            head = fit_head(x[~held], data["y"][~held], weights[~held], args.hidden, config.epochs, config.seed)
-            with torch.no_grad():
-                lines.append(row(name, torch.sigmoid(head(x)), torch.sigmoid(head(news_x)),
-                                 torch.sigmoid(head(unused["x"][:, columns])) if unused is not None else None))
+            lines.append(row(name, *outputs[0]))
             continue
-        cells = []
-        for seed in args.seeds:
-            head = fit_head(x[~held], data["y"][~held], weights[~held], args.hidden, config.epochs, seed)
-            with torch.no_grad():
-                found = row(name, torch.sigmoid(head(x)), torch.sigmoid(head(news_x)),
-                            torch.sigmoid(head(unused["x"][:, columns])) if unused is not None else None)
-            cells.append([float(c) for c in found.strip(" |").split("|")[1:]])
-        means = [sum(c[k] for c in cells) / len(cells) for k in range(len(cells[0]))]
+        found = [measures(*output) for output in outputs]
+        means = [sum(column) / len(found) for column in zip(*found)]
         lines.append(f"| {name}, mean of seeds {','.join(map(str, args.seeds))} | "
                      + " | ".join(f"{m:.3f}" for m in means) + " |")
     print("\n".join(lines))
