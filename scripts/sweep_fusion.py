@@ -19,7 +19,9 @@ time (--data and --tagger needed then; about 4 minutes):
 
 --budgets 1,3,10,30 adds the unused-dev MCC at those dev clean-news budgets (flags per 1,000), and the best MCC
 over all thresholds with the clean-news rate it costs: how far the clean-news target and the MLQE-PE target pull
-apart for each head.
+apart for each head. --seed-article lists, below the table, what each weighting's head (the first seed) flags in
+seeds/article_backtranslated.txt at the same budget (a look at real round-trip text, not a measure to choose by;
+its evidence is collected once into CACHE.seed.pt, --tagger needed then).
 """
 from __future__ import annotations
 
@@ -31,8 +33,10 @@ from pathlib import Path
 import torch
 
 from mtfix.fuse import FEATURES, GROUPS
-from mtfix.train import (FusionTrainConfig, clean_threshold, fit_head, fusion_weights, held_out_measures,
-                         held_out_segments, join_evidence, train_evidence_path, word_mcc)
+from mtfix.train import (FusionTrainConfig, clean_threshold, evidence_detector, fit_head, fusion_weights,
+                         held_out_measures, held_out_segments, join_evidence, train_evidence_path, word_mcc)
+
+SEED = Path(__file__).resolve().parents[1] / "seeds" / "article_backtranslated.txt"
 
 
 def unused_dev(path: Path, data: str | None, tagger: str | None) -> dict:
@@ -43,7 +47,7 @@ def unused_dev(path: Path, data: str | None, tagger: str | None) -> dict:
         raise SystemExit(f"{path} does not exist yet: give --data and --tagger to collect it")
     import datasets
 
-    from mtfix.train import collect_evidence, evidence_detector, family, fusion_dev_sample
+    from mtfix.train import collect_evidence, family, fusion_dev_sample
 
     dev = datasets.load_from_disk(data)["dev"]
     taken = {r["text"] for r in fusion_dev_sample(dev, FusionTrainConfig(data=data, tagger=tagger, out=""))}
@@ -52,6 +56,23 @@ def unused_dev(path: Path, data: str | None, tagger: str | None) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ev, path)
     return ev
+
+
+def seed_article(path: Path, tagger: str | None) -> tuple[list, torch.Tensor]:
+    """The seed article's words and their evidence (collected once, with the tagger and the LM)."""
+    if path.exists():
+        found = torch.load(path, weights_only=False)
+        return found["words"], found["x"]
+    if not tagger:
+        raise SystemExit(f"{path} does not exist yet: give --tagger to collect it")
+    from mtfix.fuse import word_features
+
+    lines = [line for line in SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
+    evidence = evidence_detector(tagger).evidence(lines)
+    words = [tok.text for scores, _ in evidence for tok in scores.tokens]
+    x = torch.cat([word_features(scores, probs) for scores, probs in evidence if scores.tokens])
+    torch.save({"words": words, "x": x}, path)
+    return words, x
 
 
 def budget_list(text: str) -> list[float]:
@@ -114,6 +135,8 @@ def main() -> None:
     parser.add_argument("--classes", type=lambda t: [c for c in t.split(",") if c], default=[],
                         help="also the held-out recall of these synthetic classes, e.g. fused,casing (needs --data: "
                              "the dev sample's sources); the recall over all classes can hide a class given up")
+    parser.add_argument("--seed-article", action="store_true",
+                        help="also list what each weighting's head flags in the seed article (a look, not a measure)")
     parser.add_argument("--budgets", type=budget_list, default=[],
                         help="with --unused-dev: also its MCC at these clean-news budgets, e.g. 1,3,10,30")
     args = parser.parse_args()
@@ -124,6 +147,8 @@ def main() -> None:
     if args.budgets and args.seeds:
         parser.error("--budgets goes with one seed (no --seeds)")
     unused = unused_dev(args.unused_dev, args.data, args.tagger) if args.unused_dev else None
+    seed_words, seed_x = seed_article(Path(args.cache).with_suffix(".seed.pt"), args.tagger) if args.seed_article \
+        else ([], None)
     ev = torch.load(args.cache)
     base = FusionTrainConfig(data="", tagger="", out="")
     held_segments = held_out_segments(len(ev["family"]), base)
@@ -171,6 +196,7 @@ def main() -> None:
         lines[0] += "".join(f" unused dev MCC at {b:g} clean flags/1k |" for b in args.budgets)
         lines[0] += " unused dev best MCC at (clean flags/1k) |"
         lines[1] += "---|" * (len(args.budgets) + 1)
+    notes: list[str] = []
     column = FEATURES.index("tagger")
     lines.append(row("the tagger alone", data["x"][:, column], ev["news"]["x"][:, column],
                      unused["x"][:, column] if unused is not None else None))
@@ -186,6 +212,13 @@ def main() -> None:
             outputs = [(torch.sigmoid(head(x)), torch.sigmoid(head(news_x)),
                         torch.sigmoid(head(unused["x"][:, columns])) if unused is not None else None)
                        for head in heads]
+        if seed_x is not None:
+            with torch.no_grad():
+                flagged = torch.sigmoid(heads[0](seed_x[:, columns])) >= clean_threshold(outputs[0][1],
+                                                                                        base.clean_flags_per_1k)
+            found_words = [w for w, f in zip(seed_words, flagged.tolist()) if f]
+            notes.append(f"- {name}: {len(found_words)} words flagged in the seed article: "
+                         + ", ".join(f'"{w}"' for w in found_words))
         if not args.seeds:
             lines.append(row(name, *outputs[0]))
             continue
@@ -193,7 +226,7 @@ def main() -> None:
         means = [sum(column) / len(found) for column in zip(*found)]
         lines.append(f"| {name}, mean of seeds {','.join(map(str, args.seeds))} | "
                      + " | ".join(f"{m:.3f}" for m in means) + " |")
-    print("\n".join(lines))
+    print("\n".join(lines + ([""] + notes if notes else [])))
 
 
 if __name__ == "__main__":
