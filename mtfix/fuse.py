@@ -119,10 +119,12 @@ class FusionConfig:
     threshold: float = 0.5    # the default: at most 3 flags per 1,000 words of dev clean news
     gate_nats: float = GATE_NATS
     bias: float = 0.0
+    members: int = 1          # nets fitted with successive seeds whose logits are averaged
 
     def to_json(self) -> dict[str, Any]:
-        return {"features": list(self.features), "hidden": self.hidden, "temperature": self.temperature,
-                "bias": self.bias, "threshold": self.threshold, "gate_nats": self.gate_nats}
+        return {"features": list(self.features), "hidden": self.hidden, "members": self.members,
+                "temperature": self.temperature, "bias": self.bias, "threshold": self.threshold,
+                "gate_nats": self.gate_nats}
 
     def probability(self, logits: torch.Tensor) -> torch.Tensor:
         """Calibrated P(BAD) from the head's logits."""
@@ -130,17 +132,31 @@ class FusionConfig:
 
 
 class FusionHead(nn.Module):
-    """Standardised evidence -> a small MLP (or a linear layer) -> one logit for BAD."""
+    """Standardised evidence -> a small MLP (or a linear layer) -> one logit for BAD; with ``members`` > 1, several
+    such nets (fitted with different seeds) whose logits are averaged."""
 
-    def __init__(self, n_features: int, hidden: int = 64) -> None:
+    def __init__(self, n_features: int, hidden: int = 64, members: int = 1) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(n_features))
         self.register_buffer("std", torch.ones(n_features))
-        self.net = (nn.Sequential(nn.Linear(n_features, hidden), nn.GELU(), nn.Dropout(0.1), nn.Linear(hidden, 1))
-                    if hidden else nn.Linear(n_features, 1))
+        self.nets = nn.ModuleList(
+            nn.Sequential(nn.Linear(n_features, hidden), nn.GELU(), nn.Dropout(0.1), nn.Linear(hidden, 1))
+            if hidden else nn.Linear(n_features, 1) for _ in range(members))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net((x - self.mean) / self.std).squeeze(-1)
+        z = (x - self.mean) / self.std
+        return torch.stack([net(z) for net in self.nets]).mean(0).squeeze(-1)
+
+    @classmethod
+    def average(cls, heads: Sequence["FusionHead"]) -> "FusionHead":
+        """One head whose logit is the mean of ``heads``' logits (fitted on the same words, so their
+        standardisation is the same)."""
+        first = heads[0]
+        out = cls(first.mean.numel(), 0)
+        out.mean.copy_(first.mean)
+        out.std.copy_(first.std)
+        out.nets = nn.ModuleList(net for head in heads for net in head.nets)
+        return out.eval()
 
 
 def save_fusion(head: FusionHead, config: FusionConfig, path: Path, record: dict[str, Any] | None = None) -> None:
@@ -159,9 +175,11 @@ def load_fusion(path: Path) -> tuple[FusionHead, FusionConfig]:
 
     raw = json.loads((path / "config.json").read_text())
     config = FusionConfig(tuple(raw["features"]), raw["hidden"], raw["temperature"], raw["threshold"],
-                          raw.get("gate_nats", GATE_NATS), raw.get("bias", 0.0))
-    head = FusionHead(len(config.features), config.hidden)
-    head.load_state_dict({k: v.float() for k, v in load_file(str(path / "model.safetensors")).items()})
+                          raw.get("gate_nats", GATE_NATS), raw.get("bias", 0.0), raw.get("members", 1))
+    head = FusionHead(len(config.features), config.hidden, config.members)
+    state = load_file(str(path / "model.safetensors"))
+    # heads saved before ensembles held one net, as ``net.*``: it is member 0
+    head.load_state_dict({("nets.0." + k[4:] if k.startswith("net.") else k): v.float() for k, v in state.items()})
     return head.eval(), config
 
 

@@ -303,6 +303,7 @@ class FusionTrainConfig:
     held_out: float = 0.2           # share of the dev sample kept for choosing, calibrating and reporting
     epochs: int = 30
     seed: int = 13
+    members: int = 4                # nets per head, fitted with seeds seed, seed + 1, ...; their logits averaged
     clean_flags_per_1k: float = 3.0
     cache: str = "runs/fusion/evidence.pt"  # the evidence, reused while the tagger and the data stay the same
 
@@ -387,10 +388,14 @@ def fusion_weights(evidence: dict[str, Any], config: "FusionTrainConfig") -> tor
     return invisible * by_segment[data["segment"]]
 
 
-def fit_head(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, hidden: int, epochs: int, seed: int) -> Any:
-    """A fusion head fitted with weighted binary cross-entropy (full-data AdamW, minibatches of 512)."""
+def fit_head(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, hidden: int, epochs: int, seed: int,
+             members: int = 1) -> Any:
+    """A fusion head fitted with weighted binary cross-entropy (full-data AdamW, minibatches of 512); with
+    ``members`` > 1, that many nets fitted alike with seeds ``seed``, ``seed + 1``, ..., their logits averaged."""
     from .fuse import FusionHead
 
+    if members > 1:
+        return FusionHead.average([fit_head(x, y, w, hidden, epochs, seed + k) for k in range(members)])
     torch.manual_seed(seed)
     head = FusionHead(x.size(1), hidden)
     head.mean.copy_(x.mean(0))
@@ -518,14 +523,15 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
     synthetic = held & torch.tensor([f == "synthetic" for f in family_of])
     candidates = []
     for hidden in config.hidden:
-        head = fit_head(data["x"][fit], data["y"][fit], weights[fit], hidden, config.epochs, config.seed)
+        head = fit_head(data["x"][fit], data["y"][fit], weights[fit], hidden, config.epochs, config.seed,
+                        config.members)
         with torch.inference_mode():
             logits = head(data["x"][held])
             mcc, recall = held_out_measures(torch.sigmoid(head(data["x"])), torch.sigmoid(head(ev["news"]["x"])),
                                             data["y"].bool(), mlqe, synthetic, config.clean_flags_per_1k)
         ap = average_precision(logits, data["y"][held])
         nll = float(torch.nn.functional.binary_cross_entropy_with_logits(logits, data["y"][held]))
-        log(f"head hidden={hidden}: held-out dev MLQE-PE MCC {mcc:.4f}, synthetic recall {recall:.4f} (at "
+        log(f"head hidden={hidden} ({config.members} net{'s' if config.members > 1 else ''}): held-out dev MLQE-PE MCC {mcc:.4f}, synthetic recall {recall:.4f} (at "
             f"{config.clean_flags_per_1k} dev clean-news flags per 1,000), average precision {ap:.4f}, "
             f"log loss {nll:.4f}")
         candidates.append((mcc, recall, ap, hidden, head, nll))
@@ -550,7 +556,8 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
               "ece_before": before, "ece_after": after,
               "threshold": threshold, "fit_words": int(fit.sum()), "held_words": int(held.sum()),
               "news_words": len(ev["news"]["y"]), "minutes": (time.time() - started) / 60}
-    save_fusion(head, FusionConfig(FEATURES, hidden, temperature, threshold, bias=bias), Path(config.out), record)
+    save_fusion(head, FusionConfig(FEATURES, hidden, temperature, threshold, bias=bias, members=config.members),
+                Path(config.out), record)
     log(f"fusion head (hidden {hidden}): temperature {temperature:.3f}, bias {bias:.3f}, ECE {before:.4f} -> "
         f"{after:.4f}, threshold {threshold:.4f} for {config.clean_flags_per_1k} flags per 1,000 dev clean-news "
         f"words; saved {config.out}")

@@ -122,7 +122,8 @@ def main() -> None:
 
         fusion = torch.load(fusion_ev)
         record = json.loads((Path(args.model) / "fused" / "training.json").read_text())
-        config = FusionTrainConfig(**{**record["config"], "hidden": tuple(record["config"]["hidden"])})
+        config = FusionTrainConfig(**{"members": 1, **record["config"],  # (heads before ensembles: one net)
+                                      "hidden": tuple(record["config"]["hidden"])})
         if config.train_mix:  # the head fitted on train rows the tagger never saw too: so do these
             fusion = join_evidence(fusion, torch.load(train_evidence_path(fusion_ev)))
         data = fusion["train"]
@@ -130,7 +131,7 @@ def main() -> None:
         for group, names in GROUPS.items():
             columns = [f for f in FEATURES if f not in names]
             head = fit_head(select(data["x"], columns), data["y"], weights, record["chosen_hidden"], config.epochs,
-                            config.seed)
+                            config.seed, config.members)
             methods[f"fused without {group}"] = {"method": "fused", "head": head, "columns": columns}
     from mtfix.fuse import word_features
 

@@ -137,6 +137,9 @@ def main() -> None:
                              "the dev sample's sources); the recall over all classes can hide a class given up")
     parser.add_argument("--seed-article", action="store_true",
                         help="also list what each weighting's head flags in the seed article (a look, not a measure)")
+    parser.add_argument("--members", type=int, default=1,
+                        help="nets per head (seeds SEED, SEED+1, ...), their logits averaged, as mtfix train fusion "
+                             "--members; with --seeds, give seeds at least this far apart")
     parser.add_argument("--budgets", type=budget_list, default=[],
                         help="with --unused-dev: also its MCC at these clean-news budgets, e.g. 1,3,10,30")
     args = parser.parse_args()
@@ -144,6 +147,12 @@ def main() -> None:
         parser.error("--budgets needs --unused-dev")
     if args.classes and not args.data:
         parser.error("--classes needs --data (to know each dev segment's synthetic class)")
+    if args.members < 1:
+        parser.error(f"--members must be at least 1, not {args.members}")
+    if args.seeds and args.members > 1 and any(b - a < args.members for a, b in zip(sorted(args.seeds),
+                                                                                  sorted(args.seeds)[1:])):
+        parser.error(f"with --members {args.members}, --seeds must lie at least {args.members} apart "
+                     "(each head takes seeds SEED to SEED+MEMBERS-1)")
     if args.budgets and args.seeds:
         parser.error("--budgets goes with one seed (no --seeds)")
     unused = unused_dev(args.unused_dev, args.data, args.tagger) if args.unused_dev else None
@@ -205,8 +214,9 @@ def main() -> None:
                                    family_weight=family_weights(weight))
         weights = fusion_weights(ev, config)
         name = (weighting_name(invisible, config.family_weight) + (", logistic" if not args.hidden else "")
-                + "".join(f", without {g}" for g in args.drop) + (", with train rows" if args.with_train else ""))
-        heads = [fit_head(x[~held], data["y"][~held], weights[~held], args.hidden, config.epochs, seed)
+                + "".join(f", without {g}" for g in args.drop) + (", with train rows" if args.with_train else "")
+                + (f", {args.members} nets averaged" if args.members > 1 else ""))
+        heads = [fit_head(x[~held], data["y"][~held], weights[~held], args.hidden, config.epochs, seed, args.members)
                  for seed in args.seeds or [config.seed]]
         with torch.no_grad():
             outputs = [(torch.sigmoid(head(x)), torch.sigmoid(head(news_x)),

@@ -47,12 +47,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="head sizes to compare (0: logistic regression)")
     parser.add_argument("--cache", default=defaults.cache, help="evidence cache (reused while inputs match)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--members", type=int, default=defaults.members,
+                        help=f"nets per head, fitted with seeds SEED, SEED+1, ...; their logits are averaged "
+                             f"(default {defaults.members})")
     args = parser.parse_args(argv)
+    if args.members < 1:
+        parser.error(f"--members must be at least 1, not {args.members}")
     config = FusionTrainConfig(data=args.data, tagger=args.tagger, out=args.out, mix=args.mix,
                                train_mix=args.train_mix,
                                clean_news=args.clean_news, invisible_weight=args.invisible_weight,
                                family_weight=args.family_weight,
-                               hidden=tuple(int(h) for h in args.hidden.split(",")), cache=args.cache, seed=args.seed)
+                               hidden=tuple(int(h) for h in args.hidden.split(",")), cache=args.cache, seed=args.seed,
+                               members=args.members)
     train_fusion(config, lambda msg: print(msg, file=sys.stderr, flush=True))
     return 0
 

@@ -13,7 +13,8 @@ from mtfix.fuse import (FEATURES, NO_CONTRAST, FusedDetector, FusionConfig, Fusi
 from mtfix.lm import LanguageModelScorer
 from mtfix.tagger import TaggerDetector
 from mtfix.text import tokenize
-from mtfix.train import FusionTrainConfig, average_precision, clean_threshold, minilm_dir, train_fusion
+from mtfix.train import (FusionTrainConfig, average_precision, clean_threshold, fit_head, minilm_dir,
+                         train_fusion)
 
 from .test_tagger import tiny_model
 
@@ -111,6 +112,43 @@ def test_saved_head_is_fp16_and_gives_the_same_probabilities(tmp_path):
     assert all(t.dtype == torch.float16 for t in load_file(str(tmp_path / "model.safetensors")).values())
 
 
+def test_an_ensemble_head_averages_its_members_logits_and_survives_saving(tmp_path):
+    x = torch.randn(200, len(FEATURES))
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).float()
+    w = torch.ones(200)
+    members = [fit_head(x, y, w, 8, 2, seed) for seed in (5, 6, 7)]
+    ensemble = fit_head(x, y, w, 8, 2, 5, members=3)
+    assert len(ensemble.nets) == 3
+    probe = torch.randn(20, len(FEATURES))
+    with torch.inference_mode():
+        mean = torch.stack([m(probe) for m in members]).mean(0)
+        assert torch.allclose(ensemble(probe), mean, atol=1e-6)  # seeds 5, 6, 7, logits averaged
+        assert not torch.allclose(members[0](probe), members[1](probe))  # the members differ
+    save_fusion(ensemble, FusionConfig(hidden=8, members=3), tmp_path)
+    loaded, config = load_fusion(tmp_path)
+    assert config.members == 3 and json.loads((tmp_path / "config.json").read_text())["members"] == 3
+    with torch.inference_mode():
+        assert torch.allclose(loaded(probe), ensemble(probe), atol=2e-2)
+
+
+def test_a_head_saved_before_ensembles_loads_as_one_member(tmp_path):
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    head = FusionHead(len(FEATURES), 8).eval()
+    old_names = {("net." + k[len("nets.0."):] if k.startswith("nets.0.") else k): v.half()
+                 for k, v in head.state_dict().items()}  # net.0.weight, ... as the stop-15 head has them
+    save_file(old_names, str(tmp_path / "model.safetensors"))
+    config = FusionConfig(hidden=8).to_json()
+    del config["members"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    loaded, fusion = load_fusion(tmp_path)
+    assert fusion.members == 1
+    x = torch.randn(5, len(FEATURES))
+    with torch.inference_mode():
+        assert torch.allclose(loaded(x), head(x), atol=2e-2)
+
+
 def test_average_precision_and_clean_threshold_by_hand():
     assert average_precision(torch.tensor([0.9, 0.8, 0.1]), torch.tensor([1.0, 0.0, 1.0])) == pytest.approx(
         (1 / 1 + 2 / 3) / 2)
@@ -142,7 +180,8 @@ def test_train_fusion_end_to_end(scorer, tokenizer, tmp_path, monkeypatch):
     out = tmp_path / "tagger" / "fused"
     config = FusionTrainConfig(data=str(data), tagger=str(tagger_dir), out=str(out),
                                mix={"synthetic": 8, "clean": 6}, clean_news=6, hidden=(8, 0), epochs=40, held_out=0.5,
-                               cache=str(tmp_path / "evidence.pt"), train_mix={"synthetic": 3, "clean": 9})
+                               cache=str(tmp_path / "evidence.pt"), train_mix={"synthetic": 3, "clean": 9},
+                               members=2)
     logged = []
     record = train_fusion(config, logged.append)
     assert "train-split evidence: 5 segments the tagger never trained on" in logged  # 3 synthetic, 4 - 2 clean
@@ -157,6 +196,7 @@ def test_train_fusion_end_to_end(scorer, tokenizer, tmp_path, monkeypatch):
     assert record["heads"][str(record["chosen_hidden"])]["average_precision"] > 0.9  # the casing feature
     head, fusion = load_fusion(out)
     assert fusion.threshold == record["threshold"]
+    assert fusion.members == 2 and len(head.nets) == 2  # two nets, seeds 13 and 14, averaged
     detector = FusedDetector(TaggerDetector.load(str(tagger_dir)), head, fusion, scorer=scorer)
     (spans,) = detector.detect([sentence.replace("farmers", "Farmers")])
     assert [(s.start, s.end) for s in spans] == [(17, 24)]

@@ -49,3 +49,14 @@ def test_grid_entries_weigh_mlqe_pe_or_each_family_named(sweep):
     assert sweep.seed_list("13,14") == [13, 14]
     with pytest.raises(argparse.ArgumentTypeError):
         sweep.seed_list("13,x")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--members", "0"], "--members must be at least 1"),
+    (["--members", "4", "--seeds", "13,15"], "--seeds must lie at least 4 apart"),
+])
+def test_members_are_checked_before_any_evidence_loads(sweep, monkeypatch, capsys, tmp_path, argv, message):
+    monkeypatch.setattr("sys.argv", ["sweep_fusion.py", "--cache", str(tmp_path / "absent.pt"), *argv])
+    with pytest.raises(SystemExit) as exit_:
+        sweep.main()
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
