@@ -523,6 +523,8 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
     synthetic = held & torch.tensor([f == "synthetic" for f in family_of])
     candidates = []
     for hidden in config.hidden:
+        log(f"fitting head hidden={hidden}: {config.members} net{'s' if config.members > 1 else ''}, "
+            f"{config.epochs} epochs over {int(fit.sum()):,} words")
         head = fit_head(data["x"][fit], data["y"][fit], weights[fit], hidden, config.epochs, config.seed,
                         config.members)
         with torch.inference_mode():
