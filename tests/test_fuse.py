@@ -344,3 +344,13 @@ def test_train_fusion_rejects_a_mix_that_is_not_a_json_object(capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "--train-mix: not a JSON object: '{bad'" in err and "Traceback" not in err
+
+
+def test_train_fusion_needs_at_least_one_net(capsys):
+    from mtfix.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "fusion", "--data", "d", "--tagger", "t", "--out", "o", "--members", "0"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--members must be at least 1, not 0" in err and "Traceback" not in err
