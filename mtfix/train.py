@@ -533,9 +533,9 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
                                             data["y"].bool(), mlqe, synthetic, config.clean_flags_per_1k)
         ap = average_precision(logits, data["y"][held])
         nll = float(torch.nn.functional.binary_cross_entropy_with_logits(logits, data["y"][held]))
-        log(f"head hidden={hidden} ({config.members} net{'s' if config.members > 1 else ''}): held-out dev MLQE-PE MCC {mcc:.4f}, synthetic recall {recall:.4f} (at "
-            f"{config.clean_flags_per_1k} dev clean-news flags per 1,000), average precision {ap:.4f}, "
-            f"log loss {nll:.4f}")
+        log(f"head hidden={hidden} ({config.members} net{'s' if config.members > 1 else ''}): held-out dev "
+            f"MLQE-PE MCC {mcc:.4f}, synthetic recall {recall:.4f} (at {config.clean_flags_per_1k} dev clean-news "
+            f"flags per 1,000), average precision {ap:.4f}, log loss {nll:.4f}")
         candidates.append((mcc, recall, ap, hidden, head, nll))
     tagger_ap = average_precision(data["x"][held][:, FEATURES.index("tagger")], data["y"][held])
     log(f"the tagger alone: held-out dev average precision {tagger_ap:.4f}")
