@@ -336,21 +336,15 @@ def test_each_words_weight_is_its_familys_times_its_invisibility():
     assert fusion_weights(evidence, config).tolist() == [3.0, 1.5, 6.0, 1.0, 1.0]
 
 
-def test_train_fusion_rejects_a_mix_that_is_not_a_json_object(capsys):
+@pytest.mark.parametrize("option, message", [
+    (["--train-mix", "{bad"], "--train-mix: not a JSON object: '{bad'"),
+    (["--members", "0"], "--members must be at least 1, not 0"),
+])
+def test_train_fusion_refuses_bad_options_in_one_line(capsys, option, message):
     from mtfix.cli import main
 
     with pytest.raises(SystemExit) as exit_info:
-        main(["train", "fusion", "--data", "d", "--tagger", "t", "--out", "o", "--train-mix", "{bad"])
+        main(["train", "fusion", "--data", "d", "--tagger", "t", "--out", "o", *option])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert "--train-mix: not a JSON object: '{bad'" in err and "Traceback" not in err
-
-
-def test_train_fusion_needs_at_least_one_net(capsys):
-    from mtfix.cli import main
-
-    with pytest.raises(SystemExit) as exit_info:
-        main(["train", "fusion", "--data", "d", "--tagger", "t", "--out", "o", "--members", "0"])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert "--members must be at least 1, not 0" in err and "Traceback" not in err
+    assert message in err and "Traceback" not in err
