@@ -2,7 +2,8 @@
 
     python scripts/model_card.py --model models/detector --test runs/eval-test/report.md \\
         --dev runs/eval-dev/report.md --ablation runs/ablation.md --bench runs/bench.md \\
-        --tradeoff runs/eval-test/tradeoff.md --sweep runs/sweep.md --budgets runs/budgets.md
+        --tradeoff runs/eval-test/tradeoff.md --sweep runs/sweep.md --budgets runs/budgets.md \\
+        --ensemble runs/ensemble.md
 """
 from __future__ import annotations
 
