@@ -257,3 +257,24 @@ def test_fix_interactive_through_a_pseudo_terminal(tiny_models, tmp_path):
     assert out_path.read_text() == "\n".join([first.fixed, "and", apply_edits(
         third.text, [replace(third.edits[0], replacement="MINE")])]) + "\n"
     assert b"edit 1 of 3" in seen and b"edit 3 of 3" in seen and b"2 of 3 edits accepted" in seen
+
+
+def test_round_trip_fills_in_the_corrector_settings_not_given(tmp_path, capsys, monkeypatch):
+    import mtfix.api
+    from mtfix.errors import InputError
+
+    seen = []
+
+    def record(method, threshold, model, batch_size, fast, corrector, min_score, swap_score):
+        seen.append((min_score, swap_score))
+        raise InputError("stop here")
+
+    monkeypatch.setattr(mtfix.api, "load", record)
+    src = tmp_path / "in.txt"
+    src.write_text("The two guides met.\n")
+    for extra in ([], ["--round-trip"], ["--round-trip", "--min-score", "0.8"], ["--swap-score", "0.95"]):
+        code, _, err = run(capsys, "fix", src, *extra)
+        assert code == 1 and "stop here" in err
+    assert seen == [(None, None), (0.7, 0.7), (0.8, 0.7), (None, 0.95)]
+    code, _, err = run(capsys, "clean", src, "-o", tmp_path / "out.jsonl", "--round-trip", "--min-score", "3")
+    assert code == 1 and "--min-score is a probability" in err  # checked after the preset fills in the rest
