@@ -14,14 +14,17 @@ The held-out dev words hold only about 300 MLQE-PE segments (MCC moves by 0.01-0
 segments, neither fitted nor held out), at the same threshold; the evidence is collected into FILE the first
 time (--data and --tagger needed then; about 4 minutes):
 
-    python scripts/sweep_fusion.py --cache runs/fusion/evidence.pt --with-train --hidden 128 \
+    python scripts/sweep_fusion.py --cache runs/fusion/evidence.pt --with-train --hidden 128 \\
         --unused-dev runs/fusion/unused-dev.pt --data runs/data/dataset --tagger models/detector
 
 --budgets 1,3,10,30 adds the unused-dev MCC at those dev clean-news budgets (flags per 1,000), and the best MCC
 over all thresholds with the clean-news rate it costs: how far the clean-news target and the MLQE-PE target pull
 apart for each head. --seed-article lists, below the table, what each weighting's head (the first seed) flags in
 seeds/article_backtranslated.txt at the same budget (a look at real round-trip text, not a measure to choose by;
-its evidence is collected once into CACHE.seed.pt, --tagger needed then).
+its evidence is collected once into CACHE.seed.pt, --tagger needed then). --seeds 13,14,15,16 reports each
+weighting's means over fitting seeds; --classes fused,casing adds the held-out recall of those synthetic classes
+(--data needed); --members 4 fits each head as the shipped one is fitted, four nets averaged (seeds SEED to
+SEED+3; with --seeds, give seeds at least 4 apart).
 """
 from __future__ import annotations
 
