@@ -21,6 +21,7 @@ import json
 import sys
 from pathlib import Path
 
+from mtfix.train import device_problem
 from mtfix.train_corrector import CorrectorTrainConfig, export_rows, train_corrector
 
 
@@ -54,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="time budget, input preparation included; the learning rate decays to zero at its end")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     args = parser.parse_args(argv)
+    if device_problem(args.device):
+        parser.error(device_problem(args.device))
     if not (args.data or args.rows):
         parser.error("give --data (the data set) or --rows (exported rows)")
     if not (args.out or args.export_rows):

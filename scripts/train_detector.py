@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from mtfix.train import TrainConfig, recalibrate, train
+from mtfix.train import TrainConfig, device_problem, recalibrate, train
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,24 +18,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="where to save the model (e.g. models/detector)")
     parser.add_argument("--mix", default='{"clean": 9000, "mlqe-pe": 9000, "synthetic": 8000, "apertium": 1500}',
                         help="training segments per source family, as JSON")
-    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--epochs", type=float, default=3.0)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr-encoder", type=float, default=5e-5)
     parser.add_argument("--lr-features", type=float, default=1e-3)
     parser.add_argument("--invisible-weight", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--minutes", type=float, default=0.0, help="stop training after this long (0: no limit)")
+    parser.add_argument("--device", default="cpu", help="where to train: cpu (the default) or cuda")
     parser.add_argument("--encoder", default="", help="pretrained encoder folder (default: the MiniLM package)")
     parser.add_argument("--recalibrate", action="store_true",
                         help="only refit the temperature and threshold of the model already in --out, on dev")
     args = parser.parse_args(argv)
+    if device_problem(args.device):
+        parser.error(device_problem(args.device))
     import torch
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     config = TrainConfig(data=args.data, out=args.out, mix=json.loads(args.mix), epochs=args.epochs,
                          batch_size=args.batch_size, lr_encoder=args.lr_encoder, lr_features=args.lr_features,
                          invisible_weight=args.invisible_weight, seed=args.seed, max_minutes=args.minutes,
-                         encoder=args.encoder)
+                         encoder=args.encoder, device=args.device)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     if args.recalibrate:
         recalibrate(args.out, config, log)

@@ -38,6 +38,7 @@ def test_mtfix_train_detector_end_to_end(tmp_path, capsys):
     assert code == 0
     record = json.loads((out / "training.json").read_text())
     assert record["train_segments"] == 40 and record["temperature"] > 0 and 0 <= record["threshold"] <= 1
+    assert record["config"]["device"] == "cpu" and record["steps"] == 15  # 40 one-sentence rows, batches of 8, 3 passes
     assert record["ece_after"] <= record["ece_before"] + 1e-6
     detector = TaggerDetector.load(str(out))
     assert detector.threshold == record["threshold"]
@@ -72,3 +73,19 @@ def test_corrector_trains_on_exported_rows_with_a_given_pieces_model(tmp_path, t
     assert record["steps"] >= 1 and record["train_spans"] > 0
     assert (tmp_path / "out" / "pieces.model").read_bytes() == (corrector / "pieces.model").read_bytes()
     assert json.loads((tmp_path / "out" / "training.json").read_text())["config"]["rows"] == config.rows
+
+
+@pytest.mark.parametrize("script", ["detector", "corrector"])
+@pytest.mark.parametrize(("device", "message"), [("tpu", "--device must be cpu or cuda, not 'tpu'"),
+                                                 ("cuda", "--device cuda: this machine has no CUDA GPU")])
+def test_train_refuses_a_device_it_cannot_use_in_one_line(script, device, message, tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", script, "--data", str(tmp_path / "dataset"), "--out", str(tmp_path / "out"),
+              "--device", device])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
