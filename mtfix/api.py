@@ -52,7 +52,7 @@ class MTFix:
     @property
     def corrector(self) -> Any:
         if self._corrector is None:
-            from .correct import Corrector, TaggerEncoder
+            from .correct import Corrector, TaggerEncoder, encoder_mismatch
             from .errors import NotBuiltError
 
             path = self.corrector_path or shipped_corrector()
@@ -60,6 +60,9 @@ class MTFix:
                 raise NotBuiltError("no trained corrector in models/corrector; train one with "
                                     "'mtfix train corrector'")
             tagger = _tagger_of(self.detector)
+            mismatch = encoder_mismatch(path, tagger.model) if tagger is not None else None
+            if mismatch:
+                raise NotBuiltError(mismatch)
             encoder = TaggerEncoder(tagger.model, tagger.tokenizer) if tagger is not None else None
             self._corrector = Corrector.load(str(path), encoder=encoder, min_score=self.min_score,
                                              swap_score=self.swap_score,

@@ -97,6 +97,25 @@ def marked_memory(model: SpanCorrector, inputs: Sequence[SentenceInput], states:
     return model.memory(memory, marks), mask
 
 
+def encoder_mismatch(corrector: str | Path, tagger_model: Any) -> str | None:
+    """Why the corrector in folder ``corrector`` cannot read this tagger's encoder states (one line), or None.
+    A decoder trained on one detector's states proposes nonsense from another's; the corrector records the sha1
+    of the tagger weights it was trained on, and the tagger's folder is known when it was loaded from one."""
+    from .train_corrector import sha1_of
+
+    config = json.loads((Path(corrector) / "config.json").read_text())
+    expected = config.get("tagger_sha1") or ""
+    weights = Path(getattr(tagger_model, "name_or_path", "") or "-") / "model.safetensors"
+    if not expected or config.get("encoder", "tagger") != "tagger" or not weights.is_file():
+        return None
+    found = sha1_of(weights)
+    if found == expected:
+        return None
+    return (f"the corrector in {corrector} was trained on another detector's encoder states (tagger "
+            f"{expected[:10]}, this one {found[:10]}): use the detector it was trained with, or train one for "
+            f"this detector with 'mtfix train corrector --tagger {weights.parent}'")
+
+
 class TaggerEncoder:
     """The detector's MiniLM encoder (frozen): sentence windows exactly as the tagger reads them."""
 

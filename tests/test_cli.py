@@ -278,3 +278,24 @@ def test_round_trip_fills_in_the_corrector_settings_not_given(tmp_path, capsys, 
     assert seen == [(None, None), (0.7, 0.7), (0.8, 0.7), (None, 0.95)]
     code, _, err = run(capsys, "clean", src, "-o", tmp_path / "out.jsonl", "--round-trip", "--min-score", "3")
     assert code == 1 and "--min-score is a probability" in err  # checked after the preset fills in the rest
+
+
+def test_fix_refuses_a_corrector_trained_on_another_detector_in_one_line(tiny_models, tmp_path, capsys):
+    import shutil
+
+    from mtfix.train_corrector import sha1_of
+
+    tagger, corrector = tiny_models
+    other = tmp_path / "corrector"
+    shutil.copytree(corrector, other)
+    config = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**config, "tagger_sha1": "0" * 40}))
+    text = tmp_path / "in.txt"
+    text.write_text("It was in the the.\n")
+    code, out, err = run(capsys, "fix", "--fast", "--model", tagger, "--corrector", other, text)
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert "trained on another detector's encoder states" in err and "mtfix train corrector --tagger" in err
+    # the detector it was trained with: accepted
+    (other / "config.json").write_text(json.dumps({**config, "tagger_sha1": sha1_of(tagger / "model.safetensors")}))
+    code, out, err = run(capsys, "fix", "--fast", "--model", tagger, "--corrector", other, "--threshold", "0", text)
+    assert code == 0 and "another detector" not in err
