@@ -13,20 +13,9 @@ from transformers import AutoTokenizer, BertConfig, BertModel
 
 from mtfix.train import TrainConfig, labelled_windows, minilm_dir, sample_mix
 
+from .test_train import rows
+
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "sweep_tagger.py"
-SENTENCE = "The council said farmers would get water from the river in spring."
-
-
-def rows(n: int, source: str) -> list[dict]:
-    out = []
-    for i in range(n):
-        if i % 2:
-            out.append({"text": SENTENCE, "spans": [], "reference": SENTENCE, "source": "clean:abc-rural"})
-        else:
-            text = SENTENCE.replace("farmers", "Farmers")
-            out.append({"text": text, "reference": SENTENCE, "source": f"{source}:casing",
-                        "spans": [{"start": 17, "end": 24, "label": "casing", "fix": "farmers", "visible": True}]})
-    return out
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

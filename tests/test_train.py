@@ -11,14 +11,15 @@ from mtfix.train import minilm_dir
 SENTENCE = "The council said farmers would get water from the river in spring."
 
 
-def rows(n: int) -> list[dict]:
+def rows(n: int, source: str = "synthetic") -> list[dict]:
+    """``n`` one-sentence rows: clean news and, every other row, a stray capital from ``source``."""
     out = []
     for i in range(n):
         if i % 2:
             out.append({"text": SENTENCE, "spans": [], "reference": SENTENCE, "source": "clean:abc-rural"})
         else:
             text = SENTENCE.replace("farmers", "Farmers")
-            out.append({"text": text, "reference": SENTENCE, "source": "synthetic:casing",
+            out.append({"text": text, "reference": SENTENCE, "source": f"{source}:casing",
                         "spans": [{"start": 17, "end": 24, "label": "casing", "fix": "farmers", "visible": True}]})
     return out
 
