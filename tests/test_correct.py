@@ -459,3 +459,19 @@ def test_meaning_swaps_need_the_swap_score(pieces, encoder):
     assert Corrector(tiny_corrector(pieces), pieces, encoder, min_score=0.7).accepts("guides", leaders, 0.8)
     shipped = Corrector(tiny_corrector(pieces), pieces, encoder, rerank=Rerank(min_score=0.7, swap_score=0.85))
     assert shipped.swap_score == 0.85 and shipped.min_score == 0.7
+
+
+def test_deleting_several_words_is_proposed_only_for_a_repetition():
+    from mtfix.correct import deletes_words, unfounded
+
+    text = "The altar reads Ayurvedika Ayurvedika, yajurvedika bhanurvedika, Samavedika and more."
+    start = text.index(" yajurvedika")
+    garbled = Span(start, start + len(" yajurvedika bhanurvedika"))
+    assert deletes_words(text, garbled, "") and unfounded(text, garbled, "")  # names a post-editor kept
+    assert not deletes_words(text, garbled, "Yajurvedika")  # not a deletion
+    repeated = "The mastery of the sea belonged sea belonged to Rome."
+    twice = Span(repeated.index(" sea belonged to") - len(" sea belonged"), repeated.index(" sea belonged to"))
+    assert repeated[twice.start:twice.end] == " sea belonged"
+    assert not deletes_words(repeated, twice, "") and not unfounded(repeated, twice, "")  # the repetition undone
+    one = Span(text.index("Samavedika"), text.index("Samavedika") + len("Samavedika"))
+    assert not deletes_words(text, one, "")  # one word: loses_content's business
