@@ -68,8 +68,9 @@ def main() -> None:
             "(scripts/eval_fix.py)"
             + (f"; meaning swaps (a content word in place of an unrelated one, `is_swap`) only at --swap-score "
                f"{weights['swap_score']:g} or more" if weights.get("swap_score") is not None else "")
-            + ". Never proposed, whatever the score (`unfounded`): options that lose a content word, stubs of "
-            "long words and of several words, British/American respellings, edits of codes and numbers, "
+            + ". Never proposed, whatever the score (`unfounded`): options that lose a content word, "
+            "deletions of several content words that repeat nothing nearby, stubs of long words and of several "
+            "words, British/American respellings, edits of codes and numbers, "
             "invented words, words in capitals replaced or lowercased.")
     lines += [
         "", "## Training", "",
