@@ -76,6 +76,25 @@ def sentence_evidence(scores: WordScores, tagger: Sequence[float]) -> list[list[
     return [per_sentence[sid] for sid in ids]
 
 
+TAGGER_FEATURES = ("tagger", "tagger_logit", "tagger_neighbours", "sent_tagger_mean", "sent_tagger_max")
+
+
+def tagger_columns(tokens: Sequence[Token], tagger: Sequence[float]) -> torch.Tensor:
+    """The columns of word_features that come from the tagger (TAGGER_FEATURES), as a (words, 5) tensor: what
+    changes when only the tagger does (the language model's columns do not depend on it)."""
+    ids = sentence_ids(tokens)
+    members: dict[int, list[float]] = {}
+    for i, sid in enumerate(ids):
+        members.setdefault(sid, []).append(tagger[i])
+    n, rows = len(tokens), []
+    for i in range(n):
+        p = min(max(tagger[i], 1e-6), 1 - 1e-6)
+        neighbours = max(tagger[i - 1] if i else 0.0, tagger[i + 1] if i + 1 < n else 0.0)
+        sentence = members[ids[i]]
+        rows.append([p, math.log(p / (1 - p)), neighbours, sum(sentence) / len(sentence), max(sentence)])
+    return torch.tensor(rows, dtype=torch.float32).reshape(n, len(TAGGER_FEATURES))
+
+
 def gated_candidates(generator: CandidateGenerator, gate: float = GATE_NATS):
     """A candidate function for the LM scorer: candidates only for words the LM already finds surprising."""
     def candidates(text: str, tokens: list[Token], surprisal: list[float]) -> list[list[Candidate]]:

@@ -331,6 +331,7 @@ class FusionTrainConfig:
     members: int = 4                # nets per head, fitted with seeds seed, seed + 1, ...; their logits averaged
     clean_flags_per_1k: float = 3.0
     cache: str = "runs/fusion/evidence.pt"  # the evidence, reused while the tagger and the data stay the same
+    retag: bool = False             # a cache from another tagger: recompute only the tagger's columns (no LM pass)
 
 
 def collect_evidence(detector: Any, rows: Sequence[dict[str, Any]], log: Callable[[str], None],
@@ -478,6 +479,39 @@ def evidence_detector(tagger: str) -> Any:
     return FusedDetector(TaggerDetector.load(tagger), FusionHead(len(FEATURES)), FusionConfig())
 
 
+def retaggable(cached: dict[str, Any] | None, key: dict[str, Any], config: "FusionTrainConfig") -> bool:
+    """Whether ``cached`` evidence may be reused with only its tagger columns recomputed: --retag was asked for,
+    and the cache was collected on the same rows, by the same features, with another tagger."""
+    if not config.retag or cached is None or "key" not in cached:
+        return False
+    return {k: v for k, v in cached["key"].items() if k != "tagger"} == {k: v for k, v in key.items() if k != "tagger"}
+
+
+def retag_evidence(data: dict[str, torch.Tensor], texts: Sequence[str], tagger: Any) -> dict[str, torch.Tensor]:
+    """Evidence collected on ``texts`` with one tagger, its tagger columns (fuse.TAGGER_FEATURES) recomputed with
+    ``tagger`` (a TaggerDetector). Refuses evidence whose words are not those of ``texts``."""
+    from .errors import InputError
+    from .fuse import FEATURES, TAGGER_FEATURES, tagger_columns
+
+    x, segment = data["x"].clone(), data["segment"].tolist()
+    columns = [FEATURES.index(name) for name in TAGGER_FEATURES]
+    pos = 0
+    for b in range(0, len(texts), 256):
+        for k, probs in enumerate(tagger.word_probabilities(list(texts[b:b + 256])), start=b):
+            tokens = tokenize(texts[k])
+            n = len(tokens)
+            if not n:
+                continue
+            if segment[pos:pos + n] != [k] * n or (pos + n < len(segment) and segment[pos + n] == k):
+                raise InputError(f"the cached evidence does not hold segment {k}'s {n} words: collect it again "
+                                 "(without --retag)")
+            x[pos:pos + n, columns] = tagger_columns(tokens, probs)
+            pos += n
+    if pos != len(x):
+        raise InputError("the cached evidence holds more words than these rows: collect it again (without --retag)")
+    return {**data, "x": x}
+
+
 def train_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: Callable[[str], None],
                    detector: Callable[[], Any]) -> dict[str, Any]:
     """Evidence on the train rows of ``config.train_mix`` that the tagger never saw, cached beside the dev
@@ -496,8 +530,16 @@ def train_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: Call
 
         raise InputError(f"{config.data} has no train split to take --train-mix rows from (give --train-mix '{{}}')")
     rows = unseen_train_rows(dd["train"], config.tagger, config.train_mix, random.Random(config.seed))
-    log(f"train-split evidence: {len(rows):,} segments the tagger never trained on")
-    ev = {"train": collect_evidence(detector(), rows, log), "family": [family(r["source"]) for r in rows], "key": key}
+    if retaggable(ev, key, config):
+        log(f"train-split evidence from {cache}, its tagger columns recomputed with {config.tagger}")
+        from .tagger import TaggerDetector
+
+        tagger = TaggerDetector.load(config.tagger)  # the tagger alone: the language model is not needed
+        ev = {**ev, "train": retag_evidence(ev["train"], [r["text"] for r in rows], tagger), "key": key}
+    else:
+        log(f"train-split evidence: {len(rows):,} segments the tagger never trained on")
+        ev = {"train": collect_evidence(detector(), rows, log), "family": [family(r["source"]) for r in rows],
+              "key": key}
     cache.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ev, cache)
     return ev
@@ -532,8 +574,16 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
             from .errors import InputError
 
             raise InputError(f"{config.data} has no dev clean news left to fix the threshold on")
-        ev = {"train": collect_evidence(detector(), rows, log), "news": collect_evidence(detector(), news, log),
-              "family": [family(r["source"]) for r in rows], "key": key}
+        if retaggable(ev, key, config):
+            from .tagger import TaggerDetector
+
+            log(f"evidence from {cache}, its tagger columns recomputed with {config.tagger}")
+            tagger = TaggerDetector.load(config.tagger)  # the tagger alone: the language model is not needed
+            ev = {**ev, "train": retag_evidence(ev["train"], [r["text"] for r in rows], tagger),
+                  "news": retag_evidence(ev["news"], [r["text"] for r in news], tagger), "key": key}
+        else:
+            ev = {"train": collect_evidence(detector(), rows, log), "news": collect_evidence(detector(), news, log),
+                  "family": [family(r["source"]) for r in rows], "key": key}
         cache.parent.mkdir(parents=True, exist_ok=True)
         torch.save(ev, cache)
     held_segments = held_out_segments(len(ev["family"]), config)  # dev segments only, numbered first

@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hidden", default=",".join(map(str, defaults.hidden)),
                         help="head sizes to compare (0: logistic regression)")
     parser.add_argument("--cache", default=defaults.cache, help="evidence cache (reused while inputs match)")
+    parser.add_argument("--retag", action="store_true",
+                        help="the cache was collected with another tagger on the same rows: recompute only the "
+                             "tagger's columns (minutes, not the language model's hour)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--members", type=int, default=defaults.members,
                         help=f"nets per head, fitted with seeds SEED, SEED+1, ...; their logits are averaged "
@@ -58,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                                clean_news=args.clean_news, invisible_weight=args.invisible_weight,
                                family_weight=args.family_weight,
                                hidden=tuple(int(h) for h in args.hidden.split(",")), cache=args.cache, seed=args.seed,
-                               members=args.members)
+                               members=args.members, retag=args.retag)
     train_fusion(config, lambda msg: print(msg, file=sys.stderr, flush=True))
     return 0
 

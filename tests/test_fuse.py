@@ -157,7 +157,8 @@ def test_average_precision_and_clean_threshold_by_hand():
     assert clean_threshold(probs, 0.0) == pytest.approx(0.9 + 1e-6)
 
 
-def test_train_fusion_end_to_end(scorer, tokenizer, tmp_path, monkeypatch):
+def _fusion_data(tmp_path, tokenizer):
+    """A tiny data set (dev and train splits) and a tiny tagger folder with its training draw recorded."""
     sentence = "The council said farmers would get water from the river in spring."
     rows = []
     for i in range(24):
@@ -176,6 +177,11 @@ def test_train_fusion_end_to_end(scorer, tokenizer, tmp_path, monkeypatch):
     tiny_model().save_pretrained(tagger_dir)
     tokenizer.save_pretrained(tagger_dir)
     (tagger_dir / "training.json").write_text(json.dumps({"config": {"mix": {"clean": 2}, "seed": 1}}))
+    return data, tagger_dir, sentence
+
+
+def test_train_fusion_end_to_end(scorer, tokenizer, tmp_path, monkeypatch):
+    data, tagger_dir, sentence = _fusion_data(tmp_path, tokenizer)
     monkeypatch.setattr("mtfix.fuse.LanguageModelScorer", lambda: scorer)  # the tiny LM, not SmolLM2
     out = tmp_path / "tagger" / "fused"
     config = FusionTrainConfig(data=str(data), tagger=str(tagger_dir), out=str(out),
@@ -204,6 +210,61 @@ def test_train_fusion_end_to_end(scorer, tokenizer, tmp_path, monkeypatch):
     assert any("evidence from" in line for line in logged) and again["threshold"] == record["threshold"]
     assert any(line.startswith("train-split evidence from") for line in logged)
     json.loads((out / "training.json").read_text())
+
+
+def test_train_fusion_retag_recomputes_the_tagger_columns_as_a_fresh_collection_would(scorer, tokenizer, tmp_path,
+                                                                                       monkeypatch):
+    import dataclasses
+    import shutil
+
+    from mtfix.tagger import ArtifactTagger
+
+    data, tagger_dir, _ = _fusion_data(tmp_path, tokenizer)
+    monkeypatch.setattr("mtfix.fuse.LanguageModelScorer", lambda: scorer)
+    config = FusionTrainConfig(data=str(data), tagger=str(tagger_dir), out=str(tmp_path / "head-a"),
+                               mix={"synthetic": 8, "clean": 6}, clean_news=6, hidden=(8,), epochs=5, held_out=0.5,
+                               cache=str(tmp_path / "a.pt"), train_mix={"synthetic": 3, "clean": 9})
+    train_fusion(config, [].append)
+    first = torch.load(tmp_path / "a.pt")["train"]["x"]
+    other = tmp_path / "other-tagger"  # another tagger on the same draw: other weights
+    shutil.copytree(tagger_dir, other)
+    model = ArtifactTagger.from_pretrained(str(other))
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for weights in model.parameters():
+            weights.add_(0.2 * torch.randn_like(weights))
+    model.save_pretrained(other)
+    logged = []
+    train_fusion(dataclasses.replace(config, tagger=str(other), out=str(tmp_path / "head-b"), retag=True),
+                 logged.append)
+    assert sum("tagger columns recomputed" in line for line in logged) == 2  # dev and train-split evidence
+    assert not any(line.startswith("evidence: ") for line in logged)  # no language-model pass
+    train_fusion(dataclasses.replace(config, tagger=str(other), out=str(tmp_path / "head-c"),
+                                     cache=str(tmp_path / "b.pt")), [].append)
+    for retagged_file, fresh_file in (("a.pt", "b.pt"), ("a.train.pt", "b.train.pt")):
+        retagged, fresh = torch.load(tmp_path / retagged_file), torch.load(tmp_path / fresh_file)
+        assert retagged["key"] == fresh["key"]
+        for part in [p for p in ("train", "news") if p in fresh]:
+            assert torch.allclose(retagged[part]["x"], fresh[part]["x"], atol=1e-5)
+            assert torch.equal(retagged[part]["y"], fresh[part]["y"])
+    tagger = FEATURES.index("tagger")  # the other weights did change what the tagger says
+    assert not torch.allclose(first[:, tagger], torch.load(tmp_path / "b.pt")["train"]["x"][:, tagger], atol=1e-3)
+
+
+def test_retag_refuses_evidence_of_other_rows():
+    from mtfix.errors import InputError
+    from mtfix.train import retag_evidence
+
+    class Half:
+        def word_probabilities(self, texts):
+            return [[0.5] * len(tokenize(t)) for t in texts]
+
+    data = {"x": torch.zeros(3, len(FEATURES)), "segment": torch.tensor([0, 0, 0])}
+    with pytest.raises(InputError, match="does not hold segment 0"):
+        retag_evidence(data, ["two words"], Half())
+    done = retag_evidence(data, ["three words here"], Half())
+    assert done["x"][:, FEATURES.index("tagger")].tolist() == [0.5, 0.5, 0.5]
+    assert done["x"][:, FEATURES.index("sent_tagger_max")].tolist() == [0.5, 0.5, 0.5]
 
 
 @pytest.fixture
