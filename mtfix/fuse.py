@@ -107,10 +107,9 @@ def word_features(scores: WordScores, tagger: Sequence[float]) -> torch.Tensor:
     """The evidence of every word of one segment, as a (words, len(FEATURES)) tensor."""
     tokens, n = scores.tokens, len(scores.tokens)
     sentence = sentence_evidence(scores, tagger) if n else []
+    tagged = tagger_columns(tokens, tagger).tolist() if n else []  # P, logit, neighbours; sentence mean and max
     rows = []
     for i, tok in enumerate(tokens):
-        p = min(max(tagger[i], 1e-6), 1 - 1e-6)
-        neighbours = max(tagger[i - 1] if i else 0.0, tagger[i + 1] if i + 1 < n else 0.0)
         per_kind = {k: NO_CONTRAST for k in KINDS}
         for cand, value in scores.contrast[i] if scores.contrast else []:
             per_kind[cand.kind] = max(per_kind[cand.kind], max(value, NO_CONTRAST))
@@ -118,7 +117,7 @@ def word_features(scores: WordScores, tagger: Sequence[float]) -> torch.Tensor:
         initial = i == 0 or tokens[i - 1].text in {".", "!", "?", ":", "“", '"'}
         zipf = freq_bucket(tok.text)
         rows.append([
-            p, math.log(p / (1 - p)), neighbours,
+            *tagged[i][:3],
             scores.surprisal[i], scores.entropy[i], scores.surprisal[i] - scores.entropy[i], scores.log_rank[i],
             float(scores.pieces[i]), scores.surprisal[i - 1] if i else 0.0,
             scores.surprisal[i + 1] if i + 1 < n else 0.0, max(per_kind.values()),

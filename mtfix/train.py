@@ -513,9 +513,10 @@ def retag_evidence(data: dict[str, torch.Tensor], texts: Sequence[str], tagger: 
 
 
 def train_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: Callable[[str], None],
-                   detector: Callable[[], Any]) -> dict[str, Any]:
+                   detector: Callable[[], Any], tagger: Callable[[], Any]) -> dict[str, Any]:
     """Evidence on the train rows of ``config.train_mix`` that the tagger never saw, cached beside the dev
-    evidence (``CACHE.train.pt``) under its own key; ``detector`` gives the evidence detector when needed."""
+    evidence (``CACHE.train.pt``) under its own key; ``detector`` gives the evidence detector when needed,
+    ``tagger`` the tagger alone (to recompute a --retag cache's tagger columns)."""
     import datasets
 
     cache = train_evidence_path(config.cache)
@@ -532,10 +533,7 @@ def train_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: Call
     rows = unseen_train_rows(dd["train"], config.tagger, config.train_mix, random.Random(config.seed))
     if retaggable(ev, key, config):
         log(f"train-split evidence from {cache}, its tagger columns recomputed with {config.tagger}")
-        from .tagger import TaggerDetector
-
-        tagger = TaggerDetector.load(config.tagger)  # the tagger alone: the language model is not needed
-        ev = {**ev, "train": retag_evidence(ev["train"], [r["text"] for r in rows], tagger), "key": key}
+        ev = {**ev, "train": retag_evidence(ev["train"], [r["text"] for r in rows], tagger()), "key": key}
     else:
         log(f"train-split evidence: {len(rows):,} segments the tagger never trained on")
         ev = {"train": collect_evidence(detector(), rows, log), "family": [family(r["source"]) for r in rows],
@@ -554,10 +552,12 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
     import datasets
 
     from .fuse import FEATURES, FusionConfig, save_fusion
+    from .tagger import TaggerDetector
 
     started = time.time()
     cache = Path(config.cache)
     detector = functools.cache(lambda: evidence_detector(config.tagger))  # loaded once, and only when needed
+    tagger = functools.cache(lambda: TaggerDetector.load(config.tagger))  # alone, for --retag (no language model)
 
     weights_file = Path(config.tagger) / "model.safetensors"
     key = {"tagger": hashlib.sha1(weights_file.read_bytes()).hexdigest(), "data": str(Path(config.data).resolve()),
@@ -575,12 +575,9 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
 
             raise InputError(f"{config.data} has no dev clean news left to fix the threshold on")
         if retaggable(ev, key, config):
-            from .tagger import TaggerDetector
-
             log(f"evidence from {cache}, its tagger columns recomputed with {config.tagger}")
-            tagger = TaggerDetector.load(config.tagger)  # the tagger alone: the language model is not needed
-            ev = {**ev, "train": retag_evidence(ev["train"], [r["text"] for r in rows], tagger),
-                  "news": retag_evidence(ev["news"], [r["text"] for r in news], tagger), "key": key}
+            ev = {**ev, "train": retag_evidence(ev["train"], [r["text"] for r in rows], tagger()),
+                  "news": retag_evidence(ev["news"], [r["text"] for r in news], tagger()), "key": key}
         else:
             ev = {"train": collect_evidence(detector(), rows, log), "news": collect_evidence(detector(), news, log),
                   "family": [family(r["source"]) for r in rows], "key": key}
@@ -588,7 +585,7 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
         torch.save(ev, cache)
     held_segments = held_out_segments(len(ev["family"]), config)  # dev segments only, numbered first
     if config.train_mix:
-        ev = join_evidence(ev, train_evidence(config, key, log, detector))
+        ev = join_evidence(ev, train_evidence(config, key, log, detector, tagger))
     data = ev["train"]
     weights = fusion_weights(ev, config)
     held = torch.tensor([int(s) in held_segments for s in data["segment"]])
