@@ -247,19 +247,28 @@ def cmd_crossval(args: argparse.Namespace) -> int:
     kinds = sorted({o.kind for per_text in found for _, options in per_text for o in options})
     fold = [int(hashlib.md5(g.text.encode()).hexdigest(), 16) % 2 for g in golds]  # sha1 made the slices
     counts: dict[tuple[str, float, str], list[int]] = {}
+
+    def tally(name: str, scored: Sequence[int]) -> None:
+        for i in scored:
+            for (span, options), want in zip(found[i], targets[i]):
+                ranked = corrector.choose(options)
+                for t in THRESHOLDS:
+                    if ranked and ranked[0][1] >= t:
+                        c = counts.setdefault((name, t, family(rows[i]["source"])), [0, 0, 0])
+                        right = span.label != "keep" and want and ranked[0][0] is options[want - 1]
+                        c[2 if span.label == "keep" else 0 if right else 1] += 1
+
     for k in (0, 1):
         train = [i for i in range(len(golds)) if fold[i] != k]
         for name, fitter in (("logistic + Platt (first version)", fit_logistic),
                              ("conditional logit + traits", fit_rerank)):
             corrector.rerank = fitter([golds[i] for i in train], [found[i] for i in train], kinds)
-            for i in (i for i in range(len(golds)) if fold[i] == k):
-                for (span, options), want in zip(found[i], targets[i]):
-                    ranked = corrector.choose(options)
-                    for t in THRESHOLDS:
-                        if ranked and ranked[0][1] >= t:
-                            c = counts.setdefault((name, t, family(rows[i]["source"])), [0, 0, 0])
-                            right = span.label != "keep" and want and ranked[0][0] is options[want - 1]
-                            c[2 if span.label == "keep" else 0 if right else 1] += 1
+            tally(name, [i for i in range(len(golds)) if fold[i] == k])
+    for path in args.saved:  # a reranker fitted before, as it is (on both folds: not fitted on these options)
+        corrector.rerank = Rerank.load(Path(path))
+        if corrector.rerank is None:
+            raise SystemExit(f"error: no reranker in {path}")
+        tally(f"saved: {path}", range(len(golds)))
     lines = ["| reranker | min-score | " + " | ".join(f"{f}: right / wrong / on kept" for f in FAMILIES) + " |",
              "|---|---|" + "---|" * len(FAMILIES)]
     for name in dict.fromkeys(n for n, _, _ in counts):
@@ -370,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--false-flags", action="store_true")
     p.add_argument("--detector")
     p.add_argument("--cache", type=Path)
+    p.add_argument("--saved", action="append", default=[], metavar="RERANK_JSON",
+                   help="also score this saved reranker, unchanged, on both folds (e.g. one fitted on another "
+                        "decoder's options; repeatable)")
     p.set_defaults(func=cmd_crossval)
     p = sub.add_parser("compare", help="compare variants on the eval slice")
     p.add_argument("--data", required=True)

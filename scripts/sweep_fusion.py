@@ -124,8 +124,10 @@ def main() -> None:
                         help="[invisible weight, MLQE-PE weight] pairs; the second may be an object of family "
                              "weights, e.g. [[1, {\"mlqe-pe\": 3, \"clean\": 6}]]")
     parser.add_argument("--hidden", type=int, default=64, help="the head's hidden width (0: logistic regression)")
-    parser.add_argument("--drop", action="append", default=[], choices=sorted(GROUPS),
-                        help="fit the heads without this group of evidence (repeatable)")
+    parser.add_argument("--drop", action="append", default=[], choices=[*sorted(GROUPS), *FEATURES],
+                        metavar="GROUP_OR_FEATURE",
+                        help="fit the heads without this group of evidence (" + ", ".join(sorted(GROUPS))
+                             + ") or this one feature (e.g. sent_words; repeatable)")
     parser.add_argument("--with-train", action="store_true",
                         help="fit on the train-split evidence too (CACHE.train.pt, from --train-mix)")
     parser.add_argument("--unused-dev", type=Path,
@@ -166,7 +168,7 @@ def main() -> None:
     held_segments = held_out_segments(len(ev["family"]), base)
     if args.with_train:
         ev = join_evidence(ev, torch.load(train_evidence_path(args.cache)))
-    dropped = {name for group in args.drop for name in GROUPS[group]}
+    dropped = {name for group in args.drop for name in GROUPS.get(group, (group,))}
     columns = [j for j, name in enumerate(FEATURES) if name not in dropped]
     data = ev["train"]
     x, news_x = data["x"][:, columns], ev["news"]["x"][:, columns]
