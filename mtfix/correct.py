@@ -470,22 +470,18 @@ class Corrector:
                   windows: dict[tuple[int, int, int], tuple[int, int]]) -> None:
         """Each option's language-model gain over the original, read on the span's window (lm_window, given in
         ``windows`` by text index, start and end), and the option's traits."""
-        jobs: list[tuple[Option | None, str]] = []
+        groups: list[tuple[list[Option], list[str]]] = []  # per span: its options; the window, then each option's
         for i, per_text in enumerate(found):
             text = texts[i]
             for span, options in per_text:
                 if not options:
                     continue
                 lo, hi = windows[(i, span.start, span.end)]
-                jobs.append((None, text[lo:hi]))
-                for option in options:
-                    jobs.append((option, text[lo:span.start] + option.replacement + text[span.end:hi]))
-        scores = self.lm.logprob([t for _, t in jobs])
-        base = 0.0
-        for (option, _), value in zip(jobs, scores):
-            if option is None:
-                base = value
-            else:
+                groups.append((options, [text[lo:hi]] + [text[lo:span.start] + o.replacement + text[span.end:hi]
+                                                         for o in options]))
+        # the window's left context is the same for the original and every option: run once per span
+        for (options, _), (base, *values) in zip(groups, self.lm.logprob_groups([g for _, g in groups])):
+            for option, value in zip(options, values):
                 option.lm_gain = value - base
         for i, per_text in enumerate(found):
             for span, options in per_text:

@@ -6,6 +6,7 @@ in the user's cache folder (never in the repository); later loads take about a s
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import math
 import os
 from dataclasses import dataclass, field
@@ -95,6 +96,9 @@ class LanguageModelScorer:
         # the first words look surprising
         fallback = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.cls_token_id
         self.bos = tokenizer.get_vocab().get("<|endoftext|>", fallback)
+        # the keyword (and output field) of the key/value cache: "cache" in newer transformers releases
+        forward = inspect.signature(model.forward).parameters
+        self._cache_arg = "cache" if "cache" in forward else "past_key_values"
 
     def score(self, texts: Sequence[str], candidates: CandidateFn | None = None) -> list[WordScores]:
         """Word scores for each text, batched by length; ``candidates`` (text, tokens, surprisal) -> candidates
@@ -127,6 +131,66 @@ class LanguageModelScorer:
             for r, i in enumerate(idx):
                 out[i] = float(picked[r].sum())
         return out
+
+    def logprob_groups(self, groups: Sequence[Sequence[str]], batch_size: int = 32) -> list[list[float]]:
+        """``logprob`` of every text, for groups of texts that begin alike (a span's window with each option in
+        its place): the tokens a group's texts share from the start are run once, batched with other groups'
+        (right-padded, each row at its own positions), and their keys and values reused by every text's remaining
+        tokens. The texts are tokenized whole, as ``logprob`` does, so each gets the same tokens; the totals
+        agree with ``logprob`` up to rounding (in bf16, as much as batching moves them)."""
+        seqs = [[[self.bos] + self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in g] for g in groups]
+        shared = []
+        for group in seqs:
+            n = min((len(s) for s in group), default=1) - 1  # every text keeps a token after the shared part
+            for k in range(1, n):
+                if any(s[k] != group[0][k] for s in group):
+                    n = k
+                    break
+            shared.append(max(n, 1))
+        out: list[list[float]] = [[] for _ in groups]
+        chunk: list[int] = []
+        for g in sorted((g for g in range(len(groups)) if seqs[g]), key=lambda g: -len(seqs[g][0])):
+            if chunk and sum(len(seqs[c]) for c in chunk) + len(seqs[g]) > batch_size:
+                self._shared_chunk(chunk, seqs, shared, out)
+                chunk = []
+            chunk.append(g)
+        if chunk:
+            self._shared_chunk(chunk, seqs, shared, out)
+        return out
+
+    def _shared_chunk(self, chunk: list[int], seqs: list[list[list[int]]], shared: list[int],
+                      out: list[list[float]]) -> None:
+        """One batch of logprob_groups: the groups' shared starts in one forward pass, then every text's rest in
+        a second one that attends to them through the key/value cache."""
+        width = max(shared[g] for g in chunk)
+        head_ids = torch.full((len(chunk), width), self.bos, dtype=torch.long)
+        head_mask = torch.zeros(len(chunk), width, dtype=torch.long)
+        for r, g in enumerate(chunk):
+            head_ids[r, :shared[g]] = torch.tensor(seqs[g][0][:shared[g]])
+            head_mask[r, :shared[g]] = 1
+        rows = [(r, g, s) for r, g in enumerate(chunk) for s in seqs[g]]
+        tail_width = max(1, max(len(s) - shared[g] for _, g, s in rows))  # (an empty text has no tail)
+        tail_ids = torch.full((len(rows), tail_width), self.bos, dtype=torch.long)
+        mask = torch.zeros(len(rows), width + tail_width, dtype=torch.long)
+        positions = torch.zeros(len(rows), tail_width, dtype=torch.long)
+        for k, (r, g, s) in enumerate(rows):
+            tail_ids[k, :len(s) - shared[g]] = torch.tensor(s[shared[g]:])
+            mask[k, :shared[g]] = 1
+            mask[k, width:width + len(s) - shared[g]] = 1
+            positions[k] = torch.arange(shared[g], shared[g] + tail_width)
+        with torch.inference_mode():
+            head = self.model(input_ids=head_ids, attention_mask=head_mask, use_cache=True)
+            head_logp = head.logits.float().log_softmax(-1)
+            picked = head_logp[:, :-1].gather(-1, head_ids[:, 1:].unsqueeze(-1)).squeeze(-1) * head_mask[:, 1:]
+            cache = head.get(self._cache_arg)
+            cache.batch_select_indices(torch.tensor([r for r, _, _ in rows]))
+            logits = self.model(input_ids=tail_ids, attention_mask=mask, position_ids=positions, use_cache=False,
+                                **{self._cache_arg: cache}).logits.float()
+            tail = logits[:, :-1].log_softmax(-1).gather(-1, tail_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+            tail = tail * mask[:, width + 1:]
+            for k, (r, g, s) in enumerate(rows):
+                first = head_logp[r, shared[g] - 1, tail_ids[k, 0]] if len(s) > shared[g] else 0.0
+                out[g].append(float(picked[r].sum()) + float(first) + float(tail[k].sum()))
 
     def _first_id(self, text: str) -> int | None:
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -206,6 +206,9 @@ class FakeLM:
     def logprob(self, texts):
         return [5.0 if "leaders" in t else 0.0 for t in texts]
 
+    def logprob_groups(self, groups):
+        return [self.logprob(group) for group in groups]
+
 
 class FakeGenerator:
     def for_word(self, text, tokens, i):

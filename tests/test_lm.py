@@ -55,3 +55,16 @@ def test_logprob_is_the_sum_of_token_log_probabilities_and_prefers_the_fix():
     assert a > b and c < 0
     # batching does not change the numbers
     assert scorer.logprob(texts[:1], batch_size=1)[0] == pytest.approx(a, abs=0.3)
+
+
+def test_logprob_groups_reuses_the_shared_start_and_gives_logprob(tiny_scorer):
+    window = "the two guides discussed the need to improve relations between them"
+    options = ["guides", "leaders", "", "guide"]
+    span_group = [window] + [window.replace("guides ", f"{o} " if o else "") for o in options]
+    groups = [span_group, ["short", "short text with more words"], ["alone"], [], ["", "not empty"]]
+    grouped = tiny_scorer.logprob_groups(groups, batch_size=4)  # more texts than one batch: several chunks
+    assert [len(g) for g in grouped] == [5, 2, 1, 0, 2]
+    for group, values in zip(groups, grouped):
+        assert values == pytest.approx([tiny_scorer.logprob([t])[0] for t in group], abs=1e-4)
+    # the original and its own text as an option score alike; a different text does not
+    assert grouped[0][0] == pytest.approx(grouped[0][1], abs=1e-5) and grouped[0][2] != pytest.approx(grouped[0][0])
