@@ -116,17 +116,19 @@ def _tagger_of(detector: Any) -> Any:
 
 def load(method: str | None = None, threshold: float | None = None, model: str | None = None,
          batch_size: int = 32, fast: bool = False, corrector: str | None = None,
-         min_score: float | None = None, swap_score: float | None = None) -> MTFix:
+         min_score: float | None = None, swap_score: float | None = None, lm_gate: float | None = None) -> MTFix:
     """Load mtfix offline: the shipped fused detector by default (``fast``: the tagger alone), or ``method``
     ('fused', 'model', 'spell', 'lm', ...); the corrector (``corrector``: a folder other than
-    models/corrector) loads when first used, with its own --min-score and --swap-score unless given.
+    models/corrector) loads when first used, with its own --min-score and --swap-score unless given;
+    ``lm_gate`` (fused detector) overrides the model's LM gate (0 sends every segment to the language model).
     Out-of-range numbers raise InputError at once."""
     from .errors import InputError
 
-    for name, value in (("threshold", threshold), ("min_score", min_score), ("swap_score", swap_score)):
+    for name, value in (("threshold", threshold), ("min_score", min_score), ("swap_score", swap_score),
+                        ("lm_gate", lm_gate)):
         if value is not None and not 0.0 <= value <= 1.0:
             raise InputError(f"{name} is a probability: give a value from 0 to 1, not {value:g}")
     if not batch_size >= 1:
         raise InputError(f"batch_size must be at least 1, not {batch_size}")
-    return MTFix(get_detector(method or default_method(fast, model), threshold, model, batch_size),
+    return MTFix(get_detector(method or default_method(fast, model), threshold, model, batch_size, lm_gate),
                  corrector_path=corrector, min_score=min_score, swap_score=swap_score)

@@ -44,6 +44,7 @@ class CleanConfig:
     fast: bool = False
     method: str | None = None
     threshold: float | None = None
+    lm_gate: float | None = None
     model: str | None = None
     corrector: str | None = None
     batch_size: int = 32
@@ -52,8 +53,9 @@ class CleanConfig:
     def settings(self) -> dict[str, Any]:
         """What changes the outputs: a journal written under other settings is not reused."""
         keys = ("text_field", "policy", "suggest", "min_score", "swap_score", "max_density", "chunk_size", "fast",
-                "method", "threshold", "model", "corrector", "input_format", "output_format")
-        return {k: getattr(self, k) for k in keys}
+                "method", "threshold", "lm_gate", "model", "corrector", "input_format", "output_format")
+        # lm_gate is named only when given, so that a journal written before the option existed still resumes
+        return {k: getattr(self, k) for k in keys if k != "lm_gate" or self.lm_gate is not None}
 
 
 @dataclass
@@ -123,7 +125,7 @@ class Cleaner:
 
         self.config = config
         self.mt = load(config.method, config.threshold, config.model, config.batch_size, config.fast,
-                       config.corrector, config.min_score, config.swap_score)
+                       config.corrector, config.min_score, config.swap_score, config.lm_gate)
         self.correct = config.policy == "fix" or config.suggest
         self.out_format = output_format(config)
 

@@ -75,8 +75,9 @@ def default_method(fast: bool = False, model_path: str | None = None) -> str:
 
 
 def get_detector(method: str = "spell", threshold: float | None = None, model_path: str | None = None,
-                 batch_size: int = 32) -> Detector:
-    """The detector for ``method``; ``threshold`` None keeps the detector's own default."""
+                 batch_size: int = 32, lm_gate: float | None = None) -> Detector:
+    """The detector for ``method``; ``threshold`` (and, for the fused detector, ``lm_gate``) None keeps the
+    detector's own default."""
     if method in ("all-ok", "all-bad"):
         return ConstantDetector(method == "all-bad")
     if method == "spell":
@@ -95,7 +96,8 @@ def get_detector(method: str = "spell", threshold: float | None = None, model_pa
                                     "with 'mtfix train fusion'")
             from .fuse import FusedDetector
 
-            return FusedDetector.load(str(path), str(fusion), threshold=threshold, batch_size=batch_size)
+            return FusedDetector.load(str(path), str(fusion), threshold=threshold, batch_size=batch_size,
+                                      lm_gate=lm_gate)
         from .tagger import TaggerDetector
 
         return TaggerDetector.load(str(path), threshold=threshold, batch_size=batch_size)

@@ -23,7 +23,7 @@ from .corrupt import STOP
 from .features import case_pattern, freq_bucket
 from .lm import LanguageModelScorer, WordScores
 from .spans import Span
-from .text import Token, is_word
+from .text import Token, is_word, tokenize
 
 KINDS = ("pivot", "spelling", "case", "spacing", "pronoun", "article")
 NO_CONTRAST = -8.0   # the contrast feature of a word with no candidate of a kind
@@ -138,11 +138,12 @@ class FusionConfig:
     gate_nats: float = GATE_NATS
     bias: float = 0.0
     members: int = 1          # nets fitted with successive seeds whose logits are averaged
+    lm_gate: float = 0.0      # segments whose highest tagger P(BAD) is under this skip the LM (scripts/gate_fusion.py)
 
     def to_json(self) -> dict[str, Any]:
         return {"features": list(self.features), "hidden": self.hidden, "members": self.members,
                 "temperature": self.temperature, "bias": self.bias, "threshold": self.threshold,
-                "gate_nats": self.gate_nats}
+                "gate_nats": self.gate_nats, "lm_gate": self.lm_gate}
 
     def probability(self, logits: torch.Tensor) -> torch.Tensor:
         """Calibrated P(BAD) from the head's logits."""
@@ -193,7 +194,8 @@ def load_fusion(path: Path) -> tuple[FusionHead, FusionConfig]:
 
     raw = json.loads((path / "config.json").read_text())
     config = FusionConfig(tuple(raw["features"]), raw["hidden"], raw["temperature"], raw["threshold"],
-                          raw.get("gate_nats", GATE_NATS), raw.get("bias", 0.0), raw.get("members", 1))
+                          raw.get("gate_nats", GATE_NATS), raw.get("bias", 0.0), raw.get("members", 1),
+                          raw.get("lm_gate", 0.0))
     head = FusionHead(len(config.features), config.hidden, config.members)
     state = load_file(str(path / "model.safetensors"))
     # heads saved before ensembles held one net, as ``net.*``: it is member 0
@@ -213,33 +215,48 @@ class FusedDetector:
 
     def __init__(self, tagger: Any, head: FusionHead, config: FusionConfig,
                  scorer: LanguageModelScorer | None = None, generator: CandidateGenerator | None = None,
-                 threshold: float | None = None) -> None:
+                 threshold: float | None = None, lm_gate: float | None = None) -> None:
         self.tagger, self.head, self.config = tagger, head.eval(), config
         self.scorer = scorer or LanguageModelScorer()
         self.generator = generator or CandidateGenerator()
         self.threshold = config.threshold if threshold is None else threshold
+        self.lm_gate = config.lm_gate if lm_gate is None else lm_gate
 
     @classmethod
     def load(cls, tagger_path: str, fusion_path: str, threshold: float | None = None,
-             batch_size: int = 32) -> "FusedDetector":
+             batch_size: int = 32, lm_gate: float | None = None) -> "FusedDetector":
         from .tagger import TaggerDetector
 
         head, config = load_fusion(Path(fusion_path))
-        return cls(TaggerDetector.load(tagger_path, batch_size=batch_size), head, config, threshold=threshold)
+        return cls(TaggerDetector.load(tagger_path, batch_size=batch_size), head, config, threshold=threshold,
+                   lm_gate=lm_gate)
+
+    def gated(self, tagger: Sequence[float]) -> bool:
+        """Whether a segment is left to the tagger: its highest P(BAD) is under the LM gate (and under the
+        threshold, so a lower --threshold lowers the gate with it)."""
+        return bool(tagger) and max(tagger) < min(self.lm_gate, self.threshold)
 
     def evidence(self, texts: Sequence[str]) -> list[tuple[WordScores, list[float]]]:
-        """The LM's word scores (with candidate contrast) and the tagger's P(BAD), per text."""
+        """The LM's word scores (with candidate contrast) and the tagger's P(BAD), per text; a text the LM gate
+        leaves to the tagger gets its tokens only (no LM scores)."""
         tagger = self.tagger.word_probabilities(list(texts))
-        scores = self.scorer.score(list(texts), gated_candidates(self.generator, self.config.gate_nats))
+        asked = [i for i, probs in enumerate(tagger) if probs and not self.gated(probs)]
+        scored = self.scorer.score([texts[i] for i in asked], gated_candidates(self.generator, self.config.gate_nats))
+        scores = [WordScores(tokenize(text), [], []) for text in texts]
+        for i, found in zip(asked, scored):
+            scores[i] = found
         return list(zip(scores, tagger))
 
     def probabilities(self, evidence: Sequence[tuple[WordScores, list[float]]]) -> list[list[float]]:
-        """Calibrated P(BAD) per word, from the evidence."""
+        """Calibrated P(BAD) per word, from the evidence; the tagger's own where the LM gate skipped the LM."""
         out = []
         with torch.inference_mode():
             for scores, tagger in evidence:
                 if not scores.tokens:
                     out.append([])
+                    continue
+                if self.gated(tagger) or not scores.surprisal:
+                    out.append(list(tagger))
                     continue
                 x = select(word_features(scores, tagger), self.config.features)
                 out.append(self.config.probability(self.head(x)).tolist())
@@ -257,7 +274,9 @@ class FusedDetector:
         out = []
         for (scores, tagger), probs in zip(evidence, probabilities):
             def why(i: int, scores: WordScores = scores, tagger: list[float] = tagger) -> dict[str, Any]:
-                found: dict[str, Any] = {"tagger": round(tagger[i], 3), "surprisal": round(scores.surprisal[i], 2)}
+                found: dict[str, Any] = {"tagger": round(tagger[i], 3)}
+                if scores.surprisal:  # not where the LM gate left the segment to the tagger
+                    found["surprisal"] = round(scores.surprisal[i], 2)
                 if scores.contrast and scores.contrast[i]:
                     cand, value = max(scores.contrast[i], key=lambda cv: cv[1])
                     if value > 0:

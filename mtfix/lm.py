@@ -180,16 +180,19 @@ class LanguageModelScorer:
             positions[k] = torch.arange(shared[g], shared[g] + tail_width)
         with torch.inference_mode():
             head = self.model(input_ids=head_ids, attention_mask=head_mask, use_cache=True)
-            head_logp = head.logits.float().log_softmax(-1)
-            picked = head_logp[:, :-1].gather(-1, head_ids[:, 1:].unsqueeze(-1)).squeeze(-1) * head_mask[:, 1:]
+            head_logits = head.logits.float()
+            head_norm = head_logits.logsumexp(-1)  # log P(token) = logit - logsumexp: no vocabulary-wide copy
+            picked = (head_logits[:, :-1].gather(-1, head_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+                      - head_norm[:, :-1]) * head_mask[:, 1:]
             cache = head.get(self._cache_arg)
             cache.batch_select_indices(torch.tensor([r for r, _, _ in rows]))
             logits = self.model(input_ids=tail_ids, attention_mask=mask, position_ids=positions, use_cache=False,
-                                **{self._cache_arg: cache}).logits.float()
-            tail = logits[:, :-1].log_softmax(-1).gather(-1, tail_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+                                **{self._cache_arg: cache}).logits[:, :-1].float()
+            tail = logits.gather(-1, tail_ids[:, 1:].unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)
             tail = tail * mask[:, width + 1:]
             for k, (r, g, s) in enumerate(rows):
-                first = head_logp[r, shared[g] - 1, tail_ids[k, 0]] if len(s) > shared[g] else 0.0
+                end = shared[g] - 1
+                first = head_logits[r, end, tail_ids[k, 0]] - head_norm[r, end] if len(s) > shared[g] else 0.0
                 out[g].append(float(picked[r].sum()) + float(first) + float(tail[k].sum()))
 
     def _first_id(self, text: str) -> int | None:

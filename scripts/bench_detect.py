@@ -62,6 +62,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--fused", action="store_true", help="also time the fused detector (needs its head)")
     parser.add_argument("--fused-words", type=int, default=3000, help="words for the fused timing")
+    parser.add_argument("--lm-gate", type=float, default=None,
+                        help="the LM gate of the gated fused row (default: the model's own; rows without the gate "
+                             "are timed as well)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from mtfix.tagger import TaggerDetector
@@ -93,6 +96,8 @@ def bench_fused(args: argparse.Namespace, texts: list[str]) -> None:
 
     n_words = sum(len(tokenize(t)) for t in texts)
     detector = FusedDetector.load(args.model, str(Path(args.model) / "fused"), batch_size=args.batch_size)
+    gate = detector.lm_gate if args.lm_gate is None else args.lm_gate
+    detector.lm_gate = 0.0  # every segment read by the LM, for the rows by precision
     fp32_model = detector.scorer.model
     variants = {"fp32": fp32_model,
                 "dynamic int8": torch.ao.quantization.quantize_dynamic(load_lm()[0], {torch.nn.Linear},
@@ -112,6 +117,16 @@ def bench_fused(args: argparse.Namespace, texts: list[str]) -> None:
         lm_only = time.perf_counter() - start
         rows.append(f"| fused, LM {name} | {n_words / seconds:,.0f} | {n_words / lm_only:,.0f} | "
                     f"{sum(len(s) for s in spans)} | {same:.1%} |")
+    if gate > 0:  # the default precision (bf16) with the LM gate: segments the tagger finds quiet skip the LM
+        detector.scorer.model, detector.lm_gate = variants["bf16"], gate
+        start = time.perf_counter()
+        spans = detector.detect(texts)
+        seconds = time.perf_counter() - start
+        asked = [t for t, p in zip(texts, detector.tagger.word_probabilities(texts)) if p and not detector.gated(p)]
+        read = sum(len(tokenize(t)) for t in asked) / max(n_words, 1)
+        same = sum(a == b for a, b in zip(reference, spans)) / len(texts)
+        rows.append(f"| fused, LM bf16, LM gate {gate:g} (the LM reads {read:.0%} of the words) | "
+                    f"{n_words / seconds:,.0f} | - | {sum(len(s) for s in spans)} | {same:.1%} |")
     print(f"\nfused detector, {n_words:,} words, {torch.get_num_threads()} threads")
     print("| mode | words/s end to end | LM scoring alone words/s | flags | same spans as fp32 |")
     print("|---|---|---|---|---|")

@@ -54,8 +54,10 @@ def evidence(detector, docs: list, cache: Path) -> list:
 
 
 def probabilities(method: str, ev: list, features: list, head=None, columns=None,
-                  calibrate=torch.sigmoid) -> list[list[float]]:
-    """Word P(BAD) of one method from the shared evidence (``features``: fuse.word_features of each segment)."""
+                  calibrate=torch.sigmoid, gate: float = 0.0) -> list[list[float]]:
+    """Word P(BAD) of one method from the shared evidence (``features``: fuse.word_features of each segment);
+    ``gate``: the fused detector's LM gate (a segment whose highest tagger P(BAD) is under it keeps the tagger's
+    P(BAD), as `mtfix detect` gives it)."""
     from mtfix.fuse import select
 
     out = []
@@ -66,6 +68,8 @@ def probabilities(method: str, ev: list, features: list, head=None, columns=None
             out.append([s / 16.0 for s in scores.surprisal])  # unclipped: the curve needs the ranking
         elif x is None:
             out.append([])
+        elif tagger and max(tagger) < gate:
+            out.append(list(tagger))
         else:
             with torch.inference_mode():
                 out.append(calibrate(head(select(x, columns))).tolist())
@@ -100,6 +104,7 @@ def main() -> None:
 
     out = args.eval
     detector = FusedDetector.load(args.model, str(Path(args.model) / "fused"))
+    gate, detector.lm_gate = detector.lm_gate, 0.0  # the evidence of every segment, for every method
     dev_news = out / "news-dev.gold.jsonl"
     if not dev_news.exists():
         subprocess.run([sys.executable, "-m", "mtfix", "data", "export", args.data, "--split", "dev", "--source",
@@ -112,9 +117,11 @@ def main() -> None:
     ev = {name: evidence(detector, d, out / f"evidence-{name}.pt") for name, d in docs.items()}
 
     # the methods: tagger, zero-shot LM, the shipped fused head, and heads retrained without one evidence group
-    methods = {"tagger": {"method": "tagger"}, "lm": {"method": "lm"},
-               "fused": {"method": "fused", "head": detector.head, "columns": detector.config.features,
-                         "calibrate": detector.config.probability}}
+    shipped = {"method": "fused", "head": detector.head, "columns": detector.config.features,
+               "calibrate": detector.config.probability}
+    methods = {"tagger": {"method": "tagger"}, "lm": {"method": "lm"}, "fused": {**shipped, "gate": gate}}
+    if gate > 0:  # the default reads with the LM gate; the same head without it, for comparison
+        methods["fused, no LM gate"] = shipped
     fusion_ev = Path(args.fusion_evidence)
     if fusion_ev.exists():
         from mtfix.fuse import select
@@ -138,7 +145,8 @@ def main() -> None:
     features = {name: [word_features(scores, tagger) if scores.tokens else None for scores, tagger in found]
                 for name, found in ev.items()}  # once per segment, shared by every head
     probs = {m: {name: probabilities(spec["method"], ev[name], features[name], spec.get("head"),
-                                     spec.get("columns"), spec.get("calibrate", torch.sigmoid)) for name in docs}
+                                     spec.get("columns"), spec.get("calibrate", torch.sigmoid),
+                                     spec.get("gate", 0.0)) for name in docs}
              for m, spec in methods.items()}
 
     settings = Settings(bootstrap=0)

@@ -66,6 +66,22 @@ def fusion_section(path: Path, sweep: Path | None) -> list[str]:
         "models/detector/fused`.", ""]
 
 
+def gate_section(path: Path, table: Path | None) -> list[str]:
+    """The language-model gate: what it is, the shipped value, and the dev table it was chosen by."""
+    gate = json.loads((path / "config.json").read_text()).get("lm_gate", 0.0)
+    if not table or not table.exists():
+        return []
+    return ["## The language-model gate (an option; dev)", "",
+            "The tagger runs on every segment first; SmolLM2, most of the fused detector's time, can then read "
+            "only the segments where the tagger's highest P(BAD) reaches a gate. Elsewhere each word keeps the "
+            "tagger's P(BAD), under the gate and so under any threshold above it (a lower `--threshold` lowers the "
+            f"gate with it). Shipped: `lm_gate` {gate:g} in fused/config.json"
+            + (" (every segment read); `--lm-gate P` sets it. " if gate == 0 else "; `--lm-gate P` overrides it. ")
+            + "The table scores the gate on the cached dev evidence (`scripts/gate_fusion.py`); the largest gate "
+            "that changes neither the MLQE-PE MCC of the unused dev segments nor the dev clean-news flags and costs "
+            "at most 0.002 of held-out synthetic recall is 0.12:", "", table.read_text().strip(), ""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True)
@@ -79,6 +95,7 @@ def main() -> None:
                         help="sweep_fusion.py --budgets: MLQE-PE MCC by clean-news budget (with notes)")
     parser.add_argument("--ensemble", type=Path,
                         help="sweep_fusion.py --members: one net against the average of several (with notes)")
+    parser.add_argument("--gate", type=Path, help="the table printed by gate_fusion.py (the LM gate, dev)")
     parser.add_argument("--tagger-epochs", type=Path,
                         help="the tagger trained for more or fewer passes, on dev (a table with notes)")
     args = parser.parse_args()
@@ -119,6 +136,7 @@ def main() -> None:
           if args.ensemble and args.ensemble.exists() else []),
         *(["## The two targets pull apart: MLQE-PE MCC by clean-news budget (dev)", "",
             args.budgets.read_text().strip(), ""] if args.budgets and args.budgets.exists() else []),
+        *gate_section(args.model / "fused", args.gate),
         "## Test figures (`scripts/eval_detector.py --split test`, every number from `mtfix score`)", "",
         "MLQE-PE test and the data set's test split were scored once per model, after its choices were made on dev. "
         "Earlier fusion heads, each scored on test once: equal training weights (pooled MLQE-PE MCC 0.226 at 3.0 "

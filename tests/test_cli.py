@@ -265,17 +265,18 @@ def test_round_trip_fills_in_the_corrector_settings_not_given(tmp_path, capsys, 
 
     seen = []
 
-    def record(method, threshold, model, batch_size, fast, corrector, min_score, swap_score):
-        seen.append((min_score, swap_score))
+    def record(method, threshold, model, batch_size, fast, corrector, min_score, swap_score, lm_gate):
+        seen.append((min_score, swap_score, lm_gate))
         raise InputError("stop here")
 
     monkeypatch.setattr(mtfix.api, "load", record)
     src = tmp_path / "in.txt"
     src.write_text("The two guides met.\n")
-    for extra in ([], ["--round-trip"], ["--round-trip", "--min-score", "0.8"], ["--swap-score", "0.95"]):
+    for extra in ([], ["--round-trip"], ["--round-trip", "--min-score", "0.8"], ["--swap-score", "0.95"],
+                  ["--lm-gate", "0"]):
         code, _, err = run(capsys, "fix", src, *extra)
         assert code == 1 and "stop here" in err
-    assert seen == [(None, None), (0.7, 0.7), (0.8, 0.7), (None, 0.95)]
+    assert seen == [(None, None, None), (0.7, 0.7, None), (0.8, 0.7, None), (None, 0.95, None), (None, None, 0.0)]
     code, _, err = run(capsys, "clean", src, "-o", tmp_path / "out.jsonl", "--round-trip", "--min-score", "3")
     assert code == 1 and "--min-score is a probability" in err  # checked after the preset fills in the rest
 

@@ -96,6 +96,48 @@ def test_fused_detector_spans_say_which_evidence_fired(scorer, tokenizer, tmp_pa
     assert len(probs[0]) == len(tokenize(texts[0])) and all(0 < p < 1 for p in probs[0])
 
 
+class FixedTagger:
+    """A stand-in tagger whose P(BAD) for every word of a text is the number the text starts with."""
+
+    def word_probabilities(self, texts):
+        return [[float(t.split()[0])] * len(tokenize(t)) if t else [] for t in texts]
+
+
+class CountingScorer:
+    def __init__(self, scorer):
+        self.scorer, self.asked = scorer, []
+
+    def score(self, texts, candidates=None):
+        self.asked += texts
+        return self.scorer.score(texts, candidates)
+
+
+def test_the_lm_gate_leaves_quiet_segments_to_the_tagger(scorer, tmp_path):
+    save_fusion(FusionHead(len(FEATURES), 8), FusionConfig(hidden=8, threshold=0.3, lm_gate=0.1), tmp_path / "f")
+    head, config = load_fusion(tmp_path / "f")
+    assert config.lm_gate == 0.1
+    counting = CountingScorer(scorer)
+    detector = FusedDetector(FixedTagger(), head, config, scorer=counting, generator=CandidateGenerator())
+    texts = ["0.05 two guides met", "0.2 two guides met", ""]
+    evidence = detector.evidence(texts)
+    assert counting.asked == ["0.2 two guides met"]  # the quiet segment never reaches the language model
+    quiet, busy, empty = detector.probabilities(evidence)
+    assert quiet == [0.05] * 4 and empty == []  # the tagger's own P(BAD) stands there
+    assert len(busy) == 4 and busy != [0.2] * 4
+    # cached full evidence gives what the gated run gives: the gate is applied to the probabilities as well
+    full = FusedDetector(FixedTagger(), head, config, scorer=scorer, generator=CandidateGenerator(), lm_gate=0.0)
+    again = detector.probabilities(full.evidence(texts))
+    assert again[0] == quiet and again[1] == pytest.approx(busy, abs=1e-5) and again[2] == empty
+    assert full.probabilities(full.evidence(texts))[0] != quiet
+    # a threshold under the gate lowers the gate with it: nothing the tagger alone would flag goes unscored
+    detector.threshold = 0.04
+    counting.asked.clear()
+    detector.evidence(texts)
+    assert counting.asked == texts[:2]
+    detector.threshold = 0.3
+    assert detector.detect(texts)[0] == []
+
+
 def test_saved_head_is_fp16_and_gives_the_same_probabilities(tmp_path):
     torch.manual_seed(0)
     head = FusionHead(len(FEATURES), 16).eval()
@@ -291,6 +333,26 @@ def test_cli_picks_the_fused_detector_and_fast_keeps_the_tagger(detector_folder,
     assert "evidence" not in span
     assert main(["detect", str(text), "--fast", "--method", "lm"]) == 1
     assert "--fast is the tagger alone" in capsys.readouterr().err
+
+
+def test_cli_lm_gate_is_passed_on_and_checked(detector_folder, scorer, monkeypatch, capsys):
+    from mtfix.cli import main
+
+    counting = CountingScorer(scorer)
+    monkeypatch.setattr("mtfix.fuse.LanguageModelScorer", lambda: counting)
+    text = detector_folder / "in.txt"
+    text.write_text("The two guides discussed it.\n")
+    args = ["detect", str(text), "--model", str(detector_folder), "--format", "jsonl", "--threshold", "0.9999"]
+    assert main(args + ["--lm-gate", "0.9999"]) == 0  # the tiny tagger's P(BAD) stays under it: no LM
+    assert counting.asked == [] and json.loads(capsys.readouterr().out)["spans"] == []
+    assert main(args + ["--lm-gate", "0"]) == 0
+    assert counting.asked == ["The two guides discussed it."]
+    capsys.readouterr()
+    assert main(args + ["--lm-gate", "1.5"]) == 1
+    assert "--lm-gate is a probability" in capsys.readouterr().err
+    for other in (["--fast"], ["--method", "spell"]):
+        assert main(args + ["--lm-gate", "0.1", *other]) == 1
+        assert "--lm-gate is the fused detector's" in capsys.readouterr().err
 
 
 def test_fused_without_a_head_says_what_to_do(tmp_path, tokenizer, capsys):
