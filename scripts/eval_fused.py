@@ -95,6 +95,9 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="the DatasetDict folder of mtfix data build")
     parser.add_argument("--model", default=str(ROOT / "models" / "detector"), help="tagger folder, head in fused/")
     parser.add_argument("--eval", type=Path, required=True, help="the --out folder of eval_detector.py")
+    parser.add_argument("--lm-gate", type=float, default=None,
+                        help="score the fused detector with this language-model gate, next to it without (default: "
+                             "the model's own; 0: none)")
     parser.add_argument("--fusion-evidence", default="runs/fusion/evidence.pt",
                         help="the evidence the head was trained on (for the ablation's retrained heads)")
     args = parser.parse_args()
@@ -104,7 +107,9 @@ def main() -> None:
 
     out = args.eval
     detector = FusedDetector.load(args.model, str(Path(args.model) / "fused"))
-    gate, detector.lm_gate = detector.lm_gate, 0.0  # the evidence of every segment, for every method
+    # the evidence of every segment, for every method; the gate is applied to the probabilities (every threshold
+    # on the curves lies above any gate worth trying, so the gate is not lowered with them as `mtfix detect` would)
+    gate, detector.lm_gate = detector.lm_gate if args.lm_gate is None else args.lm_gate, 0.0
     dev_news = out / "news-dev.gold.jsonl"
     if not dev_news.exists():
         subprocess.run([sys.executable, "-m", "mtfix", "data", "export", args.data, "--split", "dev", "--source",
