@@ -230,3 +230,12 @@ def test_swap_score_reaches_the_corrector_and_the_journal_settings(tiny_models):
     assert config.settings()["swap_score"] == 0.75
     loaded = Cleaner(config).mt.corrector
     assert loaded.swap_score == 0.75 and loaded.min_score == 0.5
+
+
+def test_lm_gate_is_named_in_the_journal_settings_only_when_given():
+    """A journal written before --lm-gate existed (no such key) still matches a run that does not give it."""
+    from mtfix.clean import CleanConfig
+
+    assert "lm_gate" not in CleanConfig(input="x", output="y").settings()
+    assert CleanConfig(input="x", output="y", lm_gate=0.12).settings()["lm_gate"] == 0.12
+    assert CleanConfig(input="x", output="y", lm_gate=0.0).settings()["lm_gate"] == 0.0
