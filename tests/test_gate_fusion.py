@@ -1,21 +1,16 @@
 """scripts/gate_fusion.py: the gate as the dev table applies it (the script itself runs on cached evidence,
 outside the tests)."""
 import argparse
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "gate_fusion.py"
+from .conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def gate():
-    spec = importlib.util.spec_from_file_location("gate_fusion", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gate_fusion")
 
 
 def test_gated_words_keep_the_tagger_where_their_segment_is_quiet(gate):

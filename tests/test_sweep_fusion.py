@@ -1,21 +1,16 @@
 """scripts/sweep_fusion.py: the clean-news budget columns (the script itself runs on cached evidence, outside the
 tests)."""
 import argparse
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "sweep_fusion.py"
+from .conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def sweep():
-    spec = importlib.util.spec_from_file_location("sweep_fusion", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("sweep_fusion")
 
 
 def test_budget_list_reads_numbers_and_refuses_the_rest(sweep):
