@@ -67,6 +67,29 @@ def rewrite_seconds(corrector, texts: list[str], beams: int) -> tuple[float, int
     return time.time() - started, pieces_total
 
 
+def lm_scoring(corrector, texts: list[str], spans: list) -> list[str]:
+    """The reranker's LM scoring of the same spans' windows, as the corrector does it (each window's shared left
+    context run once) and text by text, with the LM tokens each reads."""
+    groups: list[list[str]] = []
+    scorer = corrector.lm
+    grouped = scorer.logprob_groups
+    scorer.logprob_groups = lambda found: groups.extend(found) or grouped(found)
+    try:
+        corrector.correct(texts, spans)
+    finally:
+        del scorer.logprob_groups
+    started = time.time()
+    grouped(groups)
+    shared_seconds = time.time() - started
+    started = time.time()
+    scorer.logprob([t for g in groups for t in g])
+    whole_seconds = time.time() - started
+    whole = sum(len(scorer.tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for g in groups for t in g)
+    return ["", f"LM scoring of the {len(groups)} spans' windows ({sum(map(len, groups))} texts): "
+                f"{shared_seconds:.2f} s with each window's left context run once, {whole_seconds:.2f} s text by "
+                f"text ({whole:,} LM tokens)."]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corrector", default=None, help="a corrector folder (default: models/corrector)")
@@ -89,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     span_seconds = time.time() - started
     rewrite, pieces = rewrite_seconds(corrector, texts, corrector.beams)
     mode = "with LM reranking" if corrector.rerank is not None else "seq2seq alone"
+    lm_lines = lm_scoring(corrector, texts, spans) if corrector.rerank is not None else []
     lines = [f"Seed article: {words} words, {len(texts)} lines, {n_spans} flagged spans (default detector); "
              f"{torch.get_num_threads()} threads; corrector {mode}, beam {corrector.beams}.", "",
              "| what | seconds | words/s |", "|---|---|---|",
@@ -99,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
              f"{words / span_seconds:,.0f} |",
              f"| full-sentence rewrite by the same decoder, beam {corrector.beams} ({pieces:,} pieces) | "
              f"{rewrite:.2f} | {words / rewrite:,.0f} |",
-             "", f"Span correction is {rewrite / span_seconds:.1f}x faster than the rewrite."]
+             "", f"Span correction is {rewrite / span_seconds:.1f}x faster than the rewrite.", *lm_lines]
     text = "\n".join(lines) + "\n"
     print(text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
