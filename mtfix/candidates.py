@@ -96,7 +96,9 @@ class CandidateGenerator:
         if not found and low.endswith("s"):
             found, suffix = self.pivot.siblings(low[:-1]), "s"
         words = {s + suffix for s in found if s.isalpha() and s[:4] != low[:4] and s not in STOP}
-        ranked = sorted((w for w in words if self.zipf(w) >= self.min_zipf), key=self.zipf, reverse=True)
+        # most frequent first, ties alphabetically: the set's order changes from process to process (string
+        # hashing), and with it, before, which of equally frequent siblings made the cut
+        ranked = sorted((w for w in words if self.zipf(w) >= self.min_zipf), key=lambda w: (-self.zipf(w), w))
         return [_match_case(w, word) for w in ranked[: self.max_per_kind]]
 
     def spelling(self, word: str) -> list[str]:

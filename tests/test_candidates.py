@@ -32,3 +32,31 @@ def test_spacing_pronoun_and_article_candidates():
     assert pronoun == {"its": "pronoun", "their": "pronoun"}
     article = replacements(generator, "between one US and Russian president", "one")
     assert {"a": "article", "an": "article", "": "article"}.items() <= article.items()
+
+
+TIED = """
+import sys
+from mtfix.candidates import CandidateGenerator
+
+class TiedPivot:  # seven siblings, six of them equally frequent (wordfreq's zipf values are rounded)
+    def siblings(self, word):
+        return {"delta", "bravo", "echo", "alpha", "charlie", "foxtrot", "golf"}
+
+CandidateGenerator.pivot = TiedPivot()
+CandidateGenerator.zipf = staticmethod(lambda w: 5.0 if w == "echo" else 4.0)
+print(CandidateGenerator(max_per_kind=3).siblings(sys.argv[1]))
+"""
+
+
+def test_equally_frequent_siblings_are_cut_the_same_way_in_every_process():
+    """The siblings come as a set, whose order follows string hashing and so changes from process to process;
+    which of equally frequent siblings make the cut to max_per_kind must not."""
+    import os
+    import subprocess
+    import sys
+
+    found = {subprocess.run([sys.executable, "-c", TIED, "guides"], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout.strip() for seed in range(4)}
+    assert found == {"['echo', 'alpha', 'bravo']"}
+    capitalised = subprocess.run([sys.executable, "-c", TIED, "Guides"], capture_output=True, text=True, check=True)
+    assert capitalised.stdout.strip() == "['Echo', 'Alpha', 'Bravo']"
