@@ -208,6 +208,11 @@ def select(features: torch.Tensor, names: Sequence[str]) -> torch.Tensor:
     return features[:, [FEATURES.index(n) for n in names]]
 
 
+def lm_gated(tagger: Sequence[float], gate: float) -> bool:
+    """Whether the LM gate leaves a segment to the tagger: its highest tagger P(BAD) is under ``gate``."""
+    return bool(tagger) and max(tagger) < gate
+
+
 class FusedDetector:
     """The default detector: tagger + language model + candidate contrast, fused per word."""
 
@@ -234,7 +239,7 @@ class FusedDetector:
     def gated(self, tagger: Sequence[float]) -> bool:
         """Whether a segment is left to the tagger: its highest P(BAD) is under the LM gate (and under the
         threshold, so a lower --threshold lowers the gate with it)."""
-        return bool(tagger) and max(tagger) < min(self.lm_gate, self.threshold)
+        return lm_gated(tagger, min(self.lm_gate, self.threshold))
 
     def evidence(self, texts: Sequence[str]) -> list[tuple[WordScores, list[float]]]:
         """The LM's word scores (with candidate contrast) and the tagger's P(BAD), per text; a text the LM gate

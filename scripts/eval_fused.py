@@ -58,7 +58,7 @@ def probabilities(method: str, ev: list, features: list, head=None, columns=None
     """Word P(BAD) of one method from the shared evidence (``features``: fuse.word_features of each segment);
     ``gate``: the fused detector's LM gate (a segment whose highest tagger P(BAD) is under it keeps the tagger's
     P(BAD), as `mtfix detect` gives it)."""
-    from mtfix.fuse import select
+    from mtfix.fuse import lm_gated, select
 
     out = []
     for (scores, tagger), x in zip(ev, features):
@@ -68,7 +68,7 @@ def probabilities(method: str, ev: list, features: list, head=None, columns=None
             out.append([s / 16.0 for s in scores.surprisal])  # unclipped: the curve needs the ranking
         elif x is None:
             out.append([])
-        elif tagger and max(tagger) < gate:
+        elif lm_gated(tagger, gate):
             out.append(list(tagger))
         else:
             with torch.inference_mode():
