@@ -12,6 +12,12 @@ train there (each variant starts from the pretrained encoder, seed 13, the draw'
         --save-best runs/tagger-best
     python scripts/sweep_tagger.py --windows runs/tagger-windows.pkl.gz --evaluate models/detector
 
+A larger draw is exported alike (`--mix`, the JSON of `mtfix train detector --mix`); the shipped tagger's draw is
+that command's default since stop 20:
+
+    python scripts/sweep_tagger.py --data runs/data/dataset --export runs/tagger-windows-m2.pkl.gz \
+        --mix '{"clean": 18000, "mlqe-pe": 18000, "synthetic": 16000, "apertium": 3000}'
+
 --save-best keeps the variant with the best MLQE-PE MCC at 3 flags per 1,000 (uncalibrated: refit its temperature
 and threshold with `scripts/train_detector.py --recalibrate --out FOLDER`, which also needs a training.json).
 """
@@ -32,15 +38,16 @@ import torch
 BUDGETS = (1.0, 3.0, 10.0)
 
 
-def export(data: str, path: Path) -> None:
-    """The tagger's training windows (the draw of `mtfix train detector`'s defaults) and the dev sets."""
+def export(data: str, path: Path, mix: dict[str, int] | None = None) -> None:
+    """The tagger's training windows (the draw of `mtfix train detector --mix MIX`, its default mix when None) and
+    the dev sets."""
     import datasets
     from transformers import AutoTokenizer
 
     from mtfix.train import (FusionTrainConfig, TrainConfig, family, fusion_dev_sample, is_news, labelled_windows,
                              minilm_dir, sample_mix)
 
-    config = TrainConfig(data=data, out="")
+    config = TrainConfig(data=data, out="", **({"mix": mix} if mix else {}))
     tokenizer = AutoTokenizer.from_pretrained(minilm_dir())
     dd = datasets.load_from_disk(data)
     rng = random.Random(config.seed)
@@ -86,6 +93,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="the DatasetDict folder of mtfix data build (with --export)")
     parser.add_argument("--export", type=Path, metavar="FILE", help="write the draw and dev sets to FILE and stop")
+    parser.add_argument("--mix", help="with --export: the draw of `mtfix train detector --mix MIX` (JSON; default: "
+                        "its default mix)")
     parser.add_argument("--windows", type=Path, metavar="FILE", help="the file --export wrote")
     parser.add_argument("--variants", default='[{"epochs": 1}, {"epochs": 3}]',
                         help="JSON list of TrainConfig settings to try, e.g. [{\"epochs\": 3, \"lr_encoder\": 1e-4}]")
@@ -99,7 +108,11 @@ def main() -> int:
     if args.export:
         if not args.data:
             parser.error("--export needs --data")
-        export(args.data, args.export)
+        try:
+            mix = json.loads(args.mix) if args.mix else None
+        except ValueError as e:
+            parser.error(f"--mix: {e}")
+        export(args.data, args.export, mix)
         return 0
     if not args.windows or not args.windows.exists():
         parser.error("give --windows FILE (written by --export)")

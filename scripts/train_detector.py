@@ -17,10 +17,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="the DatasetDict folder written by mtfix data build")
     parser.add_argument("--out", required=True, help="where to save the model (e.g. models/detector)")
-    parser.add_argument("--mix", default='{"clean": 9000, "mlqe-pe": 9000, "synthetic": 8000, "apertium": 1500}',
-                        help="training segments per source family, as JSON")
+    parser.add_argument("--mix", default=json.dumps(TrainConfig(data="", out="").mix),
+                        help="training segments per source family, as JSON (default: the shipped tagger's draw)")
     parser.add_argument("--epochs", type=float, default=3.0,
-                        help="passes over the mix (default 3, the shipped tagger's; about 10 minutes each on 2 cores)")
+                        help="passes over the mix (default 3, the shipped tagger's; about 24 minutes each on 2 cores "
+                             "with the default mix, 4.4 minutes for all three on one H100)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr-encoder", type=float, default=5e-5)
     parser.add_argument("--lr-features", type=float, default=1e-3)

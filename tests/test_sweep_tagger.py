@@ -41,6 +41,15 @@ def test_sweep_tagger_exports_the_training_draw_trains_variants_and_scores_a_sav
     assert [w.input_ids for w in found["train"]] == [w.input_ids for w in labelled_windows(drawn, tokenizer, 0.5)]
     assert found["state"] == rng.getstate()
     assert {name: len(w) for name, w in found["evals"].items()} == {"clean": 10, "unused": 20, "synthetic": 10}
+    # --mix exports the draw of `mtfix train detector --mix`
+    smaller = tmp_path / "smaller.pkl.gz"
+    done = run("--data", str(data), "--export", str(smaller), "--mix", json.dumps({"synthetic": 5}))
+    assert done.returncode == 0, done.stderr
+    with gzip.open(smaller, "rb") as f:
+        small = pickle.load(f)
+    drawn = sample_mix(datasets.load_from_disk(str(data))["train"], {"synthetic": 5}, random.Random(13))
+    assert small["mix"] == {"synthetic": 5} and len(drawn) == 5
+    assert [w.input_ids for w in small["train"]] == [w.input_ids for w in labelled_windows(drawn, tokenizer, 0.5)]
 
     encoder = tmp_path / "encoder"
     BertModel(BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
@@ -63,6 +72,8 @@ def test_sweep_tagger_exports_the_training_draw_trains_variants_and_scores_a_sav
 def test_sweep_tagger_refuses_bad_input_in_one_line(tmp_path):
     for args, message in [(["--export", str(tmp_path / "w.pkl.gz")], "--export needs --data"),
                           (["--windows", str(tmp_path / "missing.pkl.gz")], "give --windows FILE"),
+                          (["--data", str(tmp_path), "--export", str(tmp_path / "w.pkl.gz"), "--mix", "{clean"],
+                           "--mix:"),
                           ([], "give --windows FILE")]:
         done = run(*args)
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
