@@ -368,7 +368,7 @@ def test_options_that_delete_meaning_are_never_proposed(pieces, encoder):
 
 
 def test_stubs_and_spelling_conventions_are_never_proposed(pieces, encoder):
-    from mtfix.correct import is_stub, spelling_variant
+    from mtfix.correct import is_stub, misreads, spelling_variant, unfounded
 
     assert is_stub("PikabuPolitics", "Pa") and is_stub("manoeuvre", "man") and is_stub("vanhoutta", "max")
     assert not is_stub("pariad", "pariah") and not is_stub("confidanteled", "confidant")
@@ -377,6 +377,13 @@ def test_stubs_and_spelling_conventions_are_never_proposed(pieces, encoder):
     assert is_stub("mosasaur's cutthroat", "mour") and is_stub("Brahmapura Brahmapura", "ur")  # several words
     assert not is_stub("sea belonged sea belonged", "sea belonged") and not is_stub("his the", "its")
     assert not is_stub("in one Explosion", "in an explosion")
+    # guesses at a word the decoder cannot read (not in the lexicon, the replacement not like it), unlike real fixes
+    assert misreads("churtumas", "church") and misreads("newindriani", "nether") and misreads("tatong", "explore")
+    assert not misreads("pariad", "pariah") and not misreads("confidanteled", "confidant")
+    assert not misreads("leaders", "guides") and not misreads("Explosion", "explosion")  # known words: not this rule
+    assert not misreads("projectsWhich", "projects which") and not misreads("pariad", "")  # two words, a deletion
+    assert unfounded("farmers in churtumas receive", Span(11, 20), "church")
+    assert not unfounded("There was a pariad in some circles.", Span(12, 18), "pariah")
     assert spelling_variant("organised", "organized") and spelling_variant("Colour", "color")
     assert spelling_variant("centre", "center") and spelling_variant("travelled", "traveled")
     assert not spelling_variant("four", "for") and not spelling_variant("guides", "leaders")
