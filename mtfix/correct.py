@@ -655,8 +655,9 @@ def drops_capitals(original: str, replacement: str, around: Sequence[str] = ()) 
 
 def unfounded(text: str, span: Span, replacement: str, window: tuple[int, int] | None = None) -> bool:
     """Options never proposed, whatever their scores: those that delete content (loses_content, deletes_words),
-    stubs (is_stub), guesses at unreadable words (misreads), changes of spelling convention (spelling_variant), edits of codes (is_code), invented words
-    (invents) and words in capitals replaced or lowercased (drops_capitals)."""
+    stubs (is_stub), guesses at unreadable words (misreads), changes of spelling convention (spelling_variant),
+    edits of codes (is_code), invented words (invents) and words in capitals replaced or lowercased
+    (drops_capitals)."""
     original = text[span.start:span.end]
     if (is_code(original) or is_stub(original, replacement) or misreads(original, replacement)
             or spelling_variant(original, replacement)):

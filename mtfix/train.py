@@ -38,6 +38,19 @@ def device_problem(device: str) -> str | None:
     return None
 
 
+def json_object(value: str) -> dict:
+    """A JSON object command-line argument (--mix, --train-mix, --family-weight), or a one-line usage error."""
+    import argparse
+
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise argparse.ArgumentTypeError(f"not a JSON object: {value!r} (e.g. '{{\"mlqe-pe\": 2000}}')")
+    return parsed
+
+
 @dataclass
 class TrainConfig:
     data: str

@@ -70,7 +70,8 @@ def main() -> None:
                f"{weights['swap_score']:g} or more" if weights.get("swap_score") is not None else "")
             + ". Never proposed, whatever the score (`unfounded`): options that lose a content word, "
             "deletions of several content words that repeat nothing nearby, stubs of long words and of several "
-            "words, British/American respellings, edits of codes and numbers, "
+            "words, guesses at words the lexicon has never seen (a replacement not like them), British/American "
+            "respellings, edits of codes and numbers, "
             "invented words, words in capitals replaced or lowercased.")
     lines += [
         "", "## Training", "",
@@ -79,7 +80,8 @@ def main() -> None:
         f"{cfg['identity_share']} per span, so that the decoder learns to leave good words alone).",
         f"- {record['steps']:,} steps of {cfg['batch_size']} spans ({record['spans_seen']:,} spans), AdamW lr "
         f"{cfg['lr']}, warm-up then linear decay to zero at the {cfg['max_minutes']:g}-minute budget; "
-        f"{record['minutes']} minutes on 2 CPU cores, seed {cfg['seed']}.",
+        f"{record['minutes']} minutes on {record.get('trained_on', '2 CPU cores')}, seed {cfg['seed']}"
+        + (f" (rows exported by {record['rows_from']})" if record.get("rows_from") else "") + ".",
         "- Dev exact-fix rate of the 1-best by kind (calibration slice): "
         + ", ".join(f"{k} {v:.2f}" for k, v in record["dev_exact"].items()), "",
         "Every figure below is from `mtfix score` or the scripts named, on data the corrector never trained on. "

@@ -90,10 +90,12 @@ def row(name: str, steps: str, minutes: str, m: dict[str, float]) -> str:
 
 
 def main() -> int:
+    from mtfix.train import json_object
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="the DatasetDict folder of mtfix data build (with --export)")
     parser.add_argument("--export", type=Path, metavar="FILE", help="write the draw and dev sets to FILE and stop")
-    parser.add_argument("--mix", help="with --export: the draw of `mtfix train detector --mix MIX` (JSON; default: "
+    parser.add_argument("--mix", type=json_object, help="with --export: the draw of `mtfix train detector --mix MIX` (JSON; default: "
                         "its default mix)")
     parser.add_argument("--windows", type=Path, metavar="FILE", help="the file --export wrote")
     parser.add_argument("--variants", default='[{"epochs": 1}, {"epochs": 3}]',
@@ -108,11 +110,7 @@ def main() -> int:
     if args.export:
         if not args.data:
             parser.error("--export needs --data")
-        try:
-            mix = json.loads(args.mix) if args.mix else None
-        except ValueError as e:
-            parser.error(f"--mix: {e}")
-        export(args.data, args.export, mix)
+        export(args.data, args.export, args.mix)
         return 0
     if not args.windows or not args.windows.exists():
         parser.error("give --windows FILE (written by --export)")

@@ -17,11 +17,10 @@ On a rented GPU without the data set: write the run's rows here, carry them, and
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from mtfix.train import device_problem
+from mtfix.train import device_problem, json_object
 from mtfix.train_corrector import CorrectorTrainConfig, export_rows, train_corrector
 
 
@@ -39,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="dev segments per family for the calibration (default: an eighth of the mix)")
     parser.add_argument("--tagger", default="", help="the detector whose encoder it reads (default: models/detector)")
     parser.add_argument("--encoder", default="tagger", choices=["tagger", "scratch"])
-    parser.add_argument("--mix", default=json.dumps(defaults.mix), help="training segments per source family, JSON")
+    parser.add_argument("--mix", type=json_object, default=defaults.mix,
+                        help="training segments per source family, JSON")
     parser.add_argument("--identity-share", type=float, default=defaults.identity_share,
                         help="keep-the-original examples per span example (default %(default)s)")
     parser.add_argument("--vocab-size", type=int, default=defaults.vocab_size)
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rows and not args.pieces:
         parser.error("--rows needs --pieces (the pieces model the rows' run uses)")
     config = CorrectorTrainConfig(data=args.data, out=args.out, tagger=args.tagger, encoder=args.encoder,
-                                  mix=json.loads(args.mix), identity_share=args.identity_share,
+                                  mix=args.mix, identity_share=args.identity_share,
                                   vocab_size=args.vocab_size, layers=args.layers, d_model=args.d_model,
                                   heads=args.heads, ffn=args.ffn, bf16=args.bf16, batch_size=args.batch_size,
                                   lr=args.lr, epochs=args.epochs, max_minutes=args.minutes, seed=args.seed,

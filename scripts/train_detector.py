@@ -7,17 +7,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from mtfix.train import TrainConfig, device_problem, recalibrate, train
+from mtfix.train import TrainConfig, device_problem, json_object, recalibrate, train
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="the DatasetDict folder written by mtfix data build")
     parser.add_argument("--out", required=True, help="where to save the model (e.g. models/detector)")
-    parser.add_argument("--mix", default=json.dumps(TrainConfig(data="", out="").mix),
+    parser.add_argument("--mix", type=json_object, default=TrainConfig(data="", out="").mix,
                         help="training segments per source family, as JSON (default: the shipped tagger's draw)")
     parser.add_argument("--epochs", type=float, default=3.0,
                         help="passes over the mix (default 3, the shipped tagger's; about 24 minutes each on 2 cores "
@@ -38,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    config = TrainConfig(data=args.data, out=args.out, mix=json.loads(args.mix), epochs=args.epochs,
+    config = TrainConfig(data=args.data, out=args.out, mix=args.mix, epochs=args.epochs,
                          batch_size=args.batch_size, lr_encoder=args.lr_encoder, lr_features=args.lr_features,
                          invisible_weight=args.invisible_weight, seed=args.seed, max_minutes=args.minutes,
                          encoder=args.encoder, device=args.device)

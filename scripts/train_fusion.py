@@ -10,21 +10,9 @@ saves it next to the tagger:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from mtfix.train import FusionTrainConfig, train_fusion
-
-
-def json_object(value: str) -> dict:
-    """A JSON object argument (--mix, --train-mix, --family-weight), or a one-line usage error."""
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise argparse.ArgumentTypeError(f"not a JSON object: {value!r} (e.g. '{{\"mlqe-pe\": 2000}}')")
-    return parsed
+from mtfix.train import FusionTrainConfig, json_object, train_fusion
 
 
 def main(argv: list[str] | None = None) -> int:

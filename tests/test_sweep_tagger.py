@@ -73,7 +73,9 @@ def test_sweep_tagger_refuses_bad_input_in_one_line(tmp_path):
     for args, message in [(["--export", str(tmp_path / "w.pkl.gz")], "--export needs --data"),
                           (["--windows", str(tmp_path / "missing.pkl.gz")], "give --windows FILE"),
                           (["--data", str(tmp_path), "--export", str(tmp_path / "w.pkl.gz"), "--mix", "{clean"],
-                           "--mix:"),
+                           "argument --mix: not a JSON object"),
+                          (["--data", str(tmp_path), "--export", str(tmp_path / "w.pkl.gz"), "--mix", "[3]"],
+                           "argument --mix: not a JSON object"),
                           ([], "give --windows FILE")]:
         done = run(*args)
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr

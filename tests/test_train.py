@@ -90,3 +90,14 @@ def test_train_refuses_a_device_it_cannot_use_in_one_line(script, device, messag
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("script", ["detector", "corrector"])
+@pytest.mark.parametrize("mix", ["{bad", "[3]"])
+def test_train_refuses_a_mix_that_is_not_a_json_object_in_one_line(script, mix, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", script, "--data", str(tmp_path / "dataset"), "--out", str(tmp_path / "out"), "--mix", mix])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --mix: not a JSON object: '{mix}'" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
