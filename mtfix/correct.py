@@ -258,11 +258,17 @@ def _zipf(word: str) -> float:
     return zipf_frequency(word, "en")
 
 
+def _alike(a: str, b: str) -> bool:
+    """Whether two words look alike (difflib ratio 0.6 or more): a respelling, not another word. One measure for
+    what an option keeps (_lost), capitals respelled (drops_capitals) and guesses at unreadable words (misreads)."""
+    return difflib.SequenceMatcher(None, a, b).ratio() >= 0.6
+
+
 def _lost(words: Sequence[str], kept: Sequence[str], content: Callable[[str], bool] = str.isalpha) -> int:
     """How many of ``words`` (content words: over two characters, ``content`` true: alphabetic unless told
     otherwise) have no look-alike among ``kept``."""
     return sum(1 for w in words if len(w) > 2 and content(w) and not any(
-        difflib.SequenceMatcher(None, w, k).ratio() >= 0.6 for k in kept))
+        _alike(w, k) for k in kept))
 
 
 def _has_alnum(word: str) -> bool:
@@ -583,14 +589,14 @@ def is_stub(original: str, replacement: str) -> bool:
 def misreads(original: str, replacement: str) -> bool:
     """A one-word original of six letters or more that the English lexicon (wordfreq) has never seen (a garbled
     word, a foreign name) replaced by one word not like it (difflib ratio under 0.6, case aside, the likeness
-    drops_capitals also asks for): the decoder's guess at a word it cannot read, a stub's longer cousin
+    _alike, as drops_capitals): the decoder's guess at a word it cannot read, a stub's longer cousin
     ("churtumas" -> "church", "newindriani" -> "nether", both at 0.9 or more on MLQE-PE dev at stop 20). A real
     spelling fix stays like the word ("pariad" -> "pariah" 0.83, "confidanteled" -> "confidant" 0.82). Never
     proposed."""
     word, new = original.strip(), replacement.strip()
     if not word.isalpha() or len(word) < 6 or not new.isalpha() or _zipf(word.lower()) > 0:
         return False
-    return difflib.SequenceMatcher(None, word.lower(), new.lower()).ratio() < 0.6
+    return not _alike(word.lower(), new.lower())
 
 
 _VARIANTS = tuple((re.compile(pattern), american) for pattern, american in (  # British -> American
@@ -649,7 +655,7 @@ def drops_capitals(original: str, replacement: str, around: Sequence[str] = ()) 
 
     new = capitals(replacement)
     kept = set(new) | set(around)
-    return any(word not in kept and not any(difflib.SequenceMatcher(None, word, w).ratio() >= 0.6 for w in new)
+    return any(word not in kept and not any(_alike(word, w) for w in new)
                for word in capitals(original))
 
 
