@@ -41,6 +41,11 @@ GROUPS = {  # evidence groups, for the ablation (drop one at a time)
     "sentence": ("sent_tagger_mean", "sent_tagger_max", "sent_surprisal_mean", "sent_surprising", "sent_words"),
 }
 SURPRISING_NATS = 8.0  # a word this surprising counts towards its sentence's share of surprising words
+# what the second stage of a stacked head reads besides FEATURES: the first stage's logit of the word and of its
+# neighbours in the line, and over the line its highest and mean P and the share of words at LIKELY or above
+CONTEXT = ("first_logit", "first_prev", "first_next", "first_line_max", "first_line_mean", "first_line_likely")
+EDGE_LOGIT = -6.0  # the neighbour logit of a line's first and last word
+LIKELY = 0.3
 _ENDS = {".", "!", "?"}
 _TITLES = {"mr", "mrs", "ms", "dr", "st", "prof", "gen", "sen", "rep", "gov", "jr", "sr", "no", "vs", "mt", "lt", "col"}
 
@@ -139,37 +144,92 @@ class FusionConfig:
     bias: float = 0.0
     members: int = 1          # nets fitted with successive seeds whose logits are averaged
     lm_gate: float = 0.0      # segments whose highest tagger P(BAD) is under this skip the LM (scripts/gate_fusion.py)
+    stack: int | None = None  # a stacked head: its second stage's hidden width (0: logistic); None: one stage
 
     def to_json(self) -> dict[str, Any]:
         return {"features": list(self.features), "hidden": self.hidden, "members": self.members,
                 "temperature": self.temperature, "bias": self.bias, "threshold": self.threshold,
-                "gate_nats": self.gate_nats, "lm_gate": self.lm_gate}
+                "gate_nats": self.gate_nats, "lm_gate": self.lm_gate, "stack": self.stack}
 
     def probability(self, logits: torch.Tensor) -> torch.Tensor:
         """Calibrated P(BAD) from the head's logits."""
         return torch.sigmoid(logits / self.temperature + self.bias)
 
 
+def line_ids(text: str, tokens: Sequence[Token]) -> list[int]:
+    """Which line of ``text`` each token is on (a new one after every line break between tokens)."""
+    ids, current = [], 0
+    for i, tok in enumerate(tokens):
+        if i and "\n" in text[tokens[i - 1].end:tok.start]:
+            current += 1
+        ids.append(current)
+    return ids
+
+
+def line_groups(scores: WordScores) -> torch.Tensor:
+    """Each word's line, as a stacked head's ``groups``: from ``scores.lines`` where the detector recorded them
+    (FusedDetector.evidence does), else one line (evidence cached by an older mtfix, collected line by line)."""
+    lines = getattr(scores, "lines", None)
+    return torch.tensor(lines) if lines else torch.zeros(len(scores.tokens), dtype=torch.long)
+
+
+def line_context(logits: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """Per word, what a first-stage head said around it (CONTEXT): its logit, its neighbours' logits within its
+    line (EDGE_LOGIT past either end), and its line's highest and mean P and share of words at LIKELY or above.
+    ``groups`` numbers each word's line; a line's words are consecutive rows. The line is what the head was
+    fitted on: a data-set row, one to a few sentences (artifacts cluster: a garbled line has several)."""
+    n = len(logits)
+    if not n:
+        return torch.zeros(0, len(CONTEXT))
+    starts = torch.ones(n, dtype=torch.bool)
+    starts[1:] = groups[1:] != groups[:-1]
+    edge = torch.full((1,), EDGE_LOGIT)
+    prev = torch.where(starts, EDGE_LOGIT, torch.cat([edge, logits[:-1]]))
+    ends = torch.cat([starts[1:], torch.ones(1, dtype=torch.bool)])
+    nxt = torch.where(ends, EDGE_LOGIT, torch.cat([logits[1:], edge]))
+    sentence = starts.long().cumsum(0) - 1
+    k = int(sentence[-1]) + 1
+    p = torch.sigmoid(logits)
+    size = torch.zeros(k).index_add(0, sentence, torch.ones(n))
+    highest = torch.zeros(k).scatter_reduce(0, sentence, p, "amax", include_self=False)
+    mean = torch.zeros(k).index_add(0, sentence, p) / size
+    likely = torch.zeros(k).index_add(0, sentence, (p >= LIKELY).float()) / size
+    return torch.stack([logits, prev, nxt, highest[sentence], mean[sentence], likely[sentence]], 1)
+
+
 class FusionHead(nn.Module):
     """Standardised evidence -> a small MLP (or a linear layer) -> one logit for BAD; with ``members`` > 1, several
-    such nets (fitted with different seeds) whose logits are averaged."""
+    such nets (fitted with different seeds) whose logits are averaged. A stacked head has a ``second`` stage: a
+    head that reads the evidence again with the first stage's logits of the word's line (line_context), so that
+    a word flagged alone in an otherwise clean line and one among several can be told apart."""
 
-    def __init__(self, n_features: int, hidden: int = 64, members: int = 1) -> None:
+    def __init__(self, n_features: int, hidden: int = 64, members: int = 1, second: "FusionHead | None" = None) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(n_features))
         self.register_buffer("std", torch.ones(n_features))
         self.nets = nn.ModuleList(
             nn.Sequential(nn.Linear(n_features, hidden), nn.GELU(), nn.Dropout(0.1), nn.Linear(hidden, 1))
             if hidden else nn.Linear(n_features, 1) for _ in range(members))
+        self.second = second
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def first(self, x: torch.Tensor) -> torch.Tensor:
         z = (x - self.mean) / self.std
-        return torch.stack([net(z) for net in self.nets]).mean(0).squeeze(-1)
+        return torch.stack([net(z) for net in self.nets]).mean(0).reshape(-1)
+
+    def forward(self, x: torch.Tensor, groups: torch.Tensor | None = None) -> torch.Tensor:
+        """One logit per row of ``x``; a stacked head needs ``groups``, each row's line (rows of a line
+        consecutive)."""
+        logits = self.first(x)
+        if self.second is None:
+            return logits
+        if groups is None:
+            raise ValueError("a stacked fusion head needs each word's line (groups)")
+        return self.second(torch.cat([x, line_context(logits, groups)], 1))
 
     @classmethod
     def average(cls, heads: Sequence["FusionHead"]) -> "FusionHead":
         """One head whose logit is the mean of ``heads``' logits (fitted on the same words, so their
-        standardisation is the same)."""
+        standardisation is the same; single-stage heads)."""
         first = heads[0]
         out = cls(first.mean.numel(), 0)
         out.mean.copy_(first.mean)
@@ -195,8 +255,10 @@ def load_fusion(path: Path) -> tuple[FusionHead, FusionConfig]:
     raw = json.loads((path / "config.json").read_text())
     config = FusionConfig(tuple(raw["features"]), raw["hidden"], raw["temperature"], raw["threshold"],
                           raw.get("gate_nats", GATE_NATS), raw.get("bias", 0.0), raw.get("members", 1),
-                          raw.get("lm_gate", 0.0))
-    head = FusionHead(len(config.features), config.hidden, config.members)
+                          raw.get("lm_gate", 0.0), raw.get("stack"))
+    second = (FusionHead(len(config.features) + len(CONTEXT), config.stack, config.members)
+              if config.stack is not None else None)
+    head = FusionHead(len(config.features), config.hidden, config.members, second)
     state = load_file(str(path / "model.safetensors"))
     # heads saved before ensembles held one net, as ``net.*``: it is member 0
     head.load_state_dict({("nets.0." + k[4:] if k.startswith("net.") else k): v.float() for k, v in state.items()})
@@ -250,6 +312,8 @@ class FusedDetector:
         scores = [WordScores(tokenize(text), [], []) for text in texts]
         for i, found in zip(asked, scored):
             scores[i] = found
+        for text, found in zip(texts, scores):
+            found.lines = line_ids(text, found.tokens)
         return list(zip(scores, tagger))
 
     def probabilities(self, evidence: Sequence[tuple[WordScores, list[float]]]) -> list[list[float]]:
@@ -264,7 +328,7 @@ class FusedDetector:
                     out.append(list(tagger))
                     continue
                 x = select(word_features(scores, tagger), self.config.features)
-                out.append(self.config.probability(self.head(x)).tolist())
+                out.append(self.config.probability(self.head(x, line_groups(scores))).tolist())
         return out
 
     def word_probabilities(self, texts: Sequence[str]) -> list[list[float]]:

@@ -79,6 +79,7 @@ class WordScores:
     log_rank: list[float] = field(default_factory=list)
     pieces: list[int] = field(default_factory=list)
     contrast: list[list[tuple["Candidate", float]]] = field(default_factory=list)
+    lines: list[int] | None = None  # each token's line of the text, where a detector records it (fuse.line_ids)
 
 
 CandidateFn = Callable[[str, list[Token], list[float]], list[list["Candidate"]]]

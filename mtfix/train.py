@@ -344,6 +344,7 @@ class FusionTrainConfig:
     epochs: int = 30
     seed: int = 13
     members: int = 4                # nets per head, fitted with seeds seed, seed + 1, ...; their logits averaged
+    stack: int | None = 32          # the second stage's hidden width (fuse.line_context); None: one stage
     clean_flags_per_1k: float = 3.0
     cache: str = "runs/fusion/evidence.pt"  # the evidence, reused while the tagger and the data stay the same
     retag: bool = False             # a cache from another tagger: recompute only the tagger's columns (no LM pass)
@@ -351,11 +352,11 @@ class FusionTrainConfig:
 
 def collect_evidence(detector: Any, rows: Sequence[dict[str, Any]], log: Callable[[str], None],
                      chunk: int = 64) -> dict[str, torch.Tensor]:
-    """Word features (fuse.FEATURES), labels, which BAD words are invisible to a monolingual reader, and the
-    segment index, for ``rows``."""
-    from .fuse import word_features
+    """Word features (fuse.FEATURES), labels, which BAD words are invisible to a monolingual reader, the segment
+    index and each word's line within its segment, for ``rows``."""
+    from .fuse import line_ids, word_features
 
-    feats, labels, invisible, segment = [], [], [], []
+    feats, labels, invisible, segment, line = [], [], [], [], []
     started = time.time()
     words = 0
     for b in range(0, len(rows), chunk):
@@ -368,11 +369,23 @@ def collect_evidence(detector: Any, rows: Sequence[dict[str, Any]], log: Callabl
             labels += y
             invisible += [weight == 0.0 for weight in w]
             segment += [b + k] * len(y)
+            line += line_ids(row["text"], scores.tokens)
             words += len(y)
         log(f"evidence: {min(b + chunk, len(rows)):,}/{len(rows):,} segments, {words / (time.time() - started):,.0f} "
             "words/s")
     return {"x": torch.cat(feats), "y": torch.tensor(labels, dtype=torch.float32),
-            "invisible": torch.tensor(invisible), "segment": torch.tensor(segment)}
+            "invisible": torch.tensor(invisible), "segment": torch.tensor(segment), "line": torch.tensor(line)}
+
+
+def evidence_groups(data: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Each evidence row's line as one number (its segment's, and the line within it), what a stacked head's
+    ``groups`` asks for. Refuses evidence collected before lines were recorded."""
+    if "line" not in data:
+        from .errors import InputError
+
+        raise InputError("this evidence holds no line numbers (collected by an older mtfix): collect it again, or "
+                         "recompute its tagger columns with --retag, which adds them")
+    return data["segment"] * 65536 + data["line"]
 
 
 def tagger_training_rows(split: Any, tagger: str) -> list[dict[str, Any]]:
@@ -414,9 +427,12 @@ def join_evidence(first: dict[str, Any], second: dict[str, Any]) -> dict[str, An
     """Two evidence sets as one (the second's segments numbered after the first's)."""
     offset = len(first["family"])
     a, b = first["train"], second["train"]
-    return {"train": {"x": torch.cat([a["x"], b["x"]]), "y": torch.cat([a["y"], b["y"]]),
-                      "invisible": torch.cat([a["invisible"], b["invisible"]]),
-                      "segment": torch.cat([a["segment"], b["segment"] + offset])},
+    joined = {"x": torch.cat([a["x"], b["x"]]), "y": torch.cat([a["y"], b["y"]]),
+              "invisible": torch.cat([a["invisible"], b["invisible"]]),
+              "segment": torch.cat([a["segment"], b["segment"] + offset])}
+    if "line" in a and "line" in b:
+        joined["line"] = torch.cat([a["line"], b["line"]])
+    return {"train": joined,
             "news": first["news"], "family": first["family"] + second["family"]}
 
 
@@ -453,6 +469,27 @@ def fit_head(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, hidden: int, epo
             opt.zero_grad()
             loss.backward()
             opt.step()
+    return head.eval()
+
+
+def fit_stacked(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, segment: torch.Tensor, groups: torch.Tensor,
+                hidden: int, stack: int, epochs: int, seed: int, members: int = 1) -> Any:
+    """A stacked fusion head: the first stage as fit_head fits it; the second (``stack`` hidden units) reads the
+    evidence with the first stage's logits of each word's line (fuse.line_context), fitted on logits the first
+    stage gave words it was not fitted on: two first stages, each fitted on the segments of one parity and read on
+    the other's, so that the second stage learns from logits like those of unseen text. ``groups``: each row's
+    line (evidence_groups); the rows of a segment lie together."""
+    from .fuse import line_context
+
+    even = segment % 2 == 0
+    out_of_fold = torch.zeros(len(y))
+    for half in (even, ~even):
+        first = fit_head(x[half], y[half], w[half], hidden, epochs, seed, members)
+        with torch.no_grad():
+            out_of_fold[~half] = first(x[~half])
+    head = fit_head(x, y, w, hidden, epochs, seed, members)
+    head.second = fit_head(torch.cat([x, line_context(out_of_fold, groups)], 1), y, w, stack, epochs, seed,
+                           members)
     return head.eval()
 
 
@@ -496,19 +533,26 @@ def evidence_detector(tagger: str) -> Any:
 
 def retaggable(cached: dict[str, Any] | None, key: dict[str, Any], config: "FusionTrainConfig") -> bool:
     """Whether ``cached`` evidence may be reused with only its tagger columns recomputed: --retag was asked for,
-    and the cache was collected on the same rows, by the same features, with another tagger."""
-    if not config.retag or cached is None or "key" not in cached:
+    and the cache was collected on the same rows, by the same features, with another tagger; or it is this
+    evidence from before lines were recorded (retagging with the same tagger adds them)."""
+    if cached is None or "key" not in cached:
+        return False
+    if cached["key"] == key:
+        return "line" not in cached["train"]
+    if not config.retag:
         return False
     return {k: v for k, v in cached["key"].items() if k != "tagger"} == {k: v for k, v in key.items() if k != "tagger"}
 
 
 def retag_evidence(data: dict[str, torch.Tensor], texts: Sequence[str], tagger: Any) -> dict[str, torch.Tensor]:
     """Evidence collected on ``texts`` with one tagger, its tagger columns (fuse.TAGGER_FEATURES) recomputed with
-    ``tagger`` (a TaggerDetector). Refuses evidence whose words are not those of ``texts``."""
+    ``tagger`` (a TaggerDetector), and each word's line recorded. Refuses evidence whose words are not those of
+    ``texts``."""
     from .errors import InputError
-    from .fuse import FEATURES, TAGGER_FEATURES, tagger_columns
+    from .fuse import FEATURES, TAGGER_FEATURES, line_ids, tagger_columns
 
     x, segment = data["x"].clone(), data["segment"].tolist()
+    line = torch.zeros(len(x), dtype=torch.long)
     columns = [FEATURES.index(name) for name in TAGGER_FEATURES]
     pos = 0
     for b in range(0, len(texts), 256):
@@ -521,10 +565,11 @@ def retag_evidence(data: dict[str, torch.Tensor], texts: Sequence[str], tagger: 
                 raise InputError(f"the cached evidence does not hold segment {k}'s {n} words: collect it again "
                                  "(without --retag)")
             x[pos:pos + n, columns] = tagger_columns(tokens, probs)
+            line[pos:pos + n] = torch.tensor(line_ids(texts[k], tokens))
             pos += n
     if pos != len(x):
         raise InputError("the cached evidence holds more words than these rows: collect it again (without --retag)")
-    return {**data, "x": x}
+    return {**data, "x": x, "line": line}
 
 
 def train_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: Callable[[str], None],
@@ -537,7 +582,7 @@ def train_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: Call
     cache = train_evidence_path(config.cache)
     key = {k: dev_key[k] for k in ("tagger", "data", "seed", "features")} | {"train_mix": config.train_mix}
     ev = torch.load(cache) if cache.exists() else None
-    if ev is not None and ev.get("key") == key:
+    if ev is not None and ev.get("key") == key and "line" in ev["train"]:
         log(f"train-split evidence from {cache}")
         return ev
     dd = datasets.load_from_disk(config.data)
@@ -578,7 +623,7 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
     key = {"tagger": hashlib.sha1(weights_file.read_bytes()).hexdigest(), "data": str(Path(config.data).resolve()),
            "mix": config.mix, "clean_news": config.clean_news, "seed": config.seed, "features": len(FEATURES)}
     ev = torch.load(cache) if cache.exists() else None
-    if ev is not None and ev.get("key") == key:
+    if ev is not None and ev.get("key") == key and "line" in ev["train"]:
         log(f"evidence from {cache}")
     else:
         dev = datasets.load_from_disk(config.data)["dev"]
@@ -608,15 +653,22 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
     family_of = [ev["family"][int(k)] for k in data["segment"]]
     mlqe = held & torch.tensor([f == "mlqe-pe" for f in family_of])
     synthetic = held & torch.tensor([f == "synthetic" for f in family_of])
+    groups, news_groups = evidence_groups(data), evidence_groups(ev["news"])
+    stacked = "" if config.stack is None else f", stacked ({config.stack} hidden in the second stage)"
     candidates = []
     for hidden in config.hidden:
-        log(f"fitting head hidden={hidden}: {config.members} net{'s' if config.members > 1 else ''}, "
+        log(f"fitting head hidden={hidden}{stacked}: {config.members} net{'s' if config.members > 1 else ''}, "
             f"{config.epochs} epochs over {int(fit.sum()):,} words")
-        head = fit_head(data["x"][fit], data["y"][fit], weights[fit], hidden, config.epochs, config.seed,
-                        config.members)
+        if config.stack is None:
+            head = fit_head(data["x"][fit], data["y"][fit], weights[fit], hidden, config.epochs, config.seed,
+                            config.members)
+        else:
+            head = fit_stacked(data["x"][fit], data["y"][fit], weights[fit], data["segment"][fit], groups[fit],
+                               hidden, config.stack, config.epochs, config.seed, config.members)
         with torch.inference_mode():
-            logits = head(data["x"][held])
-            mcc, recall = held_out_measures(torch.sigmoid(head(data["x"])), torch.sigmoid(head(ev["news"]["x"])),
+            logits = head(data["x"][held], groups[held])
+            mcc, recall = held_out_measures(torch.sigmoid(head(data["x"], groups)),
+                                            torch.sigmoid(head(ev["news"]["x"], news_groups)),
                                             data["y"].bool(), mlqe, synthetic, config.clean_flags_per_1k)
         ap = average_precision(logits, data["y"][held])
         nll = float(torch.nn.functional.binary_cross_entropy_with_logits(logits, data["y"][held]))
@@ -630,8 +682,8 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
     # clean-news budget); average precision over all words rewards ranking that budget never reaches
     mcc, recall, ap, hidden, head, nll = max(candidates, key=lambda c: (round(c[0], 3), c[1]))
     with torch.no_grad():  # (not inference mode: the calibration fit takes gradients through these)
-        held_logits = head(data["x"][held])
-        news_logits = head(ev["news"]["x"])
+        held_logits = head(data["x"][held], groups[held])
+        news_logits = head(ev["news"]["x"], news_groups)
     labels = data["y"][held].long()
     before = ece(torch.sigmoid(held_logits), labels)
     temperature, bias = fit_platt(held_logits, labels)
@@ -645,9 +697,9 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
               "ece_before": before, "ece_after": after,
               "threshold": threshold, "fit_words": int(fit.sum()), "held_words": int(held.sum()),
               "news_words": len(ev["news"]["y"]), "minutes": (time.time() - started) / 60}
-    save_fusion(head, FusionConfig(FEATURES, hidden, temperature, threshold, bias=bias, members=config.members),
-                Path(config.out), record)
-    log(f"fusion head (hidden {hidden}): temperature {temperature:.3f}, bias {bias:.3f}, ECE {before:.4f} -> "
+    save_fusion(head, FusionConfig(FEATURES, hidden, temperature, threshold, bias=bias, members=config.members,
+                                   stack=config.stack), Path(config.out), record)
+    log(f"fusion head (hidden {hidden}{stacked}): temperature {temperature:.3f}, bias {bias:.3f}, ECE {before:.4f} -> "
         f"{after:.4f}, threshold {threshold:.4f} for {config.clean_flags_per_1k} flags per 1,000 dev clean-news "
         f"words; saved {config.out}")
     return record

@@ -58,7 +58,7 @@ def probabilities(method: str, ev: list, features: list, head=None, columns=None
     """Word P(BAD) of one method from the shared evidence (``features``: fuse.word_features of each segment);
     ``gate``: the fused detector's LM gate (a segment whose highest tagger P(BAD) is under it keeps the tagger's
     P(BAD), as `mtfix detect` gives it)."""
-    from mtfix.fuse import lm_gated, select
+    from mtfix.fuse import line_groups, lm_gated, select
 
     out = []
     for (scores, tagger), x in zip(ev, features):
@@ -72,7 +72,7 @@ def probabilities(method: str, ev: list, features: list, head=None, columns=None
             out.append(list(tagger))
         else:
             with torch.inference_mode():
-                out.append(calibrate(head(select(x, columns))).tolist())
+                out.append(calibrate(head(select(x, columns), line_groups(scores))).tolist())
     return out
 
 
@@ -130,20 +130,26 @@ def main() -> None:
     fusion_ev = Path(args.fusion_evidence)
     if fusion_ev.exists():
         from mtfix.fuse import select
-        from mtfix.train import FusionTrainConfig, fit_head, fusion_weights, join_evidence, train_evidence_path
+        from mtfix.train import (FusionTrainConfig, fit_head, fit_stacked, fusion_weights, join_evidence,
+                                 evidence_groups, train_evidence_path)
 
         fusion = torch.load(fusion_ev)
         record = json.loads((Path(args.model) / "fused" / "training.json").read_text())
-        config = FusionTrainConfig(**{"members": 1, **record["config"],  # (heads before ensembles: one net)
-                                      "hidden": tuple(record["config"]["hidden"])})
+        config = FusionTrainConfig(**{"members": 1, "stack": None,  # (heads before ensembles and stacking)
+                                      **record["config"], "hidden": tuple(record["config"]["hidden"])})
         if config.train_mix:  # the head fitted on train rows the tagger never saw too: so do these
             fusion = join_evidence(fusion, torch.load(train_evidence_path(fusion_ev)))
         data = fusion["train"]
         weights = fusion_weights(fusion, config)
         for group, names in GROUPS.items():
             columns = [f for f in FEATURES if f not in names]
-            head = fit_head(select(data["x"], columns), data["y"], weights, record["chosen_hidden"], config.epochs,
-                            config.seed, config.members)
+            if config.stack is None:
+                head = fit_head(select(data["x"], columns), data["y"], weights, record["chosen_hidden"],
+                                config.epochs, config.seed, config.members)
+            else:  # stacked as the shipped head is
+                head = fit_stacked(select(data["x"], columns), data["y"], weights, data["segment"],
+                                   evidence_groups(data), record["chosen_hidden"], config.stack, config.epochs,
+                                   config.seed, config.members)
             methods[f"fused without {group}"] = {"method": "fused", "head": head, "columns": columns}
     from mtfix.fuse import word_features
 

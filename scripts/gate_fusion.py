@@ -22,8 +22,9 @@ from pathlib import Path
 
 import torch
 
+from mtfix.errors import InputError
 from mtfix.fuse import FEATURES, load_fusion, select
-from mtfix.train import FusionTrainConfig, held_out_segments, word_mcc
+from mtfix.train import FusionTrainConfig, held_out_segments, evidence_groups, word_mcc
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,9 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     ev, unused = torch.load(args.cache, weights_only=False), torch.load(args.unused_dev, weights_only=False)
     column = FEATURES.index("tagger")
 
-    def probs(x: torch.Tensor) -> torch.Tensor:
+    def probs(x: torch.Tensor, groups: torch.Tensor | None) -> torch.Tensor:
         with torch.inference_mode():
-            return config.probability(head(select(x, config.features))).reshape(-1)
+            return config.probability(head(select(x, config.features), groups)).reshape(-1)
 
     held = held_out_segments(len(ev["family"]), FusionTrainConfig(data="", tagger="", out=""))
     data = ev["train"]
@@ -94,9 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         sources = [rows[int(s)]["source"] for s in data["segment"]]
         for name in sorted({s.split(":", 1)[1] for s in sources if s.startswith("synthetic:")}):
             classes[name] = synthetic & torch.tensor([s == f"synthetic:{name}" for s in sources])
-    sets = {"news": (ev["news"]["x"], ev["news"]["segment"]), "unused": (unused["x"], unused["segment"]),
-            "dev": (data["x"], data["segment"])}
-    found = {k: (probs(x), x[:, column], seg) for k, (x, seg) in sets.items()}
+    sets = {"news": ev["news"], "unused": unused, "dev": data}
+    try:
+        found = {k: (probs(part["x"], evidence_groups(part) if config.stack is not None else None),
+                     part["x"][:, column], part["segment"]) for k, part in sets.items()}
+    except InputError as e:
+        parser.error(str(e))
     t = config.threshold
     lines = [f"Gate on the highest tagger P(BAD) of a segment; threshold {t:.3f}; dev evidence ({args.cache}, "
              f"{args.unused_dev}).", "",

@@ -46,12 +46,21 @@ def fusion_section(path: Path, sweep: Path | None) -> list[str]:
            f"{json.dumps(cfg['train_mix'])}, fitted on only" if cfg.get("train_mix") else "")
         + f"; {record['fit_words']:,} words to fit, {record['held_words']:,} held out (dev only) to choose and "
         f"calibrate; MLQE-PE BAD words a monolingual reader cannot see weigh {cfg['invisible_weight']}.",
-        f"- Heads compared on the held-out dev words"
+        "- Heads compared on the held-out dev words"
         + (f" (each the average of the logits of {head['members']} nets fitted alike with seeds {cfg['seed']} to "
            f"{cfg['seed'] + head['members'] - 1})" if head.get("members", 1) > 1 else "")
         + f": {heads}. Kept: "
         f"{'the MLP' if record['chosen_hidden'] else 'logistic regression'} {kept}. "
         "Gradient boosting was not tried: the head ships as fp16 safetensors, like the tagger.",
+        *([f"- Stacked (`--stack {head['stack']}`, stop 21): each head has a second stage, "
+           + (f"{head['stack']} hidden units" if head["stack"] else "a logistic regression")
+           + ", that reads the same evidence and what the first stage said around the word: its logit, the "
+           "logits of the words before and after it in its line, and over the line the highest and mean P and "
+           "the share of words at P 0.3 or more (`line_context` in mtfix/fuse.py). A clean line with one odd "
+           "word and a garbled line with several look alike word by word; their lines tell them apart. The "
+           "second stage is fitted on first-stage logits of words that stage was not fitted on (two first "
+           "stages, each fitted on half the segments, by segment parity, read on the other half); the shipped "
+           "first stage is fitted on all."] if head.get("stack") is not None else []),
         f"- Calibration (temperature and bias, Platt scaling, on the held-out dev words): temperature "
         f"{record['temperature']:.3f}, bias {record['bias']:.3f}, ECE {record['ece_before']:.4f} -> "
         f"{record['ece_after']:.4f}; default threshold {record['threshold']:.3f}: {cfg['clean_flags_per_1k']} flags "

@@ -24,7 +24,8 @@ seeds/article_backtranslated.txt at the same budget (a look at real round-trip t
 its evidence is collected once into CACHE.seed.pt, --tagger needed then). --seeds 13,14,15,16 reports each
 weighting's means over fitting seeds; --classes fused,casing adds the held-out recall of those synthetic classes
 (--data needed); --members 4 fits each head as the shipped one is fitted, four nets averaged (seeds SEED to
-SEED+3; with --seeds, give seeds at least 4 apart).
+SEED+3; with --seeds, give seeds at least 4 apart). --stack 32 fits each head stacked, as the shipped one is
+(a second stage of that width reads the first stage's logits of each word's line; `mtfix train fusion --stack`).
 """
 from __future__ import annotations
 
@@ -35,9 +36,11 @@ from pathlib import Path
 
 import torch
 
+from mtfix.errors import InputError
 from mtfix.fuse import FEATURES, GROUPS
-from mtfix.train import (FusionTrainConfig, clean_threshold, evidence_detector, fit_head, fusion_weights,
-                         held_out_measures, held_out_segments, join_evidence, train_evidence_path, word_mcc)
+from mtfix.train import (FusionTrainConfig, clean_threshold, evidence_detector, fit_head, fit_stacked, fusion_weights,
+                         held_out_measures, held_out_segments, join_evidence, evidence_groups, train_evidence_path,
+                         word_mcc)
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "article_backtranslated.txt"
 
@@ -61,6 +64,17 @@ def unused_dev(path: Path, data: str | None, tagger: str | None) -> dict:
     return ev
 
 
+def seed_lines() -> list[str]:
+    return [line for line in SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def seed_groups() -> torch.Tensor:
+    """Each word of the seed article's line (a segment of its own), as a stacked head's groups."""
+    from mtfix.text import tokenize
+
+    return torch.tensor([k for k, line in enumerate(seed_lines()) for _ in tokenize(line)])
+
+
 def seed_article(path: Path, tagger: str | None) -> tuple[list, torch.Tensor]:
     """The seed article's words and their evidence (collected once, with the tagger and the LM)."""
     if path.exists():
@@ -70,8 +84,7 @@ def seed_article(path: Path, tagger: str | None) -> tuple[list, torch.Tensor]:
         raise SystemExit(f"{path} does not exist yet: give --tagger to collect it")
     from mtfix.fuse import word_features
 
-    lines = [line for line in SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
-    evidence = evidence_detector(tagger).evidence(lines)
+    evidence = evidence_detector(tagger).evidence(seed_lines())
     words = [tok.text for scores, _ in evidence for tok in scores.tokens]
     x = torch.cat([word_features(scores, probs) for scores, probs in evidence if scores.tokens])
     torch.save({"words": words, "x": x}, path)
@@ -145,6 +158,8 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1,
                         help="nets per head (seeds SEED, SEED+1, ...), their logits averaged, as mtfix train fusion "
                              "--members; with --seeds, give seeds at least this far apart")
+    parser.add_argument("--stack", type=int, default=None,
+                        help="fit stacked heads, this wide in the second stage (0: logistic), as the shipped head is")
     parser.add_argument("--budgets", type=budget_list, default=[],
                         help="with --unused-dev: also its MCC at these clean-news budgets, e.g. 1,3,10,30")
     args = parser.parse_args()
@@ -154,6 +169,8 @@ def main() -> None:
         parser.error("--classes needs --data (to know each dev segment's synthetic class)")
     if args.members < 1:
         parser.error(f"--members must be at least 1, not {args.members}")
+    if args.stack is not None and args.stack < 0:
+        parser.error(f"--stack is a width, 0 or more, not {args.stack}")
     if args.seeds and args.members > 1 and any(b - a < args.members for a, b in zip(sorted(args.seeds),
                                                                                   sorted(args.seeds)[1:])):
         parser.error(f"with --members {args.members}, --seeds must lie at least {args.members} apart "
@@ -172,6 +189,13 @@ def main() -> None:
     columns = [j for j, name in enumerate(FEATURES) if name not in dropped]
     data = ev["train"]
     x, news_x = data["x"][:, columns], ev["news"]["x"][:, columns]
+    groups = news_groups = unused_groups = None
+    if args.stack is not None:  # each word's sentence, which the second stage reads by
+        try:
+            groups, news_groups = evidence_groups(data), evidence_groups(ev["news"])
+            unused_groups = evidence_groups(unused) if unused is not None else None
+        except InputError as e:
+            parser.error(str(e))
     held = torch.tensor([int(s) in held_segments for s in data["segment"]])
     family = [ev["family"][int(s)] for s in data["segment"]]
     mlqe = held & torch.tensor([f == "mlqe-pe" for f in family])
@@ -220,17 +244,24 @@ def main() -> None:
         weights = fusion_weights(ev, config)
         name = (weighting_name(invisible, config.family_weight) + (", logistic" if not args.hidden else "")
                 + "".join(f", without {g}" for g in args.drop) + (", with train rows" if args.with_train else "")
-                + (f", {args.members} nets averaged" if args.members > 1 else ""))
-        heads = [fit_head(x[~held], data["y"][~held], weights[~held], args.hidden, config.epochs, seed, args.members)
-                 for seed in args.seeds or [config.seed]]
+                + (f", {args.members} nets averaged" if args.members > 1 else "")
+                + (f", stacked ({args.stack} hidden)" if args.stack is not None else ""))
+        if args.stack is None:
+            heads = [fit_head(x[~held], data["y"][~held], weights[~held], args.hidden, config.epochs, seed,
+                              args.members) for seed in args.seeds or [config.seed]]
+        else:
+            heads = [fit_stacked(x[~held], data["y"][~held], weights[~held], data["segment"][~held], groups[~held],
+                                 args.hidden, args.stack, config.epochs, seed, args.members)
+                     for seed in args.seeds or [config.seed]]
         with torch.no_grad():
-            outputs = [(torch.sigmoid(head(x)), torch.sigmoid(head(news_x)),
-                        torch.sigmoid(head(unused["x"][:, columns])) if unused is not None else None)
+            outputs = [(torch.sigmoid(head(x, groups)), torch.sigmoid(head(news_x, news_groups)),
+                        torch.sigmoid(head(unused["x"][:, columns], unused_groups)) if unused is not None else None)
                        for head in heads]
         if seed_x is not None:
             with torch.no_grad():
-                flagged = torch.sigmoid(heads[0](seed_x[:, columns])) >= clean_threshold(outputs[0][1],
-                                                                                        base.clean_flags_per_1k)
+                flagged = torch.sigmoid(heads[0](seed_x[:, columns], seed_groups() if args.stack is not None
+                                                 else None)) >= clean_threshold(outputs[0][1],
+                                                                                base.clean_flags_per_1k)
             found_words = [w for w, f in zip(seed_words, flagged.tolist()) if f]
             notes.append(f"- {name}: {len(found_words)} words flagged in the seed article: "
                          + ", ".join(f'"{w}"' for w in found_words))

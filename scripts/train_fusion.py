@@ -2,8 +2,8 @@
 
 Collects per-word evidence (tagger P(BAD), SmolLM2 surprisal, entropy, rank, neighbours, candidate contrast,
 case and lexicon features) on the dev split and on train rows (--train-mix), neither of which the tagger trained
-on; fits a small MLP and a logistic regression, keeps the better on held-out dev words, calibrates it there, and
-saves it next to the tagger:
+on; fits a small MLP and a logistic regression, each stacked (a second stage reads the first stage's logits of
+the word's line), keeps the better on held-out dev words, calibrates it there, and saves it next to the tagger:
 
     python scripts/train_fusion.py --data runs/data/dataset --tagger models/detector --out models/detector/fused
 """
@@ -13,6 +13,18 @@ import argparse
 import sys
 
 from mtfix.train import FusionTrainConfig, json_object, train_fusion
+
+
+def stack_width(text: str) -> int | None:
+    if text.lower() == "none":
+        return None
+    try:
+        width = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a width: {text!r} (a whole number, or none)") from None
+    if width < 0:
+        raise argparse.ArgumentTypeError(f"a width is 0 or more, not {width}")
+    return width
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=defaults.members,
                         help=f"nets per head, fitted with seeds SEED, SEED+1, ...; their logits are averaged "
                              f"(default {defaults.members})")
+    parser.add_argument("--stack", type=stack_width, default=defaults.stack,
+                        help="the hidden width of the head's second stage, which reads the first stage's logits of "
+                             "each word's line (0: logistic; none: one stage only; default "
+                             f"{defaults.stack})")
     args = parser.parse_args(argv)
     if args.members < 1:
         parser.error(f"--members must be at least 1, not {args.members}")
@@ -49,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                                clean_news=args.clean_news, invisible_weight=args.invisible_weight,
                                family_weight=args.family_weight,
                                hidden=tuple(int(h) for h in args.hidden.split(",")), cache=args.cache, seed=args.seed,
-                               members=args.members, retag=args.retag)
+                               members=args.members, retag=args.retag, stack=args.stack)
     train_fusion(config, lambda msg: print(msg, file=sys.stderr, flush=True))
     return 0
 

@@ -96,6 +96,30 @@ def test_fused_detector_spans_say_which_evidence_fired(scorer, tokenizer, tmp_pa
     assert len(probs[0]) == len(tokenize(texts[0])) and all(0 < p < 1 for p in probs[0])
 
 
+def test_a_stacked_detector_reads_each_line_of_a_text_on_its_own(scorer, tokenizer, tmp_path):
+    from mtfix.fuse import CONTEXT, line_context
+
+    torch.manual_seed(3)
+    head = FusionHead(len(FEATURES), 8, second=FusionHead(len(FEATURES) + len(CONTEXT), 4))
+    for net in (*head.nets, *head.second.nets):
+        torch.nn.init.normal_(net[-1].weight, std=2.0)  # outputs that vary from word to word
+    save_fusion(head, FusionConfig(hidden=8, stack=4, threshold=0.5), tmp_path / "fused")
+    head, config = load_fusion(tmp_path / "fused")
+    detector = FusedDetector(TaggerDetector(tiny_model(), tokenizer), head, config, scorer=scorer,
+                             generator=CandidateGenerator())
+    text = "The two guides met.\nThe drones came in one Explosion."
+    ((scores, tagger),) = detector.evidence([text])
+    assert scores.lines == [0] * 5 + [1] * 7
+    x = word_features(scores, tagger)
+    with torch.inference_mode():
+        by_line = config.probability(head(x, torch.tensor(scores.lines)))
+        as_one = config.probability(head(x, torch.zeros(len(x), dtype=torch.long)))
+        first = head.first(x)
+    assert detector.probabilities([(scores, tagger)])[0] == pytest.approx(by_line.tolist(), abs=1e-6)
+    assert not torch.allclose(by_line, as_one)  # the second line's words do not count as the first's context
+    assert line_context(first, torch.tensor(scores.lines))[4, 2] == -6.0  # "." ends its line: no next word
+
+
 class FixedTagger:
     """A stand-in tagger whose P(BAD) for every word of a text is the number the text starts with."""
 
@@ -245,6 +269,7 @@ def test_train_fusion_end_to_end(scorer, tokenizer, tmp_path, monkeypatch):
     head, fusion = load_fusion(out)
     assert fusion.threshold == record["threshold"]
     assert fusion.members == 2 and len(head.nets) == 2  # two nets, seeds 13 and 14, averaged
+    assert fusion.stack == 32 and len(head.second.nets) == 2  # stacked by default: a second stage, two nets too
     detector = FusedDetector(TaggerDetector.load(str(tagger_dir)), head, fusion, scorer=scorer)
     (spans,) = detector.detect([sentence.replace("farmers", "Farmers")])
     assert [(s.start, s.end) for s in spans] == [(17, 24)]
@@ -289,6 +314,7 @@ def test_train_fusion_retag_recomputes_the_tagger_columns_as_a_fresh_collection_
         for part in [p for p in ("train", "news") if p in fresh]:
             assert torch.allclose(retagged[part]["x"], fresh[part]["x"], atol=1e-5)
             assert torch.equal(retagged[part]["y"], fresh[part]["y"])
+            assert torch.equal(retagged[part]["line"], fresh[part]["line"])
     tagger = FEATURES.index("tagger")  # the other weights did change what the tagger says
     assert not torch.allclose(first[:, tagger], torch.load(tmp_path / "b.pt")["train"]["x"][:, tagger], atol=1e-3)
 
@@ -307,6 +333,79 @@ def test_retag_refuses_evidence_of_other_rows():
     done = retag_evidence(data, ["three words here"], Half())
     assert done["x"][:, FEATURES.index("tagger")].tolist() == [0.5, 0.5, 0.5]
     assert done["x"][:, FEATURES.index("sent_tagger_max")].tolist() == [0.5, 0.5, 0.5]
+
+
+def test_line_context_reads_the_first_stage_within_each_line():
+    from mtfix.fuse import CONTEXT, EDGE_LOGIT, line_context, line_ids
+
+    assert line_ids("One two.\nThree\n\nfour", tokenize("One two.\nThree\n\nfour")) == [0, 0, 0, 1, 2]
+    logits = torch.tensor([2.0, -2.0, 0.0, -3.0, 1.0])
+    found = line_context(logits, torch.tensor([7, 7, 7, 9, 9]))  # two lines: words 0-2 and 3-4
+    assert found.shape == (5, len(CONTEXT))
+    assert found[:, 1].tolist() == [EDGE_LOGIT, 2.0, -2.0, EDGE_LOGIT, -3.0]  # the word before, in its line
+    assert found[:, 2].tolist() == [-2.0, 0.0, EDGE_LOGIT, 1.0, EDGE_LOGIT]  # the word after
+    p = torch.sigmoid(logits)
+    assert found[0, 3] == pytest.approx(float(p[0])) and found[4, 3] == pytest.approx(float(p[4]))  # highest P
+    assert found[1, 4] == pytest.approx(float(p[:3].mean())) and found[3, 4] == pytest.approx(float(p[3:].mean()))
+    assert found[2, 5] == pytest.approx(2 / 3) and found[3, 5] == pytest.approx(1 / 2)  # share at P >= 0.3
+    assert line_context(torch.zeros(0), torch.zeros(0, dtype=torch.long)).shape == (0, len(CONTEXT))
+
+
+def _clustered(n_sentences, seed):
+    """Sentences of 6 words; in half of them (garbled) the words whose first feature is over -0.5 are BAD, in
+    the other half nothing is. A word's second feature only hints at its sentence being garbled; what the first
+    stage makes of the other words' hints says it."""
+    g = torch.Generator().manual_seed(seed)
+    garbled = torch.rand(n_sentences, generator=g) < 0.5
+    x = torch.randn(n_sentences * 6, 3, generator=g)
+    sentence = torch.arange(n_sentences).repeat_interleave(6)
+    x[:, 1] = garbled[sentence].float() + torch.randn(len(x), generator=g)
+    y = ((x[:, 0] > -0.5) & garbled[sentence]).float()
+    return x, y, sentence
+
+
+def test_a_stacked_head_learns_from_the_words_around_it_and_survives_saving(tmp_path):
+    from mtfix.train import fit_stacked
+
+    x, y, sentence = _clustered(600, 0)
+    w = torch.ones(len(y))
+    single = fit_head(x, y, w, 16, 5, 13)
+    stacked = fit_stacked(x, y, w, sentence, sentence, 16, 16, 5, 13)
+    probe, gold, probe_sentence = _clustered(200, 1)
+    with torch.inference_mode():
+        loss = {name: float(torch.nn.functional.binary_cross_entropy_with_logits(logits, gold))
+                for name, logits in (("single", single(probe)), ("stacked", stacked(probe, probe_sentence)))}
+    assert loss["stacked"] < 0.8 * loss["single"]  # its sentence tells a garbled word from a clean one
+    with pytest.raises(ValueError, match="needs each word's line"):
+        stacked(probe)
+    save_fusion(stacked, FusionConfig(FEATURES[:3], hidden=16, stack=16), tmp_path)
+    loaded, config = load_fusion(tmp_path)
+    assert config.stack == 16 and json.loads((tmp_path / "config.json").read_text())["stack"] == 16
+    with torch.inference_mode():
+        assert torch.allclose(loaded(probe, probe_sentence), stacked(probe, probe_sentence), atol=2e-2)
+
+
+def test_evidence_from_before_lines_were_recorded_is_retagged_not_refused(scorer, tokenizer, tmp_path,
+                                                                              monkeypatch):
+    data, tagger_dir, _ = _fusion_data(tmp_path, tokenizer)
+    monkeypatch.setattr("mtfix.fuse.LanguageModelScorer", lambda: scorer)
+    config = FusionTrainConfig(data=str(data), tagger=str(tagger_dir), out=str(tmp_path / "head"),
+                               mix={"synthetic": 8, "clean": 6}, clean_news=6, hidden=(8,), epochs=5, held_out=0.5,
+                               cache=str(tmp_path / "a.pt"), train_mix={"synthetic": 3, "clean": 9}, stack=4)
+    train_fusion(config, [].append)
+    fresh = {name: torch.load(tmp_path / name) for name in ("a.pt", "a.train.pt")}
+    for name, ev in fresh.items():  # as an older mtfix wrote them: no line numbers
+        torch.save({**ev, **{part: {k: v for k, v in ev[part].items() if k != "line"}
+                             for part in ("train", "news") if part in ev}}, tmp_path / name)
+    logged = []
+    train_fusion(config, logged.append)
+    assert sum("tagger columns recomputed" in line for line in logged) == 2  # no --retag needed, no LM pass
+    assert not any(line.startswith("evidence: ") for line in logged)
+    for name, ev in fresh.items():
+        again = torch.load(tmp_path / name)
+        for part in [p for p in ("train", "news") if p in ev]:
+            assert torch.equal(again[part]["line"], ev[part]["line"])
+            assert torch.allclose(again[part]["x"], ev[part]["x"], atol=1e-5)
 
 
 @pytest.fixture
@@ -462,6 +561,8 @@ def test_each_words_weight_is_its_familys_times_its_invisibility():
 @pytest.mark.parametrize("option, message", [
     (["--train-mix", "{bad"], "--train-mix: not a JSON object: '{bad'"),
     (["--members", "0"], "--members must be at least 1, not 0"),
+    (["--stack", "wide"], "--stack: not a width: 'wide'"),
+    (["--stack", "-1"], "--stack: a width is 0 or more, not -1"),
 ])
 def test_train_fusion_refuses_bad_options_in_one_line(capsys, option, message):
     from mtfix.cli import main

@@ -2,7 +2,6 @@
 import math
 import random
 
-import pytest
 
 from mtfix.correct import Corrector, Option, option_traits
 from mtfix.formats import Document

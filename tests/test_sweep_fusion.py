@@ -49,9 +49,23 @@ def test_grid_entries_weigh_mlqe_pe_or_each_family_named(sweep):
 @pytest.mark.parametrize("argv, message", [
     (["--members", "0"], "--members must be at least 1"),
     (["--members", "4", "--seeds", "13,15"], "--seeds must lie at least 4 apart"),
+    (["--stack", "-2"], "--stack is a width, 0 or more, not -2"),
 ])
 def test_members_are_checked_before_any_evidence_loads(sweep, monkeypatch, capsys, tmp_path, argv, message):
     monkeypatch.setattr("sys.argv", ["sweep_fusion.py", "--cache", str(tmp_path / "absent.pt"), *argv])
     with pytest.raises(SystemExit) as exit_:
         sweep.main()
     assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_stacked_heads_need_evidence_with_its_lines(sweep, monkeypatch, capsys, tmp_path):
+    from mtfix.fuse import FEATURES
+
+    n = 6
+    part = {"x": torch.zeros(n, len(FEATURES)), "y": torch.zeros(n), "invisible": torch.zeros(n, dtype=torch.bool),
+            "segment": torch.tensor([0, 0, 0, 1, 1, 1])}  # collected before lines were recorded: no "line"
+    torch.save({"train": part, "news": part, "family": ["clean", "clean"]}, tmp_path / "old.pt")
+    monkeypatch.setattr("sys.argv", ["sweep_fusion.py", "--cache", str(tmp_path / "old.pt"), "--stack", "8"])
+    with pytest.raises(SystemExit) as exit_:
+        sweep.main()
+    assert exit_.value.code == 2 and "holds no line numbers" in capsys.readouterr().err
