@@ -187,14 +187,14 @@ def line_context(logits: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
     prev = torch.where(starts, EDGE_LOGIT, torch.cat([edge, logits[:-1]]))
     ends = torch.cat([starts[1:], torch.ones(1, dtype=torch.bool)])
     nxt = torch.where(ends, EDGE_LOGIT, torch.cat([logits[1:], edge]))
-    sentence = starts.long().cumsum(0) - 1
-    k = int(sentence[-1]) + 1
+    line = starts.long().cumsum(0) - 1
+    k = int(line[-1]) + 1
     p = torch.sigmoid(logits)
-    size = torch.zeros(k).index_add(0, sentence, torch.ones(n))
-    highest = torch.zeros(k).scatter_reduce(0, sentence, p, "amax", include_self=False)
-    mean = torch.zeros(k).index_add(0, sentence, p) / size
-    likely = torch.zeros(k).index_add(0, sentence, (p >= LIKELY).float()) / size
-    return torch.stack([logits, prev, nxt, highest[sentence], mean[sentence], likely[sentence]], 1)
+    size = torch.zeros(k).index_add(0, line, torch.ones(n))
+    highest = torch.zeros(k).scatter_reduce(0, line, p, "amax", include_self=False)
+    mean = torch.zeros(k).index_add(0, line, p) / size
+    likely = torch.zeros(k).index_add(0, line, (p >= LIKELY).float()) / size
+    return torch.stack([logits, prev, nxt, highest[line], mean[line], likely[line]], 1)
 
 
 class FusionHead(nn.Module):

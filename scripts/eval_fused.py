@@ -130,8 +130,8 @@ def main() -> None:
     fusion_ev = Path(args.fusion_evidence)
     if fusion_ev.exists():
         from mtfix.fuse import select
-        from mtfix.train import (FusionTrainConfig, fit_head, fit_stacked, fusion_weights, join_evidence,
-                                 evidence_groups, train_evidence_path)
+        from mtfix.train import (FusionTrainConfig, evidence_groups, fit_head, fit_stacked, fusion_weights,
+                                 join_evidence, train_evidence_path)
 
         fusion = torch.load(fusion_ev)
         record = json.loads((Path(args.model) / "fused" / "training.json").read_text())

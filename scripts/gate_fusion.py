@@ -24,7 +24,7 @@ import torch
 
 from mtfix.errors import InputError
 from mtfix.fuse import FEATURES, load_fusion, select
-from mtfix.train import FusionTrainConfig, held_out_segments, evidence_groups, word_mcc
+from mtfix.train import FusionTrainConfig, evidence_groups, held_out_segments, word_mcc
 
 ROOT = Path(__file__).resolve().parents[1]
 

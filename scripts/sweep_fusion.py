@@ -38,8 +38,8 @@ import torch
 
 from mtfix.errors import InputError
 from mtfix.fuse import FEATURES, GROUPS
-from mtfix.train import (FusionTrainConfig, clean_threshold, evidence_detector, fit_head, fit_stacked, fusion_weights,
-                         held_out_measures, held_out_segments, join_evidence, evidence_groups, train_evidence_path,
+from mtfix.train import (FusionTrainConfig, clean_threshold, evidence_detector, evidence_groups, fit_head, fit_stacked,
+                         fusion_weights, held_out_measures, held_out_segments, join_evidence, train_evidence_path,
                          word_mcc)
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "article_backtranslated.txt"
@@ -190,7 +190,7 @@ def main() -> None:
     data = ev["train"]
     x, news_x = data["x"][:, columns], ev["news"]["x"][:, columns]
     groups = news_groups = unused_groups = None
-    if args.stack is not None:  # each word's sentence, which the second stage reads by
+    if args.stack is not None:  # each word's line, which the second stage reads by
         try:
             groups, news_groups = evidence_groups(data), evidence_groups(ev["news"])
             unused_groups = evidence_groups(unused) if unused is not None else None
