@@ -246,6 +246,13 @@ def _fusion_data(tmp_path, tokenizer):
     return data, tagger_dir, sentence
 
 
+def _quick_config(tmp_path, data, tagger_dir, out, **changes):
+    """A few epochs on the tiny data set, the dev evidence cached in tmp_path/a.pt."""
+    return FusionTrainConfig(data=str(data), tagger=str(tagger_dir), out=str(out), mix={"synthetic": 8, "clean": 6},
+                             clean_news=6, hidden=(8,), epochs=5, held_out=0.5, cache=str(tmp_path / "a.pt"),
+                             train_mix={"synthetic": 3, "clean": 9}, **changes)
+
+
 def test_train_fusion_end_to_end(scorer, tokenizer, tmp_path, monkeypatch):
     data, tagger_dir, sentence = _fusion_data(tmp_path, tokenizer)
     monkeypatch.setattr("mtfix.fuse.LanguageModelScorer", lambda: scorer)  # the tiny LM, not SmolLM2
@@ -288,9 +295,7 @@ def test_train_fusion_retag_recomputes_the_tagger_columns_as_a_fresh_collection_
 
     data, tagger_dir, _ = _fusion_data(tmp_path, tokenizer)
     monkeypatch.setattr("mtfix.fuse.LanguageModelScorer", lambda: scorer)
-    config = FusionTrainConfig(data=str(data), tagger=str(tagger_dir), out=str(tmp_path / "head-a"),
-                               mix={"synthetic": 8, "clean": 6}, clean_news=6, hidden=(8,), epochs=5, held_out=0.5,
-                               cache=str(tmp_path / "a.pt"), train_mix={"synthetic": 3, "clean": 9})
+    config = _quick_config(tmp_path, data, tagger_dir, tmp_path / "head-a")
     train_fusion(config, [].append)
     first = torch.load(tmp_path / "a.pt")["train"]["x"]
     other = tmp_path / "other-tagger"  # another tagger on the same draw: other weights
@@ -389,9 +394,7 @@ def test_evidence_from_before_lines_were_recorded_is_retagged_not_refused(scorer
                                                                               monkeypatch):
     data, tagger_dir, _ = _fusion_data(tmp_path, tokenizer)
     monkeypatch.setattr("mtfix.fuse.LanguageModelScorer", lambda: scorer)
-    config = FusionTrainConfig(data=str(data), tagger=str(tagger_dir), out=str(tmp_path / "head"),
-                               mix={"synthetic": 8, "clean": 6}, clean_news=6, hidden=(8,), epochs=5, held_out=0.5,
-                               cache=str(tmp_path / "a.pt"), train_mix={"synthetic": 3, "clean": 9}, stack=4)
+    config = _quick_config(tmp_path, data, tagger_dir, tmp_path / "head", stack=4)
     train_fusion(config, [].append)
     fresh = {name: torch.load(tmp_path / name) for name in ("a.pt", "a.train.pt")}
     for name, ev in fresh.items():  # as an older mtfix wrote them: no line numbers
