@@ -212,11 +212,14 @@ def main() -> None:
         by_class = {c: held & gold & torch.tensor([src == f"synthetic:{c}" for src in sources]) for c in args.classes}
 
     def measures(probs: torch.Tensor, news: torch.Tensor, unused_probs: torch.Tensor | None) -> list[float]:
-        """The table's numbers for one head: held-out MLQE-PE MCC and synthetic recall, the recall of each
-        --classes class, and the unused-dev MCC, all at the dev clean-news budget."""
+        """The table's numbers for one head: held-out MLQE-PE MCC, synthetic recall and synthetic MCC (recall
+        does not see flags on the OK words around an artifact; MCC does), the recall of each --classes class, and
+        the unused-dev MCC, all at the dev clean-news budget."""
         mcc, recall = held_out_measures(probs, news, gold, mlqe, synthetic, base.clean_flags_per_1k)
         threshold = clean_threshold(news, base.clean_flags_per_1k)
-        found = [mcc, recall, *(float((probs[m] >= threshold).float().mean()) for m in by_class.values())]
+        synthetic_mcc = word_mcc(probs[synthetic] >= threshold, gold[synthetic])
+        found = [mcc, recall, synthetic_mcc,
+                 *(float((probs[m] >= threshold).float().mean()) for m in by_class.values())]
         if unused_probs is not None:
             found.append(word_mcc(unused_probs >= threshold, unused["y"].bool()))
         return found
@@ -226,10 +229,10 @@ def main() -> None:
         return line + (" " + budget_columns(unused_probs, news, unused["y"].bool(), args.budgets)
                        if args.budgets else "")
 
-    lines = ["| weighting | held-out dev MLQE-PE MCC | held-out dev synthetic recall |"
+    lines = ["| weighting | held-out dev MLQE-PE MCC | held-out dev synthetic recall | held-out dev synthetic MCC |"
              + "".join(f" held-out {c} recall |" for c in args.classes)
              + (" unused dev MLQE-PE MCC |" if unused is not None else ""),
-             "|---|---|---|" + "---|" * len(args.classes) + ("---|" if unused is not None else "")]
+             "|---|---|---|---|" + "---|" * len(args.classes) + ("---|" if unused is not None else "")]
     if args.budgets:
         lines[0] += "".join(f" unused dev MCC at {b:g} clean flags/1k |" for b in args.budgets)
         lines[0] += " unused dev best MCC at (clean flags/1k) |"

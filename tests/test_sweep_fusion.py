@@ -69,3 +69,24 @@ def test_stacked_heads_need_evidence_with_its_lines(sweep, monkeypatch, capsys, 
     with pytest.raises(SystemExit) as exit_:
         sweep.main()
     assert exit_.value.code == 2 and "holds no line numbers" in capsys.readouterr().err
+
+
+def test_a_stacked_sweep_runs_on_evidence_with_lines_and_scores_synthetic_precision(sweep, monkeypatch, capsys,
+                                                                                   tmp_path):
+    from mtfix.fuse import FEATURES
+
+    g = torch.Generator().manual_seed(0)
+    n_segments, words = 20, 5
+    x = torch.randn(n_segments * words, len(FEATURES), generator=g)
+    x[::words, 0] = 2.0  # every segment's first word BAD: the held-out synthetic segment has one to find
+    part = {"x": x, "y": (x[:, 0] > 1.0).float(), "invisible": torch.zeros(len(x), dtype=torch.bool),
+            "segment": torch.arange(n_segments).repeat_interleave(words), "line": torch.zeros(len(x), dtype=torch.long)}
+    families = ["synthetic", "mlqe-pe", "clean", "apertium"] * (n_segments // 4)
+    torch.save({"train": part, "news": part, "family": families}, tmp_path / "ev.pt")
+    monkeypatch.setattr("sys.argv", ["sweep_fusion.py", "--cache", str(tmp_path / "ev.pt"), "--stack", "4",
+                                     "--hidden", "4", "--grid", "[[1, 2]]"])
+    sweep.main()
+    header, _, _tagger, head = capsys.readouterr().out.strip().splitlines()
+    assert "held-out dev synthetic recall | held-out dev synthetic MCC |" in header
+    assert head.startswith("| invisible 1, MLQE-PE x2, stacked (4 hidden) |")
+    assert all(-1.0 <= float(cell) <= 1.0 for cell in head.strip(" |").split("|")[1:])
