@@ -169,8 +169,7 @@ def line_ids(text: str, tokens: Sequence[Token]) -> list[int]:
 def line_groups(scores: WordScores) -> torch.Tensor:
     """Each word's line, as a stacked head's ``groups``: from ``scores.lines`` where the detector recorded them
     (FusedDetector.evidence does), else one line (evidence cached by an older mtfix, collected line by line)."""
-    lines = getattr(scores, "lines", None)
-    return torch.tensor(lines) if lines else torch.zeros(len(scores.tokens), dtype=torch.long)
+    return torch.tensor(scores.lines) if scores.lines else torch.zeros(len(scores.tokens), dtype=torch.long)
 
 
 def line_context(logits: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:

@@ -51,6 +51,22 @@ def json_object(value: str) -> dict:
     return parsed
 
 
+def stack_width(text: str) -> int | None:
+    """The --stack argument: the hidden width of a stacked head's second stage (0: logistic), or none (one
+    stage); a one-line usage error otherwise."""
+    import argparse
+
+    if text.lower() == "none":
+        return None
+    try:
+        width = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a width: {text!r} (a whole number, or none)") from None
+    if width < 0:
+        raise argparse.ArgumentTypeError(f"a width is 0 or more, not {width}")
+    return width
+
+
 @dataclass
 class TrainConfig:
     data: str

@@ -39,8 +39,8 @@ import torch
 from mtfix.errors import InputError
 from mtfix.fuse import FEATURES, GROUPS
 from mtfix.train import (FusionTrainConfig, clean_threshold, evidence_detector, evidence_groups, fit_head, fit_stacked,
-                         fusion_weights, held_out_measures, held_out_segments, join_evidence, train_evidence_path,
-                         word_mcc)
+                         fusion_weights, held_out_measures, held_out_segments, join_evidence, stack_width,
+                         train_evidence_path, word_mcc)
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "article_backtranslated.txt"
 
@@ -158,7 +158,7 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1,
                         help="nets per head (seeds SEED, SEED+1, ...), their logits averaged, as mtfix train fusion "
                              "--members; with --seeds, give seeds at least this far apart")
-    parser.add_argument("--stack", type=int, default=None,
+    parser.add_argument("--stack", type=stack_width, default=None,
                         help="fit stacked heads, this wide in the second stage (0: logistic), as the shipped head is")
     parser.add_argument("--budgets", type=budget_list, default=[],
                         help="with --unused-dev: also its MCC at these clean-news budgets, e.g. 1,3,10,30")
@@ -169,8 +169,6 @@ def main() -> None:
         parser.error("--classes needs --data (to know each dev segment's synthetic class)")
     if args.members < 1:
         parser.error(f"--members must be at least 1, not {args.members}")
-    if args.stack is not None and args.stack < 0:
-        parser.error(f"--stack is a width, 0 or more, not {args.stack}")
     if args.seeds and args.members > 1 and any(b - a < args.members for a, b in zip(sorted(args.seeds),
                                                                                   sorted(args.seeds)[1:])):
         parser.error(f"with --members {args.members}, --seeds must lie at least {args.members} apart "

@@ -12,19 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mtfix.train import FusionTrainConfig, json_object, train_fusion
-
-
-def stack_width(text: str) -> int | None:
-    if text.lower() == "none":
-        return None
-    try:
-        width = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a width: {text!r} (a whole number, or none)") from None
-    if width < 0:
-        raise argparse.ArgumentTypeError(f"a width is 0 or more, not {width}")
-    return width
+from mtfix.train import FusionTrainConfig, json_object, stack_width, train_fusion
 
 
 def main(argv: list[str] | None = None) -> int:

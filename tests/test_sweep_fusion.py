@@ -49,7 +49,7 @@ def test_grid_entries_weigh_mlqe_pe_or_each_family_named(sweep):
 @pytest.mark.parametrize("argv, message", [
     (["--members", "0"], "--members must be at least 1"),
     (["--members", "4", "--seeds", "13,15"], "--seeds must lie at least 4 apart"),
-    (["--stack", "-2"], "--stack is a width, 0 or more, not -2"),
+    (["--stack", "-2"], "--stack: a width is 0 or more, not -2"),
 ])
 def test_members_are_checked_before_any_evidence_loads(sweep, monkeypatch, capsys, tmp_path, argv, message):
     monkeypatch.setattr("sys.argv", ["sweep_fusion.py", "--cache", str(tmp_path / "absent.pt"), *argv])
