@@ -67,6 +67,20 @@ def stack_width(text: str) -> int | None:
     return width
 
 
+def budget(text: str) -> float:
+    """A --clean-flags argument: flags per 1,000 clean words, above 0 and below 1,000; a one-line usage error
+    otherwise."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of flags per 1,000 words: {text!r} (e.g. 2.5)") from None
+    if not 0 < value < 1000:
+        raise argparse.ArgumentTypeError(f"flags per 1,000 words lie above 0 and below 1000, not {value:g}")
+    return value
+
+
 @dataclass
 class TrainConfig:
     data: str
@@ -421,6 +435,13 @@ def fusion_dev_sample(dev: Any, config: "FusionTrainConfig") -> list[dict[str, A
     return sample_mix(dev, config.mix, random.Random(config.seed))
 
 
+def fusion_news_rows(dev: Any, config: "FusionTrainConfig") -> list[dict[str, Any]]:
+    """The dev clean-news rows outside the dev sample (at most ``config.clean_news``) that train_fusion fixes the
+    default threshold on."""
+    taken = {r["text"] for r in fusion_dev_sample(dev, config)}
+    return [r for r in dev if is_news(r["source"]) and r["text"] not in taken][:config.clean_news]
+
+
 def held_out_segments(n_dev: int, config: "FusionTrainConfig") -> set[int]:
     """Which of the ``n_dev`` dev-sample segments are held out to choose and calibrate the head."""
     return set(random.Random(config.seed).sample(range(n_dev), int(n_dev * config.held_out)))
@@ -489,12 +510,14 @@ def fit_head(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, hidden: int, epo
 
 
 def fit_stacked(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, segment: torch.Tensor, groups: torch.Tensor,
-                hidden: int, stack: int, epochs: int, seed: int, members: int = 1) -> Any:
+                hidden: int, stack: int, epochs: int, seed: int, members: int = 1,
+                second_w: torch.Tensor | None = None) -> Any:
     """A stacked fusion head: the first stage as fit_head fits it; the second (``stack`` hidden units) reads the
     evidence with the first stage's logits of each word's line (fuse.line_context), fitted on logits the first
     stage gave words it was not fitted on: two first stages, each fitted on the segments of one parity and read on
     the other's, so that the second stage learns from logits like those of unseen text. ``groups``: each row's
-    line (evidence_groups); the rows of a segment lie together."""
+    line (evidence_groups); the rows of a segment lie together. ``second_w``: the second stage's word weights
+    (default ``w``)."""
     from .fuse import line_context
 
     even = segment % 2 == 0
@@ -504,8 +527,8 @@ def fit_stacked(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, segment: torc
         with torch.no_grad():
             out_of_fold[~half] = first(x[~half])
     head = fit_head(x, y, w, hidden, epochs, seed, members)
-    head.second = fit_head(torch.cat([x, line_context(out_of_fold, groups)], 1), y, w, stack, epochs, seed,
-                           members)
+    head.second = fit_head(torch.cat([x, line_context(out_of_fold, groups)], 1), y,
+                           w if second_w is None else second_w, stack, epochs, seed, members)
     return head.eval()
 
 
@@ -644,8 +667,7 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
     else:
         dev = datasets.load_from_disk(config.data)["dev"]
         rows = fusion_dev_sample(dev, config)
-        taken = {r["text"] for r in rows}
-        news = [r for r in dev if is_news(r["source"]) and r["text"] not in taken][:config.clean_news]
+        news = fusion_news_rows(dev, config)
         if not news:
             from .errors import InputError
 

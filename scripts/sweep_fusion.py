@@ -38,9 +38,9 @@ import torch
 
 from mtfix.errors import InputError
 from mtfix.fuse import FEATURES, GROUPS
-from mtfix.train import (FusionTrainConfig, clean_threshold, evidence_detector, evidence_groups, fit_head, fit_stacked,
-                         fusion_weights, held_out_measures, held_out_segments, join_evidence, stack_width,
-                         train_evidence_path, word_mcc)
+from mtfix.train import (FusionTrainConfig, budget, clean_threshold, evidence_detector, evidence_groups, fit_head,
+                         fit_stacked, fusion_weights, held_out_measures, held_out_segments, join_evidence,
+                         json_object, stack_width, train_evidence_path, word_mcc)
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "article_backtranslated.txt"
 
@@ -92,13 +92,7 @@ def seed_article(path: Path, tagger: str | None) -> tuple[list, torch.Tensor]:
 
 
 def budget_list(text: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r} (e.g. 1,3,10)") from None
-    if any(not 0 < v < 1000 for v in values):
-        raise argparse.ArgumentTypeError(f"budgets are flags per 1,000 words, above 0 and below 1000: {text!r}")
-    return values
+    return [budget(v) for v in text.split(",")]
 
 
 def seed_list(text: str) -> list[int]:
@@ -160,11 +154,18 @@ def main() -> None:
                              "--members; with --seeds, give seeds at least this far apart")
     parser.add_argument("--stack", type=stack_width, default=None,
                         help="fit stacked heads, this wide in the second stage (0: logistic), as the shipped head is")
+    parser.add_argument("--clean-flags", type=budget, default=FusionTrainConfig.clean_flags_per_1k,
+                        help="the dev clean-news budget (flags per 1,000) the table's columns are read at, as "
+                             "`mtfix train fusion --clean-flags` (default %(default)g)")
+    parser.add_argument("--stack-weight", type=json_object, default=None,
+                        help="with --stack: the second stage's family weights, as JSON (default: the grid entry's)")
     parser.add_argument("--budgets", type=budget_list, default=[],
                         help="with --unused-dev: also its MCC at these clean-news budgets, e.g. 1,3,10,30")
     args = parser.parse_args()
     if args.budgets and not args.unused_dev:
         parser.error("--budgets needs --unused-dev")
+    if args.stack_weight is not None and args.stack is None:
+        parser.error("--stack-weight needs --stack")
     if args.classes and not args.data:
         parser.error("--classes needs --data (to know each dev segment's synthetic class)")
     if args.members < 1:
@@ -179,7 +180,7 @@ def main() -> None:
     seed_words, seed_x = seed_article(Path(args.cache).with_suffix(".seed.pt"), args.tagger) if args.seed_article \
         else ([], None)
     ev = torch.load(args.cache)
-    base = FusionTrainConfig(data="", tagger="", out="")
+    base = FusionTrainConfig(data="", tagger="", out="", clean_flags_per_1k=args.clean_flags)
     held_segments = held_out_segments(len(ev["family"]), base)
     if args.with_train:
         ev = join_evidence(ev, torch.load(train_evidence_path(args.cache)))
@@ -246,13 +247,16 @@ def main() -> None:
         name = (weighting_name(invisible, config.family_weight) + (", logistic" if not args.hidden else "")
                 + "".join(f", without {g}" for g in args.drop) + (", with train rows" if args.with_train else "")
                 + (f", {args.members} nets averaged" if args.members > 1 else "")
-                + (f", stacked ({args.stack} hidden)" if args.stack is not None else ""))
+                + (f", stacked ({args.stack} hidden)" if args.stack is not None else "")
+                + (f", second stage {weighting_name(invisible, args.stack_weight)}" if args.stack_weight else ""))
         if args.stack is None:
             heads = [fit_head(x[~held], data["y"][~held], weights[~held], args.hidden, config.epochs, seed,
                               args.members) for seed in args.seeds or [config.seed]]
         else:
+            second = None if args.stack_weight is None else fusion_weights(ev, FusionTrainConfig(
+                data="", tagger="", out="", invisible_weight=invisible, family_weight=args.stack_weight))[~held]
             heads = [fit_stacked(x[~held], data["y"][~held], weights[~held], data["segment"][~held], groups[~held],
-                                 args.hidden, args.stack, config.epochs, seed, args.members)
+                                 args.hidden, args.stack, config.epochs, seed, args.members, second)
                      for seed in args.seeds or [config.seed]]
         with torch.no_grad():
             outputs = [(torch.sigmoid(head(x, groups)), torch.sigmoid(head(news_x, news_groups)),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mtfix.train import FusionTrainConfig, json_object, stack_width, train_fusion
+from mtfix.train import FusionTrainConfig, budget, json_object, stack_width, train_fusion
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
                              "tagger never trained on ({} for none)")
     parser.add_argument("--clean-news", type=int, default=defaults.clean_news,
                         help="dev clean-news segments that fix the default threshold")
+    parser.add_argument("--clean-flags", type=budget, default=defaults.clean_flags_per_1k,
+                        help="flags per 1,000 dev clean-news words that the default threshold allows, and the budget "
+                             f"heads are compared at (default {defaults.clean_flags_per_1k:g})")
     parser.add_argument("--invisible-weight", type=float, default=defaults.invisible_weight,
                         help="weight of MLQE-PE BAD words that a monolingual reader cannot see")
     parser.add_argument("--family-weight", type=json_object, default=defaults.family_weight,
@@ -50,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--members must be at least 1, not {args.members}")
     config = FusionTrainConfig(data=args.data, tagger=args.tagger, out=args.out, mix=args.mix,
                                train_mix=args.train_mix,
-                               clean_news=args.clean_news, invisible_weight=args.invisible_weight,
+                               clean_news=args.clean_news, clean_flags_per_1k=args.clean_flags,
+                               invisible_weight=args.invisible_weight,
                                family_weight=args.family_weight,
                                hidden=tuple(int(h) for h in args.hidden.split(",")), cache=args.cache, seed=args.seed,
                                members=args.members, retag=args.retag, stack=args.stack)

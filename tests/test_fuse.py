@@ -566,6 +566,8 @@ def test_each_words_weight_is_its_familys_times_its_invisibility():
     (["--members", "0"], "--members must be at least 1, not 0"),
     (["--stack", "wide"], "--stack: not a width: 'wide'"),
     (["--stack", "-1"], "--stack: a width is 0 or more, not -1"),
+    (["--clean-flags", "few"], "--clean-flags: not a number of flags per 1,000 words: 'few'"),
+    (["--clean-flags", "0"], "--clean-flags: flags per 1,000 words lie above 0 and below 1000, not 0"),
 ])
 def test_train_fusion_refuses_bad_options_in_one_line(capsys, option, message):
     from mtfix.cli import main

@@ -50,6 +50,8 @@ def test_grid_entries_weigh_mlqe_pe_or_each_family_named(sweep):
     (["--members", "0"], "--members must be at least 1"),
     (["--members", "4", "--seeds", "13,15"], "--seeds must lie at least 4 apart"),
     (["--stack", "-2"], "--stack: a width is 0 or more, not -2"),
+    (["--stack-weight", '{"synthetic": 2}'], "--stack-weight needs --stack"),
+    (["--clean-flags", "-1"], "--clean-flags: flags per 1,000 words lie above 0 and below 1000, not -1"),
 ])
 def test_members_are_checked_before_any_evidence_loads(sweep, monkeypatch, capsys, tmp_path, argv, message):
     monkeypatch.setattr("sys.argv", ["sweep_fusion.py", "--cache", str(tmp_path / "absent.pt"), *argv])
@@ -84,9 +86,9 @@ def test_a_stacked_sweep_runs_on_evidence_with_lines_and_scores_synthetic_precis
     families = ["synthetic", "mlqe-pe", "clean", "apertium"] * (n_segments // 4)
     torch.save({"train": part, "news": part, "family": families}, tmp_path / "ev.pt")
     monkeypatch.setattr("sys.argv", ["sweep_fusion.py", "--cache", str(tmp_path / "ev.pt"), "--stack", "4",
-                                     "--hidden", "4", "--grid", "[[1, 2]]"])
+                                     "--hidden", "4", "--grid", "[[1, 2]]", "--stack-weight", '{"synthetic": 2}'])
     sweep.main()
     header, _, _tagger, head = capsys.readouterr().out.strip().splitlines()
     assert "held-out dev synthetic recall | held-out dev synthetic MCC |" in header
-    assert head.startswith("| invisible 1, MLQE-PE x2, stacked (4 hidden) |")
+    assert head.startswith("| invisible 1, MLQE-PE x2, stacked (4 hidden), second stage invisible 1, synthetic x2 |")
     assert all(-1.0 <= float(cell) <= 1.0 for cell in head.strip(" |").split("|")[1:])
