@@ -159,6 +159,9 @@ def main() -> None:
                              "`mtfix train fusion --clean-flags` (default %(default)g)")
     parser.add_argument("--stack-weight", type=json_object, default=None,
                         help="with --stack: the second stage's family weights, as JSON (default: the grid entry's)")
+    parser.add_argument("--head", type=Path, action="append", default=[], metavar="FOLDER",
+                        help="also score this saved head (mtfix train fusion --out) as it is, above the grid's "
+                             "(repeatable; --grid '[]' fits none)")
     parser.add_argument("--budgets", type=budget_list, default=[],
                         help="with --unused-dev: also its MCC at these clean-news budgets, e.g. 1,3,10,30")
     args = parser.parse_args()
@@ -187,9 +190,9 @@ def main() -> None:
     dropped = {name for group in args.drop for name in GROUPS.get(group, (group,))}
     columns = [j for j, name in enumerate(FEATURES) if name not in dropped]
     data = ev["train"]
-    x, news_x = data["x"][:, columns], ev["news"]["x"][:, columns]
+    x = data["x"][:, columns]
     groups = news_groups = unused_groups = None
-    if args.stack is not None:  # each word's line, which the second stage reads by
+    if args.stack is not None or args.head:  # each word's line, which the second stage reads by
         try:
             groups, news_groups = evidence_groups(data), evidence_groups(ev["news"])
             unused_groups = evidence_groups(unused) if unused is not None else None
@@ -240,6 +243,31 @@ def main() -> None:
     column = FEATURES.index("tagger")
     lines.append(row("the tagger alone", data["x"][:, column], ev["news"]["x"][:, column],
                      unused["x"][:, column] if unused is not None else None))
+    def scored(heads: list, cols: list[int], stacked: bool) -> list[tuple]:
+        """Each head's P(BAD) on the evidence, the dev news and the unused dev segments."""
+        g = (groups, news_groups, unused_groups) if stacked else (None, None, None)
+        with torch.no_grad():
+            return [(torch.sigmoid(head(data["x"][:, cols], g[0])), torch.sigmoid(head(ev["news"]["x"][:, cols], g[1])),
+                     torch.sigmoid(head(unused["x"][:, cols], g[2])) if unused is not None else None)
+                    for head in heads]
+
+    def seed_note(name: str, head, cols: list[int], stacked: bool, news: torch.Tensor) -> str:
+        with torch.no_grad():
+            flagged = torch.sigmoid(head(seed_x[:, cols], seed_groups() if stacked else None)) >= clean_threshold(
+                news, base.clean_flags_per_1k)
+        found_words = [w for w, f in zip(seed_words, flagged.tolist()) if f]
+        return f"- {name}: {len(found_words)} words flagged in the seed article: " + ", ".join(
+            f'"{w}"' for w in found_words)
+
+    for path in args.head:  # saved heads, scored as they are (their own features, stacked or not)
+        from mtfix.fuse import load_fusion
+
+        head, config = load_fusion(path)
+        cols = [FEATURES.index(name) for name in config.features]
+        output = scored([head], cols, config.stack is not None)[0]
+        lines.append(row(f"saved head {path}", *output))
+        if seed_x is not None:
+            notes.append(seed_note(f"saved head {path}", head, cols, config.stack is not None, output[1]))
     for invisible, weight in json.loads(args.grid):
         config = FusionTrainConfig(data="", tagger="", out="", invisible_weight=invisible,
                                    family_weight=family_weights(weight))
@@ -258,18 +286,9 @@ def main() -> None:
             heads = [fit_stacked(x[~held], data["y"][~held], weights[~held], data["segment"][~held], groups[~held],
                                  args.hidden, args.stack, config.epochs, seed, args.members, second)
                      for seed in args.seeds or [config.seed]]
-        with torch.no_grad():
-            outputs = [(torch.sigmoid(head(x, groups)), torch.sigmoid(head(news_x, news_groups)),
-                        torch.sigmoid(head(unused["x"][:, columns], unused_groups)) if unused is not None else None)
-                       for head in heads]
+        outputs = scored(heads, columns, args.stack is not None)
         if seed_x is not None:
-            with torch.no_grad():
-                flagged = torch.sigmoid(heads[0](seed_x[:, columns], seed_groups() if args.stack is not None
-                                                 else None)) >= clean_threshold(outputs[0][1],
-                                                                                base.clean_flags_per_1k)
-            found_words = [w for w, f in zip(seed_words, flagged.tolist()) if f]
-            notes.append(f"- {name}: {len(found_words)} words flagged in the seed article: "
-                         + ", ".join(f'"{w}"' for w in found_words))
+            notes.append(seed_note(name, heads[0], columns, args.stack is not None, outputs[0][1]))
         if not args.seeds:
             lines.append(row(name, *outputs[0]))
             continue

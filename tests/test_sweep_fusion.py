@@ -92,3 +92,28 @@ def test_a_stacked_sweep_runs_on_evidence_with_lines_and_scores_synthetic_precis
     assert "held-out dev synthetic recall | held-out dev synthetic MCC |" in header
     assert head.startswith("| invisible 1, MLQE-PE x2, stacked (4 hidden), second stage invisible 1, synthetic x2 |")
     assert all(-1.0 <= float(cell) <= 1.0 for cell in head.strip(" |").split("|")[1:])
+
+
+def test_a_saved_head_is_scored_as_it_is_without_fitting_one(sweep, monkeypatch, capsys, tmp_path):
+    from mtfix.fuse import CONTEXT, FEATURES, FusionConfig, FusionHead, load_fusion, save_fusion
+
+    n_segments, words = 8, 5
+    x = torch.zeros(n_segments * words, len(FEATURES))
+    x[::words, 0] = 1.0  # the first word of each segment BAD, and the tagger column says so
+    part = {"x": x, "y": x[:, 0].clone(), "invisible": torch.zeros(len(x), dtype=torch.bool),
+            "segment": torch.arange(n_segments).repeat_interleave(words), "line": torch.zeros(len(x), dtype=torch.long)}
+    torch.save({"train": part, "news": {**part, "y": torch.zeros(len(x))}, "family": ["synthetic"] * n_segments},
+               tmp_path / "ev.pt")
+    second = FusionHead(len(FEATURES) + len(CONTEXT), 0)
+    with torch.no_grad():  # the second stage reads the tagger column alone: flags exactly the BAD words
+        second.nets[0].weight.zero_()
+        second.nets[0].weight[0, 0] = 10.0
+        second.nets[0].bias.fill_(-5.0)
+    save_fusion(FusionHead(len(FEATURES), 4, second=second), FusionConfig(hidden=4, stack=0), tmp_path / "head")
+    assert load_fusion(tmp_path / "head")[1].stack == 0
+    monkeypatch.setattr("sys.argv", ["sweep_fusion.py", "--cache", str(tmp_path / "ev.pt"), "--grid", "[]",
+                                     "--head", str(tmp_path / "head"), "--clean-flags", "500"])
+    sweep.main()
+    header, _, _tagger, saved = capsys.readouterr().out.strip().splitlines()
+    assert saved.startswith(f"| saved head {tmp_path / 'head'} |")
+    assert [float(cell) for cell in saved.strip(" |").split("|")[1:]][1] == 1.0  # every held-out artifact found
