@@ -5,7 +5,7 @@ import json
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -375,6 +375,7 @@ class FusionTrainConfig:
     seed: int = 13
     members: int = 4                # nets per head, fitted with seeds seed, seed + 1, ...; their logits averaged
     stack: int | None = 32          # the second stage's hidden width (fuse.line_context); None: one stage
+    stack_weight: dict[str, float] | None = None  # the second stage's family weights (None: family_weight's)
     clean_flags_per_1k: float = 3.0
     cache: str = "runs/fusion/evidence.pt"  # the evidence, reused while the tagger and the data stay the same
     retag: bool = False             # a cache from another tagger: recompute only the tagger's columns (no LM pass)
@@ -701,8 +702,10 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
             head = fit_head(data["x"][fit], data["y"][fit], weights[fit], hidden, config.epochs, config.seed,
                             config.members)
         else:
+            second = (None if config.stack_weight is None
+                      else fusion_weights(ev, replace(config, family_weight=config.stack_weight))[fit])
             head = fit_stacked(data["x"][fit], data["y"][fit], weights[fit], data["segment"][fit], groups[fit],
-                               hidden, config.stack, config.epochs, config.seed, config.members)
+                               hidden, config.stack, config.epochs, config.seed, config.members, second)
         with torch.inference_mode():
             logits = head(data["x"][held], groups[held])
             mcc, recall = held_out_measures(torch.sigmoid(head(data["x"], groups)),

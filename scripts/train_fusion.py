@@ -48,7 +48,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="the hidden width of the head's second stage, which reads the first stage's logits of "
                              "each word's line (0: logistic; none: one stage only; default "
                              f"{defaults.stack})")
+    parser.add_argument("--stack-weight", type=json_object, default=defaults.stack_weight,
+                        help="the second stage's family weights, as JSON (default: those of --family-weight)")
     args = parser.parse_args(argv)
+    if args.stack_weight is not None and args.stack is None:
+        parser.error("--stack-weight needs a stacked head (--stack none was given)")
     if args.members < 1:
         parser.error(f"--members must be at least 1, not {args.members}")
     config = FusionTrainConfig(data=args.data, tagger=args.tagger, out=args.out, mix=args.mix,
@@ -57,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
                                invisible_weight=args.invisible_weight,
                                family_weight=args.family_weight,
                                hidden=tuple(int(h) for h in args.hidden.split(",")), cache=args.cache, seed=args.seed,
-                               members=args.members, retag=args.retag, stack=args.stack)
+                               members=args.members, retag=args.retag, stack=args.stack,
+                               stack_weight=args.stack_weight)
     train_fusion(config, lambda msg: print(msg, file=sys.stderr, flush=True))
     return 0
 

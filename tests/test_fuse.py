@@ -383,6 +383,11 @@ def test_a_stacked_head_learns_from_the_words_around_it_and_survives_saving(tmp_
     assert loss["stacked"] < 0.8 * loss["single"]  # its sentence tells a garbled word from a clean one
     with pytest.raises(ValueError, match="needs each word's line"):
         stacked(probe)
+    # the second stage's own weights: where they are zero, it learns nothing of those words
+    clean_only = fit_stacked(x, y, w, sentence, sentence, 16, 16, 5, 13, second_w=(y == 0).float())
+    with torch.inference_mode():
+        assert float(torch.sigmoid(clean_only(probe, probe_sentence)).max()) < 0.5 < float(
+            torch.sigmoid(stacked(probe, probe_sentence)).max())
     save_fusion(stacked, FusionConfig(FEATURES[:3], hidden=16, stack=16), tmp_path)
     loaded, config = load_fusion(tmp_path)
     assert config.stack == 16 and json.loads((tmp_path / "config.json").read_text())["stack"] == 16
@@ -566,6 +571,7 @@ def test_each_words_weight_is_its_familys_times_its_invisibility():
     (["--members", "0"], "--members must be at least 1, not 0"),
     (["--stack", "wide"], "--stack: not a width: 'wide'"),
     (["--stack", "-1"], "--stack: a width is 0 or more, not -1"),
+    (["--stack", "none", "--stack-weight", '{"clean": 2}'], "--stack-weight needs a stacked head"),
     (["--clean-flags", "few"], "--clean-flags: not a number of flags per 1,000 words: 'few'"),
     (["--clean-flags", "0"], "--clean-flags: flags per 1,000 words lie above 0 and below 1000, not 0"),
 ])
