@@ -26,7 +26,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 PAIRS = ["ro-en", "et-en", "ne-en", "si-en", "ru-en"]
-RATES = (1.0, 3.0, 10.0)
+RATES = (1.0, 2.0, 3.0, 10.0)
 CLASSES = ("pivot", "calque", "casing", "non-word", "fused", "hyphen", "pronoun", "article", "preposition",
            "repetition", "dropped", "verb-order")
 

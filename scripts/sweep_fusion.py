@@ -177,8 +177,8 @@ def main() -> None:
                                                                                   sorted(args.seeds)[1:])):
         parser.error(f"with --members {args.members}, --seeds must lie at least {args.members} apart "
                      "(each head takes seeds SEED to SEED+MEMBERS-1)")
-    if args.budgets and args.seeds:
-        parser.error("--budgets goes with one seed (no --seeds)")
+    if args.budgets and args.seeds and len(args.seeds) > 1:
+        parser.error("--budgets goes with one seed (no --seeds, or one)")
     unused = unused_dev(args.unused_dev, args.data, args.tagger) if args.unused_dev else None
     seed_words, seed_x = seed_article(Path(args.cache).with_suffix(".seed.pt"), args.tagger) if args.seed_article \
         else ([], None)
@@ -289,8 +289,8 @@ def main() -> None:
         outputs = scored(heads, columns, args.stack is not None)
         if seed_x is not None:
             notes.append(seed_note(name, heads[0], columns, args.stack is not None, outputs[0][1]))
-        if not args.seeds:
-            lines.append(row(name, *outputs[0]))
+        if len(outputs) == 1:
+            lines.append(row(name + (f", seed {args.seeds[0]}" if args.seeds else ""), *outputs[0]))
             continue
         found = [measures(*output) for output in outputs]
         means = [sum(column) / len(found) for column in zip(*found)]

@@ -10,6 +10,7 @@ the word's line), keeps the better on held-out dev words, calibrates it there, a
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from mtfix.train import FusionTrainConfig, budget, json_object, stack_width, train_fusion
@@ -48,11 +49,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="the hidden width of the head's second stage, which reads the first stage's logits of "
                              "each word's line (0: logistic; none: one stage only; default "
                              f"{defaults.stack})")
-    parser.add_argument("--stack-weight", type=json_object, default=defaults.stack_weight,
-                        help="the second stage's family weights, as JSON (default: those of --family-weight)")
+    parser.add_argument("--stack-weight", type=json_object, default=None,
+                        help="the second stage's family weights, as JSON (others weigh 1; default "
+                             f"'{json.dumps(defaults.stack_weight)}')")
     args = parser.parse_args(argv)
     if args.stack_weight is not None and args.stack is None:
         parser.error("--stack-weight needs a stacked head (--stack none was given)")
+    if args.stack_weight is None and args.stack is not None:
+        args.stack_weight = defaults.stack_weight
     if args.members < 1:
         parser.error(f"--members must be at least 1, not {args.members}")
     config = FusionTrainConfig(data=args.data, tagger=args.tagger, out=args.out, mix=args.mix,
