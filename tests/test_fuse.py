@@ -1,6 +1,7 @@
 import json
 import math
 import random
+from dataclasses import replace
 
 import datasets
 import pytest
@@ -260,7 +261,8 @@ def test_train_fusion_end_to_end(scorer, tokenizer, tmp_path, monkeypatch):
     config = FusionTrainConfig(data=str(data), tagger=str(tagger_dir), out=str(out),
                                mix={"synthetic": 8, "clean": 6}, clean_news=6, hidden=(8, 0), epochs=40, held_out=0.5,
                                cache=str(tmp_path / "evidence.pt"), train_mix={"synthetic": 3, "clean": 9},
-                               members=2)
+                               members=2, stack_weight=None)  # (the second stage weighed as the first: 6 toy news
+    # rows weighed x3 there leave it no room above the clean words; the default weighting is tested below)
     logged = []
     record = train_fusion(config, logged.append)
     assert "train-split evidence: 5 segments the tagger never trained on" in logged  # 3 synthetic, 4 - 2 clean
@@ -414,6 +416,29 @@ def test_evidence_from_before_lines_were_recorded_is_retagged_not_refused(scorer
         for part in [p for p in ("train", "news") if p in ev]:
             assert torch.equal(again[part]["line"], ev[part]["line"])
             assert torch.allclose(again[part]["x"], ev[part]["x"], atol=1e-5)
+
+
+def test_the_second_stage_weighs_clean_lines_three_times_by_default(scorer, tokenizer, tmp_path, monkeypatch):
+    import mtfix.train as train_module
+
+    data, tagger_dir, _ = _fusion_data(tmp_path, tokenizer)
+    monkeypatch.setattr("mtfix.fuse.LanguageModelScorer", lambda: scorer)
+    seen = {}
+    fit = train_module.fit_stacked
+
+    def spy(x, y, w, segment, groups, *args, **kwargs):
+        seen["w"], seen["second"] = w, args[-1] if len(args) > 5 else kwargs.get("second_w")
+        return fit(x, y, w, segment, groups, *args, **kwargs)
+
+    monkeypatch.setattr(train_module, "fit_stacked", spy)
+    config = _quick_config(tmp_path, data, tagger_dir, tmp_path / "head", stack=4)
+    assert config.stack_weight == {"mlqe-pe": 1.0, "clean": 3.0} and config.clean_flags_per_1k == 2.0
+    record = train_fusion(config, [].append)
+    assert record["config"]["stack_weight"] == {"mlqe-pe": 1.0, "clean": 3.0}
+    ratio = seen["second"] / seen["w"]
+    assert set(ratio.unique().tolist()) == {1.0, 3.0}  # synthetic words as in the first stage, clean ones x3
+    train_fusion(replace(config, stack_weight=None), [].append)
+    assert seen["second"] is None  # the first stage's weights
 
 
 @pytest.fixture
