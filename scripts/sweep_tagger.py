@@ -95,8 +95,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="the DatasetDict folder of mtfix data build (with --export)")
     parser.add_argument("--export", type=Path, metavar="FILE", help="write the draw and dev sets to FILE and stop")
-    parser.add_argument("--mix", type=json_object, help="with --export: the draw of `mtfix train detector --mix MIX` (JSON; default: "
-                        "its default mix)")
+    parser.add_argument("--mix", type=json_object,
+                        help="with --export: the draw of `mtfix train detector --mix MIX` (JSON; default: its default "
+                             "mix)")
     parser.add_argument("--windows", type=Path, metavar="FILE", help="the file --export wrote")
     parser.add_argument("--variants", default='[{"epochs": 1}, {"epochs": 3}]',
                         help="JSON list of TrainConfig settings to try, e.g. [{\"epochs\": 3, \"lr_encoder\": 1e-4}]")
