@@ -94,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         budgets = [budget(b) for b in args.budgets.split(",")]
     except argparse.ArgumentTypeError as e:
         parser.error(f"--budgets: {e}")
-    for path in (Path(args.cache), Path(args.head) / "config.json"):
+    if args.draws < 1:
+        parser.error(f"--draws must be at least 1, not {args.draws}")
+    for path in (Path(args.cache), Path(args.head) / "config.json", Path(args.head) / "training.json"):
         if not path.exists():
             parser.error(f"{path} does not exist")
     import json

@@ -25,7 +25,10 @@ its evidence is collected once into CACHE.seed.pt, --tagger needed then). --seed
 weighting's means over fitting seeds; --classes fused,casing adds the held-out recall of those synthetic classes
 (--data needed); --members 4 fits each head as the shipped one is fitted, four nets averaged (seeds SEED to
 SEED+3; with --seeds, give seeds at least 4 apart). --stack 32 fits each head stacked, as the shipped one is
-(a second stage of that width reads the first stage's logits of each word's line; `mtfix train fusion --stack`).
+(a second stage of that width reads the first stage's logits of each word's line; `mtfix train fusion --stack`);
+--stack-weight '{"mlqe-pe": 1, "clean": 3}' gives that second stage its own family weights. --clean-flags sets
+the budget the main columns are read at (default: the shipped one). --head FOLDER scores a head that `mtfix
+train fusion` saved, as it is, beside the grid's (--grid '[]' fits none).
 """
 from __future__ import annotations
 
@@ -169,6 +172,9 @@ def main() -> None:
         parser.error("--budgets needs --unused-dev")
     if args.stack_weight is not None and args.stack is None:
         parser.error("--stack-weight needs --stack")
+    for folder in args.head:
+        if not (folder / "config.json").exists():
+            parser.error(f"--head: {folder} holds no fusion head (no config.json)")
     if args.classes and not args.data:
         parser.error("--classes needs --data (to know each dev segment's synthetic class)")
     if args.members < 1:
@@ -243,6 +249,7 @@ def main() -> None:
     column = FEATURES.index("tagger")
     lines.append(row("the tagger alone", data["x"][:, column], ev["news"]["x"][:, column],
                      unused["x"][:, column] if unused is not None else None))
+
     def scored(heads: list, cols: list[int], stacked: bool) -> list[tuple]:
         """Each head's P(BAD) on the evidence, the dev news and the unused dev segments."""
         g = (groups, news_groups, unused_groups) if stacked else (None, None, None)

@@ -41,3 +41,6 @@ def test_a_budget_list_with_a_bad_entry_is_refused_in_one_line(script, capsys, t
     with pytest.raises(SystemExit) as exit_:
         script.main(["--cache", str(tmp_path / "ev.pt"), "--data", "d", "--head", "h"])
     assert exit_.value.code == 2 and "ev.pt does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        script.main(["--cache", str(tmp_path / "ev.pt"), "--data", "d", "--head", "h", "--draws", "0"])
+    assert exit_.value.code == 2 and "--draws must be at least 1, not 0" in capsys.readouterr().err

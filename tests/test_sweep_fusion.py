@@ -51,6 +51,7 @@ def test_grid_entries_weigh_mlqe_pe_or_each_family_named(sweep):
     (["--members", "4", "--seeds", "13,15"], "--seeds must lie at least 4 apart"),
     (["--stack", "-2"], "--stack: a width is 0 or more, not -2"),
     (["--stack-weight", '{"synthetic": 2}'], "--stack-weight needs --stack"),
+    (["--head", "no-such-head"], "--head: no-such-head holds no fusion head"),
     (["--clean-flags", "-1"], "--clean-flags: flags per 1,000 words lie above 0 and below 1000, not -1"),
 ])
 def test_members_are_checked_before_any_evidence_loads(sweep, monkeypatch, capsys, tmp_path, argv, message):
