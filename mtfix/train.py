@@ -440,11 +440,11 @@ def fusion_dev_sample(dev: Any, config: "FusionTrainConfig") -> list[dict[str, A
     return sample_mix(dev, config.mix, random.Random(config.seed))
 
 
-def fusion_news_rows(dev: Any, config: "FusionTrainConfig") -> list[dict[str, Any]]:
-    """The dev clean-news rows outside the dev sample (at most ``config.clean_news``) that train_fusion fixes the
-    default threshold on."""
-    taken = {r["text"] for r in fusion_dev_sample(dev, config)}
-    return [r for r in dev if is_news(r["source"]) and r["text"] not in taken][:config.clean_news]
+def fusion_news_rows(dev: Any, sample: Sequence[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The dev clean-news rows outside ``sample`` (fusion_dev_sample), at most ``limit`` (--clean-news), that
+    train_fusion fixes the default threshold on."""
+    taken = {r["text"] for r in sample}
+    return [r for r in dev if is_news(r["source"]) and r["text"] not in taken][:limit]
 
 
 def held_out_segments(n_dev: int, config: "FusionTrainConfig") -> set[int]:
@@ -672,7 +672,7 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
     else:
         dev = datasets.load_from_disk(config.data)["dev"]
         rows = fusion_dev_sample(dev, config)
-        news = fusion_news_rows(dev, config)
+        news = fusion_news_rows(dev, rows, config.clean_news)
         if not news:
             from .errors import InputError
 

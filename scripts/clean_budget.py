@@ -104,15 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     import datasets
 
     from mtfix.fuse import load_fusion, select
-    from mtfix.train import FusionTrainConfig, evidence_groups, fusion_news_rows
+    from mtfix.train import FusionTrainConfig, evidence_groups, fusion_dev_sample, fusion_news_rows
 
     head, config = load_fusion(Path(args.head))
     trained = json.loads((Path(args.head) / "training.json").read_text())["config"]
     clean_news = args.clean_news if args.clean_news is not None else trained["clean_news"]
     news = torch.load(args.cache)["news"]
-    rows = fusion_news_rows(datasets.load_from_disk(args.data)["dev"],
-                            FusionTrainConfig(data="", tagger="", out="", mix=trained["mix"], seed=trained["seed"],
-                                              clean_news=clean_news))
+    dev = datasets.load_from_disk(args.data)["dev"]
+    sample = fusion_dev_sample(dev, FusionTrainConfig(data="", tagger="", out="", mix=trained["mix"],
+                                                      seed=trained["seed"]))
+    rows = fusion_news_rows(dev, sample, clean_news)
     segments = sorted(set(news["segment"].tolist()))
     if segments[-1] >= len(rows):
         parser.error(f"the cache holds {segments[-1] + 1} news rows, the data {len(rows)}: give the --clean-news it "
