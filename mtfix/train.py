@@ -487,6 +487,14 @@ def fusion_weights(evidence: dict[str, Any], config: "FusionTrainConfig") -> tor
     return invisible * by_segment[data["segment"]]
 
 
+def second_stage_weights(evidence: dict[str, Any], config: "FusionTrainConfig") -> torch.Tensor | None:
+    """The second stage's per-word weights: as fusion_weights, with ``config.stack_weight`` as the family weights;
+    None (the first stage's weights) where it is None."""
+    if config.stack_weight is None:
+        return None
+    return fusion_weights(evidence, replace(config, family_weight=config.stack_weight))
+
+
 def fit_head(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, hidden: int, epochs: int, seed: int,
              members: int = 1) -> Any:
     """A fusion head fitted with weighted binary cross-entropy (full-data AdamW, minibatches of 512); with
@@ -706,8 +714,8 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
             head = fit_head(data["x"][fit], data["y"][fit], weights[fit], hidden, config.epochs, config.seed,
                             config.members)
         else:
-            second = (None if config.stack_weight is None
-                      else fusion_weights(ev, replace(config, family_weight=config.stack_weight))[fit])
+            second = second_stage_weights(ev, config)
+            second = None if second is None else second[fit]
             head = fit_stacked(data["x"][fit], data["y"][fit], weights[fit], data["segment"][fit], groups[fit],
                                hidden, config.stack, config.epochs, config.seed, config.members, second)
         with torch.inference_mode():

@@ -131,11 +131,11 @@ def main() -> None:
     if fusion_ev.exists():
         from mtfix.fuse import select
         from mtfix.train import (FusionTrainConfig, evidence_groups, fit_head, fit_stacked, fusion_weights,
-                                 join_evidence, train_evidence_path)
+                                 join_evidence, second_stage_weights, train_evidence_path)
 
         fusion = torch.load(fusion_ev)
         record = json.loads((Path(args.model) / "fused" / "training.json").read_text())
-        config = FusionTrainConfig(**{"members": 1, "stack": None,  # (heads before ensembles and stacking)
+        config = FusionTrainConfig(**{"members": 1, "stack": None, "stack_weight": None,  # (older heads)
                                       **record["config"], "hidden": tuple(record["config"]["hidden"])})
         if config.train_mix:  # the head fitted on train rows the tagger never saw too: so do these
             fusion = join_evidence(fusion, torch.load(train_evidence_path(fusion_ev)))
@@ -149,7 +149,7 @@ def main() -> None:
             else:  # stacked as the shipped head is
                 head = fit_stacked(select(data["x"], columns), data["y"], weights, data["segment"],
                                    evidence_groups(data), record["chosen_hidden"], config.stack, config.epochs,
-                                   config.seed, config.members)
+                                   config.seed, config.members, second_stage_weights(fusion, config))
             methods[f"fused without {group}"] = {"method": "fused", "head": head, "columns": columns}
     from mtfix.fuse import word_features
 

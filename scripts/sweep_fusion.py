@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -43,7 +44,7 @@ from mtfix.errors import InputError
 from mtfix.fuse import FEATURES, GROUPS
 from mtfix.train import (FusionTrainConfig, budget, clean_threshold, evidence_detector, evidence_groups, fit_head,
                          fit_stacked, fusion_weights, held_out_measures, held_out_segments, join_evidence,
-                         json_object, stack_width, train_evidence_path, word_mcc)
+                         json_object, second_stage_weights, stack_width, train_evidence_path, word_mcc)
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "article_backtranslated.txt"
 
@@ -288,8 +289,8 @@ def main() -> None:
             heads = [fit_head(x[~held], data["y"][~held], weights[~held], args.hidden, config.epochs, seed,
                               args.members) for seed in args.seeds or [config.seed]]
         else:
-            second = None if args.stack_weight is None else fusion_weights(ev, FusionTrainConfig(
-                data="", tagger="", out="", invisible_weight=invisible, family_weight=args.stack_weight))[~held]
+            second = second_stage_weights(ev, replace(config, stack_weight=args.stack_weight))
+            second = None if second is None else second[~held]
             heads = [fit_stacked(x[~held], data["y"][~held], weights[~held], data["segment"][~held], groups[~held],
                                  args.hidden, args.stack, config.epochs, seed, args.members, second)
                      for seed in args.seeds or [config.seed]]
