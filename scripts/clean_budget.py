@@ -2,8 +2,9 @@
 fitted on: the margin the default threshold needs to hold the clean-news target on unseen text.
 
 The default threshold is the one that keeps dev clean news at a budget (`mtfix train fusion --clean-flags`). A
-threshold fitted on one sample of news flags more or fewer words of another by chance. This script splits the dev
-clean-news words that `mtfix train fusion` cached into two halves many times, fits the threshold on one half at
+threshold fitted on one sample of news flags more or fewer words of another by chance. This script splits the
+clean-news words that `mtfix train fusion` cached (dev's, and the train rows of its --train-news) into two halves
+many times, fits the threshold on one half at
 each budget and reads the rate on the other. The rows overlap (a sentence alone and in two- and three-sentence
 windows), so rows that share a sentence stay in one half; otherwise the halves would share words and the spread
 would look smaller than it is. Each half holds half the words the threshold is really fitted on, so the spread
@@ -85,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--head", required=True, help="a fusion head folder (e.g. models/detector/fused)")
     parser.add_argument("--clean-news", type=int, default=None,
                         help="the --clean-news the cache was collected with (default: as the head's training.json)")
+    parser.add_argument("--train-news", type=int, default=None,
+                        help="the --train-news the head was trained with: its train clean-news rows join the pool "
+                             "(CACHE.news.pt; default: as the head's training.json)")
     parser.add_argument("--budgets", default="2,2.5,3", help="budgets to fit at, comma-separated (default 2,2.5,3)")
     parser.add_argument("--target", type=budget, default=3.0, help="the clean-news target (default 3)")
     parser.add_argument("--draws", type=int, default=200, help="random halvings (default 200)")
@@ -104,26 +108,36 @@ def main(argv: list[str] | None = None) -> int:
     import datasets
 
     from mtfix.fuse import load_fusion, select
-    from mtfix.train import FusionTrainConfig, evidence_groups, fusion_dev_sample, fusion_news_rows
+    from mtfix.train import (FusionTrainConfig, evidence_groups, fusion_dev_sample, fusion_news_rows, join_news,
+                             train_news_path, train_news_rows)
 
     head, config = load_fusion(Path(args.head))
     trained = json.loads((Path(args.head) / "training.json").read_text())["config"]
     clean_news = args.clean_news if args.clean_news is not None else trained["clean_news"]
+    train_news = args.train_news if args.train_news is not None else trained.get("train_news", 0)
     news = torch.load(args.cache)["news"]
-    dev = datasets.load_from_disk(args.data)["dev"]
-    sample = fusion_dev_sample(dev, FusionTrainConfig(data="", tagger="", out="", mix=trained["mix"],
-                                                      seed=trained["seed"]))
-    rows = fusion_news_rows(dev, sample, clean_news)
+    data = datasets.load_from_disk(args.data)
+    dev = data["dev"]
+    fusion = FusionTrainConfig(data=args.data, tagger=trained.get("tagger", ""), out="", mix=trained["mix"],
+                               train_mix=trained.get("train_mix", {}), seed=trained["seed"], train_news=train_news)
+    rows = fusion_news_rows(dev, fusion_dev_sample(dev, fusion), clean_news)
     segments = sorted(set(news["segment"].tolist()))
     if segments[-1] >= len(rows):
         parser.error(f"the cache holds {segments[-1] + 1} news rows, the data {len(rows)}: give the --clean-news it "
                      "was collected with")
+    dev_words = len(news["y"])
+    if train_news:
+        more = train_news_path(args.cache)
+        if not more.exists():
+            parser.error(f"{more} does not exist: train the head with --train-news {train_news} first")
+        news = join_news({"news": news}, torch.load(more)["news"])["news"]
+        rows += train_news_rows(data["train"], fusion)
     by_row = overlap_groups([r["text"] for r in rows])
     groups = torch.tensor([by_row[s] for s in news["segment"].tolist()])
     with torch.inference_mode():
         probs = config.probability(head(select(news["x"], config.features), evidence_groups(news)))
-    print(f"{len(probs):,} dev clean-news words in {len(set(by_row)):,} groups of rows that share no sentence; "
-          f"{args.draws} halvings", file=sys.stderr)
+    print(f"{len(probs):,} clean-news words ({dev_words:,} dev, {len(probs) - dev_words:,} train) in "
+          f"{len(set(by_row)):,} groups of rows that share no sentence; {args.draws} halvings", file=sys.stderr)
     print(table(held_out_rates(probs, groups, budgets, args.draws, args.seed), args.target))
     return 0
 

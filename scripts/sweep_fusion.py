@@ -27,7 +27,8 @@ weighting's means over fitting seeds; --classes fused,casing adds the held-out r
 SEED+3; with --seeds, give seeds at least 4 apart). --stack 32 fits each head stacked, as the shipped one is
 (a second stage of that width reads the first stage's logits of each word's line; `mtfix train fusion --stack`);
 --stack-weight '{"mlqe-pe": 1, "clean": 3}' gives that second stage its own family weights. --clean-flags sets
-the budget the main columns are read at (default: the shipped one). --head FOLDER scores a head that `mtfix
+the budget the main columns are read at (default: the shipped one), on dev clean news, and with --train-news on
+the train clean news the threshold is fitted on too (CACHE.news.pt). --head FOLDER scores a head that `mtfix
 train fusion` saved, as it is, beside the grid's (--grid '[]' fits none).
 """
 from __future__ import annotations
@@ -44,7 +45,8 @@ from mtfix.errors import InputError
 from mtfix.fuse import FEATURES, GROUPS
 from mtfix.train import (FusionTrainConfig, budget, clean_threshold, evidence_detector, evidence_groups, fit_head,
                          fit_stacked, fusion_weights, held_out_measures, held_out_segments, join_evidence,
-                         json_object, second_stage_weights, stack_width, train_evidence_path, word_mcc)
+                         join_news, json_object, second_stage_weights, stack_width, train_evidence_path,
+                         train_news_path, word_mcc)
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "article_backtranslated.txt"
 
@@ -141,6 +143,9 @@ def main() -> None:
                              + ") or this one feature (e.g. sent_words; repeatable)")
     parser.add_argument("--with-train", action="store_true",
                         help="fit on the train-split evidence too (CACHE.train.pt, from --train-mix)")
+    parser.add_argument("--train-news", action="store_true",
+                        help="read the clean-news budgets on the train news of CACHE.news.pt too (written by mtfix "
+                             "train fusion --train-news), as the default threshold is fitted")
     parser.add_argument("--unused-dev", type=Path,
                         help="also score the MLQE-PE dev segments outside the head's dev sample (evidence file)")
     parser.add_argument("--data", help="the DatasetDict folder (to collect --unused-dev the first time)")
@@ -194,6 +199,10 @@ def main() -> None:
     held_segments = held_out_segments(len(ev["family"]), base)
     if args.with_train:
         ev = join_evidence(ev, torch.load(train_evidence_path(args.cache)))
+    if args.train_news:
+        if not train_news_path(args.cache).exists():
+            parser.error(f"{train_news_path(args.cache)} does not exist: run mtfix train fusion --train-news first")
+        ev = join_news(ev, torch.load(train_news_path(args.cache))["news"])
     dropped = {name for group in args.drop for name in GROUPS.get(group, (group,))}
     columns = [j for j, name in enumerate(FEATURES) if name not in dropped]
     data = ev["train"]

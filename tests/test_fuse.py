@@ -224,8 +224,9 @@ def test_average_precision_and_clean_threshold_by_hand():
     assert clean_threshold(probs, 0.0) == pytest.approx(0.9 + 1e-6)
 
 
-def _fusion_data(tmp_path, tokenizer):
-    """A tiny data set (dev and train splits) and a tiny tagger folder with its training draw recorded."""
+def _fusion_data(tmp_path, tokenizer, train_news=0):
+    """A tiny data set (dev and train splits; ``train_news`` more clean-news rows in train) and a tiny tagger
+    folder with its training draw recorded."""
     sentence = "The council said farmers would get water from the river in spring."
     rows = []
     for i in range(24):
@@ -238,6 +239,8 @@ def _fusion_data(tmp_path, tokenizer):
                          "spans": [{"start": 17, "end": 24, "label": "casing", "fix": "farmers", "visible": True}]})
     data = tmp_path / "dataset"
     train_rows = [dict(r, text=r["text"].replace("river", "lake")) for r in rows[:8]]
+    train_rows += [{"text": f"Rain fell on {k} farms today.", "spans": [], "reference": "", "source": "clean:abc-rural"}
+                   for k in range(train_news)]
     datasets.DatasetDict({"dev": datasets.Dataset.from_list(rows),
                           "train": datasets.Dataset.from_list(train_rows)}).save_to_disk(str(data))
     tagger_dir = tmp_path / "tagger"
@@ -249,9 +252,10 @@ def _fusion_data(tmp_path, tokenizer):
 
 def _quick_config(tmp_path, data, tagger_dir, out, **changes):
     """A few epochs on the tiny data set, the dev evidence cached in tmp_path/a.pt."""
-    return FusionTrainConfig(data=str(data), tagger=str(tagger_dir), out=str(out), mix={"synthetic": 8, "clean": 6},
-                             clean_news=6, hidden=(8,), epochs=5, held_out=0.5, cache=str(tmp_path / "a.pt"),
-                             train_mix={"synthetic": 3, "clean": 9}, **changes)
+    return FusionTrainConfig(**{"data": str(data), "tagger": str(tagger_dir), "out": str(out),
+                                "mix": {"synthetic": 8, "clean": 6}, "clean_news": 6, "hidden": (8,), "epochs": 5,
+                                "held_out": 0.5, "cache": str(tmp_path / "a.pt"),
+                                "train_mix": {"synthetic": 3, "clean": 9}, **changes})
 
 
 def test_train_fusion_end_to_end(scorer, tokenizer, tmp_path, monkeypatch):
@@ -286,6 +290,25 @@ def test_train_fusion_end_to_end(scorer, tokenizer, tmp_path, monkeypatch):
     assert any("evidence from" in line for line in logged) and again["threshold"] == record["threshold"]
     assert any(line.startswith("train-split evidence from") for line in logged)
     json.loads((out / "training.json").read_text())
+
+
+def test_train_news_fixes_the_threshold_beside_dev_news(scorer, tokenizer, tmp_path, monkeypatch):
+    data, tagger_dir, sentence = _fusion_data(tmp_path, tokenizer, train_news=6)
+    monkeypatch.setattr("mtfix.fuse.LanguageModelScorer", lambda: scorer)
+    # 10 train news rows: the tagger's draw takes 2, the head's --train-mix 2, 4 of the 6 left fix the threshold
+    config = _quick_config(tmp_path, data, tagger_dir, tmp_path / "head", train_mix={"synthetic": 3, "clean": 2},
+                           train_news=4)
+    logged = []
+    record = train_fusion(config, logged.append)
+    assert "train-split news evidence: 4 clean-news segments the tagger and the head never saw" in logged
+    news = torch.load(tmp_path / "a.news.pt")["news"]
+    assert record["dev_news_words"] == 6 * (len(tokenize(sentence)) + 1)
+    assert record["news_words"] == record["dev_news_words"] + len(news["y"]) > record["dev_news_words"]
+    again = train_fusion(config, logged.append)
+    assert "train-split news evidence from " + str(tmp_path / "a.news.pt") in logged
+    assert again["threshold"] == record["threshold"] and again["news_words"] == record["news_words"]
+    alone = train_fusion(replace(config, train_news=0, out=str(tmp_path / "alone")), [].append)
+    assert alone["news_words"] == record["dev_news_words"]
 
 
 def test_train_fusion_retag_recomputes_the_tagger_columns_as_a_fresh_collection_would(scorer, tokenizer, tmp_path,
@@ -577,6 +600,41 @@ def test_joined_evidence_numbers_the_second_sets_segments_after_the_first():
     joined = join_evidence(ev([0, 0, 1], ["mlqe-pe", "clean"]), ev([0, 1, 1], ["synthetic", "clean"]))
     assert joined["train"]["segment"].tolist() == [0, 0, 1, 2, 3, 3]
     assert joined["family"] == ["mlqe-pe", "clean", "synthetic", "clean"] and joined["news"]["x"].shape == (1, 2)
+
+
+def test_train_news_for_the_threshold_shares_no_sentence_with_rows_the_tagger_or_head_saw(tmp_path):
+    from mtfix.train import FusionTrainConfig, train_news_rows, unseen_train_news
+
+    sents = [f"Sentence number {i} of the news." for i in range(12)]
+    rows = [{"text": " ".join(sents[i:i + 2]), "source": "clean:abc-rural", "spans": []} for i in range(11)]
+    rows += [{"text": "A post-edit. Not news.", "source": "clean:post-edit-ro", "spans": []},
+             {"text": "Bad words here.", "source": "mlqe-pe:ro-en", "spans": []}]
+    split = datasets.Dataset.from_list(rows)
+    # a row seen in training holds sentences 4 and 5: the rows 3-4, 4-5 and 5-6 share one of them
+    picked = unseen_train_news(split, [rows[4]["text"]], 100, random.Random(0))
+    assert [r["text"] for r in picked] == [r["text"] for i, r in enumerate(rows[:11]) if i not in (3, 4, 5)]
+    assert len(unseen_train_news(split, [], 4, random.Random(0))) == 4  # at most the limit, in the split's order
+    (tmp_path / "training.json").write_text(json.dumps({"config": {"mix": {"clean": 2}, "seed": 3}}))
+    config = FusionTrainConfig(data="", tagger=str(tmp_path), out="", train_mix={"clean": 1}, train_news=100, seed=5)
+    got = {r["text"] for r in train_news_rows(split, config)}
+    taken = {s for r in rows[:11] if r["text"] not in got for s in r["text"].split(". ")}
+    assert got and all(not set(t.split(". ")) & taken for t in got)  # what was left out covers what was taken
+    assert len(got) <= 11 - 3  # the tagger's two rows and the head's one each cost a row and its neighbours
+
+
+def test_train_news_joins_the_threshold_pool_as_segments_of_its_own():
+    from mtfix.train import evidence_groups, join_news
+
+    def words(segments, lines):
+        n = len(segments)
+        return {"x": torch.zeros(n, 2), "y": torch.zeros(n), "invisible": torch.zeros(n, dtype=torch.bool),
+                "segment": torch.tensor(segments), "line": torch.tensor(lines)}
+
+    evidence = {"train": words([0], [0]), "news": words([0, 0, 2], [0, 1, 0]), "family": ["clean"]}
+    joined = join_news(evidence, words([0, 1, 1], [0, 0, 0]))
+    assert joined["news"]["segment"].tolist() == [0, 0, 2, 3, 4, 4]
+    assert len(set(evidence_groups(joined["news"]).tolist())) == 5  # dev: three lines, train: two; none merged
+    assert joined["train"] is evidence["train"] and joined["family"] == ["clean"]
 
 
 def test_each_words_weight_is_its_familys_times_its_invisibility():

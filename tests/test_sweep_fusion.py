@@ -95,8 +95,10 @@ def test_a_stacked_sweep_runs_on_evidence_with_lines_and_scores_synthetic_precis
     assert all(-1.0 <= float(cell) <= 1.0 for cell in head.strip(" |").split("|")[1:])
 
 
-def test_a_saved_head_is_scored_as_it_is_without_fitting_one(sweep, monkeypatch, capsys, tmp_path):
-    from mtfix.fuse import CONTEXT, FEATURES, FusionConfig, FusionHead, load_fusion, save_fusion
+def _saved_head(tmp_path):
+    """Evidence (tmp_path/ev.pt: 8 segments of 5 words, the first BAD and its tagger column 1) and a saved head
+    (tmp_path/head) whose second stage flags exactly the words the tagger column marks; the evidence's words."""
+    from mtfix.fuse import CONTEXT, FEATURES, FusionConfig, FusionHead, save_fusion
 
     n_segments, words = 8, 5
     x = torch.zeros(n_segments * words, len(FEATURES))
@@ -111,6 +113,13 @@ def test_a_saved_head_is_scored_as_it_is_without_fitting_one(sweep, monkeypatch,
         second.nets[0].weight[0, 0] = 10.0
         second.nets[0].bias.fill_(-5.0)
     save_fusion(FusionHead(len(FEATURES), 4, second=second), FusionConfig(hidden=4, stack=0), tmp_path / "head")
+    return part
+
+
+def test_a_saved_head_is_scored_as_it_is_without_fitting_one(sweep, monkeypatch, capsys, tmp_path):
+    from mtfix.fuse import load_fusion
+
+    _saved_head(tmp_path)
     assert load_fusion(tmp_path / "head")[1].stack == 0
     monkeypatch.setattr("sys.argv", ["sweep_fusion.py", "--cache", str(tmp_path / "ev.pt"), "--grid", "[]",
                                      "--head", str(tmp_path / "head"), "--clean-flags", "500"])
@@ -118,3 +127,20 @@ def test_a_saved_head_is_scored_as_it_is_without_fitting_one(sweep, monkeypatch,
     header, _, _tagger, saved = capsys.readouterr().out.strip().splitlines()
     assert saved.startswith(f"| saved head {tmp_path / 'head'} |")
     assert [float(cell) for cell in saved.strip(" |").split("|")[1:]][1] == 1.0  # every held-out artifact found
+
+
+def test_train_news_joins_the_budgets_pool(sweep, monkeypatch, capsys, tmp_path):
+    part = _saved_head(tmp_path)
+    x = part["x"]
+    argv = ["sweep_fusion.py", "--cache", str(tmp_path / "ev.pt"), "--grid", "[]", "--head", str(tmp_path / "head"),
+            "--clean-flags", "500", "--train-news"]
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(SystemExit) as exit_:
+        sweep.main()
+    assert exit_.value.code == 2 and "ev.news.pt does not exist" in capsys.readouterr().err
+    # train news where every word reads like an artifact: with dev's 20% of such words, 60% of the pool; a budget
+    # of 500 per 1,000 then puts the threshold above them all
+    torch.save({"news": {**part, "x": torch.ones_like(x), "y": torch.zeros(len(x))}}, tmp_path / "ev.news.pt")
+    sweep.main()
+    saved = capsys.readouterr().out.strip().splitlines()[-1]
+    assert [float(cell) for cell in saved.strip(" |").split("|")[1:]][1] == 0.0  # dev news alone: 1.0 (above)
