@@ -826,7 +826,8 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
               "held_out_synthetic_recall": recall, "temperature": temperature, "bias": bias,
               "ece_before": before, "ece_after": after,
               "threshold": threshold, "fit_words": int(fit.sum()), "held_words": int(held.sum()),
-              "news_words": len(ev["news"]["y"]), "dev_news_words": dev_news_words, "minutes": (time.time() - started) / 60}
+              "news_words": len(ev["news"]["y"]), "dev_news_words": dev_news_words,
+              "minutes": (time.time() - started) / 60}
     save_fusion(head, FusionConfig(FEATURES, hidden, temperature, threshold, bias=bias, members=config.members,
                                    stack=config.stack), Path(config.out), record)
     log(f"fusion head (hidden {hidden}{stacked}): temperature {temperature:.3f}, bias {bias:.3f}, ECE {before:.4f} -> "

@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.members < 1:
         parser.error(f"--members must be at least 1, not {args.members}")
     config = FusionTrainConfig(data=args.data, tagger=args.tagger, out=args.out, mix=args.mix,
-                               train_mix=args.train_mix,
-                               clean_news=args.clean_news, train_news=args.train_news, clean_flags_per_1k=args.clean_flags,
+                               train_mix=args.train_mix, clean_news=args.clean_news, train_news=args.train_news,
+                               clean_flags_per_1k=args.clean_flags,
                                invisible_weight=args.invisible_weight,
                                family_weight=args.family_weight,
                                hidden=tuple(int(h) for h in args.hidden.split(",")), cache=args.cache, seed=args.seed,
