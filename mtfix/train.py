@@ -363,7 +363,9 @@ class FusionTrainConfig:
     mix: dict[str, int] = field(default_factory=lambda: {"synthetic": 2000, "mlqe-pe": 1500, "clean": 1500,
                                                          "apertium": 300})
     clean_news: int = 3000          # further dev clean-news segments that fix the threshold (all the dev news left)
-    hidden: tuple[int, ...] = (128, 0)  # candidate heads (0: logistic regression); the best on held-out dev wins
+    # candidate heads (0: logistic regression; the best on held-out dev wins). 128 alone since stop 23: the logistic
+    # first stage won the held-out rule by 0.002 MCC there, and lost casing, pivot and synthetic MCC (sweep_fusion)
+    hidden: tuple[int, ...] = (128,)
     invisible_weight: float = 1.0   # these three chosen on dev: scripts/sweep_fusion.py
     family_weight: dict[str, float] = field(default_factory=lambda: {"mlqe-pe": 2.0})
     # more rows to fit on, from the train split: only rows the tagger never trained on (its draw is reproduced
@@ -378,12 +380,13 @@ class FusionTrainConfig:
     # the second stage's family weights (None: family_weight's); clean x3 there held MLQE-PE MCC from 3 down to 2
     # dev clean-news flags per 1,000 (scripts/sweep_fusion.py --stack-weight, two fitting seeds)
     stack_weight: dict[str, float] | None = field(default_factory=lambda: {"mlqe-pe": 1.0, "clean": 3.0})
-    # under the 3 the issue allows: a threshold fitted on half the dev news at 2 keeps the other half at 3 or fewer
-    # in 88% of halvings (scripts/clean_budget.py); at 3, in half of them
-    clean_flags_per_1k: float = 2.0
+    # under the 3 the issue allows, by the margin that the drift between samples of news asks for: fitted on half
+    # the pool (dev news and --train-news) at 2.25, the other half stays at 3 or fewer in 94-96% of halvings, at 2.5
+    # in 86-87% (scripts/clean_budget.py; stop 22, on dev news alone: 88% at 2, half at 3)
+    clean_flags_per_1k: float = 2.25
     # train-split clean-news rows that fix the threshold beside dev's (0: dev's alone); none shares a sentence with
     # a row the tagger or the head trained on. More news, less drift between the news it is fitted on and unseen news
-    train_news: int = 0
+    train_news: int = 6000
     cache: str = "runs/fusion/evidence.pt"  # the evidence, reused while the tagger and the data stay the same
     retag: bool = False             # a cache from another tagger: recompute only the tagger's columns (no LM pass)
 
@@ -699,9 +702,9 @@ def train_news_path(cache: str | Path) -> Path:
 
 
 def train_news_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: Callable[[str], None],
-                        detector: Callable[[], Any], tagger: Callable[[], Any]) -> dict[str, torch.Tensor]:
+                        detector: Callable[[], Any], tagger: Callable[[], Any]) -> dict[str, torch.Tensor] | None:
     """Evidence on train_news_rows, cached beside the dev evidence (``CACHE.news.pt``) under its own key; as
-    train_evidence."""
+    train_evidence. None where no such row is left."""
     import datasets
 
     cache = train_news_path(config.cache)
@@ -717,6 +720,10 @@ def train_news_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log:
 
         raise InputError(f"{config.data} has no train split to take --train-news rows from (give --train-news 0)")
     rows = train_news_rows(dd["train"], config)
+    if not rows:
+        log("train-split news evidence: no train clean-news row is left that the tagger and the head never saw; the "
+            "threshold is fixed on dev news alone")
+        return None
     texts = [r["text"] for r in rows]
     if retaggable(ev, key, config):
         log(f"train-split news evidence from {cache}, its tagger columns recomputed with {config.tagger}")
@@ -772,8 +779,9 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
     if config.train_mix:
         ev = join_evidence(ev, train_evidence(config, key, log, detector, tagger))
     dev_news_words = len(ev["news"]["y"])
-    if config.train_news:
-        ev = join_news(ev, train_news_evidence(config, key, log, detector, tagger))
+    more_news = train_news_evidence(config, key, log, detector, tagger) if config.train_news else None
+    if more_news is not None:
+        ev = join_news(ev, more_news)
     data = ev["train"]
     weights = fusion_weights(ev, config)
     held = torch.tensor([int(s) in held_segments for s in data["segment"]])
@@ -803,7 +811,7 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
         ap = average_precision(logits, data["y"][held])
         nll = float(torch.nn.functional.binary_cross_entropy_with_logits(logits, data["y"][held]))
         log(f"head hidden={hidden} ({config.members} net{'s' if config.members > 1 else ''}): held-out dev "
-            f"MLQE-PE MCC {mcc:.4f}, synthetic recall {recall:.4f} (at {config.clean_flags_per_1k} dev clean-news "
+            f"MLQE-PE MCC {mcc:.4f}, synthetic recall {recall:.4f} (at {config.clean_flags_per_1k} clean-news "
             f"flags per 1,000), average precision {ap:.4f}, log loss {nll:.4f}")
         candidates.append((mcc, recall, ap, hidden, head, nll))
     tagger_ap = average_precision(data["x"][held][:, FEATURES.index("tagger")], data["y"][held])

@@ -455,7 +455,7 @@ def test_the_second_stage_weighs_clean_lines_three_times_by_default(scorer, toke
 
     monkeypatch.setattr(train_module, "fit_stacked", spy)
     config = _quick_config(tmp_path, data, tagger_dir, tmp_path / "head", stack=4)
-    assert config.stack_weight == {"mlqe-pe": 1.0, "clean": 3.0} and config.clean_flags_per_1k == 2.0
+    assert config.stack_weight == {"mlqe-pe": 1.0, "clean": 3.0} and config.clean_flags_per_1k == 2.25
     record = train_fusion(config, [].append)
     assert record["config"]["stack_weight"] == {"mlqe-pe": 1.0, "clean": 3.0}
     ratio = seen["second"] / seen["w"]
