@@ -33,8 +33,8 @@ def main(argv: list[str] | None = None) -> int:
                              "sentence with a row the tagger or the head trained on: more news, less drift on unseen "
                              f"news (0: dev's alone; default {defaults.train_news})")
     parser.add_argument("--clean-flags", type=budget, default=defaults.clean_flags_per_1k,
-                        help="flags per 1,000 dev clean-news words that the default threshold allows, and the budget "
-                             f"heads are compared at (default {defaults.clean_flags_per_1k:g})")
+                        help="flags per 1,000 clean-news words (dev's and --train-news's) that the default threshold "
+                             f"allows, and the budget heads are compared at (default {defaults.clean_flags_per_1k:g})")
     parser.add_argument("--invisible-weight", type=float, default=defaults.invisible_weight,
                         help="weight of MLQE-PE BAD words that a monolingual reader cannot see")
     parser.add_argument("--family-weight", type=json_object, default=defaults.family_weight,
