@@ -10,7 +10,8 @@ windows), so rows that share a sentence stay in one half; otherwise the halves w
 would look smaller than it is. Each half holds half the words the threshold is really fitted on, so the spread
 printed is larger than the real one (a safe side to err on). In the train rows of --train-news the rows left
 out (those the tagger or the head trained on) break the chains that tie a document's rows together, so there
-the groups are smaller than documents, and the spread may look smaller than it is (the other side). Dev only; test is never read:
+the groups are smaller than documents, and the spread may look smaller than it is (the other side). Dev and
+train news only; test is never read:
 
     python scripts/clean_budget.py --cache runs/fusion/evidence.pt --data runs/data/dataset \\
         --head models/detector/fused --budgets 2,2.5,3 --target 3
