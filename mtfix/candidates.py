@@ -10,7 +10,7 @@ import os
 import re
 from pathlib import Path
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Sequence
 
 from .corrupt import STOP
@@ -81,6 +81,7 @@ class CandidateGenerator:
         return speller
 
     @staticmethod
+    @lru_cache(maxsize=200_000)
     def zipf(word: str) -> float:
         from wordfreq import zipf_frequency
 

@@ -100,6 +100,7 @@ class LanguageModelScorer:
         # the keyword (and output field) of the key/value cache: "cache" in newer transformers releases
         forward = inspect.signature(model.forward).parameters
         self._cache_arg = "cache" if "cache" in forward else "past_key_values"
+        self._unpacked: tuple[Any, torch.Tensor, torch.Tensor | None] | None = None  # see _output_rows
 
     def score(self, texts: Sequence[str], candidates: CandidateFn | None = None) -> list[WordScores]:
         """Word scores for each text, batched by length; ``candidates`` (text, tokens, surprisal) -> candidates
@@ -196,10 +197,6 @@ class LanguageModelScorer:
                 first = head_logits[r, end, tail_ids[k, 0]] - head_norm[r, end] if len(s) > shared[g] else 0.0
                 out[g].append(float(picked[r].sum()) + float(first) + float(tail[k].sum()))
 
-    def _first_id(self, text: str) -> int | None:
-        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        return ids[0] if ids else None
-
     def _batch(self, texts: list[str], candidates: CandidateFn | None) -> list[WordScores]:
         enc = [self.tokenizer(t, return_offsets_mapping=True, add_special_tokens=False) for t in texts]
         width = 1 + max((len(e["input_ids"]) for e in enc), default=0)
@@ -209,15 +206,21 @@ class LanguageModelScorer:
             ids[i, 1:1 + len(e["input_ids"])] = torch.tensor(e["input_ids"], dtype=torch.long)
             mask[i, :1 + len(e["input_ids"])] = 1
         with torch.inference_mode():
-            logits = self.model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-            logp = logits.log_softmax(-1)  # row k: the distribution of the text's LM token k
-            target_logp = logp.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
-            entropy = -(logp.exp() * logp).sum(-1)
-            rank = (logp > target_logp.unsqueeze(-1)).sum(-1)
-        results = []
+            hidden = self.model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
+            # the hidden state before each of the texts' LM tokens (padding left out), in text order: row
+            # starts[i] + k predicts token k of text i
+            states = hidden[:, :-1][mask[:, 1:].bool()]
+            targets = ids[:, 1:][mask[:, 1:].bool()]
+            target_logit, norm, entropy, rank = self._token_stats(states, targets)
+        starts = [0]
+        for e in enc:
+            starts.append(starts[-1] + len(e["input_ids"]))
+        target_logp = (target_logit - norm).tolist()
+        entropy_list, log_ranks = entropy.tolist(), torch.log1p(rank.double()).tolist()
+        results, asked = [], []  # asked: (text, word, candidate, row, changed text): the contrasts to read
         for i, (text, e) in enumerate(zip(texts, enc)):
             tokens = tokenize(text)
-            n = len(tokens)
+            n, base = len(tokens), starts[i]
             surprisal, ent, log_rank = [0.0] * n, [0.0] * n, [0.0] * n
             pieces, first = [0] * n, [-1] * n
             offsets = e["offset_mapping"]
@@ -231,11 +234,10 @@ class LanguageModelScorer:
                     pieces[w] += 1
                     if first[w] < 0:
                         first[w] = k
-                        log_rank[w] = math.log1p(float(rank[i, k]))
-                    if -float(target_logp[i, k]) >= surprisal[w]:
-                        surprisal[w] = -float(target_logp[i, k])
-                        ent[w] = float(entropy[i, k])
-            contrast: list[list[tuple[Candidate, float]]] = [[] for _ in range(n)]
+                        log_rank[w] = log_ranks[base + k]
+                    if -target_logp[base + k] >= surprisal[w]:
+                        surprisal[w] = -target_logp[base + k]
+                        ent[w] = entropy_list[base + k]
             if candidates is not None:
                 for w, cands in enumerate(candidates(text, tokens, surprisal)):
                     for cand in cands:
@@ -244,12 +246,60 @@ class LanguageModelScorer:
                             continue
                         before = offsets[k - 1][1] if k else 0
                         changed = text[before:cand.start] + cand.replacement + text[cand.end:cand.end + 24]
-                        new_id = self._first_id(changed)
-                        if new_id is not None:
-                            value = float(logp[i, k, new_id] - target_logp[i, k])
-                            contrast[w].append((cand, value))
-            results.append(WordScores(tokens, surprisal, ent, log_rank, pieces, contrast))
+                        asked.append((i, w, cand, base + k, changed))
+            results.append(WordScores(tokens, surprisal, ent, log_rank, pieces, [[] for _ in range(n)]))
+        if candidates is not None:
+            self._contrast(asked, states, target_logit, results)
         return results
+
+    def _token_stats(self, states: torch.Tensor, targets: torch.Tensor,
+                     chunk: int = 64) -> tuple[torch.Tensor, ...]:
+        """Per row of ``states``: the output layer's logit of its target token, the log of the softmax's
+        normaliser, the entropy of the distribution (nats) and the target's rank (how many tokens the LM finds
+        likelier). A few rows at a time, so that the vocabulary-wide logits stay in the cache and are read once;
+        the logits are the output layer's own (bf16 where the model is), computed in float32 from there on."""
+        head = self.model.get_output_embeddings()
+        found = torch.empty(4, len(targets), dtype=torch.float32)
+        for c in range(0, len(targets), chunk):
+            raw = head(states[c:c + chunk])
+            target = raw.gather(1, targets[c:c + chunk, None])
+            found[3, c:c + chunk] = (raw > target).sum(1)  # in the layer's own precision: the same comparison
+            logits = raw.float()
+            norm = logits.logsumexp(1)
+            p = (logits - norm[:, None]).exp_()
+            found[0, c:c + chunk] = target.squeeze(1)
+            found[1, c:c + chunk] = norm
+            found[2, c:c + chunk] = norm - torch.bmm(p[:, None], logits[:, :, None]).reshape(-1)
+        return found[0], found[1], found[2], found[3]
+
+    def _output_rows(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The output layer's weight rows (and biases) of the tokens ``ids``, in float32. A dynamically quantised
+        layer (int8) keeps its weight packed behind a method: unpacked once per layer, not per batch."""
+        head = self.model.get_output_embeddings()
+        if self._unpacked is None or self._unpacked[0] is not head:
+            weight = head.weight() if callable(head.weight) else head.weight
+            bias = head.bias() if callable(head.bias) else head.bias
+            self._unpacked = (head, weight.dequantize() if weight.is_quantized else weight, bias)
+        _, weight, bias = self._unpacked
+        return weight[ids].float(), (None if bias is None else bias[ids].float())
+
+    def _contrast(self, asked: list[tuple[int, int, "Candidate", int, str]], states: torch.Tensor,
+                  target_logit: torch.Tensor, results: list[WordScores]) -> None:
+        """Each asked candidate's contrast: the output layer's logit of its first token where the word's first
+        token stands, less the word's (the normaliser is the same), rounded as the layer's own logits are."""
+        encoded = self.tokenizer([changed for *_, changed in asked], add_special_tokens=False)["input_ids"] \
+            if asked else []
+        kept = [(a, ids[0]) for a, ids in zip(asked, encoded) if ids]
+        if not kept:
+            return
+        rows = torch.tensor([a[3] for a, _ in kept])
+        new = torch.tensor([t for _, t in kept])
+        with torch.inference_mode():
+            weight, bias = self._output_rows(new)
+            logit = (states[rows].float() * weight).sum(1) + (0.0 if bias is None else bias)
+            values = (logit.to(states.dtype).float() - target_logit[rows]).tolist()
+        for ((i, w, cand, _, _), _), value in zip(kept, values):
+            results[i].contrast[w].append((cand, value))
 
     @staticmethod
     def _token_at(offsets: Sequence[tuple[int, int]], char: int) -> int | None:

@@ -1,7 +1,8 @@
 """Detector speed: words/s end to end (tokenise, window, batch, forward, aggregate) next to the bare encoder
 forward on the same batches, in the same run; fp32 and dynamic int8. With --fused, the default detector too
-(tagger + SmolLM2 evidence + candidate contrast + fusion head) with the language model in fp32, dynamic int8 and
-bf16, next to the LM's bare forward, and how often each gives the fp32 spans.
+(tagger + SmolLM2 evidence + candidate contrast + fusion head) with the language model in bf16 (the default),
+fp32 and dynamic int8, next to the bare forwards it needs (the tagger's encoder and the LM on the same batches)
+and the LM scorer alone, and how often each gives the default's (bf16) spans.
 
     python scripts/bench_detect.py --model models/detector --words 20000
     python scripts/bench_detect.py --model models/detector --words 3000 --fused
@@ -33,14 +34,11 @@ def corpus(words: int) -> list[str]:
     return out
 
 
-def bench(detector, texts: list[str]) -> dict[str, float]:
+def tagger_forward(detector, texts: list[str]) -> float:
+    """Seconds of the tagger's bare encoder forward over its own batches of ``texts`` (sorted windows)."""
     from mtfix.encode import collate, sentence_windows
     from mtfix.text import tokenize
 
-    n_words = sum(len(tokenize(t)) for t in texts)
-    start = time.perf_counter()
-    spans = detector.detect(texts)
-    end_to_end = time.perf_counter() - start
     windows = [w for i, t in enumerate(texts)
                for w in sentence_windows(detector.tokenizer, t, tokenize(t), i, detector.model.config.window)]
     windows.sort(key=lambda w: len(w.input_ids))
@@ -49,7 +47,37 @@ def bench(detector, texts: list[str]) -> dict[str, float]:
     with torch.inference_mode():
         for batch in batches:
             detector.model.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-    bare = time.perf_counter() - start
+    return time.perf_counter() - start
+
+
+def lm_forward(scorer, texts: list[str]) -> float:
+    """Seconds of the language model's bare forward (every layer, the output layer's logits included) over the
+    scorer's own batches of ``texts``: sorted by length, as LanguageModelScorer.score batches them."""
+    order = sorted(texts, key=len)
+    batches = []
+    for b in range(0, len(order), scorer.batch_size):
+        enc = [scorer.tokenizer(t, add_special_tokens=False)["input_ids"] for t in order[b:b + scorer.batch_size]]
+        ids = torch.full((len(enc), 1 + max(map(len, enc))), scorer.bos, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for r, e in enumerate(enc):
+            ids[r, 1:1 + len(e)] = torch.tensor(e, dtype=torch.long)
+            mask[r, :1 + len(e)] = 1
+        batches.append((ids, mask))
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for ids, mask in batches:
+            scorer.model(input_ids=ids, attention_mask=mask)
+    return time.perf_counter() - start
+
+
+def bench(detector, texts: list[str]) -> dict[str, float]:
+    from mtfix.text import tokenize
+
+    n_words = sum(len(tokenize(t)) for t in texts)
+    start = time.perf_counter()
+    spans = detector.detect(texts)
+    end_to_end = time.perf_counter() - start
+    bare = tagger_forward(detector, texts)
     return {"words": n_words, "words_per_s": n_words / end_to_end, "bare_words_per_s": n_words / bare,
             "ratio": bare / end_to_end, "flags": sum(len(s) for s in spans)}
 
@@ -89,20 +117,21 @@ def main() -> None:
 
 
 def bench_fused(args: argparse.Namespace, texts: list[str]) -> None:
-    """The default (fused) detector end to end, by LM precision, next to the LM's bare forward."""
+    """The default (fused) detector end to end, by LM precision, next to the bare forwards it cannot do without
+    (the tagger's encoder and the LM, on the same batches) and the LM scorer alone."""
     from mtfix.fuse import FusedDetector
-    from mtfix.lm import load_lm
+    from mtfix.lm import DEFAULT_DTYPE, load_lm
     from mtfix.text import tokenize
 
     n_words = sum(len(tokenize(t)) for t in texts)
     detector = FusedDetector.load(args.model, str(Path(args.model) / "fused"), batch_size=args.batch_size)
     gate = detector.lm_gate if args.lm_gate is None else args.lm_gate
     detector.lm_gate = 0.0  # every segment read by the LM, for the rows by precision
-    fp32_model = detector.scorer.model
-    variants = {"fp32": fp32_model,
+    variants = {"bf16 (the default)": detector.scorer.model if DEFAULT_DTYPE == torch.bfloat16
+                else load_lm(torch.bfloat16)[0],
+                "fp32": load_lm(torch.float32)[0],
                 "dynamic int8": torch.ao.quantization.quantize_dynamic(load_lm()[0], {torch.nn.Linear},
-                                                                      dtype=torch.qint8),
-                "bf16": load_lm(torch.bfloat16)[0]}
+                                                                      dtype=torch.qint8)}
     rows, reference = [], None
     for name, model in variants.items():
         detector.scorer.model = model
@@ -112,13 +141,14 @@ def bench_fused(args: argparse.Namespace, texts: list[str]) -> None:
         seconds = time.perf_counter() - start
         reference = reference or spans
         same = sum(a == b for a, b in zip(reference, spans)) / len(texts)
+        bare = tagger_forward(detector.tagger, texts) + lm_forward(detector.scorer, texts)
         start = time.perf_counter()
         detector.scorer.score(texts)
         lm_only = time.perf_counter() - start
-        rows.append(f"| fused, LM {name} | {n_words / seconds:,.0f} | {n_words / lm_only:,.0f} | "
-                    f"{sum(len(s) for s in spans)} | {same:.1%} |")
+        rows.append(f"| fused, LM {name} | {n_words / seconds:,.0f} | {n_words / bare:,.0f} | {bare / seconds:.2f} | "
+                    f"{n_words / lm_only:,.0f} | {sum(len(s) for s in spans)} | {same:.1%} |")
     if gate > 0:  # the default precision (bf16) with the LM gate: segments the tagger finds quiet skip the LM
-        detector.scorer.model, detector.lm_gate = variants["bf16"], gate
+        detector.scorer.model, detector.lm_gate = variants["bf16 (the default)"], gate
         start = time.perf_counter()
         spans = detector.detect(texts)
         seconds = time.perf_counter() - start
@@ -126,10 +156,11 @@ def bench_fused(args: argparse.Namespace, texts: list[str]) -> None:
         read = sum(len(tokenize(t)) for t in asked) / max(n_words, 1)
         same = sum(a == b for a, b in zip(reference, spans)) / len(texts)
         rows.append(f"| fused, LM bf16, LM gate {gate:g} (the LM reads {read:.0%} of the words) | "
-                    f"{n_words / seconds:,.0f} | - | {sum(len(s) for s in spans)} | {same:.1%} |")
+                    f"{n_words / seconds:,.0f} | - | - | - | {sum(len(s) for s in spans)} | {same:.1%} |")
     print(f"\nfused detector, {n_words:,} words, {torch.get_num_threads()} threads")
-    print("| mode | words/s end to end | LM scoring alone words/s | flags | same spans as fp32 |")
-    print("|---|---|---|---|---|")
+    print("| mode | words/s end to end | bare forwards (tagger + LM) words/s | end-to-end / bare | "
+          "LM scoring alone words/s | flags | same spans as bf16 |")
+    print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
 
 

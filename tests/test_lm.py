@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
@@ -68,3 +70,28 @@ def test_logprob_groups_reuses_the_shared_start_and_gives_logprob(tiny_scorer):
         assert values == pytest.approx([tiny_scorer.logprob([t])[0] for t in group], abs=1e-4)
     # the original and its own text as an option score alike; a different text does not
     assert grouped[0][0] == pytest.approx(grouped[0][1], abs=1e-5) and grouped[0][2] != pytest.approx(grouped[0][0])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_word_scores_are_those_of_the_whole_output_distribution(tiny_scorer, dtype):
+    """The scorer reads the output layer a few positions at a time and each candidate's logit alone; surprisal,
+    entropy, rank and contrast are still those of the full log-softmax over the vocabulary."""
+    from mtfix.candidates import Candidate
+
+    scorer = LanguageModelScorer(copy.deepcopy(tiny_scorer.model).to(dtype), tiny_scorer.tokenizer)
+    text = "the two guides discussed the need to improve relations"
+    swap = lambda t, tokens, s: [[Candidate(w.start, w.end, "leaders", "pivot")] if w.text == "guides" else []
+                                 for w in tokens]
+    (got,) = scorer.score([text], swap)
+    ids = [scorer.bos] + scorer.tokenizer(text, add_special_tokens=False)["input_ids"]
+    with torch.inference_mode():
+        logp = scorer.model(input_ids=torch.tensor([ids])).logits[0, :-1].float().log_softmax(-1)
+    assert got.pieces == [1] * 9  # one LM token a word: word k is LM token k
+    target = logp.gather(1, torch.tensor(ids[1:])[:, None]).squeeze(1)
+    assert got.surprisal == pytest.approx((-target).tolist(), abs=1e-4)
+    assert got.entropy == pytest.approx((-(logp.exp() * logp).sum(1)).tolist(), abs=1e-3)
+    assert got.log_rank == pytest.approx(torch.log1p((logp > target[:, None]).sum(1).double()).tolist())
+    leaders = scorer.tokenizer("leaders", add_special_tokens=False)["input_ids"][0]
+    ((cand, value),) = got.contrast[2]
+    assert cand.replacement == "leaders" and value == pytest.approx(float(logp[2, leaders] - target[2]), abs=1e-4)
+    assert all(not c for k, c in enumerate(got.contrast) if k != 2)
