@@ -95,3 +95,17 @@ def test_word_scores_are_those_of_the_whole_output_distribution(tiny_scorer, dty
     ((cand, value),) = got.contrast[2]
     assert cand.replacement == "leaders" and value == pytest.approx(float(logp[2, leaders] - target[2]), abs=1e-4)
     assert all(not c for k, c in enumerate(got.contrast) if k != 2)
+
+
+def test_token_stats_do_not_depend_on_how_the_rows_are_cut(tiny_scorer):
+    torch.manual_seed(1)
+    states, targets = torch.randn(23, 32), torch.randint(0, tiny_scorer.tokenizer.vocab_size, (23,))
+    with torch.inference_mode():
+        logp = tiny_scorer.model.get_output_embeddings()(states).log_softmax(-1)
+        whole = tiny_scorer._token_stats(states, targets)
+        cut = tiny_scorer._token_stats(states, targets, block=5, chunk=2)  # blocks and chunks that end mid-way
+    target = logp.gather(1, targets[:, None]).squeeze(1)
+    for got in (whole, cut):
+        assert (got[0] - got[1]).tolist() == pytest.approx(target.tolist(), abs=1e-5)
+        assert got[2].tolist() == pytest.approx((-(logp.exp() * logp).sum(1)).tolist(), abs=1e-4)
+        assert got[3].tolist() == (logp > target[:, None]).sum(1).tolist()
