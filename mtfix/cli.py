@@ -368,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default=None, choices=list(METHODS),
                    help="fused (the default): the tagger in models/detector with SmolLM2 language-model evidence "
                         "and candidate contrast, each span saying which evidence fired; model: the tagger alone "
-                        "(what --fast picks, about 10x faster); spell: words missing from an English lexicon (the "
+                        "(what --fast picks, about 6x faster); spell: words missing from an English lexicon (the "
                         "baseline); lm: zero-shot SmolLM2 surprisal (score = nats / 16, so 0.5 flags words above "
                         "8 nats); all-ok / all-bad: flag nothing / every word (trivial baselines)")
     p.add_argument("--fast", action="store_true",

@@ -145,15 +145,33 @@ class FusionConfig:
     members: int = 1          # nets fitted with successive seeds whose logits are averaged
     lm_gate: float = 0.0      # segments whose highest tagger P(BAD) is under this skip the LM (scripts/gate_fusion.py)
     stack: int | None = None  # a stacked head: its second stage's hidden width (0: logistic); None: one stage
+    nonword_floor: float | None = None  # see nonword_floor; None: none (heads saved before stop 24)
 
     def to_json(self) -> dict[str, Any]:
         return {"features": list(self.features), "hidden": self.hidden, "members": self.members,
                 "temperature": self.temperature, "bias": self.bias, "threshold": self.threshold,
-                "gate_nats": self.gate_nats, "lm_gate": self.lm_gate, "stack": self.stack}
+                "gate_nats": self.gate_nats, "lm_gate": self.lm_gate, "stack": self.stack,
+                "nonword_floor": self.nonword_floor}
 
     def probability(self, logits: torch.Tensor) -> torch.Tensor:
         """Calibrated P(BAD) from the head's logits."""
         return torch.sigmoid(logits / self.temperature + self.bias)
+
+    def word_probability(self, logits: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """What the detector says of each word: the calibrated P(BAD), with the non-word floor applied
+        (``features``: the words' full evidence, as word_features builds it)."""
+        return nonword_floor(self.probability(logits), features, self.nonword_floor)
+
+
+def nonword_floor(probs: torch.Tensor, features: torch.Tensor, floor: float | None) -> torch.Tensor:
+    """A lower-case word the lexicon does not know ("confidanteled"; names are capitalised) keeps the tagger's
+    P(BAD) where that reaches ``floor`` (the tagger's own threshold) and the fused P is lower: the fused detector
+    then never passes over a non-word that --fast flags. ``features``: the full evidence (FEATURES' columns)."""
+    if floor is None:
+        return probs
+    tagger = features[:, FEATURES.index("tagger")]
+    unknown = (features[:, FEATURES.index("zipf")] == 0) & (features[:, FEATURES.index("case_1")] == 1)
+    return torch.where(unknown & (tagger >= floor), torch.maximum(probs, tagger), probs)
 
 
 def line_ids(text: str, tokens: Sequence[Token]) -> list[int]:
@@ -254,7 +272,7 @@ def load_fusion(path: Path) -> tuple[FusionHead, FusionConfig]:
     raw = json.loads((path / "config.json").read_text())
     config = FusionConfig(tuple(raw["features"]), raw["hidden"], raw["temperature"], raw["threshold"],
                           raw.get("gate_nats", GATE_NATS), raw.get("bias", 0.0), raw.get("members", 1),
-                          raw.get("lm_gate", 0.0), raw.get("stack"))
+                          raw.get("lm_gate", 0.0), raw.get("stack"), raw.get("nonword_floor"))
     second = (FusionHead(len(config.features) + len(CONTEXT), config.stack, config.members)
               if config.stack is not None else None)
     head = FusionHead(len(config.features), config.hidden, config.members, second)
@@ -326,8 +344,9 @@ class FusedDetector:
                 if self.gated(tagger) or not scores.surprisal:
                     out.append(list(tagger))
                     continue
-                x = select(word_features(scores, tagger), self.config.features)
-                out.append(self.config.probability(self.head(x, line_groups(scores))).tolist())
+                features = word_features(scores, tagger)
+                logits = self.head(select(features, self.config.features), line_groups(scores))
+                out.append(self.config.word_probability(logits, features).tolist())
         return out
 
     def word_probabilities(self, texts: Sequence[str]) -> list[list[float]]:

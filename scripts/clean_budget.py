@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     by_row = overlap_groups([r["text"] for r in rows])
     groups = torch.tensor([by_row[s] for s in news["segment"].tolist()])
     with torch.inference_mode():
-        probs = config.probability(head(select(news["x"], config.features), evidence_groups(news)))
+        probs = config.word_probability(head(select(news["x"], config.features), evidence_groups(news)), news["x"])
     print(f"{len(probs):,} clean-news words ({dev_words:,} dev, {len(probs) - dev_words:,} train) in "
           f"{len(set(by_row)):,} groups of rows that share no sentence; {args.draws} halvings", file=sys.stderr)
     print(table(held_out_rates(probs, groups, budgets, args.draws, args.seed), args.target))

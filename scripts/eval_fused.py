@@ -53,11 +53,16 @@ def evidence(detector, docs: list, cache: Path) -> list:
     return found
 
 
+def uncalibrated(logits: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(logits)
+
+
 def probabilities(method: str, ev: list, features: list, head=None, columns=None,
-                  calibrate=torch.sigmoid, gate: float = 0.0) -> list[list[float]]:
+                  calibrate=uncalibrated, gate: float = 0.0) -> list[list[float]]:
     """Word P(BAD) of one method from the shared evidence (``features``: fuse.word_features of each segment);
-    ``gate``: the fused detector's LM gate (a segment whose highest tagger P(BAD) is under it keeps the tagger's
-    P(BAD), as `mtfix detect` gives it)."""
+    ``calibrate`` (logits, features) -> P: the shipped head's is its config's word_probability (calibration and
+    non-word floor); ``gate``: the fused detector's LM gate (a segment whose highest tagger P(BAD) is under it keeps
+    the tagger's P(BAD), as `mtfix detect` gives it)."""
     from mtfix.fuse import line_groups, lm_gated, select
 
     out = []
@@ -72,7 +77,7 @@ def probabilities(method: str, ev: list, features: list, head=None, columns=None
             out.append(list(tagger))
         else:
             with torch.inference_mode():
-                out.append(calibrate(head(select(x, columns), line_groups(scores))).tolist())
+                out.append(calibrate(head(select(x, columns), line_groups(scores)), x).tolist())
     return out
 
 
@@ -123,7 +128,7 @@ def main() -> None:
 
     # the methods: tagger, zero-shot LM, the shipped fused head, and heads retrained without one evidence group
     shipped = {"method": "fused", "head": detector.head, "columns": detector.config.features,
-               "calibrate": detector.config.probability}
+               "calibrate": detector.config.word_probability}
     methods = {"tagger": {"method": "tagger"}, "lm": {"method": "lm"}, "fused": {**shipped, "gate": gate}}
     if gate > 0:  # the default reads with the LM gate; the same head without it, for comparison
         methods["fused, no LM gate"] = shipped
@@ -156,7 +161,7 @@ def main() -> None:
     features = {name: [word_features(scores, tagger) if scores.tokens else None for scores, tagger in found]
                 for name, found in ev.items()}  # once per segment, shared by every head
     probs = {m: {name: probabilities(spec["method"], ev[name], features[name], spec.get("head"),
-                                     spec.get("columns"), spec.get("calibrate", torch.sigmoid),
+                                     spec.get("columns"), spec.get("calibrate", uncalibrated),
                                      spec.get("gate", 0.0)) for name in docs}
              for m, spec in methods.items()}
 

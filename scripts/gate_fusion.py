@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def probs(x: torch.Tensor, groups: torch.Tensor | None) -> torch.Tensor:
         with torch.inference_mode():
-            return config.probability(head(select(x, config.features), groups)).reshape(-1)
+            return config.word_probability(head(select(x, config.features), groups), x).reshape(-1)
 
     held = held_out_segments(len(ev["family"]), FusionTrainConfig(data="", tagger="", out=""))
     data = ev["train"]

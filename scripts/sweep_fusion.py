@@ -268,23 +268,28 @@ def main() -> None:
                      torch.sigmoid(head(unused["x"][:, cols], g[2])) if unused is not None else None)
                     for head in heads]
 
-    def seed_note(name: str, head, cols: list[int], stacked: bool, news: torch.Tensor) -> str:
+    def seed_note(name: str, head, cols: list[int], stacked: bool, news: torch.Tensor, config=None) -> str:
+        """What the head flags in the seed article (``config``: a saved head's, calibrated and floored as saved)."""
         with torch.no_grad():
-            flagged = torch.sigmoid(head(seed_x[:, cols], seed_groups() if stacked else None)) >= clean_threshold(
-                news, base.clean_flags_per_1k)
+            logits = head(seed_x[:, cols], seed_groups() if stacked else None)
+            probs = config.word_probability(logits, seed_x) if config is not None else torch.sigmoid(logits)
+            flagged = probs >= clean_threshold(news, base.clean_flags_per_1k)
         found_words = [w for w, f in zip(seed_words, flagged.tolist()) if f]
         return f"- {name}: {len(found_words)} words flagged in the seed article: " + ", ".join(
             f'"{w}"' for w in found_words)
 
-    for path in args.head:  # saved heads, scored as they are (their own features, stacked or not)
-        from mtfix.fuse import load_fusion
+    for path in args.head:  # saved heads, scored as they are (their own features, stacked or not, calibrated,
+        from mtfix.fuse import load_fusion  # with their non-word floor)
 
         head, config = load_fusion(path)
         cols = [FEATURES.index(name) for name in config.features]
-        output = scored([head], cols, config.stack is not None)[0]
+        g = (groups, news_groups, unused_groups) if config.stack is not None else (None, None, None)
+        with torch.no_grad():
+            output = tuple(config.word_probability(head(d["x"][:, cols], k), d["x"]) if d is not None else None
+                           for d, k in zip((data, ev["news"], unused), g))
         lines.append(row(f"saved head {path}", *output))
         if seed_x is not None:
-            notes.append(seed_note(f"saved head {path}", head, cols, config.stack is not None, output[1]))
+            notes.append(seed_note(f"saved head {path}", head, cols, config.stack is not None, output[1], config))
     for invisible, weight in json.loads(args.grid):
         config = FusionTrainConfig(data="", tagger="", out="", invisible_weight=invisible,
                                    family_weight=family_weights(weight))

@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack-weight", type=json_object, default=None,
                         help="the second stage's family weights, as JSON (others weigh 1; default "
                              f"'{json.dumps(defaults.stack_weight)}')")
+    parser.add_argument("--no-nonword-floor", dest="nonword_floor", action="store_false",
+                        help="no non-word floor: by default a lower-case word the lexicon does not know keeps the "
+                             "tagger's P(BAD) where that reaches the tagger's own threshold (what --fast flags)")
     args = parser.parse_args(argv)
     if args.stack_weight is not None and args.stack is None:
         parser.error("--stack-weight needs a stacked head (--stack none was given)")
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                                family_weight=args.family_weight,
                                hidden=tuple(int(h) for h in args.hidden.split(",")), cache=args.cache, seed=args.seed,
                                members=args.members, retag=args.retag, stack=args.stack,
-                               stack_weight=args.stack_weight)
+                               stack_weight=args.stack_weight, nonword_floor=args.nonword_floor)
     train_fusion(config, lambda msg: print(msg, file=sys.stderr, flush=True))
     return 0
 

@@ -258,6 +258,25 @@ def _quick_config(tmp_path, data, tagger_dir, out, **changes):
                                 "train_mix": {"synthetic": 3, "clean": 9}, **changes})
 
 
+def test_the_nonword_floor_keeps_the_taggers_flag_on_lower_case_words_the_lexicon_lacks(scorer, tmp_path):
+    head = FusionHead(len(FEATURES), 8)
+    torch.nn.init.constant_(head.nets[0][-1].bias, -12.0)  # a head that calls every word OK
+    torch.nn.init.zeros_(head.nets[0][-1].weight)
+    save_fusion(head, FusionConfig(hidden=8, threshold=0.5, nonword_floor=0.55), tmp_path / "f")
+    head, config = load_fusion(tmp_path / "f")
+    assert config.nonword_floor == 0.55
+    detector = FusedDetector(FixedTagger(), head, config, scorer=scorer, generator=CandidateGenerator())
+    # the tagger says 0.6 of every word; the lexicon knows "the", "leaders", "it", not "confidanteled" (lower
+    # case: a non-word) nor "Xyzzyq" (capitalised: a name, perhaps)
+    texts = ["0.6 the leaders confidanteled Xyzzyq it", "0.5 the leaders confidanteled Xyzzyq it"]
+    flagged, quiet = detector.probabilities(detector.evidence(texts))
+    assert flagged[3] == pytest.approx(0.6) and max(flagged[:3] + flagged[4:]) < 0.01
+    assert max(quiet) < 0.01  # the tagger under its own threshold: no floor
+    assert [(texts[0][s.start:s.end]) for s in detector.detect(texts)[0]] == ["confidanteled"]
+    detector.config = replace(config, nonword_floor=None)  # heads saved before the floor: none
+    assert max(detector.probabilities(detector.evidence(texts[:1]))[0]) < 0.01
+
+
 def test_train_fusion_end_to_end(scorer, tokenizer, tmp_path, monkeypatch):
     data, tagger_dir, sentence = _fusion_data(tmp_path, tokenizer)
     monkeypatch.setattr("mtfix.fuse.LanguageModelScorer", lambda: scorer)  # the tiny LM, not SmolLM2
@@ -281,6 +300,8 @@ def test_train_fusion_end_to_end(scorer, tokenizer, tmp_path, monkeypatch):
     assert record["heads"][str(record["chosen_hidden"])]["average_precision"] > 0.9  # the casing feature
     head, fusion = load_fusion(out)
     assert fusion.threshold == record["threshold"]
+    # the non-word floor is the tagger's own threshold (what --fast flags at), the default threshold fitted with it
+    assert fusion.nonword_floor == record["nonword_floor"] == TaggerDetector.load(str(tagger_dir)).threshold
     assert fusion.members == 2 and len(head.nets) == 2  # two nets, seeds 13 and 14, averaged
     assert fusion.stack == 32 and len(head.second.nets) == 2  # stacked by default: a second stage, two nets too
     detector = FusedDetector(TaggerDetector.load(str(tagger_dir)), head, fusion, scorer=scorer)
@@ -667,3 +688,13 @@ def test_train_fusion_refuses_bad_options_in_one_line(capsys, option, message):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("option, floor", [([], True), (["--no-nonword-floor"], False)])
+def test_train_fusion_passes_the_nonword_floor_option_on(monkeypatch, option, floor):
+    from mtfix.cli import main
+
+    seen = []
+    monkeypatch.setattr("mtfix.train.train_fusion", lambda config, log: seen.append(config))  # (read by the script)
+    assert main(["train", "fusion", "--data", "d", "--tagger", "t", "--out", "o", *option]) == 0
+    assert [c.nonword_floor for c in seen] == [floor]
