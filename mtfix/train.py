@@ -852,6 +852,7 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
                                    stack=config.stack, nonword_floor=floor), Path(config.out), record)
     log(f"fusion head (hidden {hidden}{stacked}): temperature {temperature:.3f}, bias {bias:.3f}, ECE {before:.4f} -> "
         f"{after:.4f}, threshold {threshold:.4f} for {config.clean_flags_per_1k} flags per 1,000 of "
-        f"{len(ev['news']['y']):,} clean-news words ({dev_news_words:,} of them dev), non-word floor {floor}; "
+        f"{len(ev['news']['y']):,} clean-news words ({dev_news_words:,} of them dev), non-word floor "
+        f"{'none' if floor is None else f'{floor:.3f}'}; "
         f"saved {config.out}")
     return record
