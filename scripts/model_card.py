@@ -110,7 +110,8 @@ def gate_section(path: Path, table: Path | None) -> list[str]:
             + "The table scores the gate on the cached dev evidence (`scripts/gate_fusion.py`); the largest gate "
             "that changes neither the MLQE-PE MCC of the unused dev segments nor the dev clean-news flags and costs "
             "at most 0.002 of held-out synthetic recall was 0.12 for the heads of stops 18 to 21; for the stop-22 "
-            "head, and at stop 23's threshold, it is 0.15, and 0.12 still changes nothing on dev:", "",
+            "head, at stop 23's threshold and with stop 24's non-word floor (the table), it is 0.15, and 0.12 "
+            "still changes nothing on dev:", "",
             table.read_text().strip(), ""]
 
 
