@@ -49,7 +49,7 @@ def build(path: Path, words: int, lines: list[str]) -> int:
 WRAPPER = """
 import resource, subprocess, sys
 code = subprocess.run(sys.argv[1:]).returncode
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)
+print("peak-rss-kb", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)
 sys.exit(code)
 """
 
@@ -64,7 +64,8 @@ def run_clean(src: Path, out: Path, words: int, *more: str) -> dict[str, float]:
     if done.returncode:
         raise SystemExit(done.stderr)
     seconds = time.time() - started
-    peak_kb = int(done.stderr.strip().splitlines()[-1])
+    # the wrapper's line, wherever it lands among the children's (a worker pool's resource tracker may warn later)
+    peak_kb = int([line for line in done.stderr.splitlines() if line.startswith("peak-rss-kb ")][-1].split()[1])
     # words as the bare run counts them (whitespace-separated), so that the two rates compare
     return {"words": words, "seconds": round(seconds, 1), "words_per_s": round(words / seconds),
             "peak_rss_mb": round(peak_kb / 1024)}
