@@ -577,13 +577,28 @@ def is_stub(original: str, replacement: str) -> bool:
     if not new:
         return False
     words = [t.text.lower() for t in tokenize(word)]
-    if len(words) > 1:
+    if len(words) > 1:  # (punctuation kept is no word kept: "na imperfecta, na imperfecta" -> "nafe,")
         letters = sum(ch.isalpha() for ch in word)
         return (letters >= 8 and 2 * sum(ch.isalpha() for ch in new) <= letters
-                and not any(t.text.lower() in words for t in tokenize(new)))
+                and not any(t.text.lower() in words for t in tokenize(new) if _has_alnum(t.text)))
     if len(word) < 6 or 2 * len(new) > len(word):
         return False
     return word.lower() != new.lower() * 2
+
+
+def wipes_repeat(text: str, span: Span, replacement: str) -> bool:
+    """Whether the option leaves no copy of a word that the span repeats, neither in the replacement nor in the
+    words just before and after the span ("Many Siamese Siamese Siamese" -> "Many"): a repetition is undone by
+    keeping one copy; a replacement that drops them all takes the word out of the text. Never proposed."""
+    words = [t.text.lower() for t in tokenize(text[span.start:span.end]) if _has_alnum(t.text)]
+    repeated = {w for w in words if words.count(w) > 1}
+    if not repeated:
+        return False
+    tokens = [t for t in tokenize(text) if _has_alnum(t.text)]
+    before = [t.text.lower() for t in tokens if t.end <= span.start][-1:]
+    after = [t.text.lower() for t in tokens if t.start >= span.end][:1]
+    kept = {t.text.lower() for t in tokenize(replacement)} | set(before) | set(after)
+    return not repeated <= kept
 
 
 def misreads(original: str, replacement: str) -> bool:
@@ -660,15 +675,15 @@ def drops_capitals(original: str, replacement: str, around: Sequence[str] = ()) 
 
 
 def unfounded(text: str, span: Span, replacement: str, window: tuple[int, int] | None = None) -> bool:
-    """Options never proposed, whatever their scores: those that delete content (loses_content, deletes_words),
-    stubs (is_stub), guesses at unreadable words (misreads), changes of spelling convention (spelling_variant),
-    edits of codes (is_code), invented words (invents) and words in capitals replaced or lowercased
-    (drops_capitals)."""
+    """Options never proposed, whatever their scores: those that delete content (loses_content, deletes_words,
+    wipes_repeat), stubs (is_stub), guesses at unreadable words (misreads), changes of spelling convention
+    (spelling_variant), edits of codes (is_code), invented words (invents) and words in capitals replaced or
+    lowercased (drops_capitals)."""
     original = text[span.start:span.end]
     if (is_code(original) or is_stub(original, replacement) or misreads(original, replacement)
             or spelling_variant(original, replacement)):
         return True
-    if deletes_words(text, span, replacement):
+    if deletes_words(text, span, replacement) or wipes_repeat(text, span, replacement):
         return True
     window = window or lm_window(text, span)
     if drops_capitals(original, replacement, [t.text for t in tokenize(_around(text, span, window))]):

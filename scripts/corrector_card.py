@@ -69,8 +69,9 @@ def main() -> None:
             + (f"; meaning swaps (a content word in place of an unrelated one, `is_swap`) only at --swap-score "
                f"{weights['swap_score']:g} or more" if weights.get("swap_score") is not None else "")
             + ". Never proposed, whatever the score (`unfounded`): options that lose a content word, "
-            "deletions of several content words that repeat nothing nearby, stubs of long words and of several "
-            "words, guesses at words the lexicon has never seen (a replacement not like them), British/American "
+            "deletions of several content words that repeat nothing nearby, options that leave no copy of a word "
+            "the span repeats, stubs of long words and of several words (punctuation kept is no word kept), "
+            "guesses at words the lexicon has never seen (a replacement not like them), British/American "
             "respellings, edits of codes and numbers, "
             "invented words, words in capitals replaced or lowercased.")
     lines += [

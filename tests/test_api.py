@@ -45,7 +45,7 @@ def test_correct_and_fix_with_a_corrector_folder(tiny_models, inventions_allowed
 
     tagger, corrector = tiny_models
     fixer = mtfix.load(model=str(tagger), method="model", threshold=0.0, corrector=str(corrector), min_score=0.0)
-    text = "It was in the the."  # a function word: the untrained decoder's options never delete content
+    text = "It was in on the."  # a function word: the untrained decoder's options never delete content
     edits = fixer.correct(text, [Span(10, 13)])
     assert len(edits) == 1 and (edits[0].start, edits[0].end) in {(10, 13), (10, 14), (9, 13)}
     (fixed,) = fixer.fix(text)

@@ -126,7 +126,7 @@ def test_fix_jsonl_applies_its_own_edits_and_keeps_bad_records(tiny_models, inve
     path = tmp_path / "in.jsonl"
     # function words only: the tiny random corrector's shorter rewrites of the whole-sentence span then delete
     # no content word, so they stay proposable (an option that deletes content is never proposed)
-    path.write_bytes(b'{"id": "a", "text": "It was in the the."}\n{"text": 3}\n'
+    path.write_bytes(b'{"id": "a", "text": "It was in on the."}\n{"text": 3}\n'
                      b'{"id": "b", "text": "It is on a."}\n')
     code, out, err = run(capsys, *_fix_args(tiny_models, "--format", "jsonl", path))
     rows = [json.loads(line) for line in out.splitlines()]
@@ -154,7 +154,7 @@ def test_fix_apply_writes_the_fixed_text_whole_and_never_over_its_input(tiny_mod
 
 def test_fix_diff_shows_both_sides_and_scores(tiny_models, inventions_allowed, tmp_path, capsys):
     src = tmp_path / "in.txt"
-    src.write_text("It was in the the.\n")  # function words: see test_fix_jsonl_applies_its_own_edits...
+    src.write_text("It was in on the.\n")  # function words: see test_fix_jsonl_applies_its_own_edits...
     code, out, _ = run(capsys, *_fix_args(tiny_models, src))
     # no colour: the marks are written out
     assert code == 0 and "was" in out and re.search(r"(\[-[^\]]*-\]|\{\+[^}]*\+\})\[\d\.\d\d\]", out)
@@ -292,7 +292,7 @@ def test_fix_refuses_a_corrector_trained_on_another_detector_in_one_line(tiny_mo
     config = json.loads((other / "config.json").read_text())
     (other / "config.json").write_text(json.dumps({**config, "tagger_sha1": "0" * 40}))
     text = tmp_path / "in.txt"
-    text.write_text("It was in the the.\n")
+    text.write_text("It was in on the.\n")
     code, out, err = run(capsys, "fix", "--fast", "--model", tagger, "--corrector", other, text)
     assert code == 2 and out == "" and "Traceback" not in err
     assert "trained on another detector's encoder states" in err and "mtfix train corrector --tagger" in err

@@ -377,6 +377,8 @@ def test_stubs_and_spelling_conventions_are_never_proposed(pieces, encoder):
     assert is_stub("mosasaur's cutthroat", "mour") and is_stub("Brahmapura Brahmapura", "ur")  # several words
     assert not is_stub("sea belonged sea belonged", "sea belonged") and not is_stub("his the", "its")
     assert not is_stub("in one Explosion", "in an explosion")
+    # punctuation kept is no word kept; a word kept is
+    assert is_stub("na imperfecta, na imperfecta", "nafe, ") and not is_stub("na imperfecta, na imperfecta", "na, ")
     # guesses at a word the decoder cannot read (not in the lexicon, the replacement not like it), unlike real fixes
     assert misreads("churtumas", "church") and misreads("newindriani", "nether") and misreads("tatong", "explore")
     assert not misreads("pariad", "pariah") and not misreads("confidanteled", "confidant")
@@ -485,3 +487,15 @@ def test_deleting_several_words_is_proposed_only_for_a_repetition():
     assert not deletes_words(repeated, twice, "") and not unfounded(repeated, twice, "")  # the repetition undone
     one = Span(text.index("Samavedika"), text.index("Samavedika") + len("Samavedika"))
     assert not deletes_words(text, one, "")  # one word: loses_content's business
+
+
+def test_an_option_that_leaves_no_copy_of_a_repeated_word_is_never_proposed():
+    from mtfix.correct import unfounded, wipes_repeat
+
+    text = "Many Siamese Siamese Siamese cats came."
+    assert wipes_repeat(text, Span(0, 27), "Many") and unfounded(text, Span(0, 27), "Many")
+    assert not wipes_repeat(text, Span(0, 27), "Many Siamese")  # one copy kept: the repetition undone
+    assert not wipes_repeat(text, Span(13, 27), "")  # the extra copies go, the first stays beside the span
+    assert not wipes_repeat(text, Span(0, 12), "Many Thai")  # nothing repeated inside the span: not this rule
+    assert not wipes_repeat("the the cat", Span(0, 7), "the")
+    assert wipes_repeat("we saw the the cat", Span(7, 14), "a")
