@@ -388,8 +388,9 @@ class FusionTrainConfig:
     # a row the tagger or the head trained on. More news, less drift between the news it is fitted on and unseen news
     train_news: int = 6000
     # a lower-case word the lexicon does not know keeps the tagger's P(BAD) where that reaches the tagger's own
-    # threshold (fuse.nonword_floor; the default threshold is fitted with it). On dev, neutral: unused-dev MLQE-PE MCC
-    # 0.4167 -> 0.4169, synthetic MCC 0.536 -> 0.539 (stop 24); the seed's "confidanteled" (tagger 0.59, head 0.12)
+    # threshold (fuse.nonword_floor; the default threshold is fitted with it). On dev (sweep_fusion.py --head, stop 24)
+    # neutral: unused-dev MLQE-PE MCC 0.417 both, synthetic MCC 0.536 -> 0.539; the seed's "confidanteled" (tagger
+    # 0.59, head 0.12) is flagged
     nonword_floor: bool = True
     cache: str = "runs/fusion/evidence.pt"  # the evidence, reused while the tagger and the data stay the same
     retag: bool = False             # a cache from another tagger: recompute only the tagger's columns (no LM pass)

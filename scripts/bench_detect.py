@@ -142,8 +142,8 @@ def bench_fused(args: argparse.Namespace, texts: list[str]) -> None:
     detector = FusedDetector.load(args.model, str(Path(args.model) / "fused"), batch_size=args.batch_size)
     gate = detector.lm_gate if args.lm_gate is None else args.lm_gate
     detector.lm_gate = 0.0  # every segment read by the LM, for the rows by precision
-    variants = {"bf16 (the default precision), no LM gate": detector.scorer.model if DEFAULT_DTYPE == torch.bfloat16
-                else load_lm(torch.bfloat16)[0],
+    default = "bf16 (the default precision), no LM gate"
+    variants = {default: detector.scorer.model if DEFAULT_DTYPE == torch.bfloat16 else load_lm(torch.bfloat16)[0],
                 "fp32": load_lm(torch.float32)[0],
                 "dynamic int8": torch.ao.quantization.quantize_dynamic(load_lm()[0], {torch.nn.Linear},
                                                                       dtype=torch.qint8)}
@@ -160,7 +160,7 @@ def bench_fused(args: argparse.Namespace, texts: list[str]) -> None:
         rows.append(f"| fused, LM {name} | {n_words / seconds:,.0f} | {n_words / bare:,.0f} | {bare / seconds:.2f} | "
                     f"{n_words / lm_only:,.0f} | {sum(len(s) for s in spans)} | {same:.1%} |")
     if gate > 0:  # the default precision (bf16) with the LM gate: segments the tagger finds quiet skip the LM
-        detector.scorer.model, detector.lm_gate = variants["bf16 (the default precision), no LM gate"], gate
+        detector.scorer.model, detector.lm_gate = variants[default], gate
         seconds, spans = fastest(lambda: detector.detect(texts), args.repeat)
         asked = [t for t, p in zip(texts, detector.tagger.word_probabilities(texts)) if p and not detector.gated(p)]
         read = sum(len(tokenize(t)) for t in asked) / max(n_words, 1)
