@@ -135,6 +135,8 @@ def main() -> None:
                         help="the stacked head against the one-stage head, on dev (a table with notes)")
     parser.add_argument("--tagger-epochs", type=Path,
                         help="the tagger trained for more or fewer passes, on dev (a table with notes)")
+    parser.add_argument("--seed-reach", type=Path,
+                        help="what seed_reach.py prints: the seed article's missed words, and a surprisal floor on dev")
     args = parser.parse_args()
     record = json.loads((args.model / "training.json").read_text())
     cfg = record["config"]
@@ -223,6 +225,9 @@ def main() -> None:
         lines += [args.tradeoff.read_text().strip().replace("### ", "## "), ""]
     if args.ablation and args.ablation.exists():
         lines += ["## Ablation by data mix (dev, equal budgets)", "", args.ablation.read_text().strip(), ""]
+    if args.seed_reach and args.seed_reach.exists():
+        lines += ["## The seed article's missed words (`scripts/seed_reach.py`)", "",
+                  args.seed_reach.read_text().strip(), ""]
     if args.bench and args.bench.exists():
         lines += ["## Speed (`scripts/bench_detect.py`, 2 cores)", "", args.bench.read_text().strip(), ""]
     if args.dev and args.dev.exists():
