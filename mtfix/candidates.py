@@ -42,6 +42,7 @@ class CandidateGenerator:
     def __init__(self, max_per_kind: int = 3, min_zipf: float = 3.0) -> None:
         self.max_per_kind = max_per_kind
         self.min_zipf = min_zipf
+        self._siblings: dict[str, tuple[str, ...]] = {}
 
     @cached_property
     def pivot(self):  # type: ignore[no-untyped-def]
@@ -88,19 +89,28 @@ class CandidateGenerator:
         return zipf_frequency(word, "en")
 
     def siblings(self, word: str) -> list[str]:
-        """Pivot siblings of ``word`` (plural kept), most frequent first."""
+        """Pivot siblings of ``word`` (plural kept), most frequent first; remembered per word (the dictionary does
+        not change, and the same words come back across a corpus)."""
         if self.pivot is None:
             return []
+        found = self._siblings.get(word)
+        if found is None:
+            if len(self._siblings) >= 200_000:
+                self._siblings.clear()
+            found = self._siblings[word] = self._rank_siblings(word)
+        return list(found)
+
+    def _rank_siblings(self, word: str) -> tuple[str, ...]:
         low = word.lower()
-        found = self.pivot.siblings(low)
+        found = self.pivot.sibling_words(low)
         suffix = ""
         if not found and low.endswith("s"):
-            found, suffix = self.pivot.siblings(low[:-1]), "s"
+            found, suffix = self.pivot.sibling_words(low[:-1]), "s"
         words = {s + suffix for s in found if s.isalpha() and s[:4] != low[:4] and s not in STOP}
         # most frequent first, ties alphabetically: the set's order changes from process to process (string
         # hashing), and with it, before, which of equally frequent siblings made the cut
         ranked = sorted((w for w in words if self.zipf(w) >= self.min_zipf), key=lambda w: (-self.zipf(w), w))
-        return [_match_case(w, word) for w in ranked[: self.max_per_kind]]
+        return tuple(_match_case(w, word) for w in ranked[: self.max_per_kind])
 
     def spelling(self, word: str) -> list[str]:
         from symspellpy import Verbosity

@@ -334,19 +334,27 @@ class FusedDetector:
         return list(zip(scores, tagger))
 
     def probabilities(self, evidence: Sequence[tuple[WordScores, list[float]]]) -> list[list[float]]:
-        """Calibrated P(BAD) per word, from the evidence; the tagger's own where the LM gate skipped the LM."""
-        out = []
+        """Calibrated P(BAD) per word, from the evidence; the tagger's own where the LM gate skipped the LM. The
+        head reads the words of every LM-read segment in one call (each segment's lines numbered apart)."""
+        out: list[list[float]] = [list(tagger) for _, tagger in evidence]  # empty, gated, or not read by the LM
+        read = [k for k, (scores, tagger) in enumerate(evidence)
+                if scores.tokens and scores.surprisal and not self.gated(tagger)]
+        if not read:
+            return out
         with torch.inference_mode():
-            for scores, tagger in evidence:
-                if not scores.tokens:
-                    out.append([])
-                    continue
-                if self.gated(tagger) or not scores.surprisal:
-                    out.append(list(tagger))
-                    continue
-                features = word_features(scores, tagger)
-                logits = self.head(select(features, self.config.features), line_groups(scores))
-                out.append(self.config.word_probability(logits, features).tolist())
+            features = [word_features(*evidence[k]) for k in read]
+            groups, offset = [], 0
+            for k in read:
+                lines = line_groups(evidence[k][0]) + offset
+                groups.append(lines)
+                offset = int(lines.max()) + 1
+            x = torch.cat(features)
+            logits = self.head(select(x, self.config.features), torch.cat(groups))
+            probs = self.config.word_probability(logits, x).tolist()
+        start = 0
+        for k, f in zip(read, features):
+            out[k] = probs[start:start + len(f)]
+            start += len(f)
         return out
 
     def word_probabilities(self, texts: Sequence[str]) -> list[list[float]]:

@@ -89,6 +89,13 @@ class PivotDictionary:
     def translations(self, word: str) -> set[str]:
         return self.en2de.get(word, set())
 
+    def sibling_words(self, word: str) -> set[str]:
+        """The English words of ``siblings(word)``, without the German words that link them (what candidate
+        generation needs, in a fraction of the time: common words have hundreds of siblings)."""
+        found: set[str] = set().union(*(self.de2en.get(de, ()) for de in self.translations(word)))
+        low = word.lower()
+        return {en for en in found if en.lower() != low}
+
     def siblings(self, word: str) -> dict[str, set[str]]:
         """Other English words that share a German translation with ``word``: sibling -> the German words."""
         out: dict[str, set[str]] = defaultdict(set)

@@ -39,7 +39,7 @@ import sys
 from mtfix.candidates import CandidateGenerator
 
 class TiedPivot:  # seven siblings, six of them equally frequent (wordfreq's zipf values are rounded)
-    def siblings(self, word):
+    def sibling_words(self, word):
         return {"delta", "bravo", "echo", "alpha", "charlie", "foxtrot", "golf"}
 
 CandidateGenerator.pivot = TiedPivot()
@@ -60,3 +60,24 @@ def test_equally_frequent_siblings_are_cut_the_same_way_in_every_process():
     assert found == {"['echo', 'alpha', 'bravo']"}
     capitalised = subprocess.run([sys.executable, "-c", TIED, "Guides"], capture_output=True, text=True, check=True)
     assert capitalised.stdout.strip() == "['Echo', 'Alpha', 'Bravo']"
+
+
+class CountingPivot:
+    def __init__(self):
+        self.asked = []
+
+    def sibling_words(self, word):
+        self.asked.append(word)
+        return {"leader", "chief", "commander"} if word == "guides" else set()
+
+
+def test_siblings_are_looked_up_once_per_word_and_handed_out_as_fresh_lists(monkeypatch):
+    pivot = CountingPivot()
+    generator = CandidateGenerator()
+    monkeypatch.setattr(CandidateGenerator, "pivot", pivot)
+    first = generator.siblings("guides")
+    first.append("mangled")
+    assert generator.siblings("guides") == [w for w in first if w != "mangled"]
+    assert generator.siblings("Guides")[0][0].isupper()  # the case of the word asked for, remembered apart
+    assert pivot.asked == ["guides", "guides"]
+

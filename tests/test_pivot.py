@@ -18,6 +18,8 @@ def test_parse_and_siblings():
     assert "guides" in d.siblings("leaders")
     assert {"stand back", "step back"} <= set(d.siblings("resign"))
     assert "leader" not in d.siblings("leader")
+    for word in ("leader", "leaders", "guide", "resign", "Leader", "print", "unknown"):
+        assert d.sibling_words(word) == set(d.siblings(word))
 
 
 def test_load_from_a_file_and_cache(tmp_path):
