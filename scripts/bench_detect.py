@@ -1,8 +1,10 @@
 """Detector speed: words/s end to end (tokenise, window, batch, forward, aggregate) next to the bare encoder
-forward on the same batches, in the same run; fp32 and dynamic int8. With --fused, the default detector too
-(tagger + SmolLM2 evidence + candidate contrast + fusion head) with the language model in bf16 (the default),
-fp32 and dynamic int8, next to the bare forwards it needs (the tagger's encoder and the LM on the same batches)
-and the LM scorer alone, and how often each gives the default's (bf16) spans.
+forward on the same batches, in the same run; the tagger in fp32, bf16 (the default where the CPU computes bf16
+natively: mtfix.tagger.tagger_dtype) and dynamic int8. With --fused, the default detector too (tagger + SmolLM2
+evidence + candidate contrast + fusion head) with the language model in bf16 (the default), fp32 and dynamic
+int8, next to the bare forwards it needs (the tagger's encoder and the LM on the same batches) and the LM scorer
+alone, and how often each gives the default's (bf16) spans; then with the LM gate, with the tagger at its default
+precision and in fp32.
 
     python scripts/bench_detect.py --model models/detector --words 20000
     python scripts/bench_detect.py --model models/detector --words 3000 --fused
@@ -12,6 +14,7 @@ Each figure is the fastest of --repeat runs (default 3).
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 from pathlib import Path
 
@@ -34,6 +37,12 @@ def corpus(words: int) -> list[str]:
             if count >= words:
                 break
     return out
+
+
+def same_spans(first: list, second: list) -> float:
+    """The share of segments flagged in the same places (span offsets; the scores may differ in the last digits)."""
+    places = [[[(s.start, s.end) for s in spans] for spans in side] for side in (first, second)]
+    return sum(a == b for a, b in zip(*places)) / max(len(first), 1)
 
 
 def tagger_forward(detector, texts: list[str]) -> float:
@@ -110,23 +119,30 @@ def main() -> None:
     if args.repeat < 1:
         parser.error(f"--repeat must be at least 1, not {args.repeat}")
     torch.set_num_threads(args.threads)
-    from mtfix.tagger import TaggerDetector
+    from mtfix.tagger import TaggerDetector, tagger_dtype
 
     texts = corpus(args.words)
-    detector = TaggerDetector.load(args.model, batch_size=args.batch_size)
+    detector = TaggerDetector.load(args.model, dtype=torch.float32, batch_size=args.batch_size)
     detector.detect(texts[:50])  # warm up
-    fp32 = bench(detector, texts, args.repeat)
-    fp32_spans = detector.detect(texts)
-    detector.model = torch.ao.quantization.quantize_dynamic(detector.model, {torch.nn.Linear}, dtype=torch.qint8)
-    int8 = bench(detector, texts, args.repeat)
-    int8_spans = detector.detect(texts)
-    same = sum(a == b for a, b in zip(fp32_spans, int8_spans)) / len(texts)
-    print(f"{torch.get_num_threads()} threads, {fp32['words']:,} words, batch {args.batch_size}")
+    results, spans = {}, {}
+    fp32_model = detector.model
+    for name, model in (("fp32", fp32_model), ("bf16", copy.deepcopy(fp32_model).to(torch.bfloat16)),
+                        ("dynamic int8", torch.ao.quantization.quantize_dynamic(copy.deepcopy(fp32_model),
+                                                                               {torch.nn.Linear}, dtype=torch.qint8))):
+        detector.model = model
+        detector.detect(texts[:50])
+        results[name] = bench(detector, texts, args.repeat)
+        spans[name] = detector.detect(texts)
+    default = "bf16" if tagger_dtype() == torch.bfloat16 else "fp32"
+    print(f"{torch.get_num_threads()} threads, {results['fp32']['words']:,} words, batch {args.batch_size}")
     print("| mode | words/s end to end | bare encoder forward words/s | end-to-end / bare | flags |")
     print("|---|---|---|---|---|")
-    for name, r in (("fp32", fp32), ("dynamic int8", int8)):
-        print(f"| {name} | {r['words_per_s']:,.0f} | {r['bare_words_per_s']:,.0f} | {r['ratio']:.2f} | {r['flags']} |")
-    print(f"int8 gives the same spans as fp32 on {same:.1%} of segments")
+    for name, r in results.items():
+        label = name + (" (the default on this CPU)" if name == default else "")
+        print(f"| {label} | {r['words_per_s']:,.0f} | {r['bare_words_per_s']:,.0f} | {r['ratio']:.2f} | {r['flags']} |")
+    for name in ("bf16", "dynamic int8"):
+        same = same_spans(spans["fp32"], spans[name])
+        print(f"{name} flags the same spans as fp32 (offsets) on {same:.1%} of segments")
     if args.fused:
         bench_fused(args, texts[:max(1, len(texts) * args.fused_words // max(args.words, 1))])
 
@@ -136,6 +152,7 @@ def bench_fused(args: argparse.Namespace, texts: list[str]) -> None:
     (the tagger's encoder and the LM, on the same batches) and the LM scorer alone."""
     from mtfix.fuse import FusedDetector
     from mtfix.lm import DEFAULT_DTYPE, load_lm
+    from mtfix.tagger import TaggerDetector
     from mtfix.text import tokenize
 
     n_words = sum(len(tokenize(t)) for t in texts)
@@ -153,7 +170,7 @@ def bench_fused(args: argparse.Namespace, texts: list[str]) -> None:
         detector.detect(texts[:8])  # warm up
         seconds, spans = fastest(lambda: detector.detect(texts), args.repeat)
         reference = reference or spans
-        same = sum(a == b for a, b in zip(reference, spans)) / len(texts)
+        same = same_spans(reference, spans)
         bare = min(tagger_forward(detector.tagger, texts) + lm_forward(detector.scorer, texts)
                    for _ in range(args.repeat))
         lm_only, _ = fastest(lambda: detector.scorer.score(texts), args.repeat)
@@ -164,15 +181,23 @@ def bench_fused(args: argparse.Namespace, texts: list[str]) -> None:
         seconds, spans = fastest(lambda: detector.detect(texts), args.repeat)
         asked = [t for t, p in zip(texts, detector.tagger.word_probabilities(texts)) if p and not detector.gated(p)]
         read = sum(len(tokenize(t)) for t in asked) / max(n_words, 1)
-        same = sum(a == b for a, b in zip(reference, spans)) / len(texts)
+        same = same_spans(reference, spans)
         bare = min(tagger_forward(detector.tagger, texts) + lm_forward(detector.scorer, asked)
                    for _ in range(args.repeat))  # the LM's forward on the segments it reads
         rows.append(f"| fused, LM bf16, LM gate {gate:g} (the LM reads {read:.0%} of the words) | "
                     f"{n_words / seconds:,.0f} | {n_words / bare:,.0f} | {bare / seconds:.2f} | - | "
                     f"{sum(len(s) for s in spans)} | {same:.1%} |")
+        if detector.tagger.model.dtype != torch.float32:  # the same with the tagger in fp32 (the default before)
+            detector.tagger = TaggerDetector.load(args.model, dtype=torch.float32, batch_size=args.batch_size)
+            seconds, spans = fastest(lambda: detector.detect(texts), args.repeat)
+            same = same_spans(reference, spans)
+            bare = min(tagger_forward(detector.tagger, texts) + lm_forward(detector.scorer, asked)
+                       for _ in range(args.repeat))
+            rows.append(f"| the same with the tagger in fp32 | {n_words / seconds:,.0f} | {n_words / bare:,.0f} | "
+                        f"{bare / seconds:.2f} | - | {sum(len(s) for s in spans)} | {same:.1%} |")
     print(f"\nfused detector, {n_words:,} words, {torch.get_num_threads()} threads")
     print("| mode | words/s end to end | bare forwards (tagger + LM) words/s | end-to-end / bare | "
-          "LM scoring alone words/s | flags | same spans as bf16 |")
+          "LM scoring alone words/s | flags | same spans as the first row (offsets) |")
     print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
 

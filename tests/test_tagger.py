@@ -5,7 +5,8 @@ import torch
 from transformers import AutoTokenizer, BertConfig
 
 from mtfix.encode import collate, encode
-from mtfix.tagger import ArtifactTagger, TaggerConfig, TaggerDetector
+from mtfix.errors import InputError
+from mtfix.tagger import ArtifactTagger, TaggerConfig, TaggerDetector, native_bf16, tagger_dtype
 from mtfix.text import tokenize
 from mtfix.train import ece, fit_temperature, labelled_windows, minilm_dir
 
@@ -75,10 +76,38 @@ def test_tiny_tagger_learns_stray_capitals_and_round_trips_through_fp16(tokenize
         opt.zero_grad()
     model.save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
-    detector = TaggerDetector.load(str(tmp_path), threshold=0.5)
-    (spans,) = detector.detect(["the council said Farmers would get water from the river in spring"])
-    assert [(s.start, s.end) for s in spans] == [(17, 24)]
-    assert 0.5 <= spans[0].score <= 1.0
+    text = "the council said Farmers would get water from the river in spring"
+    found = {}
+    for dtype in (torch.float32, torch.bfloat16):  # bf16: the default where the CPU computes it natively
+        detector = TaggerDetector.load(str(tmp_path), dtype=dtype, threshold=0.5)
+        assert detector.model.dtype == dtype
+        (spans,) = detector.detect([text])
+        assert [(s.start, s.end) for s in spans] == [(17, 24)]
+        assert 0.5 <= spans[0].score <= 1.0
+        found[dtype] = torch.tensor(detector.word_probabilities([text])[0])
+    assert (found[torch.float32] - found[torch.bfloat16]).abs().max() < 0.03
+
+
+def test_tagger_dtype_follows_the_environment_then_the_cpu(monkeypatch, tmp_path):
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        monkeypatch.setenv("MTFIX_TAGGER_DTYPE", name)
+        assert tagger_dtype() == dtype
+    monkeypatch.setenv("MTFIX_TAGGER_DTYPE", "fp16")
+    with pytest.raises(InputError, match="MTFIX_TAGGER_DTYPE must be fp32 or bf16, not 'fp16'"):
+        tagger_dtype()
+    monkeypatch.delenv("MTFIX_TAGGER_DTYPE")
+    for native, dtype in ((True, torch.bfloat16), (False, torch.float32)):
+        monkeypatch.setattr("mtfix.tagger.native_bf16", lambda native=native: native)
+        assert tagger_dtype() == dtype
+
+
+def test_native_bf16_reads_the_cpu_flags(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("flags\t\t: fpu avx2 avx512f avx512_bf16 amx_tile\n")
+    assert native_bf16(str(cpuinfo))
+    cpuinfo.write_text("flags\t\t: fpu avx2 avx512f\n")
+    assert not native_bf16(str(cpuinfo))
+    assert not native_bf16(str(tmp_path / "missing"))
 
 
 def test_long_input_is_not_truncated(tokenizer):
