@@ -31,7 +31,7 @@ def native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
 
 def tagger_dtype() -> torch.dtype:
     """The precision the tagger runs in: MTFIX_TAGGER_DTYPE (fp32 or bf16) where set; else bf16 where the CPU
-    computes it natively (about 3x fp32's speed on 2 cores, P(BAD) within 0.012 of fp32's: bench_detect.py),
+    computes it natively (about 3x fp32's speed on 2 cores, P(BAD) within 0.03 of fp32's: bench_detect.py),
     fp32 elsewhere (emulated bf16 is slower than fp32)."""
     choice = os.environ.get("MTFIX_TAGGER_DTYPE")
     if choice is not None:
