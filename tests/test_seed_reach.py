@@ -70,3 +70,12 @@ def test_bad_arguments_end_in_one_line(reach, tmp_path, capsys):
     with pytest.raises(SystemExit):
         reach.main(["--data", str(tmp_path), "--floors", "17", "--cache", str(tmp_path / "ev.pt")])
     assert "ev.pt does not exist" in capsys.readouterr().err
+
+
+def test_cohesion_is_higher_for_a_word_that_fits_its_line(reach):
+    texts = ["Farmers picked ripe mangoes from the orchard trees",
+             "Farmers picked ripe carburettors from the orchard trees"]
+    spans = [(20, 27), (20, 32)]
+    assert [t[s:e] for t, (s, e) in zip(texts, spans)] == ["mangoes", "carburettors"]
+    fits, odd = reach.cohesion(texts, spans)
+    assert -1.0 <= odd < fits <= 1.0
