@@ -43,16 +43,16 @@ def _gguf_dir() -> Path:
     return Path(spec.origin).parent
 
 
-def load_lm(dtype: torch.dtype = torch.float32) -> tuple[Any, Any]:
-    """SmolLM2 and its tokenizer, from the safetensors cache (made on first use)."""
+def load_gguf(source: Callable[[], Path], name: str, cached: Path, dtype: torch.dtype) -> tuple[Any, Any]:
+    """A causal LM and its tokenizer from the safetensors cache ``cached``, made on first use from the GGUF file
+    ``name`` in the folder ``source()`` returns (dequantised once; later loads take under a second)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    cached = cache_dir()
     if not (cached / "config.json").exists():
-        source = _gguf_dir()
+        folder = source()
         try:
-            model = AutoModelForCausalLM.from_pretrained(str(source), gguf_file=GGUF_NAME, dtype=torch.float32)
-            tokenizer = AutoTokenizer.from_pretrained(str(source), gguf_file=GGUF_NAME)
+            model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=name, dtype=torch.float32)
+            tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=name)
         except ImportError as err:
             raise MissingLanguageModel(f"cannot read the GGUF weights ({err}): pip install gguf accelerate") from None
         model.hf_quantizer = None
@@ -65,6 +65,11 @@ def load_lm(dtype: torch.dtype = torch.float32) -> tuple[Any, Any]:
     model = AutoModelForCausalLM.from_pretrained(str(cached), dtype=dtype).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(cached))
     return model, tokenizer
+
+
+def load_lm(dtype: torch.dtype = torch.float32) -> tuple[Any, Any]:
+    """SmolLM2 and its tokenizer, from the safetensors cache (made on first use)."""
+    return load_gguf(_gguf_dir, GGUF_NAME, cache_dir(), dtype)
 
 
 @dataclass

@@ -178,23 +178,20 @@ def bench_fused(args: argparse.Namespace, texts: list[str]) -> None:
                     f"{n_words / lm_only:,.0f} | {sum(len(s) for s in spans)} | {same:.1%} |")
     if gate > 0:  # the default precision (bf16) with the LM gate: segments the tagger finds quiet skip the LM
         detector.scorer.model, detector.lm_gate = variants[default], gate
-        seconds, spans = fastest(lambda: detector.detect(texts), args.repeat)
         asked = [t for t, p in zip(texts, detector.tagger.word_probabilities(texts)) if p and not detector.gated(p)]
         read = sum(len(tokenize(t)) for t in asked) / max(n_words, 1)
-        same = same_spans(reference, spans)
-        bare = min(tagger_forward(detector.tagger, texts) + lm_forward(detector.scorer, asked)
-                   for _ in range(args.repeat))  # the LM's forward on the segments it reads
-        rows.append(f"| fused, LM bf16, LM gate {gate:g} (the LM reads {read:.0%} of the words) | "
-                    f"{n_words / seconds:,.0f} | {n_words / bare:,.0f} | {bare / seconds:.2f} | - | "
-                    f"{sum(len(s) for s in spans)} | {same:.1%} |")
+
+        def gated_row(label: str) -> str:
+            seconds, spans = fastest(lambda: detector.detect(texts), args.repeat)
+            bare = min(tagger_forward(detector.tagger, texts) + lm_forward(detector.scorer, asked)
+                       for _ in range(args.repeat))  # the LM's forward on the segments it reads
+            return (f"| {label} | {n_words / seconds:,.0f} | {n_words / bare:,.0f} | {bare / seconds:.2f} | - | "
+                    f"{sum(len(s) for s in spans)} | {same_spans(reference, spans):.1%} |")
+
+        rows.append(gated_row(f"fused, LM bf16, LM gate {gate:g} (the LM reads {read:.0%} of the words)"))
         if detector.tagger.model.dtype != torch.float32:  # the same with the tagger in fp32 (the default before)
             detector.tagger = TaggerDetector.load(args.model, dtype=torch.float32, batch_size=args.batch_size)
-            seconds, spans = fastest(lambda: detector.detect(texts), args.repeat)
-            same = same_spans(reference, spans)
-            bare = min(tagger_forward(detector.tagger, texts) + lm_forward(detector.scorer, asked)
-                       for _ in range(args.repeat))
-            rows.append(f"| the same with the tagger in fp32 | {n_words / seconds:,.0f} | {n_words / bare:,.0f} | "
-                        f"{bare / seconds:.2f} | - | {sum(len(s) for s in spans)} | {same:.1%} |")
+            rows.append(gated_row("the same with the tagger in fp32"))
     print(f"\nfused detector, {n_words:,} words, {torch.get_num_threads()} threads")
     print("| mode | words/s end to end | bare forwards (tagger + LM) words/s | end-to-end / bare | "
           "LM scoring alone words/s | flags | same spans as the first row (offsets) |")

