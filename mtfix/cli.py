@@ -368,8 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default=None, choices=list(METHODS),
                    help="fused (the default): the tagger in models/detector with SmolLM2 language-model evidence "
                         "and candidate contrast, each span saying which evidence fired; model: the tagger alone "
-                        "(what --fast picks, 3 to 6 times faster); spell: words missing from an English lexicon (the "
-                        "baseline); lm: zero-shot SmolLM2 surprisal (score = nats / 16, so 0.5 flags words above "
+                        "(what --fast picks, 7 to 9 times faster: bench_detect.py); spell: words missing from an "
+                        "English lexicon (the baseline); lm: zero-shot SmolLM2 surprisal (score = nats / 16, so 0.5 flags words above "
                         "8 nats); all-ok / all-bad: flag nothing / every word (trivial baselines)")
     p.add_argument("--fast", action="store_true",
                    help="the tagger alone, without the language model: faster, blind to most wrong-sense words")
@@ -385,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the fused detector reads a segment with the language model only where the tagger's "
                         "highest P(BAD) in it reaches P; elsewhere the tagger's own P(BAD) stands (default: the "
                         "model's own; the shipped model's is 0.15, which spares the LM about half of clean news, "
-                        "changes nothing on dev but a few wrong-sense words, and makes the default about 1.7x "
+                        "changes nothing on dev but a few wrong-sense words, and makes the default 1.4 to 1.9x "
                         "faster; 0 reads every segment, the most thorough: see the README)")
     p.add_argument("--batch-size", type=int, default=32, help="segments per batch (default 32)")
     p.add_argument("--input-format", default="auto", choices=["auto", "text", "jsonl"],
