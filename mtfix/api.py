@@ -79,20 +79,28 @@ class MTFix:
         if isinstance(texts, str):
             texts = [texts]
         texts = list(texts)
+        from .detect import read_whole
+
         corrector = self.corrector
         tagger = _tagger_of(self.detector)
+        # the corrector reuses the tagger's states when the tagger read the texts as they are (not in pieces)
         shared = corrector.encoder.kind == "tagger" and tagger is not None and \
-            tagger.model is corrector.encoder.tagger
+            tagger.model is corrector.encoder.tagger and read_whole(texts)
         if shared:
             tagger.share = corrector.encoder.shared
         try:
             spans = self.detector.detect(texts)
-            edits = corrector.correct(texts, spans)
+            edits = corrector.correct(texts, [[s for s in found if not overlong(s)] for found in spans])
         finally:
             if shared:
                 tagger.share = None
                 corrector.encoder.shared.clear()
         return [Fixed(t, s, e, apply_edits(t, e)) for t, s, e in zip(texts, spans, edits)]
+
+
+def overlong(span: Span) -> bool:
+    """A word too long to be English, flagged but never given to the corrector (see detect.pieces)."""
+    return (span.evidence or {}).get("kind") == "overlong word"
 
 
 def fix_segments(mt: MTFix, segments: Iterable[Segment], batch_size: int = 32
@@ -108,6 +116,7 @@ def _tagger_of(detector: Any) -> Any:
     """The TaggerDetector inside a detector (itself, or the fused detector's), if any."""
     from .tagger import TaggerDetector
 
+    detector = getattr(detector, "inner", detector)  # a Bounded detector's own
     if isinstance(detector, TaggerDetector):
         return detector
     inner = getattr(detector, "tagger", None)

@@ -11,14 +11,7 @@ from typing import Any, Sequence
 from . import __version__
 from .detect import METHODS, default_method
 from .errors import InputError, MtfixError
-
-def _open_out(path: str | None) -> Any:
-    if path in (None, "-"):
-        return sys.stdout
-    try:
-        return open(path, "w", encoding="utf-8")
-    except OSError as err:
-        raise InputError(f"cannot write {path}: {err.strerror}") from None
+from .outputs import OutputFile
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
@@ -34,9 +27,10 @@ def cmd_detect(args: argparse.Namespace) -> int:
     detector = get_detector(args.method or default_method(args.fast, args.model), args.threshold, args.model,
                             args.batch_size, args.lm_gate)
     threshold = args.threshold if args.threshold is not None else 0.0
-    out = _open_out(args.output)
-    highlighter = Highlighter(out) if args.format == "pretty" else None
+    out = OutputFile(args.output, [args.input])
+    highlighter = Highlighter(out.stream) if args.format == "pretty" else None
     bad = total = 0
+    complete = False
     try:
         with progress("detecting", args.input) as advance:
             for segment, doc in detect_segments(detector, segments, args.batch_size, threshold):
@@ -53,9 +47,9 @@ def cmd_detect(args: argparse.Namespace) -> int:
                     highlighter.show(doc)
                 else:
                     out.write(json.dumps(doc.to_json(), ensure_ascii=False) + "\n")
+        complete = True
     finally:
-        if out is not sys.stdout:
-            out.close()
+        out.close(complete)
     if bad:
         print(f"mtfix: {bad} of {total} records could not be read; the others were processed", file=sys.stderr)
         return 1
@@ -77,19 +71,14 @@ class _FixWriter:
     name and renamed when complete, so an interrupted run never leaves half a file."""
 
     def __init__(self, fmt: str, args: argparse.Namespace) -> None:
-        import os
-
-        self.fmt, self.text_field, self.path = fmt, args.text_field, args.output
-        if self.path not in (None, "-") and os.path.exists(self.path) and args.input != "-" and \
-                os.path.samefile(self.path, args.input):
-            raise InputError(f"-o {self.path} is the input file; write the fixed text somewhere else")
-        self.tmp = f"{self.path}.part" if self.path not in (None, "-") else None
-        self.out = _open_out(self.tmp or self.path)
+        self.fmt, self.text_field = fmt, args.text_field
+        self.file = OutputFile(args.output, [args.input])
+        self.out = self.file
         self.view = None
         if fmt == "diff":
             from .render import DiffView
 
-            self.view = DiffView(self.out)
+            self.view = DiffView(self.file.stream)
 
     def write(self, segment: Any, doc: Any) -> None:
         if doc is None:
@@ -104,16 +93,7 @@ class _FixWriter:
             self.out.write(_fixed_record(segment, doc, self.text_field))
 
     def close(self, complete: bool) -> None:
-        import os
-
-        if self.out is sys.stdout:
-            self.out.flush()
-            return
-        self.out.close()
-        if self.tmp and complete:
-            os.replace(self.tmp, self.path)
-        elif self.tmp:
-            os.remove(self.tmp)
+        self.file.close(complete)
 
 
 # --round-trip: the corrector's settings for articles that went through MT and back, chosen on synthetic dev
@@ -138,7 +118,7 @@ def _apply_round_trip(args: argparse.Namespace) -> None:
 
 PROBABILITIES = ("threshold", "min_score", "swap_score", "lm_gate")
 AT_LEAST_ONE = ("batch_size", "workers", "chunk_size", "max_clean")
-AT_LEAST_ZERO = ("bootstrap", "synthetic", "apertium_per_pivot", "max_density")
+AT_LEAST_ZERO = ("bootstrap", "synthetic", "apertium_per_pivot", "max_density", "seed")
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -235,14 +215,14 @@ def cmd_clean(args: argparse.Namespace) -> int:
         raise InputError(f"{args.input}: no such file")
     total = count_records(args.input, guess_format(args.input, args.input_format))
     with corpus_progress(f"cleaning {args.input}", total) as advance:
-        summary = clean(config, advance)
+        summary = clean(config, advance, warn=lambda msg: print(f"mtfix: {msg}", file=sys.stderr))
     print(json.dumps({k: summary[k] for k in ("records", "written", "rejected", "filtered", "words",
                                                "flagged_words", "flags_per_100_words", "edits", "seconds")}),
           file=sys.stderr)
     print(f"mtfix: wrote {args.output} ({summary['written']:,} records); summary in {args.output}.summary.html"
           + (f"; {summary['rejected']:,} rejected records in {args.output}.rejects.jsonl" if summary["rejected"]
              else ""), file=sys.stderr)
-    return 0
+    return 1 if summary["rejected"] else 0  # as detect and fix: some records could not be read
 
 
 def _load_gold(path: str) -> list[Any]:
@@ -288,12 +268,8 @@ def cmd_data(args: argparse.Namespace) -> int:
         from .formats import write_jsonl
 
         docs = _load_gold(args.path)
-        out = _open_out(args.output)
-        try:
+        with OutputFile(args.output, [args.path]) as out:
             write_jsonl((d.to_json() for d in docs), out)
-        finally:
-            if out is not sys.stdout:
-                out.close()
         print(f"mtfix: wrote {len(docs)} gold documents", file=sys.stderr)
         return 0
     if args.action == "export":
@@ -339,18 +315,14 @@ def _export(args: argparse.Namespace) -> int:
     except (FileNotFoundError, KeyError, ValueError) as err:
         raise InputError(f"cannot read split {args.split!r} of {args.path}: {err}") from None
     prefixes = tuple(p for p in args.source.split(",") if p)
-    out = _open_out(args.output)
     count = 0
-    try:
+    with OutputFile(args.output, [args.path]) as out:
         for row in split:
             if prefixes and not row["source"].startswith(prefixes):
                 continue
             spans = [Span(s["start"], s["end"], s["label"], 1.0, (s["fix"],)) for s in row["spans"]]
             write_jsonl([Document(row["text"], spans, row["reference"], row["source"]).to_json()], out)
             count += 1
-    finally:
-        if out is not sys.stdout:
-            out.close()
     print(f"mtfix: wrote {count} gold documents", file=sys.stderr)
     return 0
 
@@ -397,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="score predictions against gold", description=(
         "Score detection and correction output against gold: word-level MCC and F1, span P/R/F0.5 (exact and "
         "partial overlap), edit P/R/F0.5, chrF and TER against the reference next to the unchanged input, and "
-        "do-no-harm rates on clean text. Intervals are 95%% bootstrap intervals over segments."))
+        "do-no-harm rates on clean text. Intervals are 95% bootstrap intervals over segments."))
     p.add_argument("--gold", help="gold JSONL, or an MLQE-PE tarball or folder")
     p.add_argument("--pred", help="predictions JSONL (detection or correction format), same segments in order")
     p.add_argument("--clean", metavar="FILE", help="predictions on clean text: flags and edits per 1,000 words")
@@ -475,14 +447,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("clean", help="clean a whole corpus, resumably", description=(
         "Run a corpus through the detector (and, with --policy fix or --suggest, the corrector). Every input "
         "record is written to OUT in input order with fields added: spans, density (flagged words per 100), and "
-        "edits and fixed where corrected. Unusable records (invalid UTF-8, empty or missing text, binary, "
-        "over-long or truncated lines) go to OUT.rejects.jsonl with their line and reason. A summary is written "
-        "to OUT.summary.json and OUT.summary.html. Killed at any moment, the same command resumes from its "
-        "checkpoint (OUT.journal); outputs appear, whole, only at the end. The input is never modified."))
+        "edits and fixed where corrected; blank lines of a plain-text input stay in place. Unusable records "
+        "(invalid UTF-8, empty or missing text, binary, over-long or truncated lines) go to OUT.rejects.jsonl "
+        "with their line, reason and raw content, and the exit status is 1. A summary is written to "
+        "OUT.summary.json and OUT.summary.html. Killed at any moment, the same command resumes from its "
+        "checkpoint (OUT.journal; one run at a time per OUT); outputs appear, whole, only at the end. The input "
+        "is never modified, and no file or folder mtfix did not write is replaced."))
     p.add_argument("input", metavar="IN", help="JSONL, plain text (one record per line), CSV, parquet, or the "
                                                "folder of a saved datasets dataset")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="the output (same format as IN; plain "
-                                                                        "text input gives JSONL)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="the output: its format is the one its extension names (.jsonl, .csv, .parquet, .txt), "
+                        "else IN's (plain text gives JSONL, or the fixed text with --policy fix)")
     p.add_argument("--policy", choices=["annotate", "fix", "filter"], default="annotate",
                    help="annotate: add the fields only (default); fix: also replace the text by the fixed text "
                         "(edits scoring at least --min-score; the original kept in original_TEXTFIELD); filter: "
@@ -497,8 +472,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-field", default="text", help="the field or column holding the text (default: text)")
     p.add_argument("--input-format", default="auto", choices=["auto", "jsonl", "text", "csv", "parquet", "dataset"])
     p.add_argument("--output-format", default="auto", choices=["auto", "jsonl", "text", "csv", "parquet", "dataset"],
-                   help="auto: as the input (plain text: JSONL); text writes the (fixed) text alone")
-    p.add_argument("--workers", type=int, default=1, help="worker processes, each loading the models once")
+                   help="auto: as OUT's extension, else as the input (see -o); text writes the fixed text alone, "
+                        "one line per input record (--policy fix or filter: plain text cannot hold spans)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes, each loading the models once (at most one per core, and as many as "
+                        "free memory holds)")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="local (default), or ray: the same pipeline on Ray Data, --workers actors")
     p.add_argument("--ray-address", default=None, help="a Ray cluster to join (default: a local Ray instance)")
@@ -544,7 +522,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_options(args)
         if args.command == "data" and args.action == "mlqe" and not args.path:
             raise InputError("mtfix data mlqe needs the path of an MLQE-PE tarball or folder")
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a full disk or closed pipe behind standard output is reported here, in one line
+        return code
     except MtfixError as err:
         print(f"mtfix: {err}", file=sys.stderr)
         return err.exit_code
@@ -552,4 +532,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("mtfix: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        _drop_stdout()
         return 0
+    except OSError as err:  # an output that cannot be written (a full disk, standard output to /dev/full)
+        _drop_stdout()
+        where = f" {err.filename}" if err.filename else ""
+        print(f"mtfix: cannot write{where}: {err.strerror or err}", file=sys.stderr)
+        return 1
+
+
+def _drop_stdout() -> None:
+    """Point standard output at /dev/null, so that Python's own flush at exit does not fail a second time."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
@@ -83,7 +84,7 @@ def get_detector(method: str = "spell", threshold: float | None = None, model_pa
     if method == "spell":
         from .spell import SpellDetector
 
-        return SpellDetector()
+        return Bounded(SpellDetector())
     if method in ("model", "fused"):
         path = Path(model_path) if model_path else shipped_detector()
         if path is None or not (path / "config.json").exists():
@@ -96,16 +97,106 @@ def get_detector(method: str = "spell", threshold: float | None = None, model_pa
                                     "with 'mtfix train fusion'")
             from .fuse import FusedDetector
 
-            return FusedDetector.load(str(path), str(fusion), threshold=threshold, batch_size=batch_size,
-                                      lm_gate=lm_gate)
+            return Bounded(FusedDetector.load(str(path), str(fusion), threshold=threshold, batch_size=batch_size,
+                                              lm_gate=lm_gate))
         from .tagger import TaggerDetector
 
-        return TaggerDetector.load(str(path), threshold=threshold, batch_size=batch_size)
+        return Bounded(TaggerDetector.load(str(path), threshold=threshold, batch_size=batch_size))
     if method == "lm":
         from .lm import LMDetector
 
-        return LMDetector(threshold=0.5 if threshold is None else threshold)
+        return Bounded(LMDetector(threshold=0.5 if threshold is None else threshold))
     raise NotBuiltError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+MAX_WORD = 200     # characters: longer than any English word or ordinary address; flagged, never read by a model
+MAX_PIECE = 4_000  # characters the models read as one piece; a longer segment is read sentence group by group
+
+
+def pieces(text: str) -> tuple[list[tuple[int, int]], list[Span]]:
+    """The (start, end) pieces of ``text`` the models read, and a span of class "other" for each overlong word
+    left out of them, so that the work per segment grows linearly with its length. A segment of at most
+    MAX_PIECE characters with no overlong word is one piece: itself."""
+    tokens = tokenize(text)
+    overlong = [t for t in tokens if len(t.text) > MAX_WORD]
+    if len(text) <= MAX_PIECE and not overlong:
+        return [(0, len(text))], []
+    from .text import sentence_spans
+
+    flags = [Span(t.start, t.end, "other", 1.0, evidence={"kind": "overlong word", "chars": len(t.text)})
+             for t in overlong]
+    stretches, cursor = [], 0  # the text between overlong words
+    for t in overlong:
+        stretches.append((cursor, t.start))
+        cursor = t.end
+    stretches.append((cursor, len(text)))
+    out: list[tuple[int, int]] = []
+    for lo, hi in stretches:
+        if not text[lo:hi].strip():
+            continue
+        start = end = None
+        for s_lo, s_hi in ((a + lo, b + lo) for a, b in sentence_spans(text[lo:hi])):
+            for c_lo, c_hi in _cut(text, s_lo, s_hi):
+                if start is not None and c_hi - start > MAX_PIECE:
+                    out.append((start, end))
+                    start = None
+                if start is None:
+                    start = c_lo
+                end = c_hi
+        if start is not None:
+            out.append((start, end))
+    return out, flags
+
+
+def whole(text: str, found: list[tuple[int, int]], flags: list[Span]) -> bool:
+    return not flags and found == [(0, len(text))]
+
+
+def read_whole(texts: Sequence[str]) -> bool:
+    """Whether every text is read as it is, in one piece (see ``pieces``)."""
+    return all(whole(t, *pieces(t)) for t in texts)
+
+
+def _cut(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
+    """A sentence longer than MAX_PIECE cut at the last space before each MAX_PIECE characters."""
+    out = []
+    while hi - lo > MAX_PIECE:
+        space = text.rfind(" ", lo + 1, lo + MAX_PIECE)
+        stop = space if space > lo else lo + MAX_PIECE
+        out.append((lo, stop))
+        lo = stop
+        while lo < hi and text[lo].isspace():
+            lo += 1
+    if hi > lo:
+        out.append((lo, hi))
+    return out
+
+
+class Bounded:
+    """Any detector, reading long segments piece by piece and leaving overlong words out (see ``pieces``)."""
+
+    def __init__(self, inner: Detector) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def detect(self, texts: Sequence[str]) -> list[list[Span]]:
+        cut = [pieces(t) for t in texts]
+        if all(whole(t, p, f) for t, (p, f) in zip(texts, cut)):
+            return self.inner.detect(texts)
+        flat = [texts[i][lo:hi] for i, (p, _) in enumerate(cut) for lo, hi in p]
+        found = iter(self.inner.detect(flat) if flat else [])
+        out = []
+        for p, flags in cut:
+            spans = list(flags)
+            for lo, _ in p:
+                spans += [replace(s, start=s.start + lo, end=s.end + lo) for s in next(found)]
+            out.append(sorted(spans, key=lambda s: (s.start, s.end)))
+        return out
 
 
 def batched(segments: Iterable[Segment], batch_size: int, process: Callable[[list[str]], Sequence[Any]],

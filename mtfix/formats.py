@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,11 +51,11 @@ class Document:
         spans = [Span.from_json(s) for s in obj.get("spans") or []]
         edits = [Edit.from_json(e) for e in obj["edits"]] if obj.get("edits") is not None else None
         check_offsets(text, spans, "span")
-        if edits is not None:
-            check_offsets(text, edits, "edit")
         fixed = obj.get("fixed")
-        if fixed is None and edits is not None:
-            fixed = apply_edits(text, edits)
+        if edits is not None:
+            applied = apply_edits(text, edits)  # checks the offsets, and that no two edits overlap
+            if fixed is None:
+                fixed = applied
         ref = obj.get("reference")
         return cls(text, spans, ref if isinstance(ref, str) else None, obj.get("id"), edits, fixed)
 
@@ -83,27 +85,37 @@ def _open_bytes(path: str) -> tuple[BinaryIO, str]:
         raise InputError(f"cannot open {path}: {err.strerror}") from None
 
 
+_EOL = re.compile(rb"(\r\n|\n|\r)")
+_WIDE = {b"\xff\xfe\x00\x00": "UTF-32", b"\x00\x00\xfe\xff": "UTF-32", b"\xff\xfe": "UTF-16",
+         b"\xfe\xff": "UTF-16"}
+
+
 def _lines(stream: BinaryIO, name: str, refuse_binary: bool = True) -> Iterator[tuple[int, bytes, str]]:
-    """(line number, bytes, line end) for each line; refuses empty input, and binary input unless told not to
-    (a corpus reports binary lines one by one)."""
+    """(line number, bytes, line end) for each line, a line ending at LF, CRLF or a lone CR; a UTF-8 byte order
+    mark is dropped. Refuses empty input, UTF-16 and UTF-32, and (unless told not to) a file that is mostly NUL
+    bytes: a binary file. A few NUL bytes make only their lines unreadable."""
     head = stream.read(8192)
     if not head:
         raise InputError(f"{name} is empty")
-    if refuse_binary and b"\x00" in head:
-        raise InputError(f"{name} looks like a binary file (it holds NUL bytes), not text")
-    pending = head
+    for mark, encoding in _WIDE.items():
+        if head.startswith(mark):
+            raise InputError(f"{name} is {encoding} text; mtfix reads UTF-8: convert it first "
+                             f"(iconv -f {encoding} -t UTF-8)")
+    if refuse_binary and head.count(b"\x00") > len(head) // 10:
+        raise InputError(f"{name} looks like a binary file (it is mostly NUL bytes), not text")
+    pending = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
     number = 0
     while True:
         chunk = stream.read(1 << 20)
         pending += chunk
-        parts = pending.split(b"\n")
-        pending = parts.pop()
-        for raw in parts:
+        carry = b""
+        if chunk and pending.endswith(b"\r"):  # perhaps the first half of a CRLF split across reads
+            pending, carry = pending[:-1], b"\r"
+        parts = _EOL.split(pending)
+        pending = parts.pop() + carry
+        for raw, eol in zip(parts[0::2], parts[1::2]):
             number += 1
-            if raw.endswith(b"\r"):
-                yield number, raw[:-1], "\r\n"
-            else:
-                yield number, raw, "\n"
+            yield number, raw, eol.decode()
         if not chunk:
             break
     if pending:
@@ -120,6 +132,36 @@ def _decode(number: int, raw: bytes, name: str) -> tuple[str | None, str | None]
     if len(text) > MAX_CHARS:
         return None, f"line too long ({len(text):,} characters; the limit is {MAX_CHARS:,}: split it into paragraphs)"
     return text, None
+
+
+def _int(digits: str) -> int:
+    if len(digits) > 4000:
+        raise ValueError(f"a number of {len(digits):,} digits")
+    return int(digits)
+
+
+def _float(number: str) -> float:
+    value = float(number)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {number[:40]} is out of range")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(text: str) -> tuple[Any, str | None]:
+    """A JSON value and None, or None and why it cannot be read (numbers that could not be written back as
+    JSON, such as 1e999999 or NaN, are refused rather than changed)."""
+    try:
+        return json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant), None
+    except json.JSONDecodeError as err:
+        return None, f"invalid JSON ({err.msg})"
+    except ValueError as err:
+        return None, f"unreadable JSON ({err})"
+    except RecursionError:
+        return None, "invalid JSON (nested too deeply)"
 
 
 def guess_format(path: str, declared: str = "auto") -> str:
@@ -142,10 +184,9 @@ def read_segments(path: str, fmt: str = "auto", text_field: str = "text") -> Ite
             if not text.strip():
                 yield Segment(number, None, "empty line", eol)
                 continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as err:
-                yield Segment(number, None, f"invalid JSON ({err.msg})", eol)
+            record, error = parse_json(text)
+            if error is not None:
+                yield Segment(number, None, error, eol)
                 continue
             if not isinstance(record, dict):
                 yield Segment(number, None, "not a JSON object", eol)

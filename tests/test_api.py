@@ -29,7 +29,7 @@ def test_the_default_is_the_shipped_fused_detector_and_fast_the_tagger():
             "relationships, to see the economic cooperation and even arrange international hockey games between "
             "both sides.")
     fixer = mtfix.load()
-    assert type(fixer.detector).__name__ == "FusedDetector"
+    assert type(fixer.detector.inner).__name__ == "FusedDetector"  # read through detect.Bounded
     (probs,) = fixer.detector.word_probabilities([text])
     words = [t.text for t in tokenize(text)]
     assert words[max(range(len(words)), key=probs.__getitem__)] == "guides"  # the sentence's most suspicious word
@@ -37,7 +37,7 @@ def test_the_default_is_the_shipped_fused_detector_and_fast_the_tagger():
     (spans,) = fixer.detect([text])
     (guides,) = [s for s in spans if text[s.start:s.end] == "guides"]
     assert guides.evidence["candidate"] == "leaders" and guides.evidence["kind"] == "pivot"
-    assert type(mtfix.load(fast=True).detector).__name__ == "TaggerDetector"
+    assert type(mtfix.load(fast=True).detector.inner).__name__ == "TaggerDetector"
 
 
 def test_correct_and_fix_with_a_corrector_folder(tiny_models, inventions_allowed):
