@@ -3,7 +3,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .spans import Edit, OverlapError, Span, apply_edits  # noqa: E402
+from mtfix.text.spans import Edit, OverlapError, Span, apply_edits  # noqa: E402
 
 
 def load(method: str | None = None, threshold: float | None = None, model: str | None = None,
@@ -12,7 +12,7 @@ def load(method: str | None = None, threshold: float | None = None, model: str |
     """Load mtfix offline (the fused detector; ``fast``: the tagger alone; the corrector in models/corrector, or
     the folder ``corrector``, on first use). The returned object has ``detect(texts) -> list[list[Span]]``,
     ``correct(text, spans) -> list[Edit]`` and ``fix(texts) -> list[Fixed]``."""
-    from .api import load as _load
+    from mtfix.api import load as _load
 
     return _load(method, threshold, model, batch_size, fast, corrector, min_score)
 

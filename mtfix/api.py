@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from .detect import Detector, default_method, get_detector
-from .formats import Document, Segment
-from .spans import Edit, Span, apply_edits
+from mtfix.detect import Detector, default_method, get_detector
+from mtfix.text.formats import Document, Segment
+from mtfix.text.spans import Edit, Span, apply_edits
+from mtfix.models import shipped_corrector
 
 
 @dataclass(frozen=True)
@@ -22,14 +22,6 @@ class Fixed:
     def to_json(self) -> dict[str, Any]:
         """The correction format."""
         return Document(self.text, self.spans, edits=self.edits, fixed=self.fixed).to_json()
-
-
-def shipped_corrector() -> Path | None:
-    """The shipped corrector's folder, if there is one."""
-    from .detect import MODELS
-
-    path = MODELS / "corrector"
-    return path if (path / "config.json").exists() else None
 
 
 class MTFix:
@@ -52,8 +44,8 @@ class MTFix:
     @property
     def corrector(self) -> Any:
         if self._corrector is None:
-            from .correct import Corrector, TaggerEncoder, encoder_mismatch
-            from .errors import NotBuiltError
+            from mtfix.correct import Corrector, TaggerEncoder, encoder_mismatch
+            from mtfix.errors import NotBuiltError
 
             path = self.corrector_path or shipped_corrector()
             if path is None:
@@ -79,7 +71,7 @@ class MTFix:
         if isinstance(texts, str):
             texts = [texts]
         texts = list(texts)
-        from .detect import read_whole
+        from mtfix.detect import read_whole
 
         corrector = self.corrector
         tagger = _tagger_of(self.detector)
@@ -106,7 +98,7 @@ def overlong(span: Span) -> bool:
 def fix_segments(mt: MTFix, segments: Iterable[Segment], batch_size: int = 32
                  ) -> Iterator[tuple[Segment, Document | None]]:
     """Each readable segment with its correction result, in input order; unreadable ones with None."""
-    from .detect import batched, record_id
+    from mtfix.detect import batched, record_id
 
     return batched(segments, batch_size, mt.fix, lambda seg, f: Document(
         f.text, f.spans, id=record_id(seg), edits=f.edits, fixed=f.fixed))
@@ -114,7 +106,7 @@ def fix_segments(mt: MTFix, segments: Iterable[Segment], batch_size: int = 32
 
 def _tagger_of(detector: Any) -> Any:
     """The TaggerDetector inside a detector (itself, or the fused detector's), if any."""
-    from .tagger import TaggerDetector
+    from mtfix.detect.tagger import TaggerDetector
 
     detector = getattr(detector, "inner", detector)  # a Bounded detector's own
     if isinstance(detector, TaggerDetector):
@@ -131,7 +123,7 @@ def load(method: str | None = None, threshold: float | None = None, model: str |
     models/corrector) loads when first used, with its own --min-score and --swap-score unless given;
     ``lm_gate`` (fused detector) overrides the model's LM gate (0 sends every segment to the language model).
     Out-of-range numbers raise InputError at once."""
-    from .errors import InputError
+    from mtfix.errors import InputError
 
     for name, value in (("threshold", threshold), ("min_score", min_score), ("swap_score", swap_score),
                         ("lm_gate", lm_gate)):

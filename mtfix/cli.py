@@ -8,16 +8,16 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import __version__
-from .detect import METHODS, default_method
-from .errors import InputError, MtfixError
-from .outputs import OutputFile
+from mtfix import __version__
+from mtfix.detect import METHODS, default_method
+from mtfix.errors import InputError, MtfixError
+from mtfix.text.outputs import OutputFile
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    from .detect import detect_segments, get_detector
-    from .formats import read_segments
-    from .render import Highlighter, progress
+    from mtfix.detect import detect_segments, get_detector
+    from mtfix.text.formats import read_segments
+    from mtfix.render import Highlighter, progress
 
     if args.fast and args.method not in (None, "model"):
         raise InputError("--fast is the tagger alone: it goes with no --method, or --method model")
@@ -76,7 +76,7 @@ class _FixWriter:
         self.out = self.file
         self.view = None
         if fmt == "diff":
-            from .render import DiffView
+            from mtfix.render import DiffView
 
             self.view = DiffView(self.file.stream)
 
@@ -142,9 +142,9 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def cmd_fix(args: argparse.Namespace) -> int:
-    from .api import fix_segments, load
-    from .formats import read_segments
-    from .render import progress
+    from mtfix.api import fix_segments, load
+    from mtfix.text.formats import read_segments
+    from mtfix.render import progress
 
     if args.fast and args.method not in (None, "model"):
         raise InputError("--fast is the tagger alone: it goes with no --method, or --method model")
@@ -176,7 +176,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
                 else:
                     writer.write(segment, doc)
         if args.interactive:
-            from .review import Review
+            from mtfix.review import Review
 
             def ask(prompt: str) -> str:  # the questions go to stderr: stdout may carry the fixed text
                 sys.stderr.write(prompt)
@@ -196,9 +196,9 @@ def cmd_fix(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from .clean import CleanConfig, clean
-    from .corpus import count_records, guess_format
-    from .render import corpus_progress
+    from mtfix.clean import CleanConfig, clean
+    from mtfix.clean.corpus import count_records, guess_format
+    from mtfix.render import corpus_progress
 
     if args.fast and args.method not in (None, "model"):
         raise InputError("--fast is the tagger alone: it goes with no --method, or --method model")
@@ -226,8 +226,8 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 
 def _load_gold(path: str) -> list[Any]:
-    from .formats import read_documents
-    from .mlqe import MLQEError, read_mlqe
+    from mtfix.text.formats import read_documents
+    from mtfix.data.mlqe import MLQEError, read_mlqe
 
     p = Path(path)
     if p.is_dir() or path.endswith((".tar.gz", ".tgz", ".tar")):
@@ -239,9 +239,9 @@ def _load_gold(path: str) -> list[Any]:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from .formats import read_documents
-    from .render import score_table
-    from .score import AlignmentError, Settings, clean_rates, score
+    from mtfix.text.formats import read_documents
+    from mtfix.render import score_table
+    from mtfix.score import AlignmentError, Settings, clean_rates, score
 
     if not args.gold and not args.clean:
         raise InputError("give --gold and --pred, or --clean, or both (see mtfix score --help)")
@@ -265,7 +265,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_data(args: argparse.Namespace) -> int:
     if args.action == "mlqe":
-        from .formats import write_jsonl
+        from mtfix.text.formats import write_jsonl
 
         docs = _load_gold(args.path)
         with OutputFile(args.output, [args.path]) as out:
@@ -274,7 +274,7 @@ def cmd_data(args: argparse.Namespace) -> int:
         return 0
     if args.action == "export":
         return _export(args)
-    from .data import BuildConfig, run_build
+    from mtfix.data.build import BuildConfig, run_build
 
     if not args.output:
         raise InputError("mtfix data build needs -o OUT, the folder to write the data set to")
@@ -305,8 +305,8 @@ def _export(args: argparse.Namespace) -> int:
     """A split of a built data set as gold JSONL, optionally only the sources starting with --source."""
     import datasets
 
-    from .formats import Document, write_jsonl
-    from .spans import Span
+    from mtfix.text.formats import Document, write_jsonl
+    from mtfix.text.spans import Span
 
     if not args.path or not Path(args.path).is_dir():
         raise InputError("mtfix data export needs the DatasetDict folder written by mtfix data build")

@@ -6,7 +6,7 @@ import sys
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
-from .formats import Document, Segment
+from mtfix.text.formats import Document, Segment
 
 
 class Highlighter:

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable, Sequence
 
-from .formats import Document
-from .spans import Edit, apply_edits
+from mtfix.text.formats import Document
+from mtfix.text.spans import Edit, apply_edits
 
 HELP = ("[a]ccept (Enter)  [r]eject  [1-9] pick an alternative  [e]dit: type your own  [u]ndo  "
         "[q]uit and save  [?] help")
@@ -30,7 +30,7 @@ class Review:
         return sorted(self.docs[d].edits or [], key=lambda e: (e.start, e.end))[n]
 
     def _show(self, k: int) -> None:
-        from .render import diff_text
+        from mtfix.render import diff_text
 
         d, n = self.queue[k]
         doc = self.docs[d]

@@ -8,11 +8,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import __version__
-from .align import UNTAGGED
-from .formats import Document
-from .spans import Edit, Span, apply_edits
-from .text import Token, tokenize
+from mtfix import __version__
+from mtfix.text.align import UNTAGGED
+from mtfix.text.formats import Document
+from mtfix.text.spans import Edit, Span, apply_edits
+from mtfix.text.tokens import Token, tokenize
 
 EPS = 1e-12
 

@@ -1,6 +1,6 @@
 """Detector speed: words/s end to end (tokenise, window, batch, forward, aggregate) next to the bare encoder
 forward on the same batches, in the same run; the tagger in fp32, bf16 (the default where the CPU computes bf16
-natively: mtfix.tagger.tagger_dtype) and dynamic int8. With --fused, the default detector too (tagger + SmolLM2
+natively: mtfix.detect.tagger.tagger_dtype) and dynamic int8. With --fused, the default detector too (tagger + SmolLM2
 evidence + candidate contrast + fusion head) with the language model in bf16 (the default), fp32 and dynamic
 int8, next to the bare forwards it needs (the tagger's encoder and the LM on the same batches) and the LM scorer
 alone, and how often each gives the default's (bf16) spans; then with the LM gate, with the tagger at its default
@@ -47,8 +47,8 @@ def same_spans(first: list, second: list) -> float:
 
 def tagger_forward(detector, texts: list[str]) -> float:
     """Seconds of the tagger's bare encoder forward over its own batches of ``texts`` (sorted windows)."""
-    from mtfix.encode import collate, sentence_windows
-    from mtfix.text import tokenize
+    from mtfix.detect.encode import collate, sentence_windows
+    from mtfix.text.tokens import tokenize
 
     windows = [w for i, t in enumerate(texts)
                for w in sentence_windows(detector.tokenizer, t, tokenize(t), i, detector.model.config.window)]
@@ -93,7 +93,7 @@ def fastest(run, repeat: int) -> tuple[float, object]:
 
 
 def bench(detector, texts: list[str], repeat: int = 1) -> dict[str, float]:
-    from mtfix.text import tokenize
+    from mtfix.text.tokens import tokenize
 
     n_words = sum(len(tokenize(t)) for t in texts)
     end_to_end, spans = fastest(lambda: detector.detect(texts), repeat)
@@ -119,7 +119,7 @@ def main() -> None:
     if args.repeat < 1:
         parser.error(f"--repeat must be at least 1, not {args.repeat}")
     torch.set_num_threads(args.threads)
-    from mtfix.tagger import TaggerDetector, tagger_dtype
+    from mtfix.detect.tagger import TaggerDetector, tagger_dtype
 
     texts = corpus(args.words)
     detector = TaggerDetector.load(args.model, dtype=torch.float32, batch_size=args.batch_size)
@@ -150,10 +150,10 @@ def main() -> None:
 def bench_fused(args: argparse.Namespace, texts: list[str]) -> None:
     """The default (fused) detector end to end, by LM precision, next to the bare forwards it cannot do without
     (the tagger's encoder and the LM, on the same batches) and the LM scorer alone."""
-    from mtfix.fuse import FusedDetector
-    from mtfix.lm import DEFAULT_DTYPE, load_lm
-    from mtfix.tagger import TaggerDetector
-    from mtfix.text import tokenize
+    from mtfix.detect.fuse import FusedDetector
+    from mtfix.detect.lm import DEFAULT_DTYPE, load_lm
+    from mtfix.detect.tagger import TaggerDetector
+    from mtfix.text.tokens import tokenize
 
     n_words = sum(len(tokenize(t)) for t in texts)
     detector = FusedDetector.load(args.model, str(Path(args.model) / "fused"), batch_size=args.batch_size)

@@ -40,7 +40,7 @@ def end_to_end(corrector: str | None, extra: list[str]) -> float:
 
 def rewrite_seconds(corrector, texts: list[str], beams: int) -> tuple[float, int]:
     """The same decoder writing each whole sentence, step by step, ``beams`` hypotheses wide."""
-    from mtfix.seq2seq import INSIDE, prompt
+    from mtfix.correct.seq2seq import INSIDE, prompt
 
     inputs, states, _ = corrector._inputs(texts)
     model = corrector.model
@@ -49,7 +49,7 @@ def rewrite_seconds(corrector, texts: list[str], beams: int) -> tuple[float, int
     with torch.inference_mode():
         for k, inp in enumerate(inputs):
             text = texts[inp.segment]
-            from mtfix.text import tokenize
+            from mtfix.text.tokens import tokenize
 
             tokens = tokenize(text)
             sentence = text[tokens[inp.lo].start:tokens[inp.hi - 1].end]

@@ -4,7 +4,7 @@
     python scripts/eval_corrector.py compare --data runs/data/dataset --variant seq2seq=runs/corrector \
         --variant scratch=runs/corrector-scratch --variant rerank=runs/corrector+rerank -o runs/corrector-dev.md
 
-Dev rows used for a corrector's calibration (see mtfix.train_corrector.sampled_rows) are left out; the rest
+Dev rows used for a corrector's calibration (see mtfix.correct.train.sampled_rows) are left out; the rest
 are halved by a hash of the text: "fit" (the reranker's weights and each variant's --min-score) and "eval"
 (the comparison). Each slice holds the gold spans of synthetic, MLQE-PE and apertium rows, and as many "keep"
 spans on unflagged words (what a detector's false flags look like): an edit there is a false edit.
@@ -23,13 +23,13 @@ from typing import Any, Sequence
 import torch
 
 from mtfix.correct import Corrector, Option, Rerank, lm_window, span_traits, unfounded
-from mtfix.formats import Document
-from mtfix.rerank import fit_rerank
+from mtfix.text.formats import Document
+from mtfix.correct.rerank import fit_rerank
 from mtfix.score import Settings, score
-from mtfix.spans import Edit, Span
-from mtfix.text import tokenize
-from mtfix.train import family
-from mtfix.train_corrector import CorrectorTrainConfig, sampled_rows
+from mtfix.text.spans import Edit, Span
+from mtfix.text.tokens import tokenize
+from mtfix.detect.train import family
+from mtfix.correct.train import CorrectorTrainConfig, sampled_rows
 
 FAMILIES = ("synthetic", "mlqe-pe", "apertium")
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -47,8 +47,8 @@ def dev_slices(data: str, corrector: str, per_family: int | dict[str, int], spli
     stays for choosing the default."""
     import datasets
 
-    from mtfix.detect import shipped_detector
-    from mtfix.train import tagger_training_rows
+    from mtfix.models import shipped_detector
+    from mtfix.detect.train import tagger_training_rows
 
     dd = datasets.load_from_disk(data)
     record = json.loads((Path(corrector) / "training.json").read_text())["config"]
@@ -179,7 +179,7 @@ def best_threshold(golds: Sequence[Document], preds: Sequence[Document]) -> tupl
 def fit_logistic(golds: Sequence[Document], found: Any, kinds: Sequence[str]) -> Rerank:
     """The first reranker, kept as the baseline: a logistic regression of 'this option is the gold fix' on the two
     gains, the word count and the kind, then Platt scaling of each span's best option."""
-    from mtfix.train import fit_platt
+    from mtfix.detect.train import fit_platt
 
     x, y = [], []
     for gold, per_text in zip(golds, found):
@@ -237,7 +237,7 @@ def cached_options(args: argparse.Namespace, corrector: Corrector, golds: Sequen
 def cmd_crossval(args: argparse.Namespace) -> int:
     """Two-fold cross-validation of the rerankers on the fit slice (same options): edits right / wrong / on spans
     to keep, per family and threshold. Right: the span's choice_targets option."""
-    from mtfix.rerank import choice_targets
+    from mtfix.correct.rerank import choice_targets
 
     rows = dev_slices(args.data, args.corrector, args.per_family, args.split, args.detector)["fit"]
     golds, spans = probes(rows, detected=false_flags(rows, args.detector) if args.false_flags else None)

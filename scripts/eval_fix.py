@@ -152,7 +152,7 @@ def exact_by_class(gold_path: Path, corrector_path: str | None, thresholds: list
     """Given the gold spans: how often the best option is the gold fix, and how often it is proposed at each
     --min-score (meaning swaps at the corrector's own --swap-score)."""
     import mtfix as api
-    from mtfix.formats import read_documents
+    from mtfix.text.formats import read_documents
 
     corrector = api.load(fast=True, corrector=corrector_path).corrector
     docs = list(read_documents(str(gold_path)))[:limit]

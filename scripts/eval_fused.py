@@ -32,7 +32,7 @@ CLASSES = ("pivot", "calque", "casing", "non-word", "fused", "hyphen", "pronoun"
 
 
 def documents(path: Path) -> list:
-    from mtfix.formats import Document, read_documents
+    from mtfix.text.formats import Document, read_documents
 
     if path.suffix == ".txt":
         return [Document(line) for line in path.read_text(encoding="utf-8").splitlines()]
@@ -63,7 +63,7 @@ def probabilities(method: str, ev: list, features: list, head=None, columns=None
     ``calibrate`` (logits, features) -> P: the shipped head's is its config's word_probability (calibration and
     non-word floor); ``gate``: the fused detector's LM gate (a segment whose highest tagger P(BAD) is under it keeps
     the tagger's P(BAD), as `mtfix detect` gives it)."""
-    from mtfix.fuse import line_groups, lm_gated, select
+    from mtfix.detect.fuse import line_groups, lm_gated, select
 
     out = []
     for (scores, tagger), x in zip(ev, features):
@@ -82,15 +82,15 @@ def probabilities(method: str, ev: list, features: list, head=None, columns=None
 
 
 def predictions(docs: list, ev: list, probs: list[list[float]], threshold: float) -> list:
-    from mtfix.detect import word_spans
-    from mtfix.formats import Document
+    from mtfix.text.spans import word_spans
+    from mtfix.text.formats import Document
 
     return [Document(d.text, word_spans(scores.tokens, p, threshold), id=d.id)
             for d, (scores, _), p in zip(docs, ev, probs)]
 
 
 def threshold_for(probs: list[list[float]], per_1k: float) -> float:
-    from mtfix.train import clean_threshold
+    from mtfix.detect.train import clean_threshold
 
     return clean_threshold(torch.tensor([p for doc in probs for p in doc]), per_1k)
 
@@ -106,8 +106,8 @@ def main() -> None:
     parser.add_argument("--fusion-evidence", default="runs/fusion/evidence.pt",
                         help="the evidence the head was trained on (for the ablation's retrained heads)")
     args = parser.parse_args()
-    from mtfix.formats import write_jsonl
-    from mtfix.fuse import FEATURES, GROUPS, FusedDetector
+    from mtfix.text.formats import write_jsonl
+    from mtfix.detect.fuse import FEATURES, GROUPS, FusedDetector
     from mtfix.score import Settings, clean_rates, score
 
     out = args.eval
@@ -134,9 +134,9 @@ def main() -> None:
         methods["fused, no LM gate"] = shipped
     fusion_ev = Path(args.fusion_evidence)
     if fusion_ev.exists():
-        from mtfix.fuse import select
-        from mtfix.train import (FusionTrainConfig, evidence_groups, fit_head, fit_stacked, fusion_weights,
-                                 join_evidence, second_stage_weights, train_evidence_path)
+        from mtfix.detect.fuse import select
+        from mtfix.detect.train import (FusionTrainConfig, evidence_groups, fit_head, fit_stacked, fusion_weights,
+            join_evidence, second_stage_weights, train_evidence_path)
 
         fusion = torch.load(fusion_ev)
         record = json.loads((Path(args.model) / "fused" / "training.json").read_text())
@@ -156,7 +156,7 @@ def main() -> None:
                                    evidence_groups(data), record["chosen_hidden"], config.stack, config.epochs,
                                    config.seed, config.members, second_stage_weights(fusion, config))
             methods[f"fused without {group}"] = {"method": "fused", "head": head, "columns": columns}
-    from mtfix.fuse import word_features
+    from mtfix.detect.fuse import word_features
 
     features = {name: [word_features(scores, tagger) if scores.tokens else None for scores, tagger in found]
                 for name, found in ev.items()}  # once per segment, shared by every head

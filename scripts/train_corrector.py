@@ -20,8 +20,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from mtfix.train import device_problem, json_object
-from mtfix.train_corrector import CorrectorTrainConfig, export_rows, train_corrector
+from mtfix.detect.train import device_problem, json_object
+from mtfix.correct.train import CorrectorTrainConfig, export_rows, train_corrector
 
 
 def main(argv: list[str] | None = None) -> int:

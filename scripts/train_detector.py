@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mtfix.train import TrainConfig, device_problem, json_object, recalibrate, train
+from mtfix.detect.train import TrainConfig, device_problem, json_object, recalibrate, train
 
 
 def main(argv: list[str] | None = None) -> int:

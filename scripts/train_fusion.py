@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from mtfix.train import FusionTrainConfig, budget, json_object, stack_width, train_fusion
+from mtfix.detect.train import FusionTrainConfig, budget, json_object, stack_width, train_fusion
 
 
 def main(argv: list[str] | None = None) -> int:

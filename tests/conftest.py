@@ -11,7 +11,10 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 def load_script(name: str):
     """A script of scripts/ as a module (they are run, not installed), to test its functions."""
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    path = SCRIPTS / f"{name}.py"
+    if not path.exists():
+        path = SCRIPTS / "experiments" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -112,11 +115,11 @@ def tiny_models(tmp_path_factory) -> tuple[Path, Path]:
     import torch
     from transformers import AutoTokenizer
 
-    from mtfix.seq2seq import CorrectorConfig, SpanCorrector
-    from mtfix.train import minilm_dir
-    from mtfix.train_corrector import train_pieces
+    from mtfix.correct.seq2seq import CorrectorConfig, SpanCorrector
+    from mtfix.detect.train import minilm_dir
+    from mtfix.correct.train import train_pieces
 
-    from .test_tagger import tiny_model
+    from .detect.test_tagger import tiny_model
 
     tagger = tmp_path_factory.mktemp("tiny-tagger")
     tiny_model().save_pretrained(tagger)

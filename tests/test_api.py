@@ -1,5 +1,5 @@
 import mtfix
-from mtfix.text import tokenize
+from mtfix.text.tokens import tokenize
 
 
 def test_load_spell_and_detect():
@@ -12,9 +12,9 @@ def test_load_spell_and_detect():
 def test_load_a_trained_model_folder(tmp_path):
     from transformers import AutoTokenizer
 
-    from mtfix.train import minilm_dir
+    from mtfix.detect.train import minilm_dir
 
-    from .test_tagger import tiny_model
+    from .detect.test_tagger import tiny_model
 
     tiny_model().save_pretrained(tmp_path)
     AutoTokenizer.from_pretrained(minilm_dir()).save_pretrained(tmp_path)
@@ -41,7 +41,7 @@ def test_the_default_is_the_shipped_fused_detector_and_fast_the_tagger():
 
 
 def test_correct_and_fix_with_a_corrector_folder(tiny_models, inventions_allowed):
-    from mtfix.spans import Span, apply_edits
+    from mtfix.text.spans import Span, apply_edits
 
     tagger, corrector = tiny_models
     fixer = mtfix.load(model=str(tagger), method="model", threshold=0.0, corrector=str(corrector), min_score=0.0)

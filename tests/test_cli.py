@@ -120,8 +120,8 @@ def _fix_args(tiny_models, *more):
 
 
 def test_fix_jsonl_applies_its_own_edits_and_keeps_bad_records(tiny_models, inventions_allowed, tmp_path, capsys):
-    from mtfix.formats import Document
-    from mtfix.spans import apply_edits
+    from mtfix.text.formats import Document
+    from mtfix.text.spans import apply_edits
 
     path = tmp_path / "in.jsonl"
     # function words only: the tiny random corrector's shorter rewrites of the whole-sentence span then delete
@@ -208,8 +208,8 @@ def test_fix_interactive_through_a_pseudo_terminal(tiny_models, tmp_path):
     import select
     import time
 
-    from mtfix.formats import Document
-    from mtfix.spans import apply_edits
+    from mtfix.text.formats import Document
+    from mtfix.text.spans import apply_edits
 
     src = tmp_path / "in.txt"
     # at threshold 0 each line is one flagged span, so one edit each (function words: the untrained decoder's
@@ -284,7 +284,7 @@ def test_round_trip_fills_in_the_corrector_settings_not_given(tmp_path, capsys, 
 def test_fix_refuses_a_corrector_trained_on_another_detector_in_one_line(tiny_models, tmp_path, capsys):
     import shutil
 
-    from mtfix.train_corrector import sha1_of
+    from mtfix.correct import sha1_of
 
     tagger, corrector = tiny_models
     other = tmp_path / "corrector"

@@ -1,5 +1,5 @@
 from mtfix.render import diff_text
-from mtfix.spans import Edit, Span
+from mtfix.text.spans import Edit, Span
 
 TEXT = "the two guides met in one Explosion here"
 

@@ -1,8 +1,8 @@
 import io
 
-from mtfix.formats import Document
+from mtfix.text.formats import Document
 from mtfix.review import Review
-from mtfix.spans import Edit
+from mtfix.text.spans import Edit
 
 TEXT = "the two guides met in one Explosion"
 EDITS = [Edit(8, 14, "leaders", 0.9, ("heads", "chiefs")), Edit(22, 25, "an", 0.7), Edit(26, 35, "explosion", 0.8)]

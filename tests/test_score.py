@@ -2,9 +2,9 @@ import math
 
 import pytest
 
-from mtfix.formats import Document
+from mtfix.text.formats import Document
 from mtfix.score import Settings, clean_rates, correction_stats, detection_metrics, detection_stats, score
-from mtfix.spans import Edit, Span
+from mtfix.text.spans import Edit, Span
 
 EPS = 1e-9
 TEXT = "a b c d"  # words at 0, 2, 4, 6

@@ -1,0 +1,660 @@
+"""`mtfix clean`: a corpus through the detector (and the corrector), resumable, nothing lost.
+
+Records are read as a stream and cut into chunks of ``chunk_size``; each chunk's results are committed to an
+SQLite journal (OUT.journal) in one transaction. A rerun of the same command skips the chunks the journal has,
+so a run killed at any moment continues where it stopped. When every chunk is in, the outputs are written
+from the journal in input order under temporary names and renamed into place; then the journal is removed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from mtfix.clean.corpus import (MARKER, Record, Writer, format_of_name, fingerprint, guess_format, input_schema,
+    jsonable, read_records)
+from mtfix.errors import InputError, MtfixError
+from mtfix.text.outputs import is_special, same_file
+from mtfix.text.tokens import tokenize
+
+POLICIES = ("annotate", "fix", "filter")
+DENSITY_BINS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, float("inf"))  # flagged words per 100
+JOURNAL_VERSION = 2
+GIB = 1 << 30
+WORKER_MEMORY = {"fast": 1 * GIB, "full": 2 * GIB}  # what one worker holds with its models, with room to spare
+
+
+class WorkerDied(MtfixError):
+    """A worker process ended without a result (killed, often by the out-of-memory killer)."""
+
+
+@dataclass
+class CleanConfig:
+    input: str
+    output: str
+    input_format: str = "auto"
+    output_format: str = "auto"
+    text_field: str = "text"
+    policy: str = "annotate"
+    suggest: bool = False          # annotate/filter: also run the corrector and add its edits
+    min_score: float | None = None
+    swap_score: float | None = None  # the corrector's bar for meaning swaps (mtfix fix --swap-score)
+    max_density: float = 10.0      # filter: records above this many flagged words per 100 go to OUT.filtered
+    chunk_size: int = 64
+    workers: int = 1
+    engine: str = "local"
+    ray_address: str | None = None
+    fast: bool = False
+    method: str | None = None
+    threshold: float | None = None
+    lm_gate: float | None = None
+    model: str | None = None
+    corrector: str | None = None
+    batch_size: int = 32
+    restart: bool = False
+
+    def settings(self) -> dict[str, Any]:
+        """Every option that can change an output byte: a journal written under other settings is not reused
+        (the batch size is one: padding moves the models' scores in their last digits)."""
+        keys = ("text_field", "policy", "suggest", "min_score", "swap_score", "max_density", "chunk_size", "fast",
+                "method", "threshold", "lm_gate", "model", "corrector", "input_format", "output_format",
+                "batch_size")
+        return {k: getattr(self, k) for k in keys}
+
+
+@dataclass
+class ChunkResult:
+    """What the models found for one chunk: per record, None (rejected) or (route, the fields mtfix adds)."""
+
+    chunk: int
+    found: list[tuple[str, dict[str, Any]] | None] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps({"chunk": self.chunk, "found": self.found, "stats": self.stats}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ChunkResult":
+        obj = json.loads(text)
+        return cls(obj["chunk"], [tuple(f) if f is not None else None for f in obj["found"]], obj["stats"])
+
+
+# --- the journal --------------------------------------------------------------------------------------------
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Journal:
+    """Chunk results committed one transaction each, each with its checksum; its meta row pins the input and
+    the settings. One run at a time holds it (a lock on OUT.lock)."""
+
+    def __init__(self, path: Path, meta: dict[str, Any], restart: bool = False,
+                 warn: Callable[[str], None] | None = None) -> None:
+        self.path = path
+        self.lock_path = path.with_suffix(".lock")
+        self._lock = _take_lock(self.lock_path)
+        try:
+            self._open(meta, restart, warn)
+        except BaseException:
+            self._release()
+            raise
+
+    def _open(self, meta: dict[str, Any], restart: bool, warn: Callable[[str], None] | None) -> None:
+        path = self.path
+        if restart:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        fresh = not path.exists()
+        bad: list[int] = []
+        try:
+            self.db = sqlite3.connect(str(path), isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            if fresh:
+                self.db.execute("BEGIN")
+                self.db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+                self.db.execute("CREATE TABLE chunks (id INTEGER PRIMARY KEY, sha TEXT NOT NULL, result TEXT NOT NULL)")
+                self.db.execute("INSERT INTO meta VALUES ('mtfix', ?)", (json.dumps(meta, sort_keys=True),))
+                self.db.execute("COMMIT")
+            found = self.db.execute("SELECT value FROM meta WHERE key = 'mtfix'").fetchone()
+            if found is not None:
+                stored = json.loads(found[0])
+                if stored.get("version") != JOURNAL_VERSION:
+                    raise InputError(f"the checkpoint {path} was written by another version of mtfix; rerun with "
+                                     "--restart")
+                for chunk, sha, text in self.db.execute("SELECT id, sha, result FROM chunks"):
+                    if not isinstance(text, str) or sha != _digest(text) or not _loads(text, chunk):
+                        bad.append(chunk)
+                if bad:
+                    self.db.executemany("DELETE FROM chunks WHERE id = ?", [(c,) for c in bad])
+        except (sqlite3.DatabaseError, json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise InputError(f"the checkpoint {path} is corrupt ({err}); delete it or rerun with --restart") \
+                from None
+        if found is None:
+            raise InputError(f"{path} is not an mtfix checkpoint; delete it or rerun with --restart")
+        if stored != json.loads(json.dumps(meta, sort_keys=True)):
+            changed = sorted(k for k in set(stored) | set(meta) if stored.get(k) != meta.get(k))
+            if "settings" in changed:
+                settings = stored.get("settings") or {}
+                changed += sorted(k for k in set(settings) | set(meta["settings"])
+                                  if settings.get(k) != meta["settings"].get(k))
+                changed.remove("settings")
+            raise InputError(f"the checkpoint {path} belongs to another run ({', '.join(changed)} differ); "
+                             "rerun the same command, or start over with --restart")
+        if bad and warn:
+            warn(f"{len(bad)} damaged chunk(s) in the checkpoint {path} will be redone")
+
+    def done(self) -> set[int]:
+        return {row[0] for row in self._query("SELECT id FROM chunks")}
+
+    def put(self, result: ChunkResult) -> None:
+        text = result.to_json()
+        self.db.execute("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?)", (result.chunk, _digest(text), text))
+
+    def get(self, chunk: int) -> ChunkResult | None:
+        rows = self._query("SELECT sha, result FROM chunks WHERE id = ?", (chunk,))
+        if not rows:
+            return None
+        sha, text = rows[0]
+        if sha != _digest(text):
+            raise InputError(f"the checkpoint {self.path} changed while mtfix read it (chunk {chunk}); rerun")
+        return ChunkResult.from_json(text)
+
+    def ids(self) -> list[int]:
+        return [row[0] for row in self._query("SELECT id FROM chunks ORDER BY id")]
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        try:
+            return self.db.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as err:
+            raise InputError(f"the checkpoint {self.path} is corrupt ({err}); delete it or rerun with --restart") \
+                from None
+
+    def close(self) -> None:
+        self.db.close()
+        self._release()
+
+    def remove(self) -> None:
+        self.db.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self.lock_path.unlink(missing_ok=True)
+            self._lock.close()
+            self._lock = None
+
+
+def _loads(text: str, chunk: int) -> bool:
+    try:
+        return ChunkResult.from_json(text).chunk == chunk
+    except (ValueError, KeyError, TypeError, IndexError):
+        return False
+
+
+def _take_lock(path: Path) -> Any:
+    """An exclusive lock on OUT.lock, or a one-line refusal when another run holds it."""
+    import fcntl
+
+    try:
+        stream = open(path, "a")
+    except OSError as err:
+        raise InputError(f"cannot write {path}: {err.strerror}") from None
+    try:
+        fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        stream.close()
+        raise InputError(f"another mtfix clean is writing to this output ({path} is locked); wait for it, or give "
+                         "another -o") from None
+    return stream
+
+
+# --- the work on one chunk ----------------------------------------------------------------------------------
+
+class Cleaner:
+    """What each worker holds: the models, loaded once, and the policy."""
+
+    def __init__(self, config: CleanConfig) -> None:
+        from mtfix.api import load
+
+        self.config = config
+        self.mt = load(config.method, config.threshold, config.model, config.batch_size, config.fast,
+                       config.corrector, config.min_score, config.swap_score, config.lm_gate)
+        self.correct = config.policy == "fix" or config.suggest
+
+    def process(self, chunk: int, records: list[Record]) -> ChunkResult:
+        """The fields to add to each record of a chunk (records carry their text only: their other fields stay
+        with the reader and are joined back when the outputs are written)."""
+        result = ChunkResult(chunk)
+        good = [r for r in records if r.text is not None and r.text.strip()]
+        texts = [r.text for r in good if r.text is not None]
+        if self.correct:
+            fixed = self.mt.fix(texts) if texts else []
+            found = [(f.spans, f.edits, f.fixed) for f in fixed]
+        else:
+            found = [(spans, None, None) for spans in (self.mt.detect(texts) if texts else [])]
+        by_index = {r.index: f for r, f in zip(good, found)}
+        stats: dict[str, Any] = {"records": len(records), "written": 0, "words": 0, "flagged_words": 0,
+                                 "rejected": 0, "filtered": 0, "edits": 0, "classes": Counter(),
+                                 "density": [0] * (len(DENSITY_BINS) - 1)}
+        for record in records:
+            if record.text is None:
+                result.found.append(None)
+                stats["rejected"] += 1
+                continue
+            blank = (([], [] if self.correct else None, record.text if self.correct else None))
+            spans, edits, fixed_text = by_index.get(record.index, blank)
+            tokens = tokenize(record.text)
+            flagged = sum(1 for t in tokens if any(s.start < t.end and t.start < s.end for s in spans))
+            density = 100.0 * flagged / max(1, len(tokens))
+            added: dict[str, Any] = {"spans": [s.to_json(record.text) for s in spans]}
+            if edits is not None:
+                added["edits"] = [e.to_json(record.text) for e in edits]
+                added["fixed"] = fixed_text
+            added["density"] = round(density, 3)
+            route = "filtered" if self.config.policy == "filter" and density > self.config.max_density else "out"
+            result.found.append((route, added))
+            stats["filtered" if route == "filtered" else "written"] += 1
+            stats["words"] += len(tokens)
+            stats["flagged_words"] += flagged
+            stats["edits"] += len(edits or [])
+            for span in spans:
+                stats["classes"][span_class(span)] += 1
+            stats["density"][next(i for i, hi in enumerate(DENSITY_BINS[1:]) if density < hi)] += 1
+        stats["classes"] = dict(stats["classes"])
+        result.stats = stats
+        return result
+
+
+def output_row(record: Record, added: dict[str, Any], config: CleanConfig) -> dict[str, Any]:
+    """The record's own fields (plain text: its line and text) with mtfix's added; policy fix puts the fixed
+    text in the text field and keeps the original in original_TEXTFIELD."""
+    text_field = config.text_field
+    assert record.text is not None
+    row: dict[str, Any] = dict(record.fields) if record.fields is not None else \
+        {"line": record.line, text_field: record.text}
+    row.update(added)
+    if config.policy == "fix" and added.get("fixed") is not None:
+        row[f"original_{text_field}"] = record.text
+        row[text_field] = added["fixed"]
+    return row
+
+
+def reject_row(record: Record) -> dict[str, Any]:
+    """A rejected record with its line, reason and everything read of it (nothing lost: the rejects file and
+    OUT together hold the whole input)."""
+    row: dict[str, Any] = {"line": record.line, "record": record.index, "reason": record.error}
+    if record.fields is not None:
+        row["fields"] = jsonable(record.fields)
+    if record.raw is not None:
+        row.update(record.raw)
+    return row
+
+
+def span_class(span: Any) -> str:
+    """The kind of artifact a span looks like: the candidate that fired (pivot, spelling, case, spacing,
+    pronoun, article) where the fused detector saw one, else its label."""
+    kind = (span.evidence or {}).get("kind")
+    return str(kind) if kind else span.label
+
+
+def output_format(config: CleanConfig) -> str:
+    """--output-format, else the format OUT's extension names, else the input's (plain text: JSONL, unless the
+    policy is fix, whose output is the fixed text)."""
+    if config.output_format != "auto":
+        return config.output_format
+    named = format_of_name(config.output)
+    if named is not None and not Path(config.output).is_dir():
+        return named
+    fmt = guess_format(config.input, config.input_format)
+    if fmt == "text":
+        return "text" if config.policy == "fix" else "jsonl"
+    return fmt
+
+
+# --- engines ------------------------------------------------------------------------------------------------
+
+def chunks(records: Iterable[Record], size: int) -> Iterator[tuple[int, list[Record]]]:
+    batch: list[Record] = []
+    n = 0
+    for record in records:
+        batch.append(record)
+        if len(batch) == size:
+            yield n, batch
+            n, batch = n + 1, []
+    if batch:
+        yield n, batch
+
+
+def _bare(records: list[Record]) -> list[Record]:
+    """What a worker needs of each record: its position and text (not its fields, which may be large)."""
+    return [Record(r.index, r.line, r.text, r.error) for r in records]
+
+
+_WORKER: Cleaner | None = None
+
+
+def _init_worker(config: CleanConfig, threads: int) -> None:
+    global _WORKER
+    import torch
+
+    torch.set_num_threads(threads)
+    os.environ.setdefault("MTFIX_NO_PROGRESS", "1")
+    _WORKER = Cleaner(config)
+
+
+def _work(job: tuple[int, list[Record]]) -> ChunkResult:
+    assert _WORKER is not None
+    return _WORKER.process(*job)
+
+
+def most_workers(fast: bool) -> int:
+    """How many worker processes this machine can hold: one per core, and as many as free memory allows."""
+    cores = os.cpu_count() or 1
+    try:
+        with open("/proc/meminfo") as info:
+            free = next(int(line.split()[1]) * 1024 for line in info if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        return cores
+    return max(1, min(cores, free // WORKER_MEMORY["fast" if fast else "full"]))
+
+
+def check_workers(config: CleanConfig) -> None:
+    if config.workers < 1:
+        raise InputError(f"--workers must be at least 1, not {config.workers}")
+    if config.engine == "ray" and config.ray_address:
+        return  # a cluster's size is the cluster's to say
+    cap = most_workers(config.fast)
+    if config.workers > cap:
+        raise InputError(f"--workers {config.workers} is more than this machine can run: at most {cap} "
+                         f"({os.cpu_count()} cores, each worker needs about "
+                         f"{WORKER_MEMORY['fast' if config.fast else 'full'] // GIB} GiB of free memory)")
+
+
+def run_local(config: CleanConfig, jobs: Iterator[tuple[int, list[Record]]],
+              put: Callable[[ChunkResult], None]) -> None:
+    """One process, or ``workers`` processes each loading the models once; at most 2 chunks per worker are
+    in flight, so memory stays flat however long the input. A worker that dies stops the run in one line; the
+    chunks already done stay in the checkpoint."""
+    if config.workers <= 1:
+        cleaner = Cleaner(config)
+        for chunk, records in jobs:
+            put(cleaner.process(chunk, _bare(records)))
+        return
+    import multiprocessing as mp
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    threads = max(1, (os.cpu_count() or 1) // config.workers)
+    pool = ProcessPoolExecutor(config.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                               initargs=(config, threads))
+    try:
+        pending: deque[Any] = deque()
+        for chunk, records in jobs:
+            pending.append(pool.submit(_work, (chunk, _bare(records))))
+            while len(pending) >= 2 * config.workers or (pending and pending[0].done()):
+                put(pending.popleft().result())
+        while pending:
+            put(pending.popleft().result())
+    except BrokenProcessPool:
+        raise WorkerDied(f"a worker process died (killed, perhaps for lack of memory); the finished chunks are "
+                         f"kept in {config.output}.journal: rerun the same command to resume (fewer --workers "
+                         "if memory is short)") from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class RayCleaner:
+    """A Ray Data actor: the models loaded once, then chunk after chunk."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        import torch
+
+        torch.set_num_threads(1)
+        self.cleaner = Cleaner(CleanConfig(**config))
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        results = []
+        for chunk, payload in zip(batch["chunk"], batch["payload"]):
+            records = [Record(**r) for r in json.loads(payload)]
+            results.append(self.cleaner.process(int(chunk), records).to_json())
+        return {"result": results}
+
+
+RAY_CONNECT_TIMEOUT = 5.0  # seconds to reach a --ray-address before giving up
+
+
+def check_ray_address(address: str) -> None:
+    """Fail in one line, after a short stated wait, when nothing answers at a --ray-address host:port (Ray
+    itself retries for a minute and a half)."""
+    import socket
+
+    if address in ("auto", "local"):
+        return
+    host_port = address.split("://", 1)[-1]
+    host, _, port = host_port.rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"--ray-address {address}: give HOST:PORT (or ray://HOST:PORT, or auto)")
+    try:
+        socket.create_connection((host, int(port)), timeout=RAY_CONNECT_TIMEOUT).close()
+    except OSError as err:
+        raise InputError(f"no Ray cluster answers at {address} ({err.strerror or err}; waited at most "
+                         f"{RAY_CONNECT_TIMEOUT:g} s)") from None
+
+
+def run_ray(config: CleanConfig, jobs: Iterator[tuple[int, list[Record]]],
+            put: Callable[[ChunkResult], None], window: int = 512) -> None:
+    """The same chunks through Ray Data: a pool of ``workers`` actors (models loaded once per actor), fed
+    ``window`` chunks at a time; results are journalled as they arrive, so a rerun resumes the same way."""
+    try:
+        import ray
+    except ImportError:
+        raise InputError("--engine ray needs Ray: pip install 'ray[data]'") from None
+    if config.ray_address:
+        check_ray_address(config.ray_address)
+    if not ray.is_initialized():
+        ray.init(address=config.ray_address, include_dashboard=False, log_to_driver=False,
+                 ignore_reinit_error=True, **({} if config.ray_address else {"num_cpus": max(2, config.workers)}))
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.verbose_progress = False
+    settings = {k: v for k, v in asdict(config).items()}
+    while True:
+        items = [{"chunk": chunk, "payload": json.dumps([asdict(r) for r in _bare(records)])}
+                 for chunk, records in _take(jobs, window)]
+        if not items:
+            break
+        ds = ray.data.from_items(items).map_batches(
+            RayCleaner, fn_constructor_kwargs={"config": settings}, batch_size=1,
+            concurrency=max(1, config.workers), num_cpus=1)
+        for row in ds.iter_rows():
+            put(ChunkResult.from_json(row["result"]))
+
+
+def _take(jobs: Iterator[Any], n: int) -> list[Any]:
+    out = []
+    for job in jobs:
+        out.append(job)
+        if len(out) == n:
+            break
+    return out
+
+
+# --- the whole run ------------------------------------------------------------------------------------------
+
+def merge_stats(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    total: dict[str, Any] = {"records": 0, "written": 0, "words": 0, "flagged_words": 0, "rejected": 0,
+                             "filtered": 0, "edits": 0, "classes": Counter(), "density": [0] * (len(DENSITY_BINS) - 1)}
+    for part in parts:
+        for key in ("records", "written", "words", "flagged_words", "rejected", "filtered", "edits"):
+            total[key] += part[key]
+        total["classes"].update(part["classes"])
+        total["density"] = [a + b for a, b in zip(total["density"], part["density"])]
+    total["classes"] = dict(sorted(total["classes"].items(), key=lambda kv: (-kv[1], kv[0])))
+    total["flags_per_100_words"] = round(100.0 * total["flagged_words"] / max(1, total["words"]), 3)
+    total["density_bins"] = [f"{lo:g}-{hi:g}" if hi != float("inf") else f"{lo:g}+"
+                             for lo, hi in zip(DENSITY_BINS, DENSITY_BINS[1:])]
+    return total
+
+
+def side_paths(config: CleanConfig) -> list[str]:
+    """Every file a run writes beside OUT."""
+    out = config.output
+    paths = [f"{out}.rejects.jsonl", f"{out}.summary.json", f"{out}.summary.html", f"{out}.journal",
+             f"{out}.lock"]
+    if config.policy == "filter":
+        paths.append(filtered_path(out))
+    return paths
+
+
+def check_outputs(config: CleanConfig, out_format: str) -> None:
+    """OUT and every file beside it: never the input, never a device or FIFO (clean writes several files and
+    renames them into place), never a folder mtfix did not write."""
+    outputs = [config.output, *side_paths(config)]
+    for path in outputs:
+        if same_file(path, config.input) or (Path(config.input).is_dir() and
+                                              Path(path).resolve().is_relative_to(Path(config.input).resolve())):
+            raise InputError(f"-o {config.output} would write {path}, which is the input (or inside it); the "
+                             "input is never modified: write elsewhere")
+        if is_special(path):
+            raise InputError(f"{path} is a device or pipe, not a file: mtfix clean writes OUT and files beside it "
+                             "(rejects, summary), so give a path in a folder")
+    for path in outputs[1:]:
+        if Path(path).is_dir():
+            raise InputError(f"{path} is a folder; mtfix clean writes a file there: move it, or give another -o")
+    out = Path(config.output)
+    if out.is_dir() and not (out_format == "dataset" and (out / MARKER).exists()):
+        why = "a dataset folder mtfix did not write" if out_format == "dataset" else "a folder"
+        raise InputError(f"-o {config.output} is {why}; mtfix never replaces a folder it did not write: give a new "
+                         "name" + ("" if out_format == "dataset" else " for the output file"))
+    if out.exists() and not out.is_dir() and out_format == "dataset":
+        raise InputError(f"-o {config.output} is a file; a dataset output is a folder: give a new name")
+    if out_format == "text" and config.policy == "annotate":
+        raise InputError(f"-o {config.output} is plain text, which cannot hold the flagged spans: give an OUT "
+                         "ending in .jsonl (or --output-format jsonl), or --policy fix to write the fixed text")
+
+
+def _one_line(records: Iterator[Record]) -> Iterator[Record]:
+    """For plain-text output: a text with a line break would become two lines; such records are rejected."""
+    for record in records:
+        if record.text is not None and any(c in record.text for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"):
+            yield Record(record.index, record.line, None, "the text holds a line break, which plain-text output "
+                         "cannot keep on one line (write CSV or JSONL)", record.fields, record.raw)
+        else:
+            yield record
+
+
+def clean(config: CleanConfig, progress: Callable[[int, int], None] | None = None,
+          warn: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run (or resume) the cleaning; returns the summary. ``progress(records, words)`` after each chunk."""
+    if config.policy not in POLICIES:
+        raise InputError(f"unknown policy {config.policy!r}; choose one of {', '.join(POLICIES)}")
+    if config.engine not in ("local", "ray"):
+        raise InputError(f"unknown engine {config.engine!r}; choose local or ray")
+    if not Path(config.input).exists():
+        raise InputError(f"{config.input}: no such file")
+    in_format = guess_format(config.input, config.input_format)
+    config.input_format = in_format
+    out_format = output_format(config)
+    check_outputs(config, out_format)
+    check_workers(config)
+    meta = {"version": JOURNAL_VERSION, "input": str(Path(config.input).resolve()),
+            "input_fingerprint": fingerprint(config.input), "settings": config.settings()}
+
+    def records() -> Iterator[Record]:
+        found = read_records(config.input, in_format, config.text_field)
+        return _one_line(found) if out_format == "text" else found
+
+    journal = Journal(Path(f"{config.output}.journal"), meta, config.restart, warn)
+    try:
+        done = journal.done()
+        started = time.time()
+
+        def put(result: ChunkResult) -> None:
+            journal.put(result)
+            if progress:
+                progress(result.stats["records"], result.stats["words"])
+
+        def pending() -> Iterator[tuple[int, list[Record]]]:
+            for chunk, batch in chunks(records(), config.chunk_size):
+                if chunk in done:
+                    if progress:
+                        progress(len(batch), sum(len(r.text.split()) for r in batch if r.text))
+                    continue
+                yield chunk, batch
+
+        if config.engine == "ray":
+            run_ray(config, pending(), put)
+        else:
+            run_local(config, pending(), put)
+        summary = write_outputs(config, journal, records(), out_format, {"seconds": round(time.time() - started, 2),
+                                                                         "resumed_chunks": len(done)})
+    except BaseException:
+        journal.close()
+        raise
+    journal.remove()
+    return summary
+
+
+def write_outputs(config: CleanConfig, journal: Journal, records: Iterable[Record], out_format: str,
+                  extra: dict[str, Any]) -> dict[str, Any]:
+    """OUT, OUT.rejects.jsonl, OUT.filtered (policy filter) and the summary, from the input joined with the
+    journal in input order; each written whole under a temporary name, then renamed. In plain-text output
+    under policy fix, a rejected record leaves an empty line, so that lines stay one to one with the input."""
+    schema = input_schema(config.input, config.input_format) if out_format in ("parquet", "dataset") and \
+        config.input_format == out_format else None
+    writers = {"out": Writer(config.output, out_format, config.text_field, schema)}
+    if config.policy == "filter":
+        writers["filtered"] = Writer(filtered_path(config.output), out_format, config.text_field, schema)
+    rejects = Writer(f"{config.output}.rejects.jsonl", "jsonl")
+    blank_lines = out_format == "text" and config.policy == "fix"
+    parts = []
+    n_chunks = 0
+    try:
+        for chunk, batch in chunks(records, config.chunk_size):
+            n_chunks = chunk + 1
+            result = journal.get(chunk)
+            if result is None or len(result.found) != len(batch):
+                raise InputError(f"the checkpoint {journal.path} does not match the input at chunk {chunk}; rerun "
+                                 "with --restart")
+            for record, found in zip(batch, result.found):
+                if found is None or record.text is None:
+                    rejects.write(reject_row(record))
+                    if blank_lines:
+                        writers["out"].write({config.text_field: ""})
+                    continue
+                route, added = found
+                writers[route].write(output_row(record, added, config))
+            parts.append(result.stats)
+        extra_ids = [i for i in journal.ids() if i >= n_chunks]
+        if extra_ids:
+            raise InputError(f"the checkpoint {journal.path} holds {len(extra_ids)} chunk(s) beyond the input's "
+                             f"{n_chunks}; it was not written by this run: rerun with --restart")
+        summary = merge_stats(parts)
+        summary.update(input=config.input, output=config.output, policy=config.policy, format=out_format, **extra)
+        for w in (*writers.values(), rejects):
+            w.commit()
+    except BaseException:
+        for w in (*writers.values(), rejects):
+            w.abandon()
+        raise
+    from mtfix.clean.report import write_summary
+
+    write_summary(summary, Path(f"{config.output}.summary.json"), Path(f"{config.output}.summary.html"))
+    return summary
+
+
+def filtered_path(output: str) -> str:
+    """OUT.filtered, keeping OUT's extension so that it reads as the same format (out.jsonl -> out.filtered.jsonl)."""
+    p = Path(output)
+    return str(p.with_name(f"{p.stem}.filtered{p.suffix}")) if p.suffix else f"{output}.filtered"

@@ -1,0 +1,385 @@
+"""Corpora in and out for `mtfix clean`: JSONL, plain text, CSV, parquet and saved `datasets` datasets, read
+record by record (streaming) and written in the same format with fields added."""
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from mtfix.errors import InputError
+from mtfix.text.formats import MAX_CHARS, _decode, _lines, _open_bytes, parse_json
+
+FORMATS = ("jsonl", "text", "csv", "parquet", "dataset")
+
+
+@dataclass
+class Record:
+    """One input record: its position, its text (None when unusable, with the reason in ``error``), and the
+    record's own fields (None for plain text)."""
+
+    index: int            # 0-based position among all input records
+    line: int             # 1-based line (text, JSONL, CSV) or row (parquet, dataset)
+    text: str | None
+    error: str | None = None
+    fields: dict[str, Any] | None = None
+    raw: dict[str, Any] | None = None  # a rejected line as read ({"raw": text}, {"raw_base64": bytes}, ...)
+
+
+def guess_format(path: str, declared: str = "auto") -> str:
+    if declared != "auto":
+        return declared
+    p = Path(path)
+    if p.is_dir():
+        if (p / "dataset_info.json").exists() or (p / "state.json").exists() or (p / "dataset_dict.json").exists():
+            return "dataset"
+        raise InputError(f"{path} is a folder but not a saved datasets dataset")
+    suffix = p.suffix.lower()
+    return {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}.get(
+        suffix, "text")
+
+
+SUFFIXES = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet",
+            ".txt": "text", ".text": "text"}
+
+
+def format_of_name(path: str) -> str | None:
+    """The format OUT's extension names, if it names one."""
+    return SUFFIXES.get(Path(path).suffix.lower())
+
+
+def fingerprint(path: str) -> str:
+    """Size, modification time and the first and last MiB of the input: a changed input is a different run."""
+    import hashlib
+
+    p = Path(path)
+    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    h = hashlib.sha1()
+    for f in files:
+        stat = f.stat()
+        h.update(f"{f.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        with open(f, "rb") as stream:
+            h.update(stream.read(1 << 20))
+            if stat.st_size > 2 << 20:
+                stream.seek(-(1 << 20), os.SEEK_END)
+                h.update(stream.read())
+    return h.hexdigest()
+
+
+def count_records(path: str, fmt: str) -> int | None:
+    """How many records the input holds (for the progress bar's ETA); None if unknown."""
+    if fmt in ("jsonl", "text"):
+        n, last = 0, b"\n"
+        with open(path, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 22), b""):
+                n += block.count(b"\n")
+                last = block[-1:]
+        return n + (1 if last != b"\n" else 0)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    if fmt == "dataset":
+        return len(_load_dataset(path))
+    return None
+
+
+def _text_of(fields: dict[str, Any], text_field: str) -> tuple[str | None, str | None]:
+    if text_field not in fields or fields[text_field] is None:
+        return None, f'no "{text_field}" field'
+    value = fields[text_field]
+    if not isinstance(value, str):
+        return None, f'"{text_field}" is a {type(value).__name__}, not a string'
+    if not value.strip():
+        return None, "empty text"
+    if len(value) > MAX_CHARS:
+        return None, f"text too long ({len(value):,} characters; the limit is {MAX_CHARS:,})"
+    return value, None
+
+
+def read_records(path: str, fmt: str, text_field: str = "text") -> Iterator[Record]:
+    """Every record of the input in order; unusable ones carry their reason."""
+    if fmt in ("jsonl", "text"):
+        yield from _read_lines(path, fmt, text_field)
+    elif fmt == "csv":
+        yield from _read_csv(path, text_field)
+    elif fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        index = 0
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
+            for fields in batch.to_pylist():
+                text, error = _text_of(fields, text_field)
+                yield Record(index, index + 1, text, error, fields)
+                index += 1
+    elif fmt == "dataset":
+        for index, fields in enumerate(_load_dataset(path)):
+            text, error = _text_of(fields, text_field)
+            yield Record(index, index + 1, text, error, dict(fields))
+    else:
+        raise InputError(f"unknown input format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def _load_dataset(path: str) -> Any:
+    import datasets
+
+    datasets.disable_progress_bars()
+    try:
+        loaded = datasets.load_from_disk(path)
+    except Exception as err:  # datasets raises many kinds for a folder it cannot read
+        raise InputError(f"cannot read {path} as a saved datasets dataset: {err}") from None
+    if isinstance(loaded, datasets.DatasetDict):
+        raise InputError(f"{path} holds several splits ({', '.join(loaded)}); give the folder of one")
+    return loaded
+
+
+def _raw(raw: bytes) -> dict[str, Any]:
+    try:
+        return {"raw": raw.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"raw_base64": base64.b64encode(raw).decode("ascii")}
+
+
+def _read_lines(path: str, fmt: str, text_field: str) -> Iterator[Record]:
+    """Plain text: every line a record, blank lines included (kept in place, nothing to check); JSONL: every
+    line a record, and a line that holds no usable record is rejected with its raw content."""
+    stream, name = _open_bytes(path)
+    try:
+        for index, (number, raw, eol) in enumerate(_lines(stream, name, refuse_binary=False)):
+            text, error = _decode(number, raw, name)
+            truncated = not eol
+            if text is None:
+                yield Record(index, number, None, error, raw=_raw(raw))
+            elif fmt == "text":
+                yield Record(index, number, text, None)
+            else:
+                fields, error = parse_json(text)
+                if error is not None:
+                    why = "truncated last line" if truncated and error.startswith("invalid") else error
+                    yield Record(index, number, None, why, raw=_raw(raw))
+                    continue
+                if not isinstance(fields, dict):
+                    yield Record(index, number, None, "not a JSON object", raw=_raw(raw))
+                    continue
+                value, error = _text_of(fields, text_field)
+                yield Record(index, number, value, error, fields)
+    finally:
+        stream.close()
+
+
+def _undecodable(cell: str) -> bool:
+    return any("\udc80" <= c <= "\udcff" for c in cell)
+
+
+def _read_csv(path: str, text_field: str) -> Iterator[Record]:
+    stream, name = _open_bytes(path)
+    try:
+        # invalid bytes are carried as surrogates, so that one bad row is rejected and the reader goes on
+        reader = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        rows = csv.reader(reader)
+        try:
+            header = next(rows)
+        except StopIteration:
+            raise InputError(f"{name} is empty") from None
+        if any(_undecodable(h) for h in header):
+            raise InputError(f"{name}: the header is not UTF-8")
+        if text_field not in header:
+            raise InputError(f'{name} has no "{text_field}" column (it has: {", ".join(header)}); use --text-field')
+        index = 0
+        while True:
+            line = rows.line_num + 1
+            try:
+                row = next(rows)
+            except StopIteration:
+                break
+            except csv.Error as err:
+                yield Record(index, line, None, f"bad CSV ({err})")
+                index += 1
+                continue
+            if any(_undecodable(cell) for cell in row):
+                cells = [base64.b64encode(c.encode("utf-8", "surrogateescape")).decode("ascii") for c in row]
+                yield Record(index, line, None, "invalid UTF-8", raw={"raw_fields_base64": cells})
+            elif len(row) != len(header):
+                yield Record(index, line, None, f"{len(row)} columns where the header has {len(header)}",
+                             raw={"raw_fields": row})
+            else:
+                fields = dict(zip(header, row))
+                text, error = _text_of(fields, text_field)
+                yield Record(index, line, text, error, fields)
+            index += 1
+    finally:
+        stream.close()
+
+
+def input_schema(path: str, fmt: str) -> Any:
+    """The input's own column types (a pyarrow schema for parquet, datasets Features for a dataset), so that
+    the output keeps them; None for the formats whose values are JSON or strings."""
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).schema_arrow
+    if fmt == "dataset":
+        return _load_dataset(path).features
+    return None
+
+
+def jsonable(value: Any) -> Any:
+    """A field value as JSON can hold it: bytes as {"base64": ...}, other non-JSON values as their string."""
+    if isinstance(value, (bytes, bytearray)):
+        return {"base64": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+MARKER = ".mtfix-output"  # in a dataset folder mtfix wrote: the one kind of folder mtfix may replace
+
+
+def _temporary(path: str, folder: bool = False) -> str:
+    import tempfile
+
+    where = os.path.dirname(os.path.abspath(path))
+    prefix = f".{os.path.basename(path)}."
+    if folder:
+        return tempfile.mkdtemp(prefix=prefix, suffix=".part", dir=where)
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=where)
+    os.close(fd)
+    return name
+
+
+class Writer:
+    """Writes output records (dicts) in one format under a temporary name beside ``path``; ``commit`` renames
+    it into place (whole or not at all). Parquet and dataset outputs keep the input's column types
+    (``schema``); the fields mtfix adds that hold lists or objects are written as JSON strings there."""
+
+    def __init__(self, path: str, fmt: str, text_field: str = "text", schema: Any = None) -> None:
+        self.path, self.fmt, self.text_field, self.schema = path, fmt, text_field, schema
+        self.tmp = _temporary(path, folder=fmt == "dataset")
+        self.count = 0
+        self._csv: Any = None
+        self._rows: list[dict[str, Any]] = []
+        self._parquet: Any = None
+        self._columns: list[str] | None = None
+        if fmt in ("jsonl", "text", "csv"):
+            self.stream = open(self.tmp, "w", encoding="utf-8", newline="")
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.count += 1
+        if self.fmt == "jsonl":
+            self.stream.write(json.dumps(jsonable(row), ensure_ascii=False) + "\n")
+        elif self.fmt == "text":
+            self.stream.write(str(row.get(self.text_field, "")) + "\n")
+        elif self.fmt == "csv":
+            flat = {k: v if isinstance(v, str) else json.dumps(jsonable(v), ensure_ascii=False)
+                    for k, v in row.items()}
+            if self._csv is None:
+                self._csv = csv.DictWriter(self.stream, fieldnames=list(flat), lineterminator="\n")
+                self._csv.writeheader()
+            self._csv.writerow(flat)
+        else:
+            if self._columns is None:
+                self._columns = list(row)
+            self._rows.append({k: self._cell(k, v) for k, v in row.items()})
+            if self.fmt == "parquet" and len(self._rows) >= 4096:
+                self._flush_parquet()
+
+    def _own(self, key: str) -> bool:
+        names = self.schema.names if self.fmt == "parquet" else list(self.schema or {})
+        return self.schema is not None and key in names
+
+    def _cell(self, key: str, value: Any) -> Any:
+        if self._own(key) and key not in ("spans", "edits"):
+            return value
+        return json.dumps(jsonable(value), ensure_ascii=False) if isinstance(value, (list, dict)) else value
+
+    def _arrow_schema(self, columns: list[str]) -> Any:
+        """The input's columns with their types, then the added ones (strings, or a float for density)."""
+        import pyarrow as pa
+
+        own = {f.name: f for f in self.schema} if self.schema is not None else {}
+        fields = []
+        for name in columns:
+            if name in own and name not in ("spans", "edits"):
+                fields.append(own[name])
+            else:
+                fields.append(pa.field(name, pa.float64() if name == "density" else pa.string()))
+        return pa.schema(fields)
+
+    def _flush_parquet(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not self._rows:
+            return
+        schema = self._arrow_schema(self._columns or [])
+        table = pa.Table.from_pylist(self._rows, schema=schema)
+        if self._parquet is None:
+            self._parquet = pq.ParquetWriter(self.tmp, schema)
+        self._parquet.write_table(table)
+        self._rows = []
+
+    def _columns_when_empty(self) -> list[str]:
+        own = list(self.schema.names if self.fmt == "parquet" else self.schema) if self.schema is not None else []
+        return own + [c for c in ("spans", "density") if c not in own]
+
+    def commit(self) -> None:
+        """Finish the file under its temporary name, then rename it into place."""
+        import shutil
+
+        if self.fmt in ("jsonl", "text", "csv"):
+            self.stream.close()
+        elif self.fmt == "parquet":
+            self._flush_parquet()
+            if self._parquet is None:  # no rows: the columns still have their names and types
+                import pyarrow.parquet as pq
+
+                pq.write_table(self._arrow_schema(self._columns_when_empty()).empty_table(), self.tmp)
+            else:
+                self._parquet.close()
+        else:
+            import datasets
+
+            datasets.disable_progress_bars()
+            self._dataset().save_to_disk(self.tmp)
+            Path(self.tmp, MARKER).write_text("written by mtfix clean; mtfix may replace this folder\n")
+        if Path(self.path).is_dir():  # only a dataset folder mtfix wrote gets here (see check_outputs)
+            old = _temporary(self.path, folder=True)
+            os.rmdir(old)
+            os.replace(self.path, old)
+            os.replace(self.tmp, self.path)
+            shutil.rmtree(old)
+        else:
+            os.replace(self.tmp, self.path)
+
+    def _dataset(self) -> Any:
+        """The rows as a Dataset with the input's features for its own columns."""
+        import datasets
+
+        columns = self._columns or self._columns_when_empty()
+        own = self.schema or {}
+        features = datasets.Features({
+            c: own[c] if c in own and c not in ("spans", "edits") else
+            datasets.Value("float64" if c == "density" else "string") for c in columns})
+        if self._rows:
+            return datasets.Dataset.from_list(self._rows, features=features)
+        return datasets.Dataset.from_dict({c: [] for c in columns}, features=features)
+
+    def abandon(self) -> None:
+        import shutil
+
+        if self.fmt in ("jsonl", "text", "csv"):
+            self.stream.close()
+        elif self._parquet is not None:
+            self._parquet.close()
+        if Path(self.tmp).is_dir():
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            Path(self.tmp).unlink(missing_ok=True)

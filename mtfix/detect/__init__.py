@@ -1,0 +1,200 @@
+"""Detection: pick a detector and run it over segments, in batches."""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
+
+from mtfix.errors import NotBuiltError
+from mtfix.text.formats import Document, Segment
+from mtfix.text.spans import Span
+from mtfix.text.tokens import tokenize
+from mtfix.models import MODELS, shipped_detector, shipped_fusion
+
+METHODS = ("fused", "model", "spell", "lm", "all-ok", "all-bad")
+
+
+class Detector(Protocol):
+    name: str
+
+    def detect(self, texts: Sequence[str]) -> list[list[Span]]: ...
+
+
+class ConstantDetector:
+    """The trivial baselines: flag every word (all-bad) or none (all-ok)."""
+
+    def __init__(self, bad: bool) -> None:
+        self.name = "all-bad" if bad else "all-ok"
+        self.bad = bad
+
+    def detect(self, texts: Sequence[str]) -> list[list[Span]]:
+        if not self.bad:
+            return [[] for _ in texts]
+        return [[Span(t.start, t.end, "artifact", 1.0) for t in tokenize(text)] for text in texts]
+
+
+
+
+def default_method(fast: bool = False, model_path: str | None = None) -> str:
+    """fused when a fusion head is there (and not ``fast``), else the tagger, else the spell baseline; for the
+    shipped models, or for the detector folder ``model_path``."""
+    if model_path:
+        return "fused" if (Path(model_path) / "fused" / "config.json").exists() and not fast else "model"
+    if shipped_fusion() and not fast:
+        return "fused"
+    return "model" if shipped_detector() else "spell"
+
+
+def get_detector(method: str = "spell", threshold: float | None = None, model_path: str | None = None,
+                 batch_size: int = 32, lm_gate: float | None = None) -> Detector:
+    """The detector for ``method``; ``threshold`` (and, for the fused detector, ``lm_gate``) None keeps the
+    detector's own default."""
+    if method in ("all-ok", "all-bad"):
+        return ConstantDetector(method == "all-bad")
+    if method == "spell":
+        from mtfix.detect.spell import SpellDetector
+
+        return Bounded(SpellDetector())
+    if method in ("model", "fused"):
+        path = Path(model_path) if model_path else shipped_detector()
+        if path is None or not (path / "config.json").exists():
+            raise NotBuiltError(f"no trained detector at {path or MODELS / 'detector'}; use --method spell "
+                                "or train one with 'mtfix train detector'")
+        if method == "fused":
+            fusion = path / "fused"
+            if not (fusion / "config.json").exists():
+                raise NotBuiltError(f"no fusion head at {fusion}; use --fast (the tagger alone) or train one "
+                                    "with 'mtfix train fusion'")
+            from mtfix.detect.fuse import FusedDetector
+
+            return Bounded(FusedDetector.load(str(path), str(fusion), threshold=threshold, batch_size=batch_size,
+                                              lm_gate=lm_gate))
+        from mtfix.detect.tagger import TaggerDetector
+
+        return Bounded(TaggerDetector.load(str(path), threshold=threshold, batch_size=batch_size))
+    if method == "lm":
+        from mtfix.detect.lm import LMDetector
+
+        return Bounded(LMDetector(threshold=0.5 if threshold is None else threshold))
+    raise NotBuiltError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+MAX_WORD = 200     # characters: longer than any English word or ordinary address; flagged, never read by a model
+MAX_PIECE = 4_000  # characters the models read as one piece; a longer segment is read sentence group by group
+
+
+def pieces(text: str) -> tuple[list[tuple[int, int]], list[Span]]:
+    """The (start, end) pieces of ``text`` the models read, and a span of class "other" for each overlong word
+    left out of them, so that the work per segment grows linearly with its length. A segment of at most
+    MAX_PIECE characters with no overlong word is one piece: itself."""
+    tokens = tokenize(text)
+    overlong = [t for t in tokens if len(t.text) > MAX_WORD]
+    if len(text) <= MAX_PIECE and not overlong:
+        return [(0, len(text))], []
+    from mtfix.text.tokens import sentence_spans
+
+    flags = [Span(t.start, t.end, "other", 1.0, evidence={"kind": "overlong word", "chars": len(t.text)})
+             for t in overlong]
+    stretches, cursor = [], 0  # the text between overlong words
+    for t in overlong:
+        stretches.append((cursor, t.start))
+        cursor = t.end
+    stretches.append((cursor, len(text)))
+    out: list[tuple[int, int]] = []
+    for lo, hi in stretches:
+        if not text[lo:hi].strip():
+            continue
+        start = end = None
+        for s_lo, s_hi in ((a + lo, b + lo) for a, b in sentence_spans(text[lo:hi])):
+            for c_lo, c_hi in _cut(text, s_lo, s_hi):
+                if start is not None and c_hi - start > MAX_PIECE:
+                    out.append((start, end))
+                    start = None
+                if start is None:
+                    start = c_lo
+                end = c_hi
+        if start is not None:
+            out.append((start, end))
+    return out, flags
+
+
+def whole(text: str, found: list[tuple[int, int]], flags: list[Span]) -> bool:
+    return not flags and found == [(0, len(text))]
+
+
+def read_whole(texts: Sequence[str]) -> bool:
+    """Whether every text is read as it is, in one piece (see ``pieces``)."""
+    return all(whole(t, *pieces(t)) for t in texts)
+
+
+def _cut(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
+    """A sentence longer than MAX_PIECE cut at the last space before each MAX_PIECE characters."""
+    out = []
+    while hi - lo > MAX_PIECE:
+        space = text.rfind(" ", lo + 1, lo + MAX_PIECE)
+        stop = space if space > lo else lo + MAX_PIECE
+        out.append((lo, stop))
+        lo = stop
+        while lo < hi and text[lo].isspace():
+            lo += 1
+    if hi > lo:
+        out.append((lo, hi))
+    return out
+
+
+class Bounded:
+    """Any detector, reading long segments piece by piece and leaving overlong words out (see ``pieces``)."""
+
+    def __init__(self, inner: Detector) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def detect(self, texts: Sequence[str]) -> list[list[Span]]:
+        cut = [pieces(t) for t in texts]
+        if all(whole(t, p, f) for t, (p, f) in zip(texts, cut)):
+            return self.inner.detect(texts)
+        flat = [texts[i][lo:hi] for i, (p, _) in enumerate(cut) for lo, hi in p]
+        found = iter(self.inner.detect(flat) if flat else [])
+        out = []
+        for p, flags in cut:
+            spans = list(flags)
+            for lo, _ in p:
+                spans += [replace(s, start=s.start + lo, end=s.end + lo) for s in next(found)]
+            out.append(sorted(spans, key=lambda s: (s.start, s.end)))
+        return out
+
+
+def batched(segments: Iterable[Segment], batch_size: int, process: Callable[[list[str]], Sequence[Any]],
+            document: Callable[[Segment, Any], Document]) -> Iterator[tuple[Segment, Document | None]]:
+    """Each readable segment with ``document(segment, result)``, ``process`` run on batches of their texts, in
+    input order; unreadable segments with None."""
+    batch: list[Segment] = []
+
+    def flush() -> Iterator[tuple[Segment, Document | None]]:
+        texts = [s.text for s in batch if s.text is not None]
+        results = iter(process(texts)) if texts else iter(())
+        for seg in batch:
+            yield (seg, None) if seg.text is None else (seg, document(seg, next(results)))
+        batch.clear()
+
+    for segment in segments:
+        batch.append(segment)
+        if len(batch) >= batch_size:
+            yield from flush()
+    yield from flush()
+
+
+def record_id(segment: Segment) -> Any:
+    return segment.record.get("id") if segment.record else None
+
+
+def detect_segments(detector: Detector, segments: Iterable[Segment], batch_size: int = 32,
+                    threshold: float = 0.0) -> Iterator[tuple[Segment, Document | None]]:
+    """Each readable segment with its detection result, in input order; unreadable ones with None."""
+    return batched(segments, batch_size, detector.detect, lambda seg, spans: Document(
+        seg.text or "", [s for s in spans if s.score >= threshold], id=record_id(seg)))

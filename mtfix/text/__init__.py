@@ -1,0 +1,1 @@
+"""Text: tokens with character offsets, spans and edits, the formats."""

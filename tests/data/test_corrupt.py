@@ -1,0 +1,70 @@
+import random
+
+import pytest
+from hypothesis import assume, given, settings, strategies as st
+
+from mtfix.data.corrupt import CORRUPTORS, Corruption, Resources, corrupt, realise
+from mtfix.text.spans import apply_edits, gold_edits
+
+SIBLINGS = {"leader": {"guide": {"Führer"}}, "pressure": {"printing": {"Druck"}}, "times": {"ages": {"Zeiten"}}}
+ZIPF = {"guide": 5.0, "guides": 4.5, "printing": 4.2, "ages": 4.0}
+
+
+def resources() -> Resources:
+    return Resources(lambda w: SIBLINGS.get(w, {}), lambda w: ZIPF.get(w, 3.0 if w.isalpha() and len(w) < 9
+                                                                         and not w.endswith(("d", "k")) else 0.0),
+                     vocabulary=["confidante", "confident", "pariah"])
+
+
+SENTENCES = [
+    "The two leaders discussed the need to improve bilateral relations on Tuesday.",
+    "Russia launched its full invasion of Ukraine, and a US official said the non-involved states would wait.",
+    "Reports in the Financial Times say the company has signed the deal with the Nord Stream operator today.",
+    "After pressure from the US Congress in 2019 the White House imposed sanctions on Russia's companies.",
+    "The minister has signed the new deal in Berlin, and their officials were pleased.",
+]
+
+
+@pytest.mark.parametrize("name", list(CORRUPTORS))
+def test_each_corruptor_applies_and_its_fix_restores_the_sentence(name):
+    rng = random.Random(0)
+    applied = 0
+    for sentence in SENTENCES:
+        for _ in range(5):
+            result = corrupt(sentence, rng, resources(), only=[name])
+            if result is None:
+                continue
+            text, spans = result
+            applied += 1
+            assert [s.label for s in spans] == [name]
+            assert text != sentence and apply_edits(text, gold_edits(spans)) == sentence
+    assert applied >= 3, f"{name} applied {applied} times"
+
+
+def test_pivot_uses_the_dictionary_and_keeps_plural():
+    rng = random.Random(1)
+    text, spans = corrupt("The two leaders discussed the plan.", rng, resources(), only=["pivot"])
+    assert text == "The two guides discussed the plan."
+    assert spans[0].fixes == ("leaders",) and spans[0].label == "pivot"
+
+
+def test_calque_of_a_known_name():
+    text, spans = corrupt(SENTENCES[2], random.Random(0), resources(), only=["calque"])
+    assert "Finance times" in text or "north stream" in text
+
+
+def test_realise_offsets():
+    text, spans = realise("a b c", [Corruption(2, 3, "XY", "x"), Corruption(0, 0, "the ", "y")])
+    assert text == "the a XY c"
+    assert [(text[s.start:s.end], s.fixes) for s in spans] == [("the ", ("",)), ("XY", ("b",))]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(SENTENCES), st.integers(0, 10_000), st.integers(1, 3))
+def test_corruptions_never_overlap_and_always_restore(sentence, seed, count):
+    result = corrupt(sentence, random.Random(seed), resources(), count=count)
+    assume(result is not None)
+    text, spans = result
+    assert apply_edits(text, gold_edits(spans)) == sentence
+    for a, b in zip(spans, spans[1:]):
+        assert a.end < b.start
