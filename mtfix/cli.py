@@ -1,4 +1,4 @@
-"""The mtfix command line: detect, fix, clean, score, data, train."""
+"""The mtfix command line: detect, fix, clean, score, data, train, serve."""
 from __future__ import annotations
 
 import argparse
@@ -117,7 +117,7 @@ def _apply_round_trip(args: argparse.Namespace) -> None:
 
 
 PROBABILITIES = ("threshold", "min_score", "swap_score", "lm_gate")
-AT_LEAST_ONE = ("batch_size", "workers", "chunk_size", "max_clean")
+AT_LEAST_ONE = ("batch_size", "workers", "chunk_size", "max_clean", "max_text_length")
 AT_LEAST_ZERO = ("bootstrap", "synthetic", "apertium_per_pivot", "max_density", "seed")
 
 
@@ -225,11 +225,15 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return 1 if summary["rejected"] else 0  # as detect and fix: some records could not be read
 
 
-def _load_gold(path: str) -> list[Any]:
+def _load_gold(path: str, part: str = "all") -> list[Any]:
     from mtfix.text.formats import read_documents
     from mtfix.data.mlqe import MLQEError, read_mlqe
 
     p = Path(path)
+    if p.suffix.lower() == ".tsv":
+        from mtfix.data.mqm import read_mqm
+
+        return list(read_mqm(p, part))
     if p.is_dir() or path.endswith((".tar.gz", ".tgz", ".tar")):
         try:
             return list(read_mlqe(p))
@@ -251,7 +255,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     result: dict[str, Any] = {"signature": settings.signature()}
     if args.gold:
         try:
-            result = score(_load_gold(args.gold), list(read_documents(args.pred)), settings)
+            result = score(_load_gold(args.gold, args.part), list(read_documents(args.pred)), settings)
         except AlignmentError as err:
             raise InputError(f"{args.pred} does not match {args.gold}: {err}") from None
     if args.clean:
@@ -264,10 +268,12 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    if args.action == "mlqe":
+    if args.action in ("mlqe", "mqm"):
         from mtfix.text.formats import write_jsonl
 
-        docs = _load_gold(args.path)
+        if args.action == "mqm" and not str(args.path or "").lower().endswith(".tsv"):
+            raise InputError("mtfix data mqm needs an MQM .tsv file (e.g. ../shared/data/mqm/mqm-ted-zhen.tsv)")
+        docs = _load_gold(args.path, args.part)
         with OutputFile(args.output, [args.path]) as out:
             write_jsonl((d.to_json() for d in docs), out)
         print(f"mtfix: wrote {len(docs)} gold documents", file=sys.stderr)
@@ -370,7 +376,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Score detection and correction output against gold: word-level MCC and F1, span P/R/F0.5 (exact and "
         "partial overlap), edit P/R/F0.5, chrF and TER against the reference next to the unchanged input, and "
         "do-no-harm rates on clean text. Intervals are 95% bootstrap intervals over segments."))
-    p.add_argument("--gold", help="gold JSONL, or an MLQE-PE tarball or folder")
+    p.add_argument("--gold", help="gold JSONL, an MLQE-PE tarball or folder, or an MQM .tsv file (its raters' "
+                                  "errors as spans labelled Severity:Category, recall reported per label)")
+    p.add_argument("--part", choices=["dev", "held-out", "all"], default="all",
+                   help="MQM gold: the development part, the held-out part (split by source segment), or all")
     p.add_argument("--pred", help="predictions JSONL (detection or correction format), same segments in order")
     p.add_argument("--clean", metavar="FILE", help="predictions on clean text: flags and edits per 1,000 words")
     p.add_argument("--threshold", type=float, default=0.0, help="ignore predictions scoring below this")
@@ -382,13 +391,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="build gold and training data", description=(
         "mlqe PATH: turn an MLQE-PE split (tarball or folder) into gold JSONL. "
+        "mqm FILE.tsv [--part dev|held-out|all]: MQM-annotated MT (WMT's TSV) as gold JSONL, every system output a "
+        "document, the raters' errors its spans (Severity:Category), split by source segment into a development "
+        "and a held-out part. "
         "build -o OUT: build the labelled training data (MLQE-PE train/dev, apertium round trips, synthetic "
         "EN-DE-EN artifacts, and a majority of clean prose) as a datasets DatasetDict in OUT/dataset, parquet "
         "in OUT/parquet, and a data card OUT/data.md. Needs apertium and trans-de-en from Debian. "
         "export DATASET --split test [--source PREFIX]: a built split as gold JSONL."))
-    p.add_argument("action", choices=["mlqe", "build", "export"])
+    p.add_argument("action", choices=["mlqe", "mqm", "build", "export"])
     p.add_argument("path", nargs="?", help="mlqe: the MLQE-PE tarball or folder; export: the dataset folder")
     p.add_argument("--split", default="test", help="export: which split (default test)")
+    p.add_argument("--part", choices=["dev", "held-out", "all"], default="all",
+                   help="mqm: the development part, the held-out part, or all (default)")
     p.add_argument("--source", default="",
                    help="export: only sources starting with this (comma-separated: any of them), e.g. synthetic:pivot")
     p.add_argument("-o", "--output", help="mlqe: the gold JSONL (default standard output); build: the folder")
@@ -409,8 +423,10 @@ def build_parser() -> argparse.ArgumentParser:
         "mtfix data build (see scripts/train_detector.py --help). train fusion --data DATASET --tagger FOLDER "
         "--out FOLDER: train the head that fuses the tagger with language-model evidence (see "
         "scripts/train_fusion.py --help). train corrector --data DATASET --out FOLDER: train the span corrector "
-        "on the detector's encoder states (see scripts/train_corrector.py --help)."), add_help=False)
-    p.add_argument("what", choices=["detector", "fusion", "corrector"])
+        "on the detector's encoder states (see scripts/train_corrector.py --help). train rewriter --data DATASET --out "
+        "FOLDER: LoRA adapters on SmolLM2 that rewrite a marked span (see scripts/train_rewriter.py --help)."),
+        add_help=False)
+    p.add_argument("what", choices=["detector", "fusion", "corrector", "rewriter"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_train)
 
@@ -484,7 +500,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restart", action="store_true", help="ignore (and remove) an existing checkpoint")
     _model_options(p)
     p.set_defaults(func=cmd_clean)
+
+    p = sub.add_parser("serve", help="answer LanguageTool's HTTP API, for editors", description=(
+        "Serve mtfix over LanguageTool's HTTP API (/v2/check, /v2/languages, /v2/healthcheck, /v2/maxtextlength), "
+        "so that any LanguageTool client (ltex in VS Code, Obsidian's LanguageTool plugins, Emacs' langtool, "
+        "browser add-ons) pointed at http://HOST:PORT shows mtfix's flags and fixes inline; and a review page at "
+        "http://HOST:PORT/. The models load once, then requests are answered; concurrent requests are read "
+        "together. Ctrl-C or SIGTERM stops it after the requests in flight."))
+    p.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this "
+                                                        "machine only; 0.0.0.0 for every interface)")
+    p.add_argument("--port", type=int, default=8081, help="the port (default 8081, LanguageTool's own)")
+    p.add_argument("--fast", action="store_true", help="detect with the tagger alone (no language model)")
+    p.add_argument("--threshold", type=float, default=None, help="detection threshold (as in detect); a "
+                   "request with level=picky flags at 0.7 of it")
+    p.add_argument("--no-fix", action="store_true",
+                   help="flags only, with the detector's own candidates as replacements (no corrector: faster)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="server processes, each loading the models (at most one per core)")
+    p.add_argument("--max-text-length", type=int, default=50_000,
+                   help="the longest text accepted, in UTF-16 units as LanguageTool counts (default 50000)")
+    p.add_argument("--allow-origin", default="*",
+                   help="the Access-Control-Allow-Origin for browser clients (default *)")
+    p.add_argument("--model", help="a trained detector folder instead of models/detector")
+    p.add_argument("--corrector", help="a trained corrector folder instead of models/corrector")
+    p.set_defaults(func=cmd_serve)
     return parser
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from mtfix.clean import most_workers
+    from mtfix.serve.app import ServeConfig, serve
+
+    if args.workers > most_workers(args.fast):
+        raise InputError(f"--workers {args.workers} is more than this machine can run: at most "
+                         f"{most_workers(args.fast)} (one per core, and as many as free memory holds)")
+    if not 0 < args.port < 65536:
+        raise InputError(f"--port must be from 1 to 65535, not {args.port}")
+    print(f"mtfix: loading the models, then serving http://{args.host}:{args.port}/ (the LanguageTool API at "
+          f"/v2/check; Ctrl-C stops)", file=sys.stderr)
+    serve(args.host, args.port, args.workers, args.fast, args.threshold, args.model, args.corrector,
+          not args.no_fix, ServeConfig(max_text_length=args.max_text_length, allow_origin=args.allow_origin))
+    return 0
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
@@ -520,8 +576,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _apply_round_trip(args)
         _check_options(args)
-        if args.command == "data" and args.action == "mlqe" and not args.path:
-            raise InputError("mtfix data mlqe needs the path of an MLQE-PE tarball or folder")
+        if args.command == "data" and args.action in ("mlqe", "mqm") and not args.path:
+            raise InputError(f"mtfix data {args.action} needs the path of "
+                             + ("an MLQE-PE tarball or folder" if args.action == "mlqe" else "an MQM .tsv file"))
         code = int(args.func(args))
         sys.stdout.flush()  # a full disk or closed pipe behind standard output is reported here, in one line
         return code

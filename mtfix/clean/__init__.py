@@ -21,6 +21,7 @@ from mtfix.clean.corpus import (MARKER, Record, Writer, format_of_name, fingerpr
     jsonable, read_records)
 from mtfix.errors import InputError, MtfixError
 from mtfix.text.outputs import is_special, same_file
+from mtfix.text.spans import span_class
 from mtfix.text.tokens import tokenize
 
 POLICIES = ("annotate", "fix", "filter")
@@ -298,13 +299,6 @@ def reject_row(record: Record) -> dict[str, Any]:
     if record.raw is not None:
         row.update(record.raw)
     return row
-
-
-def span_class(span: Any) -> str:
-    """The kind of artifact a span looks like: the candidate that fired (pivot, spelling, case, spacing,
-    pronoun, article) where the fused detector saw one, else its label."""
-    kind = (span.evidence or {}).get("kind")
-    return str(kind) if kind else span.label
 
 
 def output_format(config: CleanConfig) -> str:

@@ -148,3 +148,10 @@ def word_spans(tokens: Sequence[Token], probs: Sequence[float], threshold: float
                               evidence=evidence(top) if evidence else None))
             run = []
     return spans
+
+
+def span_class(span: Span) -> str:
+    """The kind of artifact a span looks like: the candidate that fired (pivot, spelling, case, spacing,
+    pronoun, article) where the fused detector saw one, else its label."""
+    kind = (span.evidence or {}).get("kind")
+    return str(kind) if kind else span.label

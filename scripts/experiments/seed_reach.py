@@ -24,7 +24,8 @@ least --min-position words into its segment (the LM has seen some context) is fl
 again to hold the dev clean-news budget. Per S: held-out dev MLQE-PE MCC, synthetic and pivot recall, apertium
 MCC, the unused-dev MLQE-PE MCC, and the seed words the rule adds.
 
-    python scripts/experiments/seed_reach.py --floors 15,16,17,18,20 --min-position 0,8 --cache runs/fusion/evidence.pt \\
+    python scripts/experiments/seed_reach.py --floors 15,16,17,18,20 --min-position 0,8 \
+        --cache runs/fusion/evidence.pt \\
         --unused-dev runs/fusion/unused-dev.pt --data runs/data/dataset
 """
 from __future__ import annotations

@@ -3,8 +3,8 @@ each weighting is fitted and scored at the threshold that keeps dev clean news a
 word MCC on the held-out MLQE-PE segments and word recall on the held-out synthetic ones, next to the tagger.
 
     python scripts/experiments/sweep_fusion.py --cache runs/fusion/evidence.pt
-    python scripts/experiments/sweep_fusion.py --cache runs/fusion/evidence.pt --drop sentence   # without a group of evidence
-    python scripts/experiments/sweep_fusion.py --cache runs/fusion/evidence.pt --with-train      # fit on train rows as well
+    python scripts/experiments/sweep_fusion.py --cache runs/fusion/evidence.pt --drop sentence  # less a group
+    python scripts/experiments/sweep_fusion.py --cache runs/fusion/evidence.pt --with-train     # + train rows
 
 --with-train adds the evidence on train rows the tagger never saw (CACHE.train.pt, written by
 `mtfix train fusion ... --train-mix`) to the words fitted on; the held-out dev words stay the same.

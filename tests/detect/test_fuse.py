@@ -694,6 +694,6 @@ def test_train_fusion_passes_the_nonword_floor_option_on(monkeypatch, option, fl
     from mtfix.cli import main
 
     seen = []
-    monkeypatch.setattr("mtfix.detect.train.train_fusion", lambda config, log: seen.append(config))  # (read by the script)
+    monkeypatch.setattr("mtfix.detect.train.train_fusion", lambda config, log: seen.append(config))
     assert main(["train", "fusion", "--data", "d", "--tagger", "t", "--out", "o", *option]) == 0
     assert [c.nonword_floor for c in seen] == [floor]

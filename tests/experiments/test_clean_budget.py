@@ -1,4 +1,5 @@
-"""scripts/experiments/clean_budget.py: how far the clean-news rate of a threshold fitted on one sample drifts on another."""
+"""scripts/experiments/clean_budget.py: how far the clean-news rate of a threshold fitted on one sample drifts
+on another."""
 import pytest
 import torch
 

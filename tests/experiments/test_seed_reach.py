@@ -1,5 +1,5 @@
-"""scripts/experiments/seed_reach.py: the word kinds and the surprisal rule its tables rest on (the script itself reads the
-shipped models and the cached dev evidence, outside the tests)."""
+"""scripts/experiments/seed_reach.py: the word kinds and the surprisal rule its tables rest on (the script itself
+reads the shipped models and the cached dev evidence, outside the tests)."""
 import argparse
 
 import pytest

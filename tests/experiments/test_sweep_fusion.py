@@ -1,4 +1,5 @@
-"""scripts/experiments/sweep_fusion.py: the clean-news budget columns (the script itself runs on cached evidence, outside the
+"""scripts/experiments/sweep_fusion.py: the clean-news budget columns (the script itself runs on cached evidence,
+outside the
 tests)."""
 import argparse
 

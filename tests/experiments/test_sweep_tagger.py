@@ -1,4 +1,5 @@
-"""scripts/experiments/sweep_tagger.py end to end on a tiny data set and encoder: the exported draw is the one `mtfix train
+"""scripts/experiments/sweep_tagger.py end to end on a tiny data set and encoder: the exported draw is the one
+`mtfix train
 detector` trains on, each variant is trained and scored, the best is saved, and a saved tagger can be scored."""
 import gzip
 import json

@@ -1,0 +1,254 @@
+"""`mtfix serve`: the LanguageTool HTTP API (a compatible subset of /v2) on Starlette, served by uvicorn.
+
+Starlette and uvicorn: a small, well-kept ASGI stack with no template or ORM baggage, whose test client and
+server are the same code paths clients hit. The models are loaded once per process; requests that arrive while
+the models are busy are read together in the next batch (several editors typing at once), so a request waits at
+most for the batch in progress and its own.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Callable, Sequence
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from mtfix.serve.languagetool import (LANGUAGES, BadRequest, CheckRequest, TooLong, check_request, found_spans,
+                                      parse_params, response, segments)
+from mtfix.text.spans import Edit, Span
+
+log = logging.getLogger("mtfix.serve")
+PICKY_FACTOR = 0.7  # level=picky: flag at 70% of the threshold (a reviewer trades false flags for recall)
+
+
+@dataclass
+class ServeConfig:
+    max_text_length: int = 50_000      # UTF-16 units, as LanguageTool counts
+    max_pending: int = 64              # requests waiting for the models before the server answers 503
+    allow_origin: str = "*"
+    batch_size: int = 32
+
+
+class Checker:
+    """Reads texts in batches on one model thread: ``check(texts, picky)`` -> per text, spans and edits."""
+
+    def __init__(self, fixer: Any, fix: bool = True) -> None:
+        self.fixer, self.fix = fixer, fix
+        self.lock = threading.Lock()
+
+    def __call__(self, texts: Sequence[str], picky: bool) -> list[tuple[list[Span], list[Edit]]]:
+        with self.lock:
+            detector = getattr(self.fixer.detector, "inner", self.fixer.detector)  # through detect.Bounded
+            threshold = getattr(detector, "threshold", None)
+            if picky and threshold is not None:
+                detector.threshold = threshold * PICKY_FACTOR
+            try:
+                if self.fix:
+                    return [(f.spans, f.edits) for f in self.fixer.fix(list(texts))]
+                return [(spans, []) for spans in self.fixer.detect(list(texts))]
+            finally:
+                if picky and threshold is not None:
+                    detector.threshold = threshold
+
+
+class Batcher:
+    """Collects the lines of concurrent requests and runs them through the checker together."""
+
+    def __init__(self, checker: Callable[[Sequence[str], bool], list[tuple[list[Span], list[Edit]]]],
+                 max_pending: int) -> None:
+        self.checker, self.max_pending = checker, max_pending
+        self.queue: list[tuple[list[str], bool, asyncio.Future]] = []
+        self.running = False
+
+    @property
+    def pending(self) -> int:
+        return len(self.queue)
+
+    async def check(self, texts: list[str], picky: bool) -> list[tuple[list[Span], list[Edit]]]:
+        if not texts:
+            return []
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.queue.append((texts, picky, future))
+        if not self.running:
+            self.running = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self.queue:
+                picky = self.queue[0][1]
+                batch = [item for item in self.queue if item[1] == picky]
+                self.queue = [item for item in self.queue if item[1] != picky]
+                texts = [t for texts, _, _ in batch for t in texts]
+                try:
+                    results = await asyncio.to_thread(self.checker, texts, picky)
+                except Exception as err:  # every waiting request hears of it; the server goes on
+                    for _, _, future in batch:
+                        if not future.done():
+                            future.set_exception(err)
+                    continue
+                at = 0
+                for texts_of, _, future in batch:
+                    if not future.done():
+                        future.set_result(results[at:at + len(texts_of)])
+                    at += len(texts_of)
+        finally:
+            self.running = False
+
+
+def error(status: int, message: str) -> PlainTextResponse:
+    """Errors as LanguageTool sends them: plain text, never JSON."""
+    return PlainTextResponse(f"Error: {message}", status_code=status)
+
+
+def page() -> str:
+    return resources.files("mtfix.serve").joinpath("static/index.html").read_text(encoding="utf-8")
+
+
+def build_app(checker: Callable[[Sequence[str], bool], list[tuple[list[Span], list[Edit]]]],
+              config: ServeConfig | None = None) -> Starlette:
+    """The ASGI app around a checker (see Checker)."""
+    config = config or ServeConfig()
+    batcher = Batcher(checker, config.max_pending)
+    body_limit = config.max_text_length * 12 + 65_536  # percent-encoded UTF-8 of the longest text, and the rest
+
+    async def check(request: Request) -> Response:
+        if request.method not in ("GET", "POST"):
+            return error(405, f"/v2/check takes GET or POST, not {request.method}")
+        try:
+            declared = int(request.headers.get("content-length") or 0)
+        except ValueError:
+            declared = 0
+        if declared > body_limit:
+            return error(413, f"request body over {body_limit} bytes")
+        body = b""
+        if request.method == "POST":
+            chunks = []
+            size = 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > body_limit:
+                    return error(413, f"request body over {body_limit} bytes")
+                chunks.append(chunk)
+            body = b"".join(chunks)
+        try:
+            params = parse_params(body, request.url.query)
+            asked: CheckRequest = check_request(params, config.max_text_length)
+        except BadRequest as err:
+            return error(400, str(err))
+        except TooLong as err:
+            return error(413, str(err))
+        if batcher.pending >= config.max_pending:
+            return error(503, "the server is busy; try again in a moment")
+        lines = segments(asked.plain)
+        try:
+            results = await batcher.check([asked.plain[a:b] for a, b in lines], asked.picky)
+        except Exception:
+            log.exception("checking failed")
+            return error(500, "internal error while checking the text (logged on the server)")
+        found = []
+        for (a, _), (spans, edits) in zip(lines, results):
+            shift = [Span(s.start + a, s.end + a, s.label, s.score, s.fixes, s.evidence) for s in spans]
+            moved = [Edit(e.start + a, e.end + a, e.replacement, e.score, e.alternatives) for e in edits]
+            found += found_spans(asked.plain, shift, moved)
+        return JSONResponse(response(asked, found), media_type="application/json")
+
+    async def languages(_: Request) -> Response:
+        return JSONResponse(LANGUAGES)
+
+    async def healthcheck(_: Request) -> Response:
+        return PlainTextResponse("OK")
+
+    async def maxtextlength(_: Request) -> Response:
+        return PlainTextResponse(str(config.max_text_length))
+
+    async def index(_: Request) -> Response:
+        return Response(page(), media_type="text/html; charset=utf-8")
+
+    async def not_found(request: Request, _: Exception) -> Response:
+        return error(404, f"no such path: {request.url.path}")
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.error("error answering %s: %r", request.url.path, exc)
+        return error(500, "internal error (logged on the server)")
+
+    routes = [Route("/v2/check", check, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+              Route("/v2/languages", languages), Route("/v2/healthcheck", healthcheck),
+              Route("/v2/maxtextlength", maxtextlength), Route("/", index)]
+    middleware = [Middleware(CORSMiddleware, allow_origins=[config.allow_origin], allow_methods=["GET", "POST"],
+                             allow_headers=["*"])]
+    return Starlette(routes=routes, middleware=middleware,
+                     exception_handlers={404: not_found, 405: not_found, 500: server_error})
+
+
+def create_app(fast: bool = False, threshold: float | None = None, model: str | None = None,
+               corrector: str | None = None, fix: bool = True, config: ServeConfig | None = None) -> Starlette:
+    """The server with mtfix's models, loaded once and warmed up before the first request."""
+    import mtfix
+
+    fixer = mtfix.load(threshold=threshold, model=model, fast=fast, corrector=corrector)
+    checker = Checker(fixer, fix=fix)
+    checker(["The council met on Monday to discuss the plan."], False)  # load the corrector and warm up
+    return build_app(checker, config)
+
+
+SETTINGS_ENV = "MTFIX_SERVE_SETTINGS"
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server, which on SIGTERM or Ctrl-C finishes the requests in flight and then returns (exit status
+    0), instead of re-raising the signal as uvicorn does."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[override]
+        def stop(*_: Any) -> None:
+            self.should_exit = True
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def app_from_env() -> Starlette:
+    """The app for each of uvicorn's worker processes (--workers), its settings passed in the environment."""
+    import json
+    import os
+
+    settings = json.loads(os.environ[SETTINGS_ENV])
+    return create_app(settings["fast"], settings["threshold"], settings["model"], settings["corrector"],
+                      settings["fix"], ServeConfig(**settings["config"]))
+
+
+def serve(host: str, port: int, workers: int = 1, fast: bool = False, threshold: float | None = None,
+          model: str | None = None, corrector: str | None = None, fix: bool = True,
+          config: ServeConfig | None = None) -> None:
+    """Load the models, then answer until SIGTERM or Ctrl-C (uvicorn finishes the requests in flight)."""
+    import json
+    import os
+
+    config = config or ServeConfig()
+    if workers > 1:
+        from dataclasses import asdict
+
+        os.environ[SETTINGS_ENV] = json.dumps({"fast": fast, "threshold": threshold, "model": model,
+                                               "corrector": corrector, "fix": fix, "config": asdict(config)})
+        uvicorn.run("mtfix.serve.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                    log_level="warning", timeout_graceful_shutdown=10)
+        return
+    app = create_app(fast, threshold, model, corrector, fix, config)
+    GracefulServer(uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)).run()
