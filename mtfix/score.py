@@ -221,11 +221,15 @@ def recall_by_label(golds: Sequence[Document], preds: Sequence[Document], thresh
             if span.label == UNTAGGED or span.end <= span.start:
                 continue
             inside = [f for t, f in zip(tokens, flagged) if t.start < span.end and span.start < t.end]
-            counts = found.setdefault(span.label, [0, 0, 0, 0])
-            counts[0] += len(inside)
-            counts[1] += sum(inside)
-            counts[2] += 1
-            counts[3] += int(any(inside))
+            severity = span.label.split(":", 1)[0]
+            names = [span.label] + ([f"{severity} (all)"] if ":" in span.label and severity in ("Major", "Minor")
+                                    else [])  # MQM labels: severity:category; severities also kept apart
+            for name in names:
+                counts = found.setdefault(name, [0, 0, 0, 0])
+                counts[0] += len(inside)
+                counts[1] += sum(inside)
+                counts[2] += 1
+                counts[3] += int(any(inside))
     return {label: {"words": c[0], "word_recall": _div(c[1], c[0]), "spans": c[2], "span_recall": _div(c[3], c[2])}
             for label, c in sorted(found.items())}
 

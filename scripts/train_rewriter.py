@@ -1,0 +1,63 @@
+"""Train the LM span rewriter: LoRA adapters on SmolLM2 (the same as `mtfix train rewriter`).
+
+    mtfix data build -o runs/data
+    python scripts/train_rewriter.py --data runs/data/dataset --out runs/rewriter --minutes 60
+
+Draws the corrector's training rows (the same seeded mix, so its dev rows stay out), turns every fixable span into
+a (prompt, fix) pair (MLQE-PE spans only where a reader without the source could see them; a share of "keep"
+examples), and fits the adapters on the frozen bf16 base for --minutes on this machine's cores, the learning rate
+decaying to zero at the budget. Writes the adapters (fp16), their peft config and rewriter.json, the run's record.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from pathlib import Path
+
+from mtfix.detect.train import json_object
+
+
+def main(argv: list[str] | None = None) -> int:
+    from mtfix.correct.rewriter import RewriterConfig
+
+    defaults = RewriterConfig()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="the DatasetDict folder written by mtfix data build")
+    parser.add_argument("--out", required=True, help="where to save the adapters")
+    parser.add_argument("--minutes", type=float, default=defaults.minutes, help="training time (default 60)")
+    parser.add_argument("--max-examples", type=int, default=0, help="stop after this many examples (0: no limit)")
+    parser.add_argument("--mix", type=json_object, default=defaults.mix, help="segments per source, as JSON")
+    parser.add_argument("--rank", type=int, default=defaults.rank, help="LoRA rank (default 16)")
+    parser.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate (default 3e-4)")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    args = parser.parse_args(argv)
+    if not Path(args.data).is_dir():
+        parser.error(f"{args.data} is not a data set folder (run mtfix data build first)")
+
+    import datasets
+    import torch
+
+    from mtfix.correct.rewriter import pairs_from_rows, save, train
+    from mtfix.correct.train import CorrectorTrainConfig, sampled_rows
+    from mtfix.detect.lm import load_lm
+
+    config = RewriterConfig(rank=args.rank, alpha=2 * args.rank, lr=args.lr, batch_size=args.batch_size,
+                            minutes=args.minutes, max_examples=args.max_examples, seed=args.seed, mix=args.mix)
+    dd = datasets.load_from_disk(args.data)
+    _, _, rows, _ = sampled_rows(dd, CorrectorTrainConfig(data=args.data, out=args.out, mix=args.mix, seed=args.seed))
+    pairs = pairs_from_rows(rows, random.Random(args.seed), config.keep_share)
+    print(f"mtfix: {len(pairs):,} span examples from {len(rows):,} training rows", file=sys.stderr, flush=True)
+    torch.manual_seed(args.seed)
+    model, tokenizer = load_lm(torch.bfloat16)
+    adapted = train(model, tokenizer, pairs, config, log=lambda msg: print(f"mtfix: {msg}", file=sys.stderr,
+                                                                             flush=True))
+    save(adapted, Path(args.out), config)
+    print(f"mtfix: {config.steps} steps, {config.examples_seen:,} examples, {config.tokens_per_second} tokens/s, "
+          f"{config.train_minutes} minutes; adapters in {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
