@@ -32,10 +32,6 @@ RULES = {
               "Text that reads like a machine-translation artifact"),
 }
 LEVELS = ("default", "picky")
-IGNORED = ("motherTongue", "preferredVariants", "enabledRules", "disabledRules", "enabledCategories",
-           "disabledCategories", "enabledOnly", "level", "text", "data", "language", "username", "apiKey",
-           "tokenizeOnly", "mode", "allowIncompleteResults", "useragent", "noopLanguages", "abtest",
-           "textSessionId", "callback", "instanceId")
 
 
 class BadRequest(ValueError):
