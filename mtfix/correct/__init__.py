@@ -15,7 +15,7 @@ import torch
 
 from mtfix.correct.seq2seq import INSERT, INSIDE, SpanCorrector, beam_search, sequence_logprob
 from mtfix.text.spans import Edit, Span
-from mtfix.text.tokens import Token, sentence_spans, tokenize
+from mtfix.text.tokens import Token, sentence_spans, sentence_tokens, tokenize
 from mtfix.detect.encode import SentenceInput, window_input
 
 
@@ -163,11 +163,7 @@ class ScratchEncoder:
     def inputs(self, text: str, segment: int = 0) -> list[SentenceInput]:
         tokens = tokenize(text)
         out: list[SentenceInput] = []
-        lo = 0
-        for s_start, s_end in sentence_spans(text):
-            hi = lo
-            while hi < len(tokens) and tokens[hi].start < s_end:
-                hi += 1
+        for lo, hi, s_start, _ in sentence_tokens(text, tokens):
             ids, firsts, ends = [self.pieces.sp.bos_id()], [], []
             prev = tokens[lo].start if hi > lo else s_start
             for tok in tokens[lo:hi]:
@@ -178,7 +174,6 @@ class ScratchEncoder:
             ids = ids[: self.window - 1] + [self.pieces.sp.eos_id()]
             if hi > lo:
                 out.append(SentenceInput(segment, lo, hi, ids, firsts, [max(e, f + 1) for f, e in zip(firsts, ends)]))
-            lo = hi
         return out
 
 

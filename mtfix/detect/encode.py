@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import torch
 
 from mtfix.text.features import word_features
-from mtfix.text.tokens import Token, sentence_spans
+from mtfix.text.tokens import Token, sentence_tokens
 
 
 @dataclass
@@ -98,14 +98,9 @@ def sentence_windows(tokenizer: Any, text: str, tokens: Sequence[Token], segment
                      window: int = 256) -> list[Window]:
     """Windows sentence by sentence (the way the tagger is trained and run)."""
     out: list[Window] = []
-    lo = 0
-    for _, end in sentence_spans(text):
-        hi = lo
-        while hi < len(tokens) and tokens[hi].start < end:
-            hi += 1
+    for lo, hi, _, _ in sentence_tokens(text, tokens):
         if hi > lo:
             out += encode(tokenizer, text, tokens[lo:hi], segment, window, first=lo)
-        lo = hi
     return out
 
 

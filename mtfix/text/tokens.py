@@ -56,6 +56,19 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def sentence_tokens(text: str, tokens: Sequence[Token]) -> list[tuple[int, int, int, int]]:
+    """Per sentence of ``text``: its first and end token index in ``tokens`` (the text's own), and its start and
+    end character."""
+    out, lo = [], 0
+    for start, end in sentence_spans(text):
+        hi = lo
+        while hi < len(tokens) and tokens[hi].start < end:
+            hi += 1
+        out.append((lo, hi, start, end))
+        lo = hi
+    return out
+
+
 def is_word(token: Token | str) -> bool:
     """True for tokens that hold a letter or digit (not punctuation)."""
     s = token.text if isinstance(token, Token) else token

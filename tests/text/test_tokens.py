@@ -65,3 +65,17 @@ def test_detokenize_offsets_point_at_tokens(tokens):
     assert len(offsets) == len(tokens)
     for tok, (a, b) in zip(tokens, offsets):
         assert text[a:b] == ("-" if tok == "@-@" else tok)
+
+
+def test_sentence_tokens_give_each_sentence_its_token_range():
+    from mtfix.text.tokens import sentence_tokens, tokenize
+
+    text = "Dr. Smith came. He left early!  Then rain"
+    tokens = tokenize(text)
+    ranges = sentence_tokens(text, tokens)
+    assert [text[a:b] for _, _, a, b in ranges] == ["Dr. Smith came.", "He left early!", "Then rain"]
+    assert [text[tokens[lo].start:tokens[hi - 1].end] for lo, hi, _, _ in ranges] == [
+        "Dr. Smith came.", "He left early!", "Then rain"]
+    assert ranges[0][0] == 0 and ranges[-1][1] == len(tokens)
+    assert all(prev[1] == cur[0] for prev, cur in zip(ranges, ranges[1:]))
+    assert sentence_tokens("", []) == []
