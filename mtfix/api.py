@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
-from mtfix.detect import Detector, default_method, get_detector
+from mtfix.detect import Detector, default_method, get_detector, read_as_is
 from mtfix.text.formats import Document, Segment
 from mtfix.text.spans import Edit, Span, apply_edits
 from mtfix.models import shipped_corrector
@@ -71,13 +71,11 @@ class MTFix:
         if isinstance(texts, str):
             texts = [texts]
         texts = list(texts)
-        from mtfix.detect import read_whole
-
         corrector = self.corrector
         tagger = _tagger_of(self.detector)
         # the corrector reuses the tagger's states when the tagger read the texts as they are (not in pieces)
         shared = corrector.encoder.kind == "tagger" and tagger is not None and \
-            tagger.model is corrector.encoder.tagger and read_whole(texts)
+            tagger.model is corrector.encoder.tagger and all(read_as_is(t) for t in texts)
         if shared:
             tagger.share = corrector.encoder.shared
         try:

@@ -73,7 +73,6 @@ class _FixWriter:
     def __init__(self, fmt: str, args: argparse.Namespace) -> None:
         self.fmt, self.text_field = fmt, args.text_field
         self.file = OutputFile(args.output, [args.input])
-        self.out = self.file
         self.view = None
         if fmt == "diff":
             from mtfix.render import DiffView
@@ -83,14 +82,14 @@ class _FixWriter:
     def write(self, segment: Any, doc: Any) -> None:
         if doc is None:
             if self.fmt == "jsonl":
-                self.out.write(json.dumps({"format_version": 1, "line": segment.line, "text": None, "spans": [],
+                self.file.write(json.dumps({"format_version": 1, "line": segment.line, "text": None, "spans": [],
                                            "error": segment.error}) + "\n")
         elif self.view is not None:
             self.view.show(doc)
         elif self.fmt == "jsonl":
-            self.out.write(json.dumps(doc.to_json(), ensure_ascii=False) + "\n")
+            self.file.write(json.dumps(doc.to_json(), ensure_ascii=False) + "\n")
         else:
-            self.out.write(_fixed_record(segment, doc, self.text_field))
+            self.file.write(_fixed_record(segment, doc, self.text_field))
 
     def close(self, complete: bool) -> None:
         self.file.close(complete)
@@ -528,12 +527,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from mtfix.clean import most_workers
+    from mtfix.clean import check_workers
     from mtfix.serve.app import ServeConfig, serve
 
-    if args.workers > most_workers(args.fast):
-        raise InputError(f"--workers {args.workers} is more than this machine can run: at most "
-                         f"{most_workers(args.fast)} (one per core, and as many as free memory holds)")
+    check_workers(args.workers, args.fast)
     if not 0 < args.port < 65536:
         raise InputError(f"--port must be from 1 to 65535, not {args.port}")
     print(f"mtfix: loading the models, then serving http://{args.host}:{args.port}/ (the LanguageTool API at "

@@ -362,16 +362,15 @@ def most_workers(fast: bool) -> int:
     return max(1, min(cores, free // WORKER_MEMORY["fast" if fast else "full"]))
 
 
-def check_workers(config: CleanConfig) -> None:
-    if config.workers < 1:
-        raise InputError(f"--workers must be at least 1, not {config.workers}")
-    if config.engine == "ray" and config.ray_address:
-        return  # a cluster's size is the cluster's to say
-    cap = most_workers(config.fast)
-    if config.workers > cap:
-        raise InputError(f"--workers {config.workers} is more than this machine can run: at most {cap} "
+def check_workers(workers: int, fast: bool) -> None:
+    """Refuse, in one line, more worker processes than this machine can hold (see most_workers)."""
+    if workers < 1:
+        raise InputError(f"--workers must be at least 1, not {workers}")
+    cap = most_workers(fast)
+    if workers > cap:
+        raise InputError(f"--workers {workers} is more than this machine can run: at most {cap} "
                          f"({os.cpu_count()} cores, each worker needs about "
-                         f"{WORKER_MEMORY['fast' if config.fast else 'full'] // GIB} GiB of free memory)")
+                         f"{WORKER_MEMORY['fast' if fast else 'full'] // GIB} GiB of free memory)")
 
 
 def run_local(config: CleanConfig, jobs: Iterator[tuple[int, list[Record]]],
@@ -561,7 +560,8 @@ def clean(config: CleanConfig, progress: Callable[[int, int], None] | None = Non
     config.input_format = in_format
     out_format = output_format(config)
     check_outputs(config, out_format)
-    check_workers(config)
+    if not (config.engine == "ray" and config.ray_address):  # a cluster's size is the cluster's to say
+        check_workers(config.workers, config.fast)
     meta = {"version": JOURNAL_VERSION, "input": str(Path(config.input).resolve()),
             "input_fingerprint": fingerprint(config.input), "settings": config.settings()}
 

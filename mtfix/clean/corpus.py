@@ -13,6 +13,7 @@ from typing import Any, Iterator
 
 from mtfix.errors import InputError
 from mtfix.text.formats import MAX_CHARS, _decode, _lines, _open_bytes, parse_json
+from mtfix.text.outputs import temporary_beside
 
 FORMATS = ("jsonl", "text", "csv", "parquet", "dataset")
 
@@ -240,19 +241,8 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+ADDED_AS_JSON = {"spans", "edits"}  # fields mtfix adds that hold lists: JSON strings in parquet and datasets
 MARKER = ".mtfix-output"  # in a dataset folder mtfix wrote: the one kind of folder mtfix may replace
-
-
-def _temporary(path: str, folder: bool = False) -> str:
-    import tempfile
-
-    where = os.path.dirname(os.path.abspath(path))
-    prefix = f".{os.path.basename(path)}."
-    if folder:
-        return tempfile.mkdtemp(prefix=prefix, suffix=".part", dir=where)
-    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=where)
-    os.close(fd)
-    return name
 
 
 class Writer:
@@ -262,7 +252,10 @@ class Writer:
 
     def __init__(self, path: str, fmt: str, text_field: str = "text", schema: Any = None) -> None:
         self.path, self.fmt, self.text_field, self.schema = path, fmt, text_field, schema
-        self.tmp = _temporary(path, folder=fmt == "dataset")
+        names = [] if schema is None else list(schema.names if fmt == "parquet" else schema)
+        self.own = names  # the input's columns, in order
+        self.kept = set(names) - ADDED_AS_JSON  # the input's columns written with their own type
+        self.tmp = temporary_beside(path, folder=fmt == "dataset")
         self.count = 0
         self._csv: Any = None
         self._rows: list[dict[str, Any]] = []
@@ -291,12 +284,8 @@ class Writer:
             if self.fmt == "parquet" and len(self._rows) >= 4096:
                 self._flush_parquet()
 
-    def _own(self, key: str) -> bool:
-        names = self.schema.names if self.fmt == "parquet" else list(self.schema or {})
-        return self.schema is not None and key in names
-
     def _cell(self, key: str, value: Any) -> Any:
-        if self._own(key) and key not in ("spans", "edits"):
+        if key in self.kept:
             return value
         return json.dumps(jsonable(value), ensure_ascii=False) if isinstance(value, (list, dict)) else value
 
@@ -304,14 +293,8 @@ class Writer:
         """The input's columns with their types, then the added ones (strings, or a float for density)."""
         import pyarrow as pa
 
-        own = {f.name: f for f in self.schema} if self.schema is not None else {}
-        fields = []
-        for name in columns:
-            if name in own and name not in ("spans", "edits"):
-                fields.append(own[name])
-            else:
-                fields.append(pa.field(name, pa.float64() if name == "density" else pa.string()))
-        return pa.schema(fields)
+        return pa.schema([self.schema.field(name) if name in self.kept else
+                          pa.field(name, pa.float64() if name == "density" else pa.string()) for name in columns])
 
     def _flush_parquet(self) -> None:
         import pyarrow as pa
@@ -327,8 +310,7 @@ class Writer:
         self._rows = []
 
     def _columns_when_empty(self) -> list[str]:
-        own = list(self.schema.names if self.fmt == "parquet" else self.schema) if self.schema is not None else []
-        return own + [c for c in ("spans", "density") if c not in own]
+        return self.own + [c for c in ("spans", "density") if c not in self.own]
 
     def commit(self) -> None:
         """Finish the file under its temporary name, then rename it into place."""
@@ -351,7 +333,7 @@ class Writer:
             self._dataset().save_to_disk(self.tmp)
             Path(self.tmp, MARKER).write_text("written by mtfix clean; mtfix may replace this folder\n")
         if Path(self.path).is_dir():  # only a dataset folder mtfix wrote gets here (see check_outputs)
-            old = _temporary(self.path, folder=True)
+            old = temporary_beside(self.path, folder=True)
             os.rmdir(old)
             os.replace(self.path, old)
             os.replace(self.tmp, self.path)
@@ -364,10 +346,8 @@ class Writer:
         import datasets
 
         columns = self._columns or self._columns_when_empty()
-        own = self.schema or {}
-        features = datasets.Features({
-            c: own[c] if c in own and c not in ("spans", "edits") else
-            datasets.Value("float64" if c == "density" else "string") for c in columns})
+        features = datasets.Features({c: self.schema[c] if c in self.kept else
+                                      datasets.Value("float64" if c == "density" else "string") for c in columns})
         if self._rows:
             return datasets.Dataset.from_list(self._rows, features=features)
         return datasets.Dataset.from_dict({c: [] for c in columns}, features=features)

@@ -9,11 +9,10 @@ from typing import Any, Sequence
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    import tempfile
+    from mtfix.text.outputs import temporary_beside
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as stream:
-        stream.write(text)
+    tmp = temporary_beside(str(path))
+    Path(tmp).write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 

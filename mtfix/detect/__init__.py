@@ -1,6 +1,7 @@
 """Detection: pick a detector and run it over segments, in batches."""
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
@@ -8,7 +9,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 from mtfix.errors import NotBuiltError
 from mtfix.text.formats import Document, Segment
 from mtfix.text.spans import Span
-from mtfix.text.tokens import tokenize
+from mtfix.text.tokens import sentence_spans, tokenize
 from mtfix.models import MODELS, shipped_detector, shipped_fusion
 
 METHODS = ("fused", "model", "spell", "lm", "all-ok", "all-bad")
@@ -31,8 +32,6 @@ class ConstantDetector:
         if not self.bad:
             return [[] for _ in texts]
         return [[Span(t.start, t.end, "artifact", 1.0) for t in tokenize(text)] for text in texts]
-
-
 
 
 def default_method(fast: bool = False, model_path: str | None = None) -> str:
@@ -81,18 +80,24 @@ def get_detector(method: str = "spell", threshold: float | None = None, model_pa
 
 MAX_WORD = 200     # characters: longer than any English word or ordinary address; flagged, never read by a model
 MAX_PIECE = 4_000  # characters the models read as one piece; a longer segment is read sentence group by group
+_LONG_RUN = re.compile(r"\S{%d,}" % (MAX_WORD + 1))  # a token never crosses whitespace: no such run, no such word
+
+
+def read_as_is(text: str) -> bool:
+    """Whether the models read ``text`` whole: at most MAX_PIECE characters and no overlong word (see ``pieces``);
+    a regular expression screens out the common case before any tokenising."""
+    if len(text) > MAX_PIECE:
+        return False
+    return not _LONG_RUN.search(text) or all(len(t.text) <= MAX_WORD for t in tokenize(text))
 
 
 def pieces(text: str) -> tuple[list[tuple[int, int]], list[Span]]:
     """The (start, end) pieces of ``text`` the models read, and a span of class "other" for each overlong word
     left out of them, so that the work per segment grows linearly with its length. A segment of at most
     MAX_PIECE characters with no overlong word is one piece: itself."""
-    tokens = tokenize(text)
-    overlong = [t for t in tokens if len(t.text) > MAX_WORD]
-    if len(text) <= MAX_PIECE and not overlong:
+    if read_as_is(text):
         return [(0, len(text))], []
-    from mtfix.text.tokens import sentence_spans
-
+    overlong = [t for t in tokenize(text) if len(t.text) > MAX_WORD]
     flags = [Span(t.start, t.end, "other", 1.0, evidence={"kind": "overlong word", "chars": len(t.text)})
              for t in overlong]
     stretches, cursor = [], 0  # the text between overlong words
@@ -116,15 +121,6 @@ def pieces(text: str) -> tuple[list[tuple[int, int]], list[Span]]:
         if start is not None:
             out.append((start, end))
     return out, flags
-
-
-def whole(text: str, found: list[tuple[int, int]], flags: list[Span]) -> bool:
-    return not flags and found == [(0, len(text))]
-
-
-def read_whole(texts: Sequence[str]) -> bool:
-    """Whether every text is read as it is, in one piece (see ``pieces``)."""
-    return all(whole(t, *pieces(t)) for t in texts)
 
 
 def _cut(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
@@ -155,9 +151,9 @@ class Bounded:
         return getattr(self.inner, name)
 
     def detect(self, texts: Sequence[str]) -> list[list[Span]]:
-        cut = [pieces(t) for t in texts]
-        if all(whole(t, p, f) for t, (p, f) in zip(texts, cut)):
+        if all(read_as_is(t) for t in texts):
             return self.inner.detect(texts)
+        cut = [pieces(t) for t in texts]
         flat = [texts[i][lo:hi] for i, (p, _) in enumerate(cut) for lo, hi in p]
         found = iter(self.inner.detect(flat) if flat else [])
         out = []

@@ -197,7 +197,8 @@ def matches(request: CheckRequest, found: Iterable[Found], context_chars: int = 
     original string; a zero-width span becomes a match over its neighbouring word, inserting before it."""
     original, plain = request.original, request.plain
     units = Utf16(original)
-    sentences = [(a, b) for a, b in sentence_spans(plain)]
+    sentences = sentence_spans(plain)
+    tokens = None
     out = []
     for item in found:
         span = item.span
@@ -205,7 +206,7 @@ def matches(request: CheckRequest, found: Iterable[Found], context_chars: int = 
         kind = span_class(span)
         if start == end:  # something missing: the match covers the next word (or the previous one at the end)
             kind = "omission" if kind in ("artifact", "other") else kind
-            tokens = tokenize(plain)
+            tokens = tokens if tokens is not None else tokenize(plain)
             after = next((t for t in tokens if t.start >= start), None)
             before = next((t for t in reversed(tokens) if t.end <= start), None)
             word = after or before

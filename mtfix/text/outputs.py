@@ -38,6 +38,18 @@ def check_output(path: str, inputs: Iterable[str], option: str = "-o", folder_ok
         raise InputError(f"{option} {path} is a folder: give a file name (mtfix never writes over a folder)")
 
 
+def temporary_beside(path: str, folder: bool = False) -> str:
+    """A new, unique temporary file (or folder) beside ``path``, named after it: where an output is written
+    before it is renamed into place."""
+    where = os.path.dirname(os.path.abspath(path))
+    prefix = f".{os.path.basename(path)}."
+    if folder:
+        return tempfile.mkdtemp(prefix=prefix, suffix=".part", dir=where)
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=where)
+    os.close(fd)
+    return name
+
+
 def write_error(path: str, err: OSError) -> InputError:
     return InputError(f"cannot write {path}: {err.strerror or err}")
 
@@ -57,10 +69,8 @@ class OutputFile:
             if is_special(self.path):
                 self.stream = open(self.path, "w", encoding="utf-8")
             else:
-                folder = os.path.dirname(os.path.abspath(self.path))
-                fd, self.tmp = tempfile.mkstemp(prefix=f".{os.path.basename(self.path)}.", suffix=".part",
-                                                dir=folder)
-                self.stream = os.fdopen(fd, "w", encoding="utf-8", newline="")
+                self.tmp = temporary_beside(self.path)
+                self.stream = open(self.tmp, "w", encoding="utf-8", newline="")
         except OSError as err:
             raise write_error(self.path, err) from None
 

@@ -18,7 +18,8 @@ def tiny_lm():
 
 
 def test_the_prompt_marks_the_span_and_an_insertion_point():
-    assert "Text: a [[pariad]] here" in prompt("a pariad here", 2, 8) and "Marked: pariad" in prompt("a pariad here", 2, 8)
+    marked = prompt("a pariad here", 2, 8)
+    assert "Text: a [[pariad]] here" in marked and "Marked: pariad" in marked
     assert "Text: two [[]]leaders" in prompt("two leaders", 4, 4)
 
 
