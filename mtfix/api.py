@@ -7,7 +7,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from mtfix.detect import Detector, default_method, get_detector, read_as_is
 from mtfix.text.formats import Document, Segment
 from mtfix.text.spans import Edit, Span, apply_edits
-from mtfix.models import shipped_corrector
+from mtfix.models import is_rewriter, shipped_corrector, shipped_rewriter
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,9 @@ class Fixed:
 
 
 class MTFix:
-    """Detects MT artifacts and proposes fixes; the corrector loads on first use and reads the detector's
-    encoder states, so one encoder pass serves both."""
+    """Detects MT artifacts and proposes fixes; the corrector loads on first use: the LM rewriter (models/rewriter)
+    by default, or a span decoder (models/corrector, --conservative), which reads the detector's encoder states so
+    that one encoder pass serves both."""
 
     def __init__(self, detector: Detector, corrector: Any = None, corrector_path: str | None = None,
                  min_score: float | None = None, swap_score: float | None = None) -> None:
@@ -47,10 +48,18 @@ class MTFix:
             from mtfix.correct import Corrector, TaggerEncoder, encoder_mismatch
             from mtfix.errors import NotBuiltError
 
-            path = self.corrector_path or shipped_corrector()
+            path = self.corrector_path or shipped_rewriter() or shipped_corrector()
             if path is None:
-                raise NotBuiltError("no trained corrector in models/corrector; train one with "
-                                    "'mtfix train corrector'")
+                raise NotBuiltError("no trained corrector in models/rewriter or models/corrector; train one with "
+                                    "'mtfix train rewriter'")
+            if is_rewriter(path):
+                from mtfix.correct.rewriter import RewriteCorrector
+
+                # on the detector's SmolLM2 when it has one: one base model in memory
+                self._corrector = RewriteCorrector.load(str(path), lm=getattr(self.detector, "scorer", None),
+                                                        min_score=self.min_score, swap_score=self.swap_score,
+                                                        generator=getattr(self.detector, "generator", None))
+                return self._corrector
             tagger = _tagger_of(self.detector)
             mismatch = encoder_mismatch(path, tagger.model) if tagger is not None else None
             if mismatch:
@@ -74,7 +83,8 @@ class MTFix:
         corrector = self.corrector
         tagger = _tagger_of(self.detector)
         # the corrector reuses the tagger's states when the tagger read the texts as they are (not in pieces)
-        shared = corrector.encoder.kind == "tagger" and tagger is not None and \
+        encoder = getattr(corrector, "encoder", None)  # the span decoder's; the LM rewriter reads the text itself
+        shared = encoder is not None and encoder.kind == "tagger" and tagger is not None and \
             tagger.model is corrector.encoder.tagger and all(read_as_is(t) for t in texts)
         if shared:
             tagger.share = corrector.encoder.shared

@@ -95,20 +95,34 @@ class _FixWriter:
         self.file.close(complete)
 
 
-# --round-trip: the corrector's settings for articles that went through MT and back, chosen on synthetic dev
-# (scripts/roundtrip_settings.py); the defaults are chosen on MLQE-PE dev, where edits without the source hurt
+# --conservative --round-trip: the span decoder's settings for round-trip articles, chosen on synthetic dev
+# (scripts/experiments/roundtrip_settings.py); its defaults are chosen on MLQE-PE dev, where edits without the
+# source hurt
 ROUND_TRIP = {"min_score": 0.7, "swap_score": 0.7}
 
 
 def _round_trip_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--conservative", action="store_true",
+                   help="for one-way MT where the source is the authority: the MiniLM span decoder "
+                        "(models/corrector) at its bar chosen on MLQE-PE dev, which edits far less than the "
+                        "default LM corrector (models/rewriter)")
     p.add_argument("--round-trip", action="store_true",
-                   help="settings for round-trip articles (English -> another language -> English), where "
-                        "wrong-sense words and stray capitals are common: --min-score 0.7 --swap-score 0.7, unless "
-                        "given (chosen on synthetic dev; the defaults, chosen on MLQE-PE dev, edit far less)")
+                   help="the default's behaviour (round-trip articles); with --conservative: the span decoder "
+                        "at --min-score 0.7 --swap-score 0.7, unless given")
 
 
 def _apply_round_trip(args: argparse.Namespace) -> None:
-    """--round-trip fills in the corrector settings that were not given."""
+    """--conservative chooses the span decoder (a --corrector of its own); --round-trip with it fills in the
+    decoder's round-trip settings that were not given."""
+    if not getattr(args, "conservative", False):
+        return
+    from mtfix.models import shipped_corrector
+
+    if getattr(args, "corrector", None):
+        raise InputError("--conservative is the shipped span decoder: give it or --corrector, not both")
+    if shipped_corrector() is None:
+        raise InputError("--conservative needs the span decoder in models/corrector, and there is none")
+    args.corrector = str(shipped_corrector())
     if getattr(args, "round_trip", False):
         for name, value in ROUND_TRIP.items():
             if getattr(args, name, None) is None:
@@ -521,7 +535,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-origin", default="*",
                    help="the Access-Control-Allow-Origin for browser clients (default *)")
     p.add_argument("--model", help="a trained detector folder instead of models/detector")
-    p.add_argument("--corrector", help="a trained corrector folder instead of models/corrector")
+    p.add_argument("--corrector", help="a trained corrector folder (LM rewriter adapters, or a span decoder) "
+                                       "instead of models/rewriter")
+    p.add_argument("--conservative", action="store_true",
+                   help="replacements from the MiniLM span decoder (models/corrector: faster, and far fewer) "
+                        "instead of the LM corrector")
     p.set_defaults(func=cmd_serve)
     return parser
 
@@ -548,7 +566,8 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lm-gate", type=float, default=None, metavar="P",
                    help="the fused detector's language-model gate (as in detect)")
     p.add_argument("--model", help="a trained detector folder instead of models/detector")
-    p.add_argument("--corrector", help="a trained corrector folder instead of models/corrector")
+    p.add_argument("--corrector", help="a trained corrector folder (LM rewriter adapters, or a span decoder) "
+                                       "instead of models/rewriter")
     p.add_argument("--batch-size", type=int, default=32, help="segments per batch (default 32)")
 
 

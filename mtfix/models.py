@@ -27,6 +27,17 @@ def shipped_corrector() -> Path | None:
     return path if (path / "config.json").exists() else None
 
 
+def shipped_rewriter() -> Path | None:
+    """The shipped LM rewriter's folder (LoRA adapters on SmolLM2, the default corrector), if there is one."""
+    path = MODELS / "rewriter"
+    return path if is_rewriter(path) else None
+
+
+def is_rewriter(path: str | Path) -> bool:
+    """Whether a corrector folder holds LM rewriter adapters (else it is a span decoder)."""
+    return (Path(path) / "adapter_config.json").exists()
+
+
 def init_weights(module: nn.Module) -> None:
     """BERT-style initialisation of the layers that learn from scratch (shared with the span corrector)."""
     if isinstance(module, nn.Linear):

@@ -30,6 +30,7 @@ from mtfix.text.spans import Edit, Span
 from mtfix.text.tokens import tokenize
 from mtfix.detect.train import family
 from mtfix.correct.train import CorrectorTrainConfig, sampled_rows
+from mtfix.models import is_rewriter
 
 FAMILIES = ("synthetic", "mlqe-pe", "apertium")
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -50,7 +51,11 @@ def dev_slices(data: str, corrector: str, per_family: int | dict[str, int], spli
     from mtfix.models import shipped_detector
     from mtfix.detect.train import tagger_training_rows
 
+    from mtfix.models import shipped_corrector
+
     dd = datasets.load_from_disk(data)
+    if not (Path(corrector) / "training.json").exists():  # the LM rewriter trained on train rows only: keep the
+        corrector = str(shipped_corrector())                # span decoder's calibration rows out, as for it
     record = json.loads((Path(corrector) / "training.json").read_text())["config"]
     config = CorrectorTrainConfig(**{k: v for k, v in record.items() if k in CorrectorTrainConfig.__annotations__})
     _, _, trained, calibration = sampled_rows(dd, config)
@@ -119,9 +124,16 @@ def false_flags(rows: Sequence[dict[str, Any]], detector: str | None) -> list[li
     return api.load(model=detector).detect([row["text"] for row in rows])
 
 
-def load(spec: str) -> Corrector:
+def load(spec: str, min_score: float | None = 0.0) -> Corrector:
+    """A corrector folder (+rerank: a span decoder with its reranking stage); LM rewriter adapters are read as
+    the RewriteCorrector, with its own reranking stage."""
+    from mtfix.correct.rewriter import RewriteCorrector
+    from mtfix.models import is_rewriter
+
     path, _, mode = spec.partition("+")
-    return Corrector.load(path, rerank=(mode == "rerank"), min_score=0.0)
+    if is_rewriter(path):
+        return RewriteCorrector.load(path, min_score=min_score)
+    return Corrector.load(path, rerank=(mode == "rerank"), min_score=min_score)
 
 
 def run(corrector: Corrector, golds: Sequence[Document], spans: Sequence[list[Span]]
@@ -218,11 +230,14 @@ def fit_logistic(golds: Sequence[Document], found: Any, kinds: Sequence[str]) ->
 
 def cached_options(args: argparse.Namespace, corrector: Corrector, golds: Sequence[Document],
                    spans: Sequence[list[Span]]) -> tuple[Any, float]:
-    """The fit slice's options, from --cache when it has them; options and traits as the code defines them now."""
+    """The fit slice's options, from --cache when it has them; options and traits as the code defines them now.
+    An LM rewriter's options are cached before its guards (so that each guard can be measured: guard_table)."""
     if args.cache and args.cache.exists():
         found, seconds = torch.load(args.cache, weights_only=False), 0.0
     else:
+        corrector.guards = False
         found, seconds = run(corrector, golds, spans)
+        corrector.guards = True
         if args.cache:
             torch.save(found, args.cache)
     for gold, per_text in zip(golds, found):  # the options and traits as defined now (they are cheap)
@@ -286,7 +301,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     golds, spans = probes(rows, detected=false_flags(rows, args.detector) if args.false_flags else None)
     log(f"fit slice: {len(rows)} rows, {sum(map(len, spans))} spans, {sum(len(g.spans) for g in golds)} of them "
         "gold spans")
-    if not args.rerank_only:
+    if not args.rerank_only and not is_rewriter(args.corrector):
         plain = Corrector.load(args.corrector, rerank=False, min_score=0.0)
         found, _ = run(plain, golds, spans)
         t_plain, _ = best_threshold(golds, predictions(plain, golds, found))
@@ -297,9 +312,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
         log(f"seq2seq alone: min-score {t_plain}")
     if args.no_rerank:
         return 0
-    rerank = Corrector.load(args.corrector, rerank=True, min_score=0.0)
-    rerank.rerank = Rerank()
+    rerank = load(args.corrector if is_rewriter(args.corrector) else args.corrector + "+rerank")
+    rerank.rerank = Rerank(softmax=True)
     found, seconds = cached_options(args, rerank, golds, spans)
+    raw = torch.load(args.cache, weights_only=False) if args.cache and is_rewriter(args.corrector) else None
     kinds = sorted({o.kind for per_text in found for _, options in per_text for o in options})
     rerank.rerank = fit_rerank(golds, found, kinds)
     exact = exact_rates(golds, found, rerank, rows)
@@ -309,7 +325,77 @@ def cmd_fit(args: argparse.Namespace) -> int:
     rerank.rerank.min_score, rerank.rerank.swap_score = args.min_score, args.swap_score
     rerank.rerank.save(Path(args.corrector) / "rerank.json")
     log(f"rerank: {json.dumps(rerank.rerank.__dict__)} ({seconds:.0f} s)")
+    sweep = sweep_table(golds, found, rerank, rows)
+    if raw is not None:
+        sweep += "\n\nGuards (each rule of `unfounded`), at --min-score 0.5:\n\n" + guard_table(golds, raw, rerank, 0.5)
+    print(sweep)
+    if args.sweep:
+        Path(args.sweep).write_text(sweep + "\n")
     return 0
+
+
+def guard_table(golds: Sequence[Document], raw: Any, corrector: Corrector, threshold: float) -> str:
+    """Each rule of ``unfounded`` against the LM rewriter: of the spans where the best option with no guard at all
+    reaches ``threshold``, how many such edits the rule takes away that were right (the gold fix) and that were
+    wrong (another fix, or an edit on a span to keep). A rule earns its place when it takes away more wrong
+    edits than right ones."""
+    from mtfix import correct as rules
+
+    checks = {
+        "is_code": lambda t, s, r, w: rules.is_code(t[s.start:s.end]),
+        "is_stub": lambda t, s, r, w: rules.is_stub(t[s.start:s.end], r),
+        "misreads": lambda t, s, r, w: rules.misreads(t[s.start:s.end], r),
+        "spelling_variant": lambda t, s, r, w: rules.spelling_variant(t[s.start:s.end], r),
+        "deletes_words": lambda t, s, r, w: rules.deletes_words(t, s, r),
+        "wipes_repeat": lambda t, s, r, w: rules.wipes_repeat(t, s, r),
+        "drops_capitals": lambda t, s, r, w: rules.drops_capitals(
+            t[s.start:s.end], r, [x.text for x in tokenize(rules._around(t, s, w))]),
+        "invents": lambda t, s, r, w: rules.invents(r, [x.text for x in tokenize(t[w[0]:w[1]])]),
+        "loses_content": lambda t, s, r, w: rules.loses_content(t, s, r, w),
+    }
+    counts = {name: [0, 0] for name in checks}
+    for gold, per_text in zip(golds, raw):
+        fixes = {(s.start, s.end): s.fixes[0] for s in gold.spans}
+        for span, options in per_text:
+            if not options:
+                continue
+            window = lm_window(gold.text, span)
+            span_traits(gold.text, span, options, window)
+            best, p = corrector.choose(options)[0]
+            if p < threshold:
+                continue
+            right = span.label != "keep" and best.replacement == fixes.get((span.start, span.end))
+            for name, check in checks.items():
+                if check(gold.text, span, best.replacement, window):
+                    counts[name][0 if right else 1] += 1
+    lines = ["| guard | right edits it takes away | wrong edits it takes away |", "|---|---|---|"]
+    lines += [f"| {name} | {r} | {w} |" for name, (r, w) in counts.items()]
+    return "\n".join(lines)
+
+
+def sweep_table(golds: Sequence[Document], found: Any, corrector: Corrector, rows: Sequence[dict[str, Any]]) -> str:
+    """Per --min-score and family: edits that are the gold fix (right), other edits on gold spans (wrong), edits
+    on spans to keep (false), and the gold spans (of which right is the share fixed)."""
+    counts: dict[tuple[float, str], list[int]] = {}
+    for gold, per_text, row in zip(golds, found, rows):
+        fixes = {(s.start, s.end): s.fixes[0] for s in gold.spans}
+        fam = family(row["source"])
+        for span, options in per_text:
+            is_gold = span.label != "keep" and (span.start, span.end) in fixes
+            ranked = corrector.choose(options)
+            for t in THRESHOLDS:
+                c = counts.setdefault((t, fam), [0, 0, 0, 0])
+                c[3] += int(is_gold)
+                if ranked and corrector.accepts(gold.text[span.start:span.end], ranked[0][0], ranked[0][1]) \
+                        and ranked[0][1] >= t:
+                    right = is_gold and ranked[0][0].replacement == fixes[(span.start, span.end)]
+                    c[0 if right else 1 if is_gold else 2] += 1
+    lines = ["| min-score | " + " | ".join(f"{f}: right / wrong / false of gold" for f in FAMILIES) + " |",
+             "|---|" + "---|" * len(FAMILIES)]
+    for t in THRESHOLDS:
+        cells = ["{} / {} / {} of {}".format(*counts.get((t, f), [0, 0, 0, 0])) for f in FAMILIES]
+        lines.append(f"| {t:g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -324,6 +410,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
              "", "| variant | exact, all | synthetic | MLQE-PE | apertium | min-score | edit P | edit R | edit F0.5 | "
              "chrF delta | ms per span |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     report: dict[str, Any] = {}
+    sweeps: list[str] = []
     for spec in args.variant:
         name, path = spec.split("=", 1)
         corrector = load(path)
@@ -340,7 +427,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                      f"{c['edit_f05']['value']:.3f} | {t['chrf_delta']['value']:+.2f} | "
                      f"{1000 * seconds / n_spans:.0f} |")
         log(lines[-1])
-    text = "\n".join(lines) + "\n"
+        sweeps.append(f"\n{name}, edits per --min-score:\n\n" + sweep_table(golds, found, corrector, rows))
+    text = "\n".join(lines) + "\n" + "\n".join(sweeps) + "\n"
     print(text)
     if args.output:
         Path(args.output).write_text(text)
@@ -371,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="spans to keep from the detector's false flags (else unflagged words only)")
     p.add_argument("--detector", help="the detector for --false-flags (default: the shipped one)")
     p.add_argument("--cache", type=Path, help="keep the fit slice's scored options here (refitting is then instant)")
+    p.add_argument("--sweep", help="write the fit slice's table of edits per --min-score here (Markdown)")
     p.set_defaults(func=cmd_fit)
     p = sub.add_parser("crossval", help="two-fold cross-validation of the rerankers on the fit slice")
     p.add_argument("--corrector", required=True)

@@ -60,6 +60,10 @@ def main() -> None:
     parser.add_argument("--pairs", default=",".join(PAIRS), help="MLQE-PE pairs, comma-separated")
     parser.add_argument("--limit", type=int, default=0, help="the first N segments of each MLQE-PE pair (0: all)")
     parser.add_argument("--clean-limit", type=int, default=0, help="the first N clean news segments (0: all)")
+    parser.add_argument("--synthetic-limit", type=int, default=1500,
+                        help="the first N synthetic rows (default 1500)")
+    parser.add_argument("--apertium-limit", type=int, default=300,
+                        help="the first N apertium rows of the split (test: Galician, a pivot never trained on)")
     args = parser.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -119,10 +123,38 @@ def main() -> None:
     lines += ["", f"### Synthetic {args.split}: exact-fix rate per class, given the gold spans", "",
               "| class | spans | best option is the fix | " + " | ".join(f"fixed at {t:g}" for t in thresholds) + " |",
               "|---|---|---|" + "---|" * len(thresholds)]
-    report["synthetic"] = exact_by_class(synth_gold, args.corrector, thresholds, args.limit or 1500)
+    synth_gold.write_text("".join(synth_gold.read_text().splitlines(keepends=True)[:args.synthetic_limit]))
+    report["synthetic"] = exact_by_class(synth_gold, args.corrector, thresholds, args.synthetic_limit)
     for label, r in report["synthetic"].items():
         lines.append(f"| {label} | {r['spans']} | {r['best']:.2f} | "
                      + " | ".join(f"{r['fixed'][f'{t:g}']:.2f}" for t in thresholds) + " |")
+    pred = out / "synthetic.fix.jsonl"
+    fix(synth_gold, pred, extra)
+    report["synthetic_end_to_end"] = end_to_end_by_class(synth_gold, pred, thresholds)
+    lines += ["", f"### Synthetic {args.split}: the gold span fixed end to end (the detector's spans, then the "
+              "corrector)", "", "| class | spans | " + " | ".join(f"fixed at {t:g}" for t in thresholds) + " |",
+              "|---|---|" + "---|" * len(thresholds)]
+    for label, r in report["synthetic_end_to_end"].items():
+        lines.append(f"| {label} | {r['spans']} | " + " | ".join(f"{r['fixed'][f'{t:g}']:.2f}" for t in thresholds)
+                     + " |")
+
+    apertium_gold = out / "apertium.gold.jsonl"
+    if not apertium_gold.exists():
+        mtfix("data", "export", args.data, "--split", args.split, "--source", "apertium", "-o", str(apertium_gold))
+        apertium_gold.write_text("".join(apertium_gold.read_text().splitlines(keepends=True)[:args.apertium_limit]))
+    pred = out / "apertium.fix.jsonl"
+    fix(apertium_gold, pred, extra)
+    lines += ["", f"### Apertium round trips, {args.split} ({'Galician, never trained on' if args.split == 'test' else 'dev'}"
+              f"; the first {args.apertium_limit} rows): edits against the original English", "",
+              "| min-score | edits | edit P | edit R | chrF round trip -> fixed (delta) |", "|---|---|---|---|---|"]
+    scores = [e["score"] for line in pred.read_text().splitlines() for e in json.loads(line).get("edits", [])]
+    for t in thresholds:
+        r = score(apertium_gold, pred, t)
+        c, x = r["correction"], r["text"]
+        report.setdefault("apertium", {})[f"{t:g}"] = {"correction": c, "text": x}
+        lines.append(f"| {t:g} | {sum(1 for v in scores if v >= t)} | {c['edit_precision']['value']:.3f} | "
+                     f"{c['edit_recall']['value']:.3f} | {x['chrf_input']['value']:.2f} -> "
+                     f"{x['chrf_fixed']['value']:.2f} ({x['chrf_delta']['value']:+.2f}) |")
 
     seed = ROOT / "seeds" / "article_backtranslated.txt"
     seed_pred = out / "seed.fix.jsonl"
@@ -159,6 +191,28 @@ def exact_by_class(gold_path: Path, corrector_path: str | None, thresholds: list
     counts = exact_counts(docs, corrector, [(t, None) for t in thresholds])
     return {k: {"spans": v[0], "best": v[1] / v[0],
                 "fixed": {f"{t:g}": v[2 + j] / v[0] for j, t in enumerate(thresholds)}}
+            for k, v in sorted(counts.items())}
+
+
+def end_to_end_by_class(gold_path: Path, pred_path: Path, thresholds: list[float]) -> dict:
+    """Per class: the share of gold spans that `mtfix fix` (the detector's spans, then the corrector) restores,
+    at each --min-score: the edits scored at least that which touch the span, applied, give the text the span's
+    gold fix gives."""
+    from mtfix.text.formats import read_documents
+    from mtfix.text.spans import apply_edits
+
+    counts: dict[str, list[int]] = {}
+    for gold, pred in zip(read_documents(str(gold_path)), read_documents(str(pred_path))):
+        for span in gold.spans:
+            if not span.fixes:
+                continue
+            want = gold.text[:span.start] + span.fixes[0] + gold.text[span.end:]
+            c = counts.setdefault(span.label, [0] + [0] * len(thresholds))
+            c[0] += 1
+            for j, t in enumerate(thresholds):
+                near = [e for e in pred.edits if e.score >= t and e.start <= span.end and span.start <= e.end]
+                c[1 + j] += int(bool(near) and apply_edits(gold.text, near) == want)
+    return {k: {"spans": v[0], "fixed": {f"{t:g}": v[1 + j] / v[0] for j, t in enumerate(thresholds)}}
             for k, v in sorted(counts.items())}
 
 

@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import mtfix
     from mtfix.correct.rewriter import Rewriter
+    from mtfix.models import shipped_corrector
     from mtfix.text.spans import Span
 
     items = gold_spans(datasets.load_from_disk(args.data)["dev"], args.per_kind, args.apertium, args.seed)
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     rewriter = Rewriter.load(args.rewriter)
     ours = rewriter.nbest([(t, s, e) for _, t, s, e, _ in items], n=args.n)
     rewriter_s = (time.time() - started) / len(items)
-    corrector = mtfix.load(fast=True).corrector
+    corrector = mtfix.load(fast=True, corrector=str(shipped_corrector())).corrector  # the span decoder
     started = time.time()
     theirs = []
     for _, text, start, end, _ in items:

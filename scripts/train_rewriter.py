@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate (default 3e-4)")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--init", default="", help="adapters to go on training from (their rank is kept)")
     args = parser.parse_args(argv)
     if not Path(args.data).is_dir():
         parser.error(f"{args.data} is not a data set folder (run mtfix data build first)")
@@ -44,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     from mtfix.detect.lm import load_lm
 
     config = RewriterConfig(rank=args.rank, alpha=2 * args.rank, lr=args.lr, batch_size=args.batch_size,
-                            minutes=args.minutes, max_examples=args.max_examples, seed=args.seed, mix=args.mix)
+                            minutes=args.minutes, max_examples=args.max_examples, seed=args.seed, mix=args.mix,
+                            init=args.init)
     dd = datasets.load_from_disk(args.data)
     _, _, rows, _ = sampled_rows(dd, CorrectorTrainConfig(data=args.data, out=args.out, mix=args.mix, seed=args.seed))
     pairs = pairs_from_rows(rows, random.Random(args.seed), config.keep_share)

@@ -64,8 +64,9 @@ def test_fix_without_a_corrector_says_how_to_get_one(tmp_path, monkeypatch):
     from mtfix.errors import NotBuiltError
 
     monkeypatch.setattr("mtfix.api.shipped_corrector", lambda: None)
+    monkeypatch.setattr("mtfix.api.shipped_rewriter", lambda: None)
     fixer = mtfix.load(method="spell")
-    with pytest.raises(NotBuiltError, match="mtfix train corrector"):
+    with pytest.raises(NotBuiltError, match="mtfix train rewriter"):
         fixer.fix("a pariad")
 
 

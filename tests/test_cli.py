@@ -259,26 +259,34 @@ def test_fix_interactive_through_a_pseudo_terminal(tiny_models, tmp_path):
     assert b"edit 1 of 3" in seen and b"edit 3 of 3" in seen and b"2 of 3 edits accepted" in seen
 
 
-def test_round_trip_fills_in_the_corrector_settings_not_given(tmp_path, capsys, monkeypatch):
+def test_conservative_is_the_span_decoder_and_round_trip_fills_in_its_settings(tmp_path, capsys, monkeypatch):
     import mtfix.api
     from mtfix.errors import InputError
+    from mtfix.models import shipped_corrector
 
     seen = []
 
     def record(method, threshold, model, batch_size, fast, corrector, min_score, swap_score, lm_gate):
-        seen.append((min_score, swap_score, lm_gate))
+        seen.append((corrector, min_score, swap_score, lm_gate))
         raise InputError("stop here")
 
     monkeypatch.setattr(mtfix.api, "load", record)
     src = tmp_path / "in.txt"
     src.write_text("The two guides met.\n")
-    for extra in ([], ["--round-trip"], ["--round-trip", "--min-score", "0.8"], ["--swap-score", "0.95"],
+    decoder = str(shipped_corrector())
+    for extra in ([], ["--round-trip"], ["--conservative"], ["--conservative", "--round-trip"],
+                  ["--conservative", "--round-trip", "--min-score", "0.8"], ["--swap-score", "0.95"],
                   ["--lm-gate", "0"]):
         code, _, err = run(capsys, "fix", src, *extra)
         assert code == 1 and "stop here" in err
-    assert seen == [(None, None, None), (0.7, 0.7, None), (0.8, 0.7, None), (None, 0.95, None), (None, None, 0.0)]
-    code, _, err = run(capsys, "clean", src, "-o", tmp_path / "out.jsonl", "--round-trip", "--min-score", "3")
+    assert seen == [(None, None, None, None), (None, None, None, None),  # the default is the round-trip corrector
+                    (decoder, None, None, None), (decoder, 0.7, 0.7, None), (decoder, 0.8, 0.7, None),
+                    (None, None, 0.95, None), (None, None, None, 0.0)]
+    code, _, err = run(capsys, "clean", src, "-o", tmp_path / "out.jsonl", "--conservative", "--round-trip",
+                       "--min-score", "3")
     assert code == 1 and "--min-score is a probability" in err  # checked after the preset fills in the rest
+    code, _, err = run(capsys, "fix", src, "--conservative", "--corrector", tmp_path)
+    assert code == 1 and err.count("\n") == 1 and "not both" in err
 
 
 def test_fix_refuses_a_corrector_trained_on_another_detector_in_one_line(tiny_models, tmp_path, capsys):

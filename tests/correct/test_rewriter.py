@@ -66,3 +66,107 @@ def add_nothing(model):
         def get_base_model(self):
             return model
     return Plain()
+
+
+def test_replacements_keep_the_spans_spacing_and_space_an_insertion():
+    from mtfix.correct.rewriter import as_replacement, target_of
+
+    def fixed(text, start, end, written):
+        return text[:start] + as_replacement(text, start, end, written) + text[end:]
+
+    assert fixed("X Y", 2, 2, "which") == "X which Y"          # before a word: "which " as the gold fix is written
+    assert as_replacement("X Y", 2, 2, "which") == "which "
+    assert fixed("It ends.", 7, 7, "here") == "It ends here."   # before punctuation: spaced from the word before
+    assert fixed("a b b c", 3, 5, "") == "a b c"               # a repetition's " b" deleted with its space
+    assert fixed("a non -involved b", 2, 15, "non-involved") == "a non-involved b"
+    assert target_of("which ") == "which" and target_of("") == ""
+
+
+def test_logprob_scores_what_the_beam_wrote_as_the_beam_did():
+    model, tokenizer = tiny_lm()
+    pairs = [(prompt("a pariad here", 2, 8), "pariah")] * 48
+    config = RewriterConfig(rank=4, alpha=8, lr=2e-2, batch_size=8, minutes=5, max_examples=240, seed=0, warmup=1)
+    rewriter = Rewriter(train(model, tokenizer, pairs, config, log=lambda _: None), tokenizer)
+    item = ("a pariad here", 2, 8)
+    (options,) = rewriter.nbest([item], n=3)
+    forced = rewriter.logprob([item] * len(options), [t for t, _ in options])
+    # the same sum of log-probabilities, its end included (options that ended within the beam's length)
+    assert any(abs(f - s) < 1e-3 for (_, s), f in zip(options, forced))
+    assert all(f <= s + 1e-3 for (_, s), f in zip(options, forced))  # an unended one pays for its end too
+
+
+def test_training_can_go_on_from_saved_adapters(tmp_path):
+    model, tokenizer = tiny_lm()
+    pairs = [(prompt("a pariad here", 2, 8), "pariah")] * 32
+    config = RewriterConfig(rank=4, alpha=8, lr=2e-2, batch_size=8, minutes=5, max_examples=32, seed=0, warmup=1)
+    save(train(model, tokenizer, pairs, config, log=lambda _: None), tmp_path / "a", config)
+    base, _ = tiny_lm()
+    first = Rewriter.load(str(tmp_path / "a"), base=base, tokenizer=tokenizer)
+    before = first.logprob([("a pariad here", 2, 8)], ["pariah"])[0]
+    base, _ = tiny_lm()
+    more = RewriterConfig(rank=4, alpha=8, lr=2e-2, batch_size=8, minutes=5, max_examples=64, seed=0, warmup=1,
+                          init=str(tmp_path / "a"))
+    after = Rewriter(train(base, tokenizer, pairs, more, log=lambda _: None), tokenizer).logprob(
+        [("a pariad here", 2, 8)], ["pariah"])[0]
+    assert after > before + 0.1  # it went on from the saved adapters (a fresh start would be back near the base)
+
+
+class _FakeLM:
+    """Prefers texts that say "leaders"."""
+
+    def logprob_groups(self, groups):
+        return [[5.0 if "leaders" in t else 0.0 for t in group] for group in groups]
+
+
+class _FakeGenerator:
+    def for_word(self, text, tokens, i):
+        from mtfix.detect.candidates import Candidate
+
+        return [Candidate(tokens[i].start, tokens[i].end, "leaders", "pivot")]
+
+
+def test_the_rewrite_corrector_ranks_the_rewriters_and_the_generators_options_against_keeping():
+    from mtfix.correct import Rerank
+    from mtfix.correct.rewriter import RewriteCorrector
+    from mtfix.text.spans import Span
+
+    model, tokenizer = tiny_lm()
+    pairs = [(prompt("The two guides met.", 8, 14), "chiefs")] * 48
+    config = RewriterConfig(rank=4, alpha=8, lr=3e-2, batch_size=8, minutes=5, max_examples=240, seed=0, warmup=1)
+    rewriter = Rewriter(train(model, tokenizer, pairs, config, log=lambda _: None), tokenizer)
+    text = "The two guides met."
+    corrector = RewriteCorrector(rewriter, Rerank(s2s=0.0, lm=1.0, bias=-1.0, min_score=0.5, softmax=True),
+                                 beams=2, lm=_FakeLM(), generator=_FakeGenerator())
+    (found,) = corrector.candidates([text], [[Span(8, 14)]])
+    (span, options), = found
+    kinds = {o.replacement: o.kind for o in options}
+    assert kinds.get("leaders") == "pivot" and kinds.get("chiefs") == "rewrite"  # both sources, no original
+    assert "guides" not in kinds
+    chiefs = next(o for o in options if o.replacement == "chiefs")
+    assert chiefs.s2s_gain > 0  # the rewriter learnt it: likelier than writing the span unchanged
+    (edits,) = corrector.correct([text], [[Span(8, 14)]])
+    assert edits[0].replacement == "leaders"  # the LM's gain decides here (s2s weight 0): exp(4) / (1 + ...)
+    corrector.rerank = Rerank(s2s=0.0, lm=0.0, bias=-3.0, min_score=0.5, softmax=True)
+    corrector.min_score = 0.5
+    assert corrector.correct([text], [[Span(8, 14)]]) == [[]]  # no option beats keeping the original
+
+
+def test_the_rewriter_shares_its_base_model_and_leaves_it_plain_for_the_scorer(tmp_path):
+    from mtfix.correct.rewriter import RewriteCorrector
+    from mtfix.detect.lm import LanguageModelScorer
+
+    model, tokenizer = tiny_lm()
+    pairs = [(prompt("a pariad here", 2, 8), "pariah")] * 48
+    config = RewriterConfig(rank=4, alpha=8, lr=2e-2, batch_size=8, minutes=5, max_examples=96, seed=0, warmup=1)
+    adapted = train(model, tokenizer, pairs, config, log=lambda _: None)
+    save(adapted, tmp_path / "rw", config)
+    alone = Rewriter(adapted, tokenizer).logprob([("a pariad here", 2, 8)], ["pariah"])
+    base, _ = tiny_lm()
+    scorer = LanguageModelScorer(base, tokenizer)
+    texts = ["a pariah here", "two leaders met"]
+    before = scorer.logprob(texts)
+    corrector = RewriteCorrector.load(str(tmp_path / "rw"), lm=scorer)
+    assert corrector.rewriter.model.get_base_model() is base and corrector.lm is scorer  # one model in memory
+    shared = corrector.rewriter.logprob([("a pariad here", 2, 8)], ["pariah"])
+    assert abs(shared[0] - alone[0]) < 1e-2  # the adapters on, for the rewriter
+    assert scorer.logprob(texts) == before  # and off again for the scorer
