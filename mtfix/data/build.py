@@ -36,6 +36,7 @@ class BuildConfig:
     mlqe: bool = True
     apertium: bool = True
     max_clean: int | None = None       # cap the clean pool (tests)
+    multi_word: bool = False           # also the multi-word kinds (corrupt.MULTI_WORD): phrases, clause order
 
 
 def norm(sentence: str) -> str:
@@ -196,14 +197,16 @@ def apertium_examples(jobs: dict[str, list[str]], progress: Callable[[int], None
     return out
 
 
-def synthetic_examples(pool: Sequence[str], count: int, rng: random.Random) -> list[Example]:
+def synthetic_examples(pool: Sequence[str], count: int, rng: random.Random, multi_word: bool = False,
+                       resources: Any = None) -> list[Example]:
     """Round-trip-style corruptions of clean sentences: each example gets one artifact of a class drawn by
-    the corruptors' rates (rare classes look further for a sentence they apply to), sometimes a second."""
-    from mtfix.data.corrupt import CORRUPTORS, corrupt, realise
+    the corruptors' rates (rare classes look further for a sentence they apply to), sometimes a second;
+    ``multi_word`` adds the multi-word kinds (corrupt.MULTI_WORD) to the draw."""
+    from mtfix.data.corrupt import CORRUPTORS, MULTI_WORD, corrupt, corruptor, realise
 
-    resources = default_resources()
-    names = list(CORRUPTORS)
-    weights = [CORRUPTORS[n][1] for n in names]
+    resources = resources or default_resources()
+    names = list(CORRUPTORS) + (list(MULTI_WORD) if multi_word else [])
+    weights = [corruptor(n)[1] for n in names]
     sentences_left = list(pool)
     rng.shuffle(sentences_left)
     out = []
@@ -296,7 +299,7 @@ def build(config: BuildConfig, log: Callable[[str], None] = print) -> dict[str, 
         for split in SPLITS:
             n = config.synthetic_per_split.get(split, 0)
             task = bar.add_task(f"synthetic {split}", total=None)
-            examples[split] += synthetic_examples([s for s, _ in by_split[split]], n, rng)
+            examples[split] += synthetic_examples([s for s, _ in by_split[split]], n, rng, config.multi_word)
             bar.update(task, completed=1, total=1)
         if config.mlqe:
             for split in ("train", "dev"):

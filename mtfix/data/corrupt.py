@@ -244,6 +244,73 @@ CORRUPTORS: dict[str, tuple[Callable[..., Corruption | None], float]] = {
 }
 
 
+WORD_LEVEL = ("pivot", "non-word", "pronoun", "article", "preposition", "casing")
+
+
+def neighbours(text: str, tokens: Sequence[Token], rng: random.Random, res: Resources) -> Corruption | None:
+    """Two or three word-level corruptions within a few words, as one span ("of one Explosion in his capital"):
+    a round trip damages phrases, not one word at a time, and a corrector must rewrite them whole."""
+    if len(tokens) < 6:
+        return None
+    for _ in range(12):
+        width = rng.randint(3, 6)
+        i = rng.randrange(0, len(tokens) - width + 1)
+        lo, hi = tokens[i].start, tokens[i + width - 1].end
+        sub = text[lo:hi]
+        sub_tokens = tokenize(sub)
+        want = rng.choice((2, 2, 3))
+        chosen: list[Corruption] = []
+        for name in rng.sample(WORD_LEVEL, len(WORD_LEVEL)):
+            found = CORRUPTORS[name][0](sub, sub_tokens, rng, res)
+            if found is not None and not any(found.start <= c.end and c.start <= found.end for c in chosen):
+                chosen.append(found)
+            if len(chosen) == want:
+                break
+        if len(chosen) >= 2:
+            damaged, _ = realise(sub, chosen)
+            return Corruption(lo, hi, damaged, "multi-word")
+    return None
+
+
+def clause_order(text: str, tokens: Sequence[Token], rng: random.Random, res: Resources) -> Corruption | None:
+    """The two clauses around a comma swapped: "After the talks, the leaders met" -> "The leaders met, after the
+    talks" (a fronted clause moved back, as a round trip through German often does)."""
+    ends = {".", "!", "?", ";", ":"}
+    sites = []
+    for i, tok in enumerate(tokens):
+        if tok.text != ",":
+            continue
+        a = i
+        while a > 0 and tokens[a - 1].text not in ends and tokens[a - 1].text != ",":
+            a -= 1
+        b = i + 1
+        while b < len(tokens) and tokens[b].text not in ends and tokens[b].text != ",":
+            b += 1
+        left, right = tokens[a:i], tokens[i + 1:b]
+        if (3 <= len(left) <= 12 and 3 <= len(right) <= 12 and _sentence_start(tokens, a)
+                and left[0].text.lower() in STOP and right[0].text.isalpha() and right[0].text.islower()
+                and all(t.text.isalnum() or t.text in ("'s", "’s", "-") for t in left + right)):
+            sites.append((left, right))
+    if not sites:
+        return None
+    left, right = rng.choice(sites)
+    first = text[right[0].start:right[-1].end]
+    second = text[left[0].start:left[-1].end]
+    swapped = first[0].upper() + first[1:] + ", " + second[0].lower() + second[1:]
+    return Corruption(left[0].start, right[-1].end, swapped, "clause-order")
+
+
+# multi-word damage: opt-in (mtfix data build --multi-word), so that the default build's splits stay as they were
+MULTI_WORD: dict[str, tuple[Callable[..., Corruption | None], float]] = {
+    "multi-word": (neighbours, 0.08), "clause-order": (clause_order, 0.04),
+}
+
+
+def corruptor(name: str) -> tuple[Callable[..., Corruption | None], float]:
+    """A corruptor and its rate, by name (the default ones and the multi-word ones)."""
+    return CORRUPTORS[name] if name in CORRUPTORS else MULTI_WORD[name]
+
+
 def realise(text: str, corruptions: Sequence[Corruption]) -> tuple[str, list[Span]]:
     """The corrupted text and its spans; each span's fix restores the clean text."""
     pieces, spans = [], []
@@ -266,12 +333,12 @@ def corrupt(text: str, rng: random.Random, res: Resources, count: int = 1,
     if len(tokens) < 4:
         return None
     names = list(only or CORRUPTORS)
-    weights = [CORRUPTORS[n][1] for n in names]
+    weights = [corruptor(n)[1] for n in names]
     chosen: list[Corruption] = []
     for _ in range(count * 8):
         if len(chosen) >= count:
             break
-        fn = CORRUPTORS[rng.choices(names, weights)[0]][0]
+        fn = corruptor(rng.choices(names, weights)[0])[0]
         found = fn(text, tokens, rng, res)
         if found is None or any(found.start <= c.end + 1 and c.start <= found.end + 1 for c in chosen):
             continue

@@ -68,3 +68,42 @@ def test_corruptions_never_overlap_and_always_restore(sentence, seed, count):
     assert apply_edits(text, gold_edits(spans)) == sentence
     for a, b in zip(spans, spans[1:]):
         assert a.end < b.start
+
+
+MULTI_SENTENCES = SENTENCES + [
+    "After the talks in Berlin, the two leaders signed the new trade deal.",
+    "When the storm hit the coast, their officials closed the roads to the port.",
+]
+
+
+@pytest.mark.parametrize("name", ["multi-word", "clause-order"])
+def test_each_multi_word_corruptor_applies_and_its_fix_restores_the_sentence(name):
+    rng = random.Random(0)
+    applied = 0
+    for sentence in MULTI_SENTENCES:
+        for _ in range(5):
+            result = corrupt(sentence, rng, resources(), only=[name])
+            if result is None:
+                continue
+            text, (span,) = result
+            applied += 1
+            assert span.label == name and apply_edits(text, gold_edits([span])) == sentence
+            changed = [a for a, b in zip(text[span.start:span.end].split(), span.fixes[0].split()) if a != b]
+            assert len(changed) >= 2  # several words of one span, not one
+    assert applied >= 3, f"{name} applied {applied} times"
+
+
+def test_clause_order_moves_the_fronted_clause_back():
+    text, (span,) = corrupt(MULTI_SENTENCES[-2], random.Random(0), resources(), only=["clause-order"])
+    assert text == "The two leaders signed the new trade deal, after the talks in Berlin."
+    assert span.fixes == ("After the talks in Berlin, the two leaders signed the new trade deal",)
+
+
+def test_multi_word_kinds_are_drawn_only_when_asked():
+    from mtfix.data.build import synthetic_examples
+
+    pool = MULTI_SENTENCES * 20
+    plain = synthetic_examples(pool, 150, random.Random(3), resources=resources())
+    multi = synthetic_examples(pool, 150, random.Random(3), multi_word=True, resources=resources())
+    assert not any(e.source in ("synthetic:multi-word", "synthetic:clause-order") for e in plain)
+    assert any(e.source == "synthetic:multi-word" for e in multi)
