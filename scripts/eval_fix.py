@@ -144,7 +144,8 @@ def main() -> None:
         apertium_gold.write_text("".join(apertium_gold.read_text().splitlines(keepends=True)[:args.apertium_limit]))
     pred = out / "apertium.fix.jsonl"
     fix(apertium_gold, pred, extra)
-    lines += ["", f"### Apertium round trips, {args.split} ({'Galician, never trained on' if args.split == 'test' else 'dev'}"
+    pivots = "Galician, never trained on" if args.split == "test" else "Spanish, Catalan, Esperanto"
+    lines += ["", f"### Apertium round trips, {args.split} ({pivots}"
               f"; the first {args.apertium_limit} rows): edits against the original English", "",
               "| min-score | edits | edit P | edit R | chrF round trip -> fixed (delta) |", "|---|---|---|---|---|"]
     scores = [e["score"] for line in pred.read_text().splitlines() for e in json.loads(line).get("edits", [])]

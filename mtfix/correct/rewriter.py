@@ -251,7 +251,8 @@ class Rewriter:
         for keeping it): the log-probability (nats) that the model writes it, its end included."""
         tok = self.tokenizer
         eos = tok.eos_token_id
-        encoded = [encode_pair(tok, prompt(*item), target_of(t), eos, max_tokens=256) for item, t in zip(items, targets)]
+        encoded = [encode_pair(tok, prompt(*item), target_of(t), eos, max_tokens=256)
+                   for item, t in zip(items, targets)]
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
         out = [0.0] * len(encoded)
         inner = self.model.get_base_model()
@@ -304,7 +305,6 @@ def pairs_from_rows(rows: Sequence[dict[str, Any]], rng: random.Random, keep_sha
                 out.append((prompt(text, start, end), text[start:end]))
     rng.shuffle(out)
     return out
-
 
 
 def rewriter_item(text: str, span: Any, left: int = 48, right: int = 24) -> tuple[str, int, int]:
@@ -374,10 +374,10 @@ class RewriteCorrector(Corrector):
                 o.words_delta = len(tokenize(o.replacement)) - len(tokenize(original))
             options.append(per)
         # every option and the original, teacher-forced: the rewriter's gain over writing the span unchanged
-        scored = [(k, None) for k in range(len(jobs))] + [(k, o) for k, per in enumerate(options) for o in per.values()]
-        values = self.rewriter.logprob([items[k] for k, _ in scored],
-                                       [o.replacement if o else texts[jobs[k][0]][jobs[k][1].start:jobs[k][1].end]
-                                        for k, o in scored], self.batch_size) if scored else []
+        scored = [(k, None) for k in range(len(jobs))] + [(k, o) for k, per in enumerate(options)
+                                                          for o in per.values()]
+        targets = [o.replacement if o else items[k][0][items[k][1]:items[k][2]] for k, o in scored]
+        values = self.rewriter.logprob([items[k] for k, _ in scored], targets, self.batch_size) if scored else []
         keep = values[:len(jobs)]
         for (k, o), value in zip(scored[len(jobs):], values[len(jobs):]):
             o.s2s_gain = value - keep[k]
