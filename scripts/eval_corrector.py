@@ -240,10 +240,13 @@ def cached_options(args: argparse.Namespace, corrector: Corrector, golds: Sequen
         corrector.guards = True
         if args.cache:
             torch.save(found, args.cache)
+    from mtfix.correct.rewriter import guarded
+
+    guard = guarded if hasattr(corrector, "rewriter") else unfounded  # each corrector's own guards
     for gold, per_text in zip(golds, found):  # the options and traits as defined now (they are cheap)
         for k, (span, options) in enumerate(per_text):
             window = lm_window(gold.text, span)
-            options = [o for o in options if not unfounded(gold.text, span, o.replacement, window)]
+            options = [o for o in options if not guard(gold.text, span, o.replacement, window)]
             span_traits(gold.text, span, options, window)
             per_text[k] = (span, options)
     return found, seconds

@@ -14,9 +14,10 @@ CANNOT_TEACH = {
     "apertium": "Rule-based MT errs differently from neural MT: word-by-word sense slips, untranslated words, and "
                 "quirks removed here (case flips after adverbs, double spaces); fluent neural paraphrase is absent, "
                 "and one pivot (glg) is held out to measure transfer to an unseen system.",
-    "synthetic": "Each corruptor makes one known kind of artifact, cleanly and locally: it cannot teach the long, "
-                 "multi-word rewrites of a real round trip, and its pivot swaps come from a dictionary, so some are "
-                 "synonyms a reader would accept.",
+    "synthetic": "Each corruptor makes one known kind of artifact, cleanly and locally: by default it cannot teach "
+                 "the long, multi-word rewrites of a real round trip (--multi-word adds neighbouring corruptions as "
+                 "one span and swapped clauses), and its pivot swaps come from a dictionary, so some are synonyms a "
+                 "reader would accept.",
     "clean": "Untouched human prose teaches what to leave alone; it holds its own typos and unusual names, which "
              "count as false flags.",
 }

@@ -1,3 +1,4 @@
+import json
 import random
 
 import torch
@@ -106,9 +107,12 @@ def test_training_can_go_on_from_saved_adapters(tmp_path):
     base, _ = tiny_lm()
     more = RewriterConfig(rank=4, alpha=8, lr=2e-2, batch_size=8, minutes=5, max_examples=64, seed=0, warmup=1,
                           init=str(tmp_path / "a"))
-    after = Rewriter(train(base, tokenizer, pairs, more, log=lambda _: None), tokenizer).logprob(
-        [("a pariad here", 2, 8)], ["pariah"])[0]
+    trained = train(base, tokenizer, pairs, more, log=lambda _: None)
+    after = Rewriter(trained, tokenizer).logprob([("a pariad here", 2, 8)], ["pariah"])[0]
     assert after > before + 0.1  # it went on from the saved adapters (a fresh start would be back near the base)
+    save(trained, tmp_path / "b", more)
+    record = json.loads((tmp_path / "b" / "rewriter.json").read_text())
+    assert record["continued_from"]["examples_seen"] == 32 and record["examples_seen"] == 64
 
 
 class _FakeLM:
@@ -170,3 +174,21 @@ def test_the_rewriter_shares_its_base_model_and_leaves_it_plain_for_the_scorer(t
     shared = corrector.rewriter.logprob([("a pariad here", 2, 8)], ["pariah"])
     assert abs(shared[0] - alone[0]) < 1e-2  # the adapters on, for the rewriter
     assert scorer.logprob(texts) == before  # and off again for the scorer
+
+
+def test_the_rewriters_guards_are_the_ones_that_still_prevent_wrong_edits():
+    from mtfix.correct import lm_window, unfounded
+    from mtfix.correct.rewriter import guarded
+    from mtfix.text.spans import Span
+
+    def both(text, start, end, replacement):
+        span = Span(start, end)
+        window = lm_window(text, span)
+        return guarded(text, span, replacement, window), unfounded(text, span, replacement, window)
+
+    # a word order rewrite that leaves out a content word: the decoder's guard stops it, the rewriter's does not
+    assert both("He has the deal yesterday signed.", 7, 32, "signed the deal") == (False, True)
+    # codes, words in capitals and spelling conventions stay guarded for both
+    assert both("Load 250px images now.", 5, 10, "250 pixel") == (True, True)
+    assert both("The PNTCD said no.", 4, 9, "party") == (True, True)
+    assert both("They organised it.", 5, 14, "organized") == (True, True)
