@@ -80,3 +80,18 @@ def test_load_refuses_numbers_out_of_range():
                             ({"batch_size": 0}, "batch_size must be at least 1")):
         with pytest.raises(InputError, match=message):
             mtfix.load("spell", **kwargs)
+
+
+def test_the_default_corrector_is_the_lm_rewriter_and_fixes_round_trip_slips():
+    """The shipped LM corrector, offline, on slips of the seed article's kinds (sentences of its own)."""
+    from mtfix.text.spans import Span
+
+    fixer = mtfix.load(fast=True)
+    texts = ["After Russia launched his full invasion in Ukraine, the talks stopped.",
+             "The talks could lead to energy projectsWhich would help both sides."]
+    words = ["his", "projectsWhich"]
+    edits = fixer.corrector.correct(texts, [[Span(t.index(w), t.index(w) + len(w))] for t, w in zip(texts, words)])
+    assert type(fixer.corrector).__name__ == "RewriteCorrector"
+    assert [[e.replacement for e in per] for per in edits] == [["its"], ["projects which"]]
+    # one SmolLM2 in memory: the rewriter's adapters sit on the model its LM scorer reads
+    assert fixer.corrector.rewriter.model.get_base_model() is fixer.corrector.lm.model

@@ -316,14 +316,22 @@ def guarded(text: str, span: Any, replacement: str, window: tuple[int, int]) -> 
     slice (scripts/eval_corrector.py fit, at --min-score 0.5), stubs (is_stub) and guesses at unreadable words
     (misreads) still took away only wrong edits; edits of codes (is_code), words in capitals replaced (drops_capitals)
     and changes of spelling convention (spelling_variant) stay where a model cannot know. The span decoder's
-    loses_content and deletes_words took away more right edits of the rewriter than wrong ones (16 / 4, 3 / 0);
-    wipes_repeat and invents took away none: those four are not applied to it."""
+    loses_content and deletes_words took away more right edits of the rewriter than wrong ones (16 / 4, 3 / 0), so
+    only deletions of a content word that repeats nothing beside it stay guarded (deletes_content); wipes_repeat
+    and invents took away none."""
     from mtfix.correct import _around, drops_capitals, is_code, is_stub, misreads, spelling_variant
     from mtfix.text.tokens import tokenize
 
+    def deletes_content(text: str, span: Any, replacement: str, window: tuple[int, int]) -> bool:
+        """A deletion that takes a content word with it that does not repeat a word beside it ("energy
+        projectsWhich" -> "energy"): loses_content narrowed to deletions, the edits a reader cannot undo."""
+        from mtfix.correct import loses_content
+
+        return not replacement.strip() and loses_content(text, span, replacement, window)
+
     original = text[span.start:span.end]
     return (is_code(original) or is_stub(original, replacement) or misreads(original, replacement)
-            or spelling_variant(original, replacement)
+            or spelling_variant(original, replacement) or deletes_content(text, span, replacement, window)
             or drops_capitals(original, replacement, [t.text for t in tokenize(_around(text, span, window))]))
 
 
