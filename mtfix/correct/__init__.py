@@ -427,19 +427,12 @@ class Corrector:
         """The generator's candidates for one-word spans, scored by the decoder too (teacher-forced)."""
         extra: list[tuple[int, Option]] = []
         for r, (i, span, _) in enumerate(chunk):
-            tokens = tokenize(texts[i])
-            inside = [j for j, t in enumerate(tokens) if span.start <= t.start and t.end <= span.end]
-            if len(inside) != 1:
-                continue
             have = {o.replacement for o in found[r]}
-            for cand in self.generator.for_word(texts[i], tokens, inside[0]):
-                if cand.start < span.start or cand.end > span.end:
-                    continue
-                text = texts[i][span.start:cand.start] + cand.replacement + texts[i][cand.end:span.end]
-                if text not in have and text != texts[i][span.start:span.end]:
+            for text, kind in generated(self.generator, texts[i], tokenize(texts[i]), span):
+                if text not in have:
                     have.add(text)
                     delta = len(tokenize(text)) - len(tokenize(texts[i][span.start:span.end]))
-                    extra.append((r, Option(text, cand.kind, 0.0, words_delta=delta)))
+                    extra.append((r, Option(text, kind, 0.0, words_delta=delta)))
         if not extra:
             return
         rows = torch.tensor([r for r, _ in extra])
@@ -508,6 +501,21 @@ class Corrector:
                 edits[i].append(Edit(start, end, best.replacement, score,
                                      tuple(o.replacement for o, _ in ranked[1:4])))
         return edits
+
+
+def generated(generator: Any, text: str, tokens: Sequence[Token], span: Span) -> list[tuple[str, str]]:
+    """The candidate generator's proposals for a one-word span, as (replacement of the whole span, kind), the
+    original left out: what both correctors add to their own options."""
+    inside = [j for j, t in enumerate(tokens) if span.start <= t.start and t.end <= span.end]
+    if len(inside) != 1:
+        return []
+    out = []
+    for cand in generator.for_word(text, tokens, inside[0]):
+        if span.start <= cand.start and cand.end <= span.end:
+            replacement = text[span.start:cand.start] + cand.replacement + text[cand.end:span.end]
+            if replacement != text[span.start:span.end]:
+                out.append((replacement, cand.kind))
+    return out
 
 
 def loses_content(text: str, span: Span, replacement: str, window: tuple[int, int] | None = None) -> bool:

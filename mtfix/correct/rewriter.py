@@ -319,19 +319,15 @@ def guarded(text: str, span: Any, replacement: str, window: tuple[int, int]) -> 
     loses_content and deletes_words took away more right edits of the rewriter than wrong ones (16 / 4, 3 / 0), so
     only deletions of a content word that repeats nothing beside it stay guarded (deletes_content); wipes_repeat
     and invents took away none."""
-    from mtfix.correct import _around, drops_capitals, is_code, is_stub, misreads, spelling_variant
+    from mtfix.correct import _around, drops_capitals, is_code, is_stub, loses_content, misreads, spelling_variant
     from mtfix.text.tokens import tokenize
 
-    def deletes_content(text: str, span: Any, replacement: str, window: tuple[int, int]) -> bool:
-        """A deletion that takes a content word with it that does not repeat a word beside it ("energy
-        projectsWhich" -> "energy"): loses_content narrowed to deletions, the edits a reader cannot undo."""
-        from mtfix.correct import loses_content
-
-        return not replacement.strip() and loses_content(text, span, replacement, window)
-
     original = text[span.start:span.end]
+    # deletes_content: a deletion that takes with it a content word repeating nothing beside it ("energy
+    # projectsWhich" -> "energy"), loses_content narrowed to deletions, the edits a reader cannot undo
+    deletes_content = not replacement.strip() and loses_content(text, span, replacement, window)
     return (is_code(original) or is_stub(original, replacement) or misreads(original, replacement)
-            or spelling_variant(original, replacement) or deletes_content(text, span, replacement, window)
+            or spelling_variant(original, replacement) or deletes_content
             or drops_capitals(original, replacement, [t.text for t in tokenize(_around(text, span, window))]))
 
 
@@ -358,7 +354,7 @@ class RewriteCorrector(Corrector):
         self.rewriter, self.beams, self.batch_size = rewriter, beams, batch_size
         self.rerank = rerank or Rerank(softmax=True)
         self._lm, self._generator, self.encoder = lm, generator, None
-        self.guards = True  # False: keep the options ``unfounded`` rules out (to measure each rule on dev)
+        self.guards = True  # False: keep the options ``guarded`` rules out (to measure each rule on dev)
         self.min_score = self.rerank.min_score if min_score is None else min_score
         self.swap_score = swap_score if swap_score is not None else self.rerank.swap_score
 
@@ -376,11 +372,12 @@ class RewriteCorrector(Corrector):
 
     def candidates(self, texts: Sequence[str], spans: Sequence[Sequence[Any]]) -> list[list[tuple[Any, list[Any]]]]:
         """For each span, its options against keeping the original, with both gains and their traits."""
-        from mtfix.correct import Option, lm_window
+        from mtfix.correct import Option, generated, lm_window
         from mtfix.text.tokens import tokenize
 
         jobs = [(i, span) for i, per_text in enumerate(spans) for span in per_text]
         items = [rewriter_item(texts[i], span) for i, span in jobs]
+        tokens: dict[int, list[Any]] = {}  # each text tokenised once, whatever its number of spans
         nbest = self.rewriter.nbest(items, n=self.beams, batch_size=self.batch_size) if items else []
         options: list[dict[str, Any]] = []
         for (i, span), found in zip(jobs, nbest):
@@ -389,15 +386,11 @@ class RewriteCorrector(Corrector):
             for text, _ in found:
                 if text != original and text.strip() != original.strip():
                     per[text] = Option(text, "rewrite", 0.0)
-            tokens = tokenize(texts[i])
-            inside = [j for j, t in enumerate(tokens) if span.start <= t.start and t.end <= span.end]
-            if len(inside) == 1:
-                for cand in self.generator.for_word(texts[i], tokens, inside[0]):
-                    if cand.start < span.start or cand.end > span.end:
-                        continue
-                    text = texts[i][span.start:cand.start] + cand.replacement + texts[i][cand.end:span.end]
-                    if text != original and text not in per:
-                        per[text] = Option(text, cand.kind, 0.0)
+            if i not in tokens:
+                tokens[i] = tokenize(texts[i])
+            for text, kind in generated(self.generator, texts[i], tokens[i], span):
+                if text not in per:
+                    per[text] = Option(text, kind, 0.0)
             for o in per.values():
                 o.words_delta = len(tokenize(o.replacement)) - len(tokenize(original))
             options.append(per)
