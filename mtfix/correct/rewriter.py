@@ -215,73 +215,172 @@ class Rewriter:
         finally:
             self.model.base_model.disable_adapter_layers()
 
+    def read(self, items: Sequence[tuple[str, int, int]]) -> "Read":
+        """The prompts of ``items`` read once (one batched forward pass with the adapters on); what the rewriter
+        then writes or scores for them reuses their keys and values instead of reading each prompt again."""
+        return Read(self, items)
+
     def nbest(self, items: Sequence[tuple[str, int, int]], n: int = 4, batch_size: int = 16,
               max_new_tokens: int = 24) -> list[list[tuple[str, float]]]:
         """For each (text, start, end): up to ``n`` replacements with their log-probabilities, best first."""
-        tok = self.tokenizer
-        eos = tok.eos_token_id
         out: list[list[tuple[str, float]]] = []
         for b in range(0, len(items), batch_size):
-            chunk = items[b:b + batch_size]
-            encoded = [tok(prompt(*item), add_special_tokens=False)["input_ids"] for item in chunk]
-            width = max(len(e) for e in encoded)
-            ids = torch.full((len(chunk), width), eos, dtype=torch.long)
-            mask = torch.zeros(len(chunk), width, dtype=torch.long)
-            for r, e in enumerate(encoded):  # left padding: every prompt ends where generation starts
-                ids[r, width - len(e):] = torch.tensor(e)
-                mask[r, width - len(e):] = 1
-            with self.adapted() as model:
-                generated = model.generate(
-                    input_ids=ids, attention_mask=mask, num_beams=n, num_return_sequences=n, do_sample=False,
-                    max_new_tokens=max_new_tokens, length_penalty=0.0, early_stopping=True, eos_token_id=eos,
-                    pad_token_id=eos, return_dict_in_generate=True, output_scores=True)
-            scores = generated.sequences_scores.tolist()
-            for r, item in enumerate(chunk):
-                options: dict[str, float] = {}
-                for k in range(n):
-                    seq = generated.sequences[r * n + k, width:].tolist()
-                    if eos in seq:
-                        seq = seq[:seq.index(eos)]
-                    text = as_replacement(*item, tok.decode(seq, skip_special_tokens=True).strip())
-                    score = scores[r * n + k]
-                    if text not in options and not math.isnan(score):
-                        options[text] = score
-                out.append(sorted(options.items(), key=lambda kv: -kv[1]))
+            out += self.read(items[b:b + batch_size]).nbest(n, max_new_tokens)
         return out
 
     def logprob(self, items: Sequence[tuple[str, int, int]], targets: Sequence[str], batch_size: int = 16
                 ) -> list[float]:
         """For each (text, start, end) and a replacement of the span (as ``nbest`` gives them; the span's own text
         for keeping it): the log-probability (nats) that the model writes it, its end included."""
-        tok = self.tokenizer
-        eos = tok.eos_token_id
-        encoded = [encode_pair(tok, prompt(*item), target_of(t), eos, max_tokens=256)
-                   for item, t in zip(items, targets)]
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
-        out = [0.0] * len(encoded)
-        inner = self.model.get_base_model()
-        with self.adapted():
-            for b in range(0, len(order), batch_size):
-                idx = order[b:b + batch_size]
-                width = max(len(encoded[i][0]) for i in idx)
-                ids = torch.full((len(idx), width), eos, dtype=torch.long)
-                mask = torch.zeros(len(idx), width, dtype=torch.long)
-                for r, i in enumerate(idx):
-                    ids[r, :len(encoded[i][0])] = torch.tensor(encoded[i][0])
-                    mask[r, :len(encoded[i][0])] = 1
-                hidden = inner.model(input_ids=ids, attention_mask=mask).last_hidden_state
-                rows, cols, owner = [], [], []
-                for r, i in enumerate(idx):
-                    seq, start = encoded[i]
-                    for c in range(start - 1, len(seq) - 1):
-                        rows.append(r)
-                        cols.append(c)
-                        owner.append(i)
-                rows_t, cols_t = torch.tensor(rows), torch.tensor(cols)
-                logits = inner.lm_head(hidden[rows_t, cols_t]).float().log_softmax(-1)
-                picked = logits.gather(1, ids[rows_t, cols_t + 1].unsqueeze(1)).squeeze(1).tolist()
-                for i, value in zip(owner, picked):
-                    out[i] += value
+        out: list[float] = []
+        for b in range(0, len(items), batch_size):
+            read = self.read(items[b:b + batch_size])
+            out += [values[0] for values in read.logprob([[t] for t in targets[b:b + batch_size]])]
+        return out
+
+
+def _cache_name(model: Any) -> str:
+    """The keyword a decoder takes its cache by (transformers renamed past_key_values to cache)."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _rows(cache: Any, index: torch.Tensor) -> Any:
+    """A new cache holding the rows ``index`` of ``cache`` (rows may repeat: one prompt, many continuations)."""
+    from transformers import DynamicCache
+
+    out = DynamicCache()
+    for layer, held in enumerate(cache.layers):
+        out.update(held.keys.index_select(0, index), held.values.index_select(0, index), layer)
+    return out
+
+
+class Read:
+    """A batch of prompts read once: their keys and values (left-padded to one width), the log-probabilities of
+    the first token after each, and each prompt's length. ``nbest`` (beam search) and ``logprob`` (teacher-forced
+    scoring) continue from them, so each prompt is read once whatever the number of its options."""
+
+    def __init__(self, rewriter: Rewriter, items: Sequence[tuple[str, int, int]], max_tokens: int = 240) -> None:
+        self.rewriter, self.items = rewriter, list(items)
+        tok = rewriter.tokenizer
+        self.eos = tok.eos_token_id
+        encoded = [tok(prompt(*item), add_special_tokens=False)["input_ids"][-max_tokens:] for item in self.items]
+        self.lengths = [len(e) for e in encoded]
+        self.width = width = max(self.lengths)
+        ids = torch.full((len(encoded), width), self.eos, dtype=torch.long)
+        self.mask = torch.zeros(len(encoded), width, dtype=torch.long)
+        for r, e in enumerate(encoded):  # left padding: every prompt ends where writing starts
+            ids[r, width - len(e):] = torch.tensor(e)
+            self.mask[r, width - len(e):] = 1
+        positions = (self.mask.cumsum(1) - 1).clamp(min=0)
+        with rewriter.adapted() as model:
+            inner = model.get_base_model()
+            state = inner.model(input_ids=ids, attention_mask=self.mask, position_ids=positions, use_cache=True)
+            self.cache = state.past_key_values
+            self.first = inner.lm_head(state.last_hidden_state[:, -1]).float().log_softmax(-1)
+
+    def _step(self, rows: torch.Tensor, cache: Any, written: torch.Tensor, mask: torch.Tensor, offset: int = 0
+              ) -> torch.Tensor:
+        """Log-probabilities after each of ``written`` (rows x steps of tokens, following prompt ``rows`` and
+        ``offset`` tokens already written after it, which ``cache`` holds)."""
+        lengths = torch.tensor(self.lengths)[rows] + offset
+        positions = lengths.unsqueeze(1) + torch.arange(written.shape[1]).unsqueeze(0)
+        with self.rewriter.adapted() as model:
+            inner = model.get_base_model()
+            hidden = inner.model(input_ids=written, attention_mask=mask, position_ids=positions, use_cache=True,
+                                 **{_cache_name(inner.model): cache}).last_hidden_state
+            return inner.lm_head(hidden).float().log_softmax(-1)
+
+    def nbest(self, n: int = 4, max_new_tokens: int = 24) -> list[list[tuple[str, float]]]:
+        """Beam search, ``n`` wide, scored by the sum of log-probabilities (no length penalty, so a search stops
+        once ``n`` finished options beat every live one): each prompt's options, decoded, best first."""
+        eos = self.eos
+        finished: list[list[tuple[list[int], float]]] = [[] for _ in self.items]
+        # live hypotheses: (prompt row, tokens, score); the first step reads the prompts' own last position
+        live: list[tuple[int, list[int], float]] = []
+        for r in range(len(self.items)):
+            values, tokens = self.first[r].topk(2 * n)
+            for value, token in zip(values.tolist(), tokens.tolist()):
+                if token == eos and len(finished[r]) < n:
+                    finished[r].append(([], value))
+                elif token != eos and sum(1 for h in live if h[0] == r) < n:
+                    live.append((r, [token], value))
+        cache, parents = None, None
+        for step in range(1, max_new_tokens):
+            keep = [k for k, h in enumerate(live) if not self._done(finished[h[0]], n, h[2])]
+            if not keep:
+                break
+            live = [live[k] for k in keep]
+            parents = None if parents is None else [parents[k] for k in keep]
+            rows = torch.tensor([h[0] for h in live])
+            cache = _rows(self.cache if cache is None else cache,
+                          rows if parents is None else torch.tensor(parents))
+            last = torch.tensor([[h[1][-1]] for h in live])  # the cache holds every token but the last
+            mask = torch.cat([self.mask[rows], torch.ones(len(live), step, dtype=torch.long)], dim=1)
+            logprobs = self._step(rows, cache, last, mask, offset=step - 1)[:, -1]
+            values, tokens = (logprobs + torch.tensor([h[2] for h in live]).unsqueeze(1)).topk(2 * n, dim=-1)
+            grown: dict[int, list[tuple[float, int, int]]] = {}
+            for k, h in enumerate(live):
+                for value, token in zip(values[k].tolist(), tokens[k].tolist()):
+                    grown.setdefault(h[0], []).append((value, k, token))
+            live_next, parents = [], []
+            for r, options in grown.items():
+                kept = 0
+                for value, k, token in sorted(options, key=lambda o: -o[0]):
+                    if token == eos:
+                        if len(finished[r]) < n or value > min(f[1] for f in finished[r]):
+                            finished[r].append((live[k][1], value))
+                            finished[r] = sorted(finished[r], key=lambda f: -f[1])[:n]
+                    elif kept < n:
+                        live_next.append((r, live[k][1] + [token], value))
+                        parents.append(k)
+                        kept += 1
+            live = live_next
+        for r, tokens, value in live:  # out of length: a hypothesis still open counts as written
+            finished[r].append((tokens, value))
+        tok = self.rewriter.tokenizer
+        out = []
+        for r, item in enumerate(self.items):
+            options: dict[str, float] = {}
+            for tokens, value in sorted(finished[r], key=lambda f: -f[1])[:n]:
+                text = as_replacement(*item, tok.decode(tokens, skip_special_tokens=True).strip())
+                if text not in options and not math.isnan(value):
+                    options[text] = value
+            out.append(sorted(options.items(), key=lambda kv: -kv[1]))
+        return out
+
+    @staticmethod
+    def _done(finished: list[tuple[list[int], float]], n: int, score: float) -> bool:
+        """With no length penalty a hypothesis only loses by growing: once ``n`` options are finished, a live
+        one that scores below the worst of them cannot enter."""
+        return len(finished) >= n and score <= min(f[1] for f in finished)
+
+    def logprob(self, targets: Sequence[Sequence[str]]) -> list[list[float]]:
+        """For each prompt, each of its replacements (as ``nbest`` gives them; the span's own text for keeping
+        it): the log-probability (nats) that the model writes it, its end included."""
+        tok = self.rewriter.tokenizer
+        jobs = [(r, tok(" " + target_of(t) if target_of(t) else "", add_special_tokens=False)["input_ids"]
+                 + [self.eos]) for r, per in enumerate(targets) for t in per]
+        out: list[list[float]] = [[] for _ in targets]
+        if not jobs:
+            return out
+        values = [float(self.first[r, ids[0]]) for r, ids in jobs]
+        longer = [j for j, (_, ids) in enumerate(jobs) if len(ids) > 1]
+        if longer:
+            rows = torch.tensor([jobs[j][0] for j in longer])
+            steps = max(len(jobs[j][1]) for j in longer) - 1
+            written = torch.full((len(longer), steps), self.eos, dtype=torch.long)
+            for k, j in enumerate(longer):  # each target but its last token, right-padded (padding reads nothing)
+                written[k, :len(jobs[j][1]) - 1] = torch.tensor(jobs[j][1][:-1])
+            mask = torch.cat([self.mask[rows], torch.ones(len(longer), steps, dtype=torch.long)], dim=1)
+            logprobs = self._step(rows, _rows(self.cache, rows), written, mask)
+            for k, j in enumerate(longer):
+                ids = jobs[j][1]
+                picked = logprobs[k, torch.arange(len(ids) - 1), torch.tensor(ids[1:])]
+                values[j] += float(picked.sum())
+        for (r, _), value in zip(jobs, values):
+            out[r].append(value)
         return out
 
 
@@ -378,30 +477,33 @@ class RewriteCorrector(Corrector):
         jobs = [(i, span) for i, per_text in enumerate(spans) for span in per_text]
         items = [rewriter_item(texts[i], span) for i, span in jobs]
         tokens: dict[int, list[Any]] = {}  # each text tokenised once, whatever its number of spans
-        nbest = self.rewriter.nbest(items, n=self.beams, batch_size=self.batch_size) if items else []
         options: list[dict[str, Any]] = []
-        for (i, span), found in zip(jobs, nbest):
-            original = texts[i][span.start:span.end]
-            per: dict[str, Any] = {}
-            for text, _ in found:
-                if text != original and text.strip() != original.strip():
-                    per[text] = Option(text, "rewrite", 0.0)
-            if i not in tokens:
-                tokens[i] = tokenize(texts[i])
-            for text, kind in generated(self.generator, texts[i], tokens[i], span):
-                if text not in per:
-                    per[text] = Option(text, kind, 0.0)
-            for o in per.values():
-                o.words_delta = len(tokenize(o.replacement)) - len(tokenize(original))
-            options.append(per)
-        # every option and the original, teacher-forced: the rewriter's gain over writing the span unchanged
-        scored = [(k, None) for k in range(len(jobs))] + [(k, o) for k, per in enumerate(options)
-                                                          for o in per.values()]
-        targets = [o.replacement if o else items[k][0][items[k][1]:items[k][2]] for k, o in scored]
-        values = self.rewriter.logprob([items[k] for k, _ in scored], targets, self.batch_size) if scored else []
-        keep = values[:len(jobs)]
-        for (k, o), value in zip(scored[len(jobs):], values[len(jobs):]):
-            o.s2s_gain = value - keep[k]
+        for b in range(0, len(jobs), self.batch_size):
+            # each span's prompt read once: the beam search and the scoring of every option continue from it
+            read = self.rewriter.read(items[b:b + self.batch_size])
+            found = read.nbest(self.beams)
+            per_chunk: list[dict[str, Any]] = []
+            for (i, span), best in zip(jobs[b:b + self.batch_size], found):
+                original = texts[i][span.start:span.end]
+                per: dict[str, Any] = {}
+                for text, _ in best:
+                    if text != original and text.strip() != original.strip():
+                        per[text] = Option(text, "rewrite", 0.0)
+                if i not in tokens:
+                    tokens[i] = tokenize(texts[i])
+                for text, kind in generated(self.generator, texts[i], tokens[i], span):
+                    if text not in per:
+                        per[text] = Option(text, kind, 0.0)
+                for o in per.values():
+                    o.words_delta = len(tokenize(o.replacement)) - len(tokenize(original))
+                per_chunk.append(per)
+            # every option and the original, teacher-forced: the rewriter's gain over writing the span unchanged
+            values = read.logprob([[item[0][item[1]:item[2]]] + [o.replacement for o in per.values()]
+                                   for item, per in zip(items[b:b + self.batch_size], per_chunk)])
+            for per, (keep, *gains) in zip(per_chunk, values):
+                for o, value in zip(per.values(), gains):
+                    o.s2s_gain = value - keep
+            options += per_chunk
         out: list[list[tuple[Any, list[Any]]]] = [[] for _ in texts]
         windows: dict[tuple[int, int, int], tuple[int, int]] = {}
         for (i, span), per in zip(jobs, options):

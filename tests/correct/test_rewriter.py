@@ -92,8 +92,23 @@ def test_logprob_scores_what_the_beam_wrote_as_the_beam_did():
     (options,) = rewriter.nbest([item], n=3)
     forced = rewriter.logprob([item] * len(options), [t for t, _ in options])
     # the same sum of log-probabilities, its end included (options that ended within the beam's length)
-    assert any(abs(f - s) < 1e-3 for (_, s), f in zip(options, forced))
-    assert all(f <= s + 1e-3 for (_, s), f in zip(options, forced))  # an unended one pays for its end too
+    # every option's beam score is the log-probability of what it wrote, read again in one pass from the prompt
+    assert len(options) == 3 and all(abs(f - s) < 1e-3 for (_, s), f in zip(options, forced))
+    # read beside a longer prompt (left padding), the same options at the same scores
+    batched = rewriter.nbest([("and so the long tale of a pariad went on here", 21, 27), item], n=3)[1]
+    assert [t for t, _ in batched] == [t for t, _ in options]
+    assert all(abs(a - b) < 1e-3 for (_, a), (_, b) in zip(batched, options))
+    # the beam search that continues from the prompt's cached keys and values finds what transformers' own
+    # beam search finds first, at the same score
+    ids = torch.tensor([tokenizer(prompt(*item), add_special_tokens=False)["input_ids"]])
+    with rewriter.adapted() as adapted:
+        theirs = adapted.generate(input_ids=ids, attention_mask=torch.ones_like(ids), num_beams=3,
+                                  num_return_sequences=3, do_sample=False, max_new_tokens=24, length_penalty=0.0,
+                                  early_stopping=True, eos_token_id=tokenizer.eos_token_id,
+                                  pad_token_id=tokenizer.eos_token_id, return_dict_in_generate=True,
+                                  output_scores=True)
+    assert abs(options[0][1] - theirs.sequences_scores[0].item()) < 1e-3
+    assert [s for _, s in options] == sorted((s for _, s in options), reverse=True)
 
 
 def test_training_can_go_on_from_saved_adapters(tmp_path):
