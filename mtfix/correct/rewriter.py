@@ -277,7 +277,7 @@ class Read:
         with rewriter.adapted() as model:
             inner = model.get_base_model()
             state = inner.model(input_ids=ids, attention_mask=self.mask, position_ids=positions, use_cache=True)
-            self.cache = state.past_key_values
+            self.cache = state.cache if "cache" in state.keys() else state.past_key_values  # renamed in 5.x
             self.first = inner.lm_head(state.last_hidden_state[:, -1]).float().log_softmax(-1)
 
     def _step(self, rows: torch.Tensor, cache: Any, written: torch.Tensor, mask: torch.Tensor, offset: int = 0
