@@ -36,7 +36,8 @@ class Highlighter:
             shown = doc.text[span.start:span.end] or "^"
             hint = (span.evidence or {}).get("candidate")
             hint = f" -> {hint or '(delete)'}" if hint is not None else ""
-            tail.append(f"  [{shown} {span.score:.2f}{hint}]", style="dim")
+            kind = f" {span.class_name}" if span.class_name else ""
+            tail.append(f"  [{shown} {span.score:.2f}{kind}{hint}]", style="dim")
         return tail
 
 

@@ -53,7 +53,7 @@ def get_detector(method: str = "spell", threshold: float | None = None, model_pa
     if method == "spell":
         from mtfix.detect.spell import SpellDetector
 
-        return Bounded(SpellDetector())
+        return Bounded(SpellDetector(), _classes())
     if method in ("model", "fused"):
         path = Path(model_path) if model_path else shipped_detector()
         if path is None or not (path / "config.json").exists():
@@ -67,15 +67,22 @@ def get_detector(method: str = "spell", threshold: float | None = None, model_pa
             from mtfix.detect.fuse import FusedDetector
 
             return Bounded(FusedDetector.load(str(path), str(fusion), threshold=threshold, batch_size=batch_size,
-                                              lm_gate=lm_gate))
+                                              lm_gate=lm_gate), _classes(path))
         from mtfix.detect.tagger import TaggerDetector
 
-        return Bounded(TaggerDetector.load(str(path), threshold=threshold, batch_size=batch_size))
+        return Bounded(TaggerDetector.load(str(path), threshold=threshold, batch_size=batch_size), _classes(path))
     if method == "lm":
         from mtfix.detect.lm import LMDetector
 
-        return Bounded(LMDetector(threshold=0.5 if threshold is None else threshold))
+        return Bounded(LMDetector(threshold=0.5 if threshold is None else threshold), _classes())
     raise NotBuiltError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def _classes(path: Path | None = None) -> Any:
+    """The class head beside the detector folder ``path`` (else the shipped detector's), or None."""
+    from mtfix.detect.classes import shipped_classes
+
+    return shipped_classes(path)
 
 
 MAX_WORD = 200     # characters: longer than any English word or ordinary address; flagged, never read by a model
@@ -139,11 +146,26 @@ def _cut(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
 
 
 class Bounded:
-    """Any detector, reading long segments piece by piece and leaving overlong words out (see ``pieces``)."""
+    """Any detector, reading long segments piece by piece and leaving overlong words out (see ``pieces``); with
+    a class head (mtfix.detect.classes), every span it returns carries its class and that class's probability."""
 
-    def __init__(self, inner: Detector) -> None:
+    def __init__(self, inner: Detector, classes: Any = None) -> None:
         self.inner = inner
         self.name = inner.name
+        self.classes = classes
+        self._own_generator: Any = None
+
+    @property
+    def class_generator(self) -> Any:
+        """The candidate generator the class head reads: the detector's own, else one loaded for it."""
+        own = getattr(self.inner, "generator", None)
+        if own is not None:
+            return own
+        if self._own_generator is None:
+            from mtfix.detect.candidates import CandidateGenerator
+
+            self._own_generator = CandidateGenerator()
+        return self._own_generator
 
     def __getattr__(self, name: str) -> Any:
         if name == "inner":
@@ -151,6 +173,12 @@ class Bounded:
         return getattr(self.inner, name)
 
     def detect(self, texts: Sequence[str]) -> list[list[Span]]:
+        found = self._detect(texts)
+        if self.classes is None:
+            return found
+        return self.classes.assign(texts, found, self.class_generator)
+
+    def _detect(self, texts: Sequence[str]) -> list[list[Span]]:
         if all(read_as_is(t) for t in texts):
             return self.inner.detect(texts)
         cut = [pieces(t) for t in texts]

@@ -19,6 +19,10 @@ BUILD_DATE = "2026-12-01"
 CATEGORY = {"id": "MT_ARTIFACTS", "name": "Machine-translation artifacts"}
 # span class -> (rule id, issue type from ITS 2.0, short message, description)
 RULES = {
+    "wrong-sense": ("MTFIX_WRONG_SENSE", "mistranslation", "Wrong-sense word?",
+                    "A word that a round trip through another language may have put in place of another sense"),
+    "non-word": ("MTFIX_NON_WORD", "misspelling", "Not a word?", "A word no English lexicon knows"),
+    "casing": ("MTFIX_CASING", "typographical", "Stray capital?", "A capital or lower-case letter out of place"),
     "pivot": ("MTFIX_WRONG_SENSE", "mistranslation", "Wrong-sense word?",
               "A word that a round trip through another language may have put in place of another sense"),
     "spelling": ("MTFIX_NON_WORD", "misspelling", "Not a word?", "A word no English lexicon knows"),
@@ -27,6 +31,12 @@ RULES = {
     "pronoun": ("MTFIX_PRONOUN", "grammar", "Pronoun slip?", "A pronoun that does not agree with what it names"),
     "article": ("MTFIX_ARTICLE", "grammar", "Article slip?", "A missing, extra or wrong article"),
     "omission": ("MTFIX_OMISSION", "omission", "Something missing?", "A word seems to be missing here"),
+    "preposition": ("MTFIX_PREPOSITION", "grammar", "Preposition slip?", "A preposition that does not fit here"),
+    "repetition": ("MTFIX_REPETITION", "duplication", "Repeated words?", "Words written twice"),
+    "name": ("MTFIX_NAME", "mistranslation", "Translated name?",
+             "A name or title that a translation may have rendered word by word"),
+    "word-order": ("MTFIX_WORD_ORDER", "grammar", "Word order or grammar?",
+                   "Words in an order or form that reads like a translation"),
     "overlong word": ("MTFIX_OTHER", "uncategorized", "Overlong word", "A word longer than any English word"),
     "other": ("MTFIX_ARTIFACT", "mistranslation", "MT artifact?",
               "Text that reads like a machine-translation artifact"),
@@ -226,7 +236,7 @@ def matches(request: CheckRequest, found: Iterable[Found], context_chars: int = 
         sentence = next((plain[a:b] for a, b in sentences if a <= start < b), plain[start:end])
         evidence = span.evidence or {}
         message = f"{description}: mtfix gives it {span.score:.0%}"
-        if evidence.get("candidate") and kind == "pivot":
+        if evidence.get("candidate") and kind in ("pivot", "wrong-sense") and evidence.get("kind") == "pivot":
             message += f"; '{evidence['candidate']}' reads more naturally here"
         out.append({
             "message": message + ".",

@@ -22,6 +22,8 @@ class Span:
     score: float = 1.0
     fixes: tuple[str, ...] | None = None  # gold only: acceptable replacements, () = any change counts
     evidence: dict[str, Any] | None = field(default=None, compare=False)
+    class_name: str | None = field(default=None, compare=False)  # what kind of artifact (mtfix.detect.classes)
+    class_p: float | None = field(default=None, compare=False)    # the class head's probability of it
 
     def __post_init__(self) -> None:
         if not (isinstance(self.start, int) and isinstance(self.end, int)):
@@ -40,6 +42,9 @@ class Span:
         out["score"] = round(float(self.score), 6)
         if self.fixes is not None:
             out["fixes"] = list(self.fixes)
+        if self.class_name is not None:
+            out["class"] = self.class_name
+            out["class_p"] = self.class_p
         if self.evidence is not None:
             out["evidence"] = self.evidence
         return out
@@ -54,6 +59,8 @@ class Span:
             score=float(obj.get("score", 1.0)),
             fixes=tuple(str(f) for f in fixes) if fixes is not None else None,
             evidence=obj.get("evidence"),
+            class_name=str(obj["class"]) if obj.get("class") is not None else None,
+            class_p=float(obj["class_p"]) if obj.get("class_p") is not None else None,
         )
 
 
@@ -151,7 +158,10 @@ def word_spans(tokens: Sequence[Token], probs: Sequence[float], threshold: float
 
 
 def span_class(span: Span) -> str:
-    """The kind of artifact a span looks like: the candidate that fired (pivot, spelling, case, spacing,
-    pronoun, article) where the fused detector saw one, else its label."""
+    """The kind of artifact a span looks like: its class (mtfix.detect.classes) where the class head named one,
+    else the candidate that fired (pivot, spelling, case, spacing, pronoun, article) where the fused detector saw
+    one, else its label."""
     kind = (span.evidence or {}).get("kind")
+    if span.class_name is not None and kind != "overlong word":
+        return span.class_name
     return str(kind) if kind else span.label
