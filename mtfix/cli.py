@@ -303,7 +303,8 @@ def cmd_data(args: argparse.Namespace) -> int:
     synthetic = {"train": args.synthetic, "dev": max(1, args.synthetic // 20), "test": max(1, args.synthetic // 15)}
     config = BuildConfig(data_dir=data_dir, seed=args.seed, apertium_per_pivot=args.apertium_per_pivot,
                          synthetic_per_split=synthetic, mlqe=not args.no_mlqe, apertium=not args.no_apertium,
-                         max_clean=args.max_clean, multi_word=args.multi_word)
+                         max_clean=args.max_clean, multi_word=args.multi_word,
+                         lm_plausible=args.lm_plausible)
     command = "mtfix data build " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "mtfix data build"
     run_build(config, Path(args.output), Path(args.card) if args.card else None, command,
               log=lambda msg: print(f"mtfix: {msg}", file=sys.stderr))
@@ -429,6 +430,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="build: also multi-word damage among the synthetic kinds (two or three neighbouring "
                         "corruptions as one span; two clauses swapped); off by default, so that the default "
                         "build's splits stay those the shipped figures were measured on")
+    p.add_argument("--lm-plausible", action="store_true",
+                   help="build: also fluent wrong words drawn from what SmolLM2 finds likely at a place (not "
+                        "its top choice; the original and its inflections left out): what no dictionary lists; "
+                        "runs the language model, off by default for the same reason as --multi-word")
     p.add_argument("--no-apertium", action="store_true", help="leave out the apertium round trips")
     p.add_argument("--no-mlqe", action="store_true", help="leave out MLQE-PE")
     p.add_argument("--max-clean", type=int, help="use at most this many clean sentences (for quick trials)")

@@ -37,6 +37,7 @@ class BuildConfig:
     apertium: bool = True
     max_clean: int | None = None       # cap the clean pool (tests)
     multi_word: bool = False           # also the multi-word kinds (corrupt.MULTI_WORD): phrases, clause order
+    lm_plausible: bool = False         # also fluent wrong words SmolLM2 proposes (corrupt.LM_KINDS); runs the LM
 
 
 def norm(sentence: str) -> str:
@@ -198,14 +199,15 @@ def apertium_examples(jobs: dict[str, list[str]], progress: Callable[[int], None
 
 
 def synthetic_examples(pool: Sequence[str], count: int, rng: random.Random, multi_word: bool = False,
-                       resources: Any = None) -> list[Example]:
+                       resources: Any = None, lm_plausible: bool = False) -> list[Example]:
     """Round-trip-style corruptions of clean sentences: each example gets one artifact of a class drawn by
     the corruptors' rates (rare classes look further for a sentence they apply to), sometimes a second;
-    ``multi_word`` adds the multi-word kinds (corrupt.MULTI_WORD) to the draw."""
-    from mtfix.data.corrupt import CORRUPTORS, MULTI_WORD, corrupt, corruptor, realise
+    ``multi_word`` adds the multi-word kinds (corrupt.MULTI_WORD) to the draw, ``lm_plausible`` the language
+    model's fluent wrong words (corrupt.LM_KINDS; ``resources`` must then carry ``plausible``)."""
+    from mtfix.data.corrupt import CORRUPTORS, LM_KINDS, MULTI_WORD, corrupt, corruptor, realise
 
-    resources = resources or default_resources()
-    names = list(CORRUPTORS) + (list(MULTI_WORD) if multi_word else [])
+    resources = resources or default_resources(lm=lm_plausible)
+    names = list(CORRUPTORS) + (list(MULTI_WORD) if multi_word else []) + (list(LM_KINDS) if lm_plausible else [])
     weights = [corruptor(n)[1] for n in names]
     sentences_left = list(pool)
     rng.shuffle(sentences_left)
@@ -256,13 +258,45 @@ def _combine(sentence: str, first: tuple[str, list[Span]], second: tuple[str, li
     return realise(sentence, a + extra[:1]) if extra else first
 
 
-def default_resources() -> Any:
+def default_resources(lm: bool = False) -> Any:
+    """What the corruptors look words up in; ``lm``: with SmolLM2's likely next words (lm_plausible's source)."""
     from wordfreq import top_n_list, zipf_frequency
 
     from mtfix.data.corrupt import Resources
     from mtfix.detect.pivot import default_dictionary
 
-    return Resources(default_dictionary().siblings, lambda w: zipf_frequency(w, "en"), top_n_list("en", 40_000))
+    return Resources(default_dictionary().siblings, lambda w: zipf_frequency(w, "en"), top_n_list("en", 40_000),
+                     plausible=next_words(*_lm()) if lm else None)
+
+
+def _lm() -> tuple[Any, Any]:
+    import torch
+
+    from mtfix.detect.lm import load_lm
+
+    return load_lm(torch.bfloat16)
+
+
+def next_words(model: Any, tokenizer: Any, top: int = 200) -> Callable[[str], list[tuple[str, float]]]:
+    """A function from a text to the words ``model`` finds likely next, with their probabilities: the first
+    pieces of whole words among its ``top`` next tokens (a piece that starts with a space and is all letters)."""
+    import torch
+
+    bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+
+    def plausible(prefix: str) -> list[tuple[str, float]]:
+        ids = [bos] + tokenizer(prefix.rstrip(), add_special_tokens=False)["input_ids"][-200:]
+        with torch.inference_mode():
+            logits = model(input_ids=torch.tensor([ids])).logits[0, -1].float()
+        probs, found = logits.softmax(-1).topk(top)
+        out = []
+        for p, token in zip(probs.tolist(), found.tolist()):
+            piece = tokenizer.decode([token])
+            if piece.startswith(" ") and piece[1:].isalpha():
+                out.append((piece[1:], p))
+        return out
+
+    return plausible
 
 
 def build(config: BuildConfig, log: Callable[[str], None] = print) -> dict[str, list[Example]]:
@@ -281,6 +315,7 @@ def build(config: BuildConfig, log: Callable[[str], None] = print) -> dict[str, 
         by_split[split].append((sentence, source))
     log(f"clean pool: {len(pool):,} sentences (" + ", ".join(f"{s} {len(v):,}" for s, v in by_split.items()) + ")")
     examples: dict[str, list[Example]] = {s: [] for s in SPLITS}
+    resources = default_resources(lm=config.lm_plausible)  # loaded once for every split
     with Progress(transient=True) as bar:
         if config.apertium:
             jobs: dict[tuple[str, str], list[str]] = {}
@@ -299,7 +334,8 @@ def build(config: BuildConfig, log: Callable[[str], None] = print) -> dict[str, 
         for split in SPLITS:
             n = config.synthetic_per_split.get(split, 0)
             task = bar.add_task(f"synthetic {split}", total=None)
-            examples[split] += synthetic_examples([s for s, _ in by_split[split]], n, rng, config.multi_word)
+            examples[split] += synthetic_examples([s for s, _ in by_split[split]], n, rng, config.multi_word,
+                                                  resources, config.lm_plausible)
             bar.update(task, completed=1, total=1)
         if config.mlqe:
             for split in ("train", "dev"):

@@ -17,7 +17,8 @@ CANNOT_TEACH = {
     "synthetic": "Each corruptor makes one known kind of artifact, cleanly and locally: by default it cannot teach "
                  "the long, multi-word rewrites of a real round trip (--multi-word adds neighbouring corruptions as "
                  "one span and swapped clauses), and its pivot swaps come from a dictionary, so some are synonyms a "
-                 "reader would accept.",
+                 "reader would accept (--lm-plausible adds fluent wrong words drawn from what SmolLM2 finds likely "
+                 "at the place, the kind no dictionary lists).",
     "clean": "Untouched human prose teaches what to leave alone; it holds its own typos and unusual names, which "
              "count as false flags.",
 }

@@ -41,6 +41,9 @@ class Resources:
     siblings: Callable[[str], dict[str, set[str]]]
     zipf: Callable[[str], float]
     vocabulary: Sequence[str] = ()
+    # the words a language model finds likely next after a text, with their probabilities (lm_plausible's source;
+    # None: that kind is not made)
+    plausible: Callable[[str], list[tuple[str, float]]] | None = None
 
     def __post_init__(self) -> None:
         self._by_prefix: dict[str, list[str]] = {}
@@ -300,15 +303,42 @@ def clause_order(text: str, tokens: Sequence[Token], rng: random.Random, res: Re
     return Corruption(left[0].start, right[-1].end, swapped, "clause-order")
 
 
+def lm_plausible(text: str, tokens: Sequence[Token], rng: random.Random, res: Resources) -> Corruption | None:
+    """A fluent wrong word: drawn from what a language model finds likely at the place given the words before it
+    (its distribution, not its top choice), the original, its inflections and function words left out. What a
+    round trip writes that no dictionary lists ("gaining dynamics", "reset his post") reads like this."""
+    if res.plausible is None:
+        return None
+    sites = [i for i, t in enumerate(tokens) if i >= 3 and _is_plain(t) and len(t.text) > 2 and t.text not in STOP]
+    rng.shuffle(sites)
+    for i in sites[:3]:
+        tok = tokens[i]
+        word = tok.text
+        options = [(w, p) for w, p in res.plausible(text[:tok.start])
+                   if w.isalpha() and w.islower() and w != word and w[:4] != word[:4] and w not in STOP
+                   and res.zipf(w) >= 3.0]
+        if options:
+            chosen = rng.choices([w for w, _ in options], [p for _, p in options])[0]
+            return Corruption(tok.start, tok.end, chosen, "lm-plausible")
+    return None
+
+
 # multi-word damage: opt-in (mtfix data build --multi-word), so that the default build's splits stay as they were
 MULTI_WORD: dict[str, tuple[Callable[..., Corruption | None], float]] = {
     "multi-word": (neighbours, 0.08), "clause-order": (clause_order, 0.04),
 }
 
 
+# fluent wrong words a language model proposes: opt-in (mtfix data build --lm-plausible; it runs SmolLM2)
+LM_KINDS: dict[str, tuple[Callable[..., Corruption | None], float]] = {"lm-plausible": (lm_plausible, 0.12)}
+
+
 def corruptor(name: str) -> tuple[Callable[..., Corruption | None], float]:
-    """A corruptor and its rate, by name (the default ones and the multi-word ones)."""
-    return CORRUPTORS[name] if name in CORRUPTORS else MULTI_WORD[name]
+    """A corruptor and its rate, by name (the default ones, the multi-word ones and the language model's)."""
+    for table in (CORRUPTORS, MULTI_WORD, LM_KINDS):
+        if name in table:
+            return table[name]
+    raise KeyError(name)
 
 
 def realise(text: str, corruptions: Sequence[Corruption]) -> tuple[str, list[Span]]:

@@ -93,3 +93,42 @@ def test_multi_word_kinds_are_drawn_only_when_asked():
     multi = synthetic_examples(pool, 150, random.Random(3), multi_word=True, resources=resources())
     assert not any(e.source in ("synthetic:multi-word", "synthetic:clause-order") for e in plain)
     assert any(e.source == "synthetic:multi-word" for e in multi)
+
+
+def test_lm_plausible_writes_a_fluent_word_the_model_proposes_never_the_original_or_its_forms():
+    from mtfix.data.corrupt import LM_KINDS
+
+    proposals = [("discussed", 0.5), ("discusses", 0.2), ("the", 0.1), ("cancels", 0.15), ("opposes", 0.05)]
+    asked = []
+
+    def plausible(prefix):  # a model that knows only what follows "The two leaders"
+        asked.append(prefix)
+        return proposals if prefix.rstrip().endswith("leaders") else []
+
+    res = resources()
+    res.plausible = plausible
+    seen = set()
+    for seed in range(30):
+        made = corrupt("The two leaders discussed the plan on Monday.", random.Random(seed), res, only=["lm-plausible"])
+        assert made is not None
+        text, (span,) = made
+        assert span.label == "lm-plausible" and apply_edits(text, gold_edits([span])) == (
+            "The two leaders discussed the plan on Monday.")
+        seen.add(text[span.start:span.end])
+    # the words before the place are what the model was asked about; only its content words, never the original
+    assert seen <= {"cancels", "opposes"} and "cancels" in seen
+    assert all("The two leaders discussed the plan on Monday.".startswith(p) for p in asked)
+    assert "lm-plausible" in LM_KINDS
+    assert corrupt("The two leaders discussed the plan.", random.Random(0), resources(), only=["lm-plausible"]) is None
+
+
+def test_lm_plausible_words_are_drawn_only_when_asked():
+    from mtfix.data.build import synthetic_examples
+
+    res = resources()
+    res.plausible = lambda prefix: [("cancels", 0.6), ("opposes", 0.4)]
+    pool = MULTI_SENTENCES * 20
+    plain = synthetic_examples(pool, 150, random.Random(3), resources=res)
+    lm = synthetic_examples(pool, 150, random.Random(3), resources=res, lm_plausible=True)
+    assert not any(e.source == "synthetic:lm-plausible" for e in plain)
+    assert any(e.source == "synthetic:lm-plausible" for e in lm)
