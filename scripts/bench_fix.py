@@ -69,24 +69,23 @@ def rewrite_seconds(corrector, texts: list[str], beams: int) -> tuple[float, int
     return time.time() - started, pieces_total
 
 
-def lm_rewrite_seconds(rewriter, texts: list[str], beams: int) -> tuple[float, int]:
+def lm_rewrite_seconds(rewriter, texts: list[str], beams: int, batch_size: int = 16) -> tuple[float, int]:
     """The LM rewriter writing each whole sentence (the sentence marked as one span), as many tokens as the
-    sentence has, ``beams`` hypotheses wide: what a full-sentence rewrite by the same model costs at least."""
-    from mtfix.correct.rewriter import prompt
+    sentence has, ``beams`` hypotheses wide, by the same beam search over the same cached prompts as span
+    correction (batched alike): what a full-sentence rewrite by the same model costs at least."""
     from mtfix.text.tokens import sentence_spans
 
     tok = rewriter.tokenizer
     sentences = [(text, a, b) for text in texts for a, b in sentence_spans(text)]
+    lengths = [len(tok(text[a:b], add_special_tokens=False)["input_ids"]) for text, a, b in sentences]
+    order = sorted(range(len(sentences)), key=lengths.__getitem__)  # alike lengths batched together
     started = time.time()
-    written = 0
-    with rewriter.adapted() as model:
-        for text, a, b in sentences:
-            ids = torch.tensor([tok(prompt(text, a, b), add_special_tokens=False)["input_ids"]])
-            length = len(tok(text[a:b], add_special_tokens=False)["input_ids"]) + 1
-            model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), num_beams=beams, do_sample=False,
-                           min_new_tokens=length, max_new_tokens=length, pad_token_id=tok.eos_token_id)
-            written += length
-    return time.time() - started, written
+    for k in range(0, len(order), batch_size):
+        idx = order[k:k + batch_size]
+        length = max(lengths[i] for i in idx) + 1
+        rewriter.read([sentences[i] for i in idx]).nbest(beams, max_new_tokens=length,
+                                                         min_new_tokens=min(lengths[i] for i in idx))
+    return time.time() - started, sum(lengths) + len(sentences)
 
 
 def lm_scoring(corrector, texts: list[str], spans: list) -> list[str]:

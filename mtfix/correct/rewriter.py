@@ -292,15 +292,19 @@ class Read:
                                  **{_cache_name(inner.model): cache}).last_hidden_state
             return inner.lm_head(hidden).float().log_softmax(-1)
 
-    def nbest(self, n: int = 4, max_new_tokens: int = 24) -> list[list[tuple[str, float]]]:
+    def nbest(self, n: int = 4, max_new_tokens: int = 24, min_new_tokens: int = 0) -> list[list[tuple[str, float]]]:
         """Beam search, ``n`` wide, scored by the sum of log-probabilities (no length penalty, so a search stops
-        once ``n`` finished options beat every live one): each prompt's options, decoded, best first."""
+        once ``n`` finished options beat every live one): each prompt's options, decoded, best first. No option
+        ends before ``min_new_tokens`` (a benchmark's way to make it write a given length)."""
         eos = self.eos
         finished: list[list[tuple[list[int], float]]] = [[] for _ in self.items]
         # live hypotheses: (prompt row, tokens, score); the first step reads the prompts' own last position
         live: list[tuple[int, list[int], float]] = []
+        first = self.first.clone()
+        if min_new_tokens > 0:
+            first[:, eos] = -math.inf
         for r in range(len(self.items)):
-            values, tokens = self.first[r].topk(2 * n)
+            values, tokens = first[r].topk(2 * n)
             for value, token in zip(values.tolist(), tokens.tolist()):
                 if token == eos and len(finished[r]) < n:
                     finished[r].append(([], value))
@@ -319,6 +323,9 @@ class Read:
             last = torch.tensor([[h[1][-1]] for h in live])  # the cache holds every token but the last
             mask = torch.cat([self.mask[rows], torch.ones(len(live), step, dtype=torch.long)], dim=1)
             logprobs = self._step(rows, cache, last, mask, offset=step - 1)[:, -1]
+            if step < min_new_tokens:
+                logprobs = logprobs.clone()
+                logprobs[:, eos] = -math.inf
             values, tokens = (logprobs + torch.tensor([h[2] for h in live]).unsqueeze(1)).topk(2 * n, dim=-1)
             grown: dict[int, list[tuple[float, int, int]]] = {}
             for k, h in enumerate(live):

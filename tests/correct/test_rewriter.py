@@ -109,6 +109,9 @@ def test_logprob_scores_what_the_beam_wrote_as_the_beam_did():
                                   output_scores=True)
     assert abs(options[0][1] - theirs.sequences_scores[0].item()) < 1e-3
     assert [s for _, s in options] == sorted((s for _, s in options), reverse=True)
+    # made to write at least three tokens (the benchmark's full-sentence rewrite), no option is shorter
+    forced_long = rewriter.read([item]).nbest(2, max_new_tokens=6, min_new_tokens=3)[0]
+    assert forced_long and all(len(tokenizer(t, add_special_tokens=False)["input_ids"]) >= 3 for t, _ in forced_long)
 
 
 def test_training_can_go_on_from_saved_adapters(tmp_path):
