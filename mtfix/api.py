@@ -30,11 +30,16 @@ class MTFix:
     that one encoder pass serves both."""
 
     def __init__(self, detector: Detector, corrector: Any = None, corrector_path: str | None = None,
-                 min_score: float | None = None, swap_score: float | None = None) -> None:
+                 min_score: float | None = None, swap_score: float | None = None, device: str = "cpu") -> None:
+        from mtfix.device import place
+
         self.detector = detector
         self._corrector = corrector
         self.corrector_path = corrector_path
         self.min_score, self.swap_score = min_score, swap_score
+        self.device = device
+        if device != "cpu":
+            place(detector, device)
 
     def detect(self, texts: Sequence[str] | str) -> list[list[Span]]:
         """Flagged spans for each text (a single string is taken as one text)."""
@@ -45,31 +50,37 @@ class MTFix:
     @property
     def corrector(self) -> Any:
         if self._corrector is None:
-            from mtfix.correct import Corrector, TaggerEncoder, encoder_mismatch
-            from mtfix.errors import NotBuiltError
+            self._corrector = self._load_corrector()
+            if self.device != "cpu":
+                from mtfix.device import place
 
-            path = self.corrector_path or shipped_rewriter() or shipped_corrector()
-            if path is None:
-                raise NotBuiltError("no trained corrector in models/rewriter or models/corrector; train one with "
-                                    "'mtfix train rewriter'")
-            if is_rewriter(path):
-                from mtfix.correct.rewriter import RewriteCorrector
-
-                # on the detector's SmolLM2 when it has one: one base model in memory
-                self._corrector = RewriteCorrector.load(str(path), lm=getattr(self.detector, "scorer", None),
-                                                        min_score=self.min_score, swap_score=self.swap_score,
-                                                        generator=getattr(self.detector, "generator", None))
-                return self._corrector
-            tagger = _tagger_of(self.detector)
-            mismatch = encoder_mismatch(path, tagger.model) if tagger is not None else None
-            if mismatch:
-                raise NotBuiltError(mismatch)
-            encoder = TaggerEncoder(tagger.model, tagger.tokenizer) if tagger is not None else None
-            self._corrector = Corrector.load(str(path), encoder=encoder, min_score=self.min_score,
-                                             swap_score=self.swap_score,
-                                             lm=getattr(self.detector, "scorer", None),
-                                             generator=getattr(self.detector, "generator", None))
+                place(self._corrector, self.device)
         return self._corrector
+
+    def _load_corrector(self) -> Any:
+        """The corrector: the LM rewriter by default, a span decoder where the folder holds one."""
+        from mtfix.correct import Corrector, TaggerEncoder, encoder_mismatch
+        from mtfix.errors import NotBuiltError
+
+        path = self.corrector_path or shipped_rewriter() or shipped_corrector()
+        if path is None:
+            raise NotBuiltError("no trained corrector in models/rewriter or models/corrector; train one with "
+                                "'mtfix train rewriter'")
+        if is_rewriter(path):
+            from mtfix.correct.rewriter import RewriteCorrector
+
+            # on the detector's SmolLM2 when it has one: one base model in memory
+            return RewriteCorrector.load(str(path), lm=getattr(self.detector, "scorer", None),
+                                         min_score=self.min_score, swap_score=self.swap_score,
+                                         generator=getattr(self.detector, "generator", None))
+        tagger = _tagger_of(self.detector)
+        mismatch = encoder_mismatch(path, tagger.model) if tagger is not None else None
+        if mismatch:
+            raise NotBuiltError(mismatch)
+        encoder = TaggerEncoder(tagger.model, tagger.tokenizer) if tagger is not None else None
+        return Corrector.load(str(path), encoder=encoder, min_score=self.min_score, swap_score=self.swap_score,
+                              lm=getattr(self.detector, "scorer", None),
+                              generator=getattr(self.detector, "generator", None))
 
     def correct(self, text: str, spans: Sequence[Span]) -> list[Edit]:
         """Edits for the spans of one text (an edit only where it beats keeping the original)."""
@@ -125,12 +136,15 @@ def _tagger_of(detector: Any) -> Any:
 
 def load(method: str | None = None, threshold: float | None = None, model: str | None = None,
          batch_size: int = 32, fast: bool = False, corrector: str | None = None,
-         min_score: float | None = None, swap_score: float | None = None, lm_gate: float | None = None) -> MTFix:
+         min_score: float | None = None, swap_score: float | None = None, lm_gate: float | None = None,
+         device: str | None = "auto") -> MTFix:
     """Load mtfix offline: the shipped fused detector by default (``fast``: the tagger alone), or ``method``
     ('fused', 'model', 'spell', 'lm', ...); the corrector (``corrector``: a folder other than
     models/corrector) loads when first used, with its own --min-score and --swap-score unless given;
-    ``lm_gate`` (fused detector) overrides the model's LM gate (0 sends every segment to the language model).
-    Out-of-range numbers raise InputError at once."""
+    ``lm_gate`` (fused detector) overrides the model's LM gate (0 sends every segment to the language model);
+    ``device``: auto (a CUDA GPU where there is one, else the CPU), cpu or cuda; on a GPU, the process's default
+    torch device becomes it. Out-of-range numbers and a missing GPU raise InputError at once."""
+    from mtfix.device import resolve, use
     from mtfix.errors import InputError
 
     for name, value in (("threshold", threshold), ("min_score", min_score), ("swap_score", swap_score),
@@ -139,5 +153,7 @@ def load(method: str | None = None, threshold: float | None = None, model: str |
             raise InputError(f"{name} is a probability: give a value from 0 to 1, not {value:g}")
     if not batch_size >= 1:
         raise InputError(f"batch_size must be at least 1, not {batch_size}")
+    where = resolve(device)
+    use(where)
     return MTFix(get_detector(method or default_method(fast, model), threshold, model, batch_size, lm_gate),
-                 corrector_path=corrector, min_score=min_score, swap_score=swap_score)
+                 corrector_path=corrector, min_score=min_score, swap_score=swap_score, device=where)

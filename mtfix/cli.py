@@ -16,6 +16,7 @@ from mtfix.text.outputs import OutputFile
 
 def cmd_detect(args: argparse.Namespace) -> int:
     from mtfix.detect import detect_segments, get_detector
+    from mtfix.device import place, resolve, use
     from mtfix.text.formats import read_segments
     from mtfix.render import Highlighter, progress
 
@@ -24,8 +25,11 @@ def cmd_detect(args: argparse.Namespace) -> int:
     segments = read_segments(args.input, args.input_format, args.text_field)
     first = next(segments, None)  # a missing, empty or binary input fails here, before any model loads
     segments = itertools.chain([first] if first else [], segments)
+    device = resolve(args.device)
+    use(device)
     detector = get_detector(args.method or default_method(args.fast, args.model), args.threshold, args.model,
                             args.batch_size, args.lm_gate)
+    place(detector, device)
     threshold = args.threshold if args.threshold is not None else 0.0
     out = OutputFile(args.output, [args.input])
     highlighter = Highlighter(out.stream) if args.format == "pretty" else None
@@ -171,7 +175,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
     first = next(segments, None)  # a missing, empty or binary input fails here, before any model loads
     segments = itertools.chain([first] if first else [], segments)
     mt = load(args.method, args.threshold, args.model, args.batch_size, args.fast, args.corrector, args.min_score,
-              args.swap_score, args.lm_gate)
+              args.swap_score, args.lm_gate, args.device)
     writer = _FixWriter(fmt, args)
     bad = total = 0
     held: list[tuple[Any, Any]] = []  # --interactive: everything is reviewed before anything is written
@@ -222,7 +226,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
                          chunk_size=args.chunk_size, workers=args.workers, engine=args.engine,
                          ray_address=args.ray_address, fast=args.fast, method=args.method,
                          threshold=args.threshold, lm_gate=args.lm_gate, model=args.model,
-                         corrector=args.corrector,
+                         corrector=args.corrector, device=args.device,
                          batch_size=args.batch_size, restart=args.restart)
     if not Path(args.input).exists():
         raise InputError(f"{args.input}: no such file")
@@ -380,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "changes nothing on dev but a few wrong-sense words, and makes the default 1.4 to 1.9x "
                         "faster; 0 reads every segment, the most thorough: see the README)")
     p.add_argument("--batch-size", type=int, default=32, help="segments per batch (default 32)")
+    _device_option(p)
     p.add_argument("--input-format", default="auto", choices=["auto", "text", "jsonl"],
                    help="auto: JSONL for .jsonl/.json/.ndjson files, plain text otherwise")
     p.add_argument("--text-field", default="text", help="JSONL field holding the text (default: text)")
@@ -578,6 +583,13 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corrector", help="a trained corrector folder (LM rewriter adapters, or a span decoder) "
                                        "instead of models/rewriter")
     p.add_argument("--batch-size", type=int, default=32, help="segments per batch (default 32)")
+    _device_option(p)
+
+
+def _device_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", metavar="{auto,cpu,cuda}",
+                   help="where the models run: auto (default) is a CUDA GPU where there is one, else the CPU; "
+                        "cuda or cuda:N asks for a GPU (an error where there is none)")
 
 
 def _quiet_transformers() -> None:

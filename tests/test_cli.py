@@ -34,7 +34,8 @@ def test_detect_jsonl_on_the_seed(capsys):
 
 def test_detect_pretty_shows_text_and_scores(capsys):
     code, out, _ = run(capsys, "detect", "--method", "spell", SEED)
-    assert code == 0 and "confidanteled each other" in out and "[pariad 1.00]" in out
+    # each flag with its score and its class
+    assert code == 0 and "confidanteled each other" in out and "[pariad 1.00 non-word]" in out
 
 
 def test_detect_from_stdin_jsonl_keeps_ids(monkeypatch, capsys):

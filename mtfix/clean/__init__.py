@@ -57,16 +57,20 @@ class CleanConfig:
     lm_gate: float | None = None
     model: str | None = None
     corrector: str | None = None
+    device: str = "auto"           # where the models run: auto, cpu, cuda (mtfix.device)
     batch_size: int = 32
     restart: bool = False
 
     def settings(self) -> dict[str, Any]:
         """Every option that can change an output byte: a journal written under other settings is not reused
         (the batch size is one: padding moves the models' scores in their last digits)."""
+        from mtfix.device import resolve
+
         keys = ("text_field", "policy", "suggest", "min_score", "swap_score", "max_density", "chunk_size", "fast",
                 "method", "threshold", "lm_gate", "model", "corrector", "input_format", "output_format",
                 "batch_size")
-        return {k: getattr(self, k) for k in keys}
+        # the device the models run on, as resolved (a GPU's scores differ from the CPU's in their last digits)
+        return {**{k: getattr(self, k) for k in keys}, "device": resolve(self.device)}
 
 
 @dataclass
@@ -229,7 +233,7 @@ class Cleaner:
 
         self.config = config
         self.mt = load(config.method, config.threshold, config.model, config.batch_size, config.fast,
-                       config.corrector, config.min_score, config.swap_score, config.lm_gate)
+                       config.corrector, config.min_score, config.swap_score, config.lm_gate, config.device)
         self.correct = config.policy == "fix" or config.suggest
 
     def process(self, chunk: int, records: list[Record]) -> ChunkResult:
