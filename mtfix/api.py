@@ -137,13 +137,15 @@ def _tagger_of(detector: Any) -> Any:
 def load(method: str | None = None, threshold: float | None = None, model: str | None = None,
          batch_size: int = 32, fast: bool = False, corrector: str | None = None,
          min_score: float | None = None, swap_score: float | None = None, lm_gate: float | None = None,
-         device: str | None = "auto") -> MTFix:
+         device: str | None = "auto", review: bool = False) -> MTFix:
     """Load mtfix offline: the shipped fused detector by default (``fast``: the tagger alone), or ``method``
     ('fused', 'model', 'spell', 'lm', ...); the corrector (``corrector``: a folder other than
     models/corrector) loads when first used, with its own --min-score and --swap-score unless given;
     ``lm_gate`` (fused detector) overrides the model's LM gate (0 sends every segment to the language model);
     ``device``: auto (a CUDA GPU where there is one, else the CPU), cpu or cuda; on a GPU, the process's default
-    torch device becomes it. Out-of-range numbers and a missing GPU raise InputError at once."""
+    torch device becomes it; ``review``: the fused detector's review point (its review threshold, every segment
+    read by the LM), for one article under review. Out-of-range numbers and a missing GPU raise InputError at
+    once."""
     from mtfix.device import resolve, use
     from mtfix.errors import InputError
 
@@ -153,6 +155,12 @@ def load(method: str | None = None, threshold: float | None = None, model: str |
             raise InputError(f"{name} is a probability: give a value from 0 to 1, not {value:g}")
     if not batch_size >= 1:
         raise InputError(f"batch_size must be at least 1, not {batch_size}")
+    if review:
+        from mtfix.detect import review_point
+
+        if threshold is not None or lm_gate is not None or fast or method not in (None, "fused"):
+            raise InputError("review is a point of the fused detector: it sets the threshold and the LM gate itself")
+        threshold, lm_gate = review_point(model)
     where = resolve(device)
     use(where)
     return MTFix(get_detector(method or default_method(fast, model), threshold, model, batch_size, lm_gate),

@@ -309,3 +309,17 @@ def test_fix_refuses_a_corrector_trained_on_another_detector_in_one_line(tiny_mo
     (other / "config.json").write_text(json.dumps({**config, "tagger_sha1": sha1_of(tagger / "model.safetensors")}))
     code, out, err = run(capsys, "fix", "--fast", "--model", tagger, "--corrector", other, "--threshold", "0", text)
     assert code == 0 and "another detector" not in err
+
+
+def test_review_point_sets_the_threshold_and_gate_itself(tmp_path, capsys):
+    text = tmp_path / "a.txt"
+    text.write_text("The two guides met.\n")
+    for extra, said in ((["--threshold", "0.4"], "without --threshold"), (["--fast"], "neither --fast"),
+                        (["--lm-gate", "0.1"], "without --threshold")):
+        code, _, err = run(capsys, "detect", text, "--review", *extra)
+        assert code == 1 and said in err and len(err.strip().splitlines()) == 1
+    folder = tmp_path / "detector"
+    (folder / "fused").mkdir(parents=True)
+    (folder / "fused" / "config.json").write_text(json.dumps({"threshold": 0.3}))
+    code, _, err = run(capsys, "fix", text, "--review", "--model", folder)
+    assert code != 0 and "no review point" in err and "fit_review_point" in err

@@ -78,6 +78,19 @@ def get_detector(method: str = "spell", threshold: float | None = None, model_pa
     raise NotBuiltError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
+def review_point(model_path: str | None = None) -> tuple[float, float]:
+    """The fused detector's review point: its review threshold and an LM gate of 0 (every segment read)."""
+    import json
+
+    path = Path(model_path) if model_path else shipped_detector()
+    config = path / "fused" / "config.json" if path else None
+    review = json.loads(config.read_text()).get("review_threshold") if config and config.exists() else None
+    if review is None:
+        raise NotBuiltError(f"no review point in {config or MODELS / 'detector' / 'fused'}; fit one with "
+                            "scripts/fit_review_point.py --write")
+    return float(review), 0.0
+
+
 def _classes(path: Path | None = None) -> Any:
     """The class head beside the detector folder ``path`` (else the shipped detector's), or None."""
     from mtfix.detect.classes import shipped_classes

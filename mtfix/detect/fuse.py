@@ -146,12 +146,13 @@ class FusionConfig:
     lm_gate: float = 0.0      # segments whose highest tagger P(BAD) is under this skip the LM (scripts/gate_fusion.py)
     stack: int | None = None  # a stacked head: its second stage's hidden width (0: logistic); None: one stage
     nonword_floor: float | None = None  # see nonword_floor; None: none (heads saved before stop 24)
+    review_threshold: float | None = None  # the review point (--review): more recall for one article under review
 
     def to_json(self) -> dict[str, Any]:
         return {"features": list(self.features), "hidden": self.hidden, "members": self.members,
                 "temperature": self.temperature, "bias": self.bias, "threshold": self.threshold,
                 "gate_nats": self.gate_nats, "lm_gate": self.lm_gate, "stack": self.stack,
-                "nonword_floor": self.nonword_floor}
+                "nonword_floor": self.nonword_floor, "review_threshold": self.review_threshold}
 
     def probability(self, logits: torch.Tensor) -> torch.Tensor:
         """Calibrated P(BAD) from the head's logits."""
@@ -272,7 +273,8 @@ def load_fusion(path: Path) -> tuple[FusionHead, FusionConfig]:
     raw = json.loads((path / "config.json").read_text())
     config = FusionConfig(tuple(raw["features"]), raw["hidden"], raw["temperature"], raw["threshold"],
                           raw.get("gate_nats", GATE_NATS), raw.get("bias", 0.0), raw.get("members", 1),
-                          raw.get("lm_gate", 0.0), raw.get("stack"), raw.get("nonword_floor"))
+                          raw.get("lm_gate", 0.0), raw.get("stack"), raw.get("nonword_floor"),
+                          raw.get("review_threshold"))
     second = (FusionHead(len(config.features) + len(CONTEXT), config.stack, config.members)
               if config.stack is not None else None)
     head = FusionHead(len(config.features), config.hidden, config.members, second)

@@ -1,0 +1,85 @@
+"""How many wrong-sense words the detector finds: dictionary pivot swaps and fluent wrong words a language model
+proposes (the lm-plausible kind, which no dictionary lists), made on the fly in the same clean sentences of a
+split, at the corpus default and at the review point.
+
+    python scripts/eval_sense_swaps.py --data runs/data/dataset --split dev --sentences 400 [--out FILE]
+
+Each clean sentence of the split (seeded order) gets one swap of each kind, in two copies; a swap is found when
+the detector flags a word of it. The words drawn for lm-plausible come from SmolLM2, the model the detector
+reads, which is the hard case: a word that model itself finds likely.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--split", default="dev", choices=["dev", "test"])
+    parser.add_argument("--sentences", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--out")
+    args = parser.parse_args()
+
+    from datasets import load_from_disk
+
+    from mtfix.data.build import default_resources, next_words
+    from mtfix.data.corrupt import corrupt
+    from mtfix.detect import review_point
+    from mtfix.detect.fuse import FusedDetector, lm_gated
+    from mtfix.models import shipped_detector
+    from mtfix.text.tokens import tokenize
+
+    split = load_from_disk(args.data)[args.split]
+    order = [i for i in range(len(split)) if split[i]["source"].startswith("clean")]
+    random.Random(args.seed).shuffle(order)
+    path = shipped_detector()
+    detector = FusedDetector.load(str(path), str(path / "fused"), lm_gate=0.0)
+    resources = default_resources()
+    resources.plausible = next_words(detector.scorer.model, detector.scorer.tokenizer)
+    made: dict[str, list[tuple[str, int, int]]] = {"pivot": [], "lm-plausible": []}
+    rng = random.Random(args.seed)
+    for i in order:
+        if min(len(v) for v in made.values()) >= args.sentences:
+            break
+        sentence = split[i]["text"]
+        for kind in made:
+            if len(made[kind]) >= args.sentences:
+                continue
+            found = corrupt(sentence, rng, resources, only=[kind])
+            if found is not None:
+                text, (span,) = found
+                made[kind].append((text, span.start, span.end))
+    corpus_threshold, corpus_gate = detector.config.threshold, detector.config.lm_gate
+    review, _ = review_point()
+    lines = [f"### Wrong-sense swaps found ({args.split}, {args.sentences} sentences a kind): share of swaps with a "
+             "flagged word", "", "| kind | swaps | corpus default | review point | example |", "|---|---|---|---|---|"]
+    started = time.time()
+    for kind, rows in made.items():
+        evidence = detector.evidence([t for t, _, _ in rows])
+        probs = detector.probabilities(evidence)
+        hits = [0, 0]
+        for (text, start, end), (_, tagger), p in zip(rows, evidence, probs):
+            tokens = tokenize(text)
+            inside = [j for j, t in enumerate(tokens) if t.start < end and start < t.end]
+            corpus = tagger if lm_gated(tagger, min(corpus_gate, corpus_threshold)) else p
+            hits[0] += any(corpus[j] >= corpus_threshold for j in inside)
+            hits[1] += any(p[j] >= review for j in inside)
+        text, start, end = rows[0]
+        lines.append(f"| {kind} | {len(rows)} | {hits[0] / len(rows):.2f} | {hits[1] / len(rows):.2f} | "
+                     f"{text[max(0, start - 30):start]}**{text[start:end]}**{text[end:end + 20]} |")
+        print(f"{kind}: {len(rows)} ({time.time() - started:.0f} s)", file=sys.stderr)
+    out = "\n".join(lines) + "\n"
+    print(out)
+    if args.out:
+        Path(args.out).write_text(out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
