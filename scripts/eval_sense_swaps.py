@@ -5,7 +5,8 @@ split, at the corpus default and at the review point.
     python scripts/eval_sense_swaps.py --data runs/data/dataset --split dev --sentences 400 [--out FILE]
 
 Each clean sentence of the split (seeded order) gets one swap of each kind, in two copies; a swap is found when
-the detector flags a word of it. The words drawn for lm-plausible come from SmolLM2, the model the detector
+the detector flags a word of it. The screen column: swaps with a word the language model finds at least
+gate_nats (4) surprising, the words for which the detector computes its candidates' contrast. The words drawn for lm-plausible come from SmolLM2, the model the detector
 reads, which is the hard case: a word that model itself finds likely.
 """
 from __future__ import annotations
@@ -58,20 +59,24 @@ def main() -> int:
     corpus_threshold, corpus_gate = detector.config.threshold, detector.config.lm_gate
     review, _ = review_point()
     lines = [f"### Wrong-sense swaps found ({args.split}, {args.sentences} sentences a kind): share of swaps with a "
-             "flagged word", "", "| kind | swaps | corpus default | review point | example |", "|---|---|---|---|---|"]
+             "flagged word", "", "| kind | swaps | screen: contrast computed | corpus default | review point | example |",
+             "|---|---|---|---|---|---|"]
     started = time.time()
     for kind, rows in made.items():
         evidence = detector.evidence([t for t, _, _ in rows])
         probs = detector.probabilities(evidence)
-        hits = [0, 0]
-        for (text, start, end), (_, tagger), p in zip(rows, evidence, probs):
+        hits = [0, 0, 0]
+        for (text, start, end), (scores, tagger), p in zip(rows, evidence, probs):
             tokens = tokenize(text)
             inside = [j for j, t in enumerate(tokens) if t.start < end and start < t.end]
             corpus = tagger if lm_gated(tagger, min(corpus_gate, corpus_threshold)) else p
             hits[0] += any(corpus[j] >= corpus_threshold for j in inside)
             hits[1] += any(p[j] >= review for j in inside)
+            # the cheap screen: the candidates' contrast is computed only for words this surprising
+            hits[2] += any(scores.surprisal[j] >= detector.config.gate_nats for j in inside)
         text, start, end = rows[0]
-        lines.append(f"| {kind} | {len(rows)} | {hits[0] / len(rows):.2f} | {hits[1] / len(rows):.2f} | "
+        lines.append(f"| {kind} | {len(rows)} | {hits[2] / len(rows):.2f} | {hits[0] / len(rows):.2f} | "
+                     f"{hits[1] / len(rows):.2f} | "
                      f"{text[max(0, start - 30):start]}**{text[start:end]}**{text[end:end + 20]} |")
         print(f"{kind}: {len(rows)} ({time.time() - started:.0f} s)", file=sys.stderr)
     out = "\n".join(lines) + "\n"

@@ -280,16 +280,19 @@ class Read:
             self.cache = state.cache if "cache" in state.keys() else state.past_key_values  # renamed in 5.x
             self.first = inner.lm_head(state.last_hidden_state[:, -1]).float().log_softmax(-1)
 
-    def _step(self, rows: torch.Tensor, cache: Any, written: torch.Tensor, mask: torch.Tensor, offset: int = 0
-              ) -> torch.Tensor:
+    def _step(self, rows: torch.Tensor, cache: Any, written: torch.Tensor, mask: torch.Tensor, offset: int = 0,
+              at: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """Log-probabilities after each of ``written`` (rows x steps of tokens, following prompt ``rows`` and
-        ``offset`` tokens already written after it, which ``cache`` holds)."""
+        ``offset`` tokens already written after it, which ``cache`` holds); with ``at`` (row and step indices),
+        only there (the output layer is the costliest part of a short continuation)."""
         lengths = torch.tensor(self.lengths)[rows] + offset
         positions = lengths.unsqueeze(1) + torch.arange(written.shape[1]).unsqueeze(0)
         with self.rewriter.adapted() as model:
             inner = model.get_base_model()
             hidden = inner.model(input_ids=written, attention_mask=mask, position_ids=positions, use_cache=True,
                                  **{_cache_name(inner.model): cache}).last_hidden_state
+            if at is not None:
+                hidden = hidden[at[0], at[1]]
             return inner.lm_head(hidden).float().log_softmax(-1)
 
     def nbest(self, n: int = 4, max_new_tokens: int = 24, min_new_tokens: int = 0) -> list[list[tuple[str, float]]]:
@@ -381,11 +384,15 @@ class Read:
             for k, j in enumerate(longer):  # each target but its last token, right-padded (padding reads nothing)
                 written[k, :len(jobs[j][1]) - 1] = torch.tensor(jobs[j][1][:-1])
             mask = torch.cat([self.mask[rows], torch.ones(len(longer), steps, dtype=torch.long)], dim=1)
-            logprobs = self._step(rows, _rows(self.cache, rows), written, mask)
-            for k, j in enumerate(longer):
-                ids = jobs[j][1]
-                picked = logprobs[k, torch.arange(len(ids) - 1), torch.tensor(ids[1:])]
-                values[j] += float(picked.sum())
+            # the output layer only where a target token is predicted: after each written token but the padding
+            at_rows = [k for k, j in enumerate(longer) for _ in range(len(jobs[j][1]) - 1)]
+            at_steps = [c for j in longer for c in range(len(jobs[j][1]) - 1)]
+            wanted = [t for j in longer for t in jobs[j][1][1:]]
+            logprobs = self._step(rows, _rows(self.cache, rows), written, mask,
+                                  at=(torch.tensor(at_rows), torch.tensor(at_steps)))
+            picked = logprobs.gather(1, torch.tensor(wanted).unsqueeze(1)).squeeze(1).tolist()
+            for k, value in zip(at_rows, picked):
+                values[longer[k]] += value
         for (r, _), value in zip(jobs, values):
             out[r].append(value)
         return out
@@ -453,7 +460,7 @@ class RewriteCorrector(Corrector):
     original), ranked by the reranking stage with keeping the original always one of the choices."""
 
     def __init__(self, rewriter: Rewriter, rerank: Any = None, beams: int = 4, min_score: float | None = None,
-                 swap_score: float | None = None, batch_size: int = 16, lm: Any = None, generator: Any = None
+                 swap_score: float | None = None, batch_size: int = 32, lm: Any = None, generator: Any = None
                  ) -> None:
         from mtfix.correct import Rerank
 
