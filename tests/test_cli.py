@@ -323,3 +323,11 @@ def test_review_point_sets_the_threshold_and_gate_itself(tmp_path, capsys):
     (folder / "fused" / "config.json").write_text(json.dumps({"threshold": 0.3}))
     code, _, err = run(capsys, "fix", text, "--review", "--model", folder)
     assert code != 0 and "no review point" in err and "fit_review_point" in err
+
+
+def test_the_shipped_review_point_reads_every_segment_and_flags_more_than_the_default():
+    from mtfix.detect import review_point
+
+    shipped = json.loads((ROOT / "models" / "detector" / "fused" / "config.json").read_text())
+    threshold, gate = review_point()
+    assert gate == 0.0 and 0.0 < threshold < shipped["threshold"]
