@@ -267,7 +267,8 @@ def test_conservative_is_the_span_decoder_and_round_trip_fills_in_its_settings(t
 
     seen = []
 
-    def record(method, threshold, model, batch_size, fast, corrector, min_score, swap_score, lm_gate):
+    def record(method, threshold, model, batch_size, fast, corrector, min_score, swap_score, lm_gate, device):
+        assert device == "auto"  # a GPU where there is one, unless told otherwise
         seen.append((corrector, min_score, swap_score, lm_gate))
         raise InputError("stop here")
 

@@ -201,6 +201,7 @@ def test_random_bytes_in_the_journal_are_one_line(tiny_models, tmp_path, monkeyp
     src = corpus(tmp_path / "in.jsonl", 60)
     out = tmp_path / "out.jsonl"
     _interrupted(tiny_models, src, out, monkeypatch, after=15)
+    capsys.readouterr()  # what the interrupted run wrote is not the resumed run's message
     journal = Path(f"{out}.journal")
     with sqlite3.connect(journal) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

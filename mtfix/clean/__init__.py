@@ -161,7 +161,8 @@ class Journal:
 
     def put(self, result: ChunkResult) -> None:
         text = result.to_json()
-        self.db.execute("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?)", (result.chunk, _digest(text), text))
+        # damage that reading the checkpoint did not meet (a free page, an index) shows when writing to it
+        self._query("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?)", (result.chunk, _digest(text), text))
 
     def get(self, chunk: int) -> ChunkResult | None:
         rows = self._query("SELECT sha, result FROM chunks WHERE id = ?", (chunk,))
