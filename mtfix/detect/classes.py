@@ -65,10 +65,10 @@ def reader_span(text: str, tokens: Sequence[Token], start: int, end: int) -> tup
 
 def features(text: str, tokens: Sequence[Token], start: int, end: int, generator: Any = None) -> list[float]:
     """The class head's features of ``text[start:end]`` (see FEATURES), ``tokens`` the text's tokens."""
-    from mtfix.data.classify import PRONOUNS
-    from mtfix.text.words import ARTICLES as _ARTICLES, PREPOSITIONS as _PREPOSITIONS, STOP
+    from mtfix.data.classify import PRONOUNS as pronouns
+    from mtfix.text.words import ARTICLES, PREPOSITIONS, STOP as stop
 
-    ARTICLES, PREPOSITIONS = _ARTICLES | {"one"}, set(_PREPOSITIONS)
+    articles, prepositions = ARTICLES | {"one"}, set(PREPOSITIONS)  # "in one Explosion": "one" as an article
 
     span = text[start:end]
     words = _WORD.findall(span)
@@ -102,13 +102,13 @@ def features(text: str, tokens: Sequence[Token], start: int, end: int, generator
                              or (prev_tok is not None and prev_tok.text == "-")
                              or (next_tok is not None and next_tok.text == "-")),
         "hyphen_inside": float(any("-" in w for w in words) or " -" in span or "- " in span),
-        "all_articles": float(bool(low) and set(low) <= ARTICLES),
-        "all_pronouns": float(bool(low) and set(low) <= PRONOUNS),
-        "all_prepositions": float(bool(low) and set(low) <= PREPOSITIONS),
-        "all_stop": float(bool(low) and set(low) <= STOP),
-        "any_article": float(bool(set(low) & ARTICLES)),
-        "any_pronoun": float(bool(set(low) & PRONOUNS)),
-        "any_preposition": float(bool(set(low) & PREPOSITIONS)),
+        "all_articles": float(bool(low) and set(low) <= articles),
+        "all_pronouns": float(bool(low) and set(low) <= pronouns),
+        "all_prepositions": float(bool(low) and set(low) <= prepositions),
+        "all_stop": float(bool(low) and set(low) <= stop),
+        "any_article": float(bool(set(low) & articles)),
+        "any_pronoun": float(bool(set(low) & pronouns)),
+        "any_preposition": float(bool(set(low) & prepositions)),
         "repeats_prev": float(prev_tok is not None and bool(low) and prev_tok.text.lower() == low[0]),
         "repeats_next": float(next_tok is not None and bool(low) and next_tok.text.lower() == low[-1]),
         "before_punct": float(next_tok is None or not next_tok.text[:1].isalnum()),
