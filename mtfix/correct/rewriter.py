@@ -9,6 +9,7 @@ model the detector already loads, so what ships is the adapters alone.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import random
@@ -239,11 +240,13 @@ class Rewriter:
         return out
 
 
-def _cache_name(model: Any) -> str:
-    """The keyword a decoder takes its cache by (transformers renamed past_key_values to cache)."""
+@functools.lru_cache(maxsize=8)
+def _cache_name(model_class: type) -> str:
+    """The keyword a decoder class takes its cache by (transformers renamed past_key_values to cache); looked up
+    once per class, not at every step of a beam search."""
     import inspect
 
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
 
 
 def _rows(cache: Any, index: torch.Tensor) -> Any:
@@ -267,7 +270,7 @@ class Read:
         self.eos = tok.eos_token_id
         encoded = [tok(prompt(*item), add_special_tokens=False)["input_ids"][-max_tokens:] for item in self.items]
         self.lengths = [len(e) for e in encoded]
-        self.width = width = max(self.lengths)
+        width = max(self.lengths)
         ids = torch.full((len(encoded), width), self.eos, dtype=torch.long)
         self.mask = torch.zeros(len(encoded), width, dtype=torch.long)
         for r, e in enumerate(encoded):  # left padding: every prompt ends where writing starts
@@ -290,7 +293,7 @@ class Read:
         with self.rewriter.adapted() as model:
             inner = model.get_base_model()
             hidden = inner.model(input_ids=written, attention_mask=mask, position_ids=positions, use_cache=True,
-                                 **{_cache_name(inner.model): cache}).last_hidden_state
+                                 **{_cache_name(type(inner.model)): cache}).last_hidden_state
             if at is not None:
                 hidden = hidden[at[0], at[1]]
             return inner.lm_head(hidden).float().log_softmax(-1)

@@ -19,7 +19,8 @@ def _zipf(word: str) -> float:
     return zipf_frequency(word, "en")
 
 
-def _words(s: str) -> list[str]:
+def words_of(s: str) -> list[str]:
+    """The words of ``s`` (letters and digits, with inner apostrophes and hyphens)."""
     return re.findall(r"[^\W_]+(?:['’-][^\W_]+)*", s)
 
 
@@ -45,15 +46,15 @@ def _kind(text: str, start: int, end: int, original: str, fix: str) -> str:
         return "spacing"
     if original.lower() == fix.lower():
         return "casing"
-    ow, fw = _words(original), _words(fix)
+    ow, fw = words_of(original), words_of(fix)
     if ow == fw:
         return "punctuation"
     if any(w.isalpha() and w.islower() and _zipf(w) == 0 for w in ow):
         return "non-word"
     low_o, low_f = [w.lower() for w in ow], [w.lower() for w in fw]
     if ow and not fw:
-        before = _words(text[max(0, start - 60):start])[-len(ow):]
-        after = _words(text[end:end + 60])[:len(ow)]
+        before = words_of(text[max(0, start - 60):start])[-len(ow):]
+        after = words_of(text[end:end + 60])[:len(ow)]
         if [w.lower() for w in before] == low_o or [w.lower() for w in after] == low_o:
             return "repetition"
     for group, name in ((ARTICLES | {"one"}, "article"), (PRONOUNS, "pronoun"), (set(PREPOSITIONS), "preposition")):

@@ -10,6 +10,7 @@ from mtfix.errors import NotBuiltError
 from mtfix.text.formats import Document, Segment
 from mtfix.text.spans import Span
 from mtfix.text.tokens import sentence_spans, tokenize
+from mtfix.detect.classes import shipped_classes
 from mtfix.models import MODELS, shipped_detector, shipped_fusion
 
 METHODS = ("fused", "model", "spell", "lm", "all-ok", "all-bad")
@@ -53,7 +54,7 @@ def get_detector(method: str = "spell", threshold: float | None = None, model_pa
     if method == "spell":
         from mtfix.detect.spell import SpellDetector
 
-        return Bounded(SpellDetector(), _classes())
+        return Bounded(SpellDetector(), shipped_classes())
     if method in ("model", "fused"):
         path = Path(model_path) if model_path else shipped_detector()
         if path is None or not (path / "config.json").exists():
@@ -67,14 +68,15 @@ def get_detector(method: str = "spell", threshold: float | None = None, model_pa
             from mtfix.detect.fuse import FusedDetector
 
             return Bounded(FusedDetector.load(str(path), str(fusion), threshold=threshold, batch_size=batch_size,
-                                              lm_gate=lm_gate), _classes(path))
+                                              lm_gate=lm_gate), shipped_classes(path))
         from mtfix.detect.tagger import TaggerDetector
 
-        return Bounded(TaggerDetector.load(str(path), threshold=threshold, batch_size=batch_size), _classes(path))
+        return Bounded(TaggerDetector.load(str(path), threshold=threshold, batch_size=batch_size),
+                       shipped_classes(path))
     if method == "lm":
         from mtfix.detect.lm import LMDetector
 
-        return Bounded(LMDetector(threshold=0.5 if threshold is None else threshold), _classes())
+        return Bounded(LMDetector(threshold=0.5 if threshold is None else threshold), shipped_classes())
     raise NotBuiltError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
@@ -89,13 +91,6 @@ def review_point(model_path: str | None = None) -> tuple[float, float]:
         raise NotBuiltError(f"no review point in {config or MODELS / 'detector' / 'fused'}; fit one with "
                             "scripts/fit_review_point.py --write")
     return float(review), 0.0
-
-
-def _classes(path: Path | None = None) -> Any:
-    """The class head beside the detector folder ``path`` (else the shipped detector's), or None."""
-    from mtfix.detect.classes import shipped_classes
-
-    return shipped_classes(path)
 
 
 MAX_WORD = 200     # characters: longer than any English word or ordinary address; flagged, never read by a model

@@ -12,7 +12,6 @@ import json
 import math
 import re
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -36,20 +35,12 @@ FEATURES = ("words_1", "words_2", "words_3", "log_chars", "min_zipf", "max_zipf"
             "next_capital", "hyphen_edge", "hyphen_inside", "all_articles", "all_pronouns", "all_prepositions",
             "all_stop", "any_article", "any_pronoun", "any_preposition", "repeats_prev", "repeats_next",
             "before_punct", "digits", "no_letters", "long_word", *(f"cand_{k}" for k in GENERATOR_KINDS))
-_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 _INNER_CAPITAL = re.compile(r"[a-z][A-Z]")
 
 
 def class_of_label(label: str) -> str | None:
     """The class a training label names (None for spans that name no artifact: untagged, keep)."""
     return FROM_LABEL.get(label)
-
-
-@lru_cache(maxsize=200_000)
-def _zipf(word: str) -> float:
-    from wordfreq import zipf_frequency
-
-    return zipf_frequency(word, "en")
 
 
 def reader_span(text: str, tokens: Sequence[Token], start: int, end: int) -> tuple[int, int]:
@@ -65,18 +56,20 @@ def reader_span(text: str, tokens: Sequence[Token], start: int, end: int) -> tup
 
 def features(text: str, tokens: Sequence[Token], start: int, end: int, generator: Any = None) -> list[float]:
     """The class head's features of ``text[start:end]`` (see FEATURES), ``tokens`` the text's tokens."""
-    from mtfix.data.classify import PRONOUNS as pronouns
+    from mtfix.data.classify import PRONOUNS as pronouns, words_of
+    from mtfix.detect.candidates import CandidateGenerator
     from mtfix.text.words import ARTICLES, PREPOSITIONS, STOP as stop
 
     articles, prepositions = ARTICLES | {"one"}, set(PREPOSITIONS)  # "in one Explosion": "one" as an article
 
     span = text[start:end]
-    words = _WORD.findall(span)
+    zipf = CandidateGenerator.zipf  # wordfreq's, remembered per word
+    words = words_of(span)
     low = [w.lower() for w in words]
     inside = [j for j, t in enumerate(tokens) if start <= t.start and t.end <= end]
     prev_tok = tokens[inside[0] - 1] if inside and inside[0] > 0 else None
     next_tok = tokens[inside[-1] + 1] if inside and inside[-1] + 1 < len(tokens) else None
-    zipfs = [_zipf(w) for w in low if w.isalpha()] or [7.0]
+    zipfs = [zipf(w) for w in low if w.isalpha()] or [7.0]
     starts = {a for a, _ in sentence_spans(text)}
     first = tokens[inside[0]] if inside else None
     initial = first is not None and (first.start in starts or (prev_tok is not None and prev_tok.text in ".!?:\""))
@@ -89,8 +82,8 @@ def features(text: str, tokens: Sequence[Token], start: int, end: int, generator
         "words_1": float(n <= 1), "words_2": float(n == 2), "words_3": float(n >= 3),
         "log_chars": math.log1p(len(span.strip())),
         "min_zipf": min(zipfs) / 8, "max_zipf": max(zipfs) / 8,
-        "oov_lower": float(any(w.isalpha() and w.islower() and _zipf(w) == 0 for w in words)),
-        "oov_any": float(any(w.isalpha() and _zipf(w.lower()) == 0 for w in words)),
+        "oov_lower": float(any(w.isalpha() and w.islower() and zipf(w) == 0 for w in words)),
+        "oov_any": float(any(w.isalpha() and zipf(w.lower()) == 0 for w in words)),
         "inner_capital": float(bool(_INNER_CAPITAL.search(span))),
         "capital_inside_sentence": float(bool(capitals) and not (initial and len(capitals) == 1
                                                                   and words[0] == capitals[0])),
