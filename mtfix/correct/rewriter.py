@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator, Sequence
 import torch
 
 from mtfix.correct import Corrector
+from mtfix.detect.lm import cache_rows
 
 MARK_OPEN, MARK_CLOSE = "[[", "]]"
 PROMPT = "Repair the marked words of this machine-translated English text.\nText: {marked}\nMarked: {span}\nFix:"
@@ -249,16 +250,6 @@ def _cache_name(model_class: type) -> str:
     return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
 
 
-def _rows(cache: Any, index: torch.Tensor) -> Any:
-    """A new cache holding the rows ``index`` of ``cache`` (rows may repeat: one prompt, many continuations)."""
-    from transformers import DynamicCache
-
-    out = DynamicCache()
-    for layer, held in enumerate(cache.layers):
-        out.update(held.keys.index_select(0, index), held.values.index_select(0, index), layer)
-    return out
-
-
 class Read:
     """A batch of prompts read once: their keys and values (left-padded to one width), the log-probabilities of
     the first token after each, and each prompt's length. ``nbest`` (beam search) and ``logprob`` (teacher-forced
@@ -324,7 +315,7 @@ class Read:
             live = [live[k] for k in keep]
             parents = None if parents is None else [parents[k] for k in keep]
             rows = torch.tensor([h[0] for h in live])
-            cache = _rows(self.cache if cache is None else cache,
+            cache = cache_rows(self.cache if cache is None else cache,
                           rows if parents is None else torch.tensor(parents))
             last = torch.tensor([[h[1][-1]] for h in live])  # the cache holds every token but the last
             mask = torch.cat([self.mask[rows], torch.ones(len(live), step, dtype=torch.long)], dim=1)
@@ -391,7 +382,7 @@ class Read:
             at_rows = [k for k, j in enumerate(longer) for _ in range(len(jobs[j][1]) - 1)]
             at_steps = [c for j in longer for c in range(len(jobs[j][1]) - 1)]
             wanted = [t for j in longer for t in jobs[j][1][1:]]
-            logprobs = self._step(rows, _rows(self.cache, rows), written, mask,
+            logprobs = self._step(rows, cache_rows(self.cache, rows), written, mask,
                                   at=(torch.tensor(at_rows), torch.tensor(at_steps)))
             picked = logprobs.gather(1, torch.tensor(wanted).unsqueeze(1)).squeeze(1).tolist()
             for k, value in zip(at_rows, picked):

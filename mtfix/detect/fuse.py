@@ -21,22 +21,26 @@ from torch import nn
 from mtfix.detect.candidates import Candidate, CandidateGenerator
 from mtfix.text.words import STOP
 from mtfix.text.features import case_pattern, freq_bucket
-from mtfix.detect.lm import LanguageModelScorer, WordScores
+from mtfix.detect.lm import FullContrast, LanguageModelScorer, WordScores
 from mtfix.text.spans import Span
 from mtfix.text.tokens import Token, is_word, tokenize
 
 KINDS = ("pivot", "spelling", "case", "spacing", "pronoun", "article")
+# the whole-window contrast (lm.FullContrast): the best related candidate's, the LM's own choice's, and whether the
+# word passed the screen that computes them
+FULL_FEATURES = ("full_contrast", "full_contrast_lm", "full_read")
 NO_CONTRAST = -8.0   # the contrast feature of a word with no candidate of a kind
 GATE_NATS = 4.0      # candidates are generated and scored only for words at least this surprising
 FEATURES = ("tagger", "tagger_logit", "tagger_neighbours", "surprisal", "entropy", "surprise_gap", "log_rank",
             "pieces", "prev_surprisal", "next_surprisal", "best_contrast", *(f"contrast_{k}" for k in KINDS),
-            *(f"has_{k}" for k in KINDS), *(f"case_{c}" for c in range(7)), "initial", "zipf", "stopword",
-            "punctuation", "length", "sent_tagger_mean", "sent_tagger_max", "sent_surprisal_mean", "sent_surprising",
-            "sent_words")
+            *(f"has_{k}" for k in KINDS), *FULL_FEATURES, *(f"case_{c}" for c in range(7)), "initial", "zipf",
+            "stopword", "punctuation", "length", "sent_tagger_mean", "sent_tagger_max", "sent_surprisal_mean",
+            "sent_surprising", "sent_words")
 GROUPS = {  # evidence groups, for the ablation (drop one at a time)
     "tagger": ("tagger", "tagger_logit", "tagger_neighbours"),
     "surprisal": ("surprisal", "entropy", "surprise_gap", "log_rank", "pieces", "prev_surprisal", "next_surprisal"),
     "contrast": ("best_contrast", *(f"contrast_{k}" for k in KINDS), *(f"has_{k}" for k in KINDS)),
+    "full": FULL_FEATURES,
     "lexical": (*(f"case_{c}" for c in range(7)), "initial", "zipf", "stopword", "punctuation", "length"),
     "sentence": ("sent_tagger_mean", "sent_tagger_max", "sent_surprisal_mean", "sent_surprising", "sent_words"),
 }
@@ -118,6 +122,8 @@ def word_features(scores: WordScores, tagger: Sequence[float]) -> torch.Tensor:
         per_kind = {k: NO_CONTRAST for k in KINDS}
         for cand, value in scores.contrast[i] if scores.contrast else []:
             per_kind[cand.kind] = max(per_kind[cand.kind], max(value, NO_CONTRAST))
+        related, choice = scores.full[i] if scores.full else (None, None)
+        read = float(bool(scores.full) and (related is not None or choice is not None))
         case = case_pattern(tok.text)
         initial = i == 0 or tokens[i - 1].text in {".", "!", "?", ":", "“", '"'}
         zipf = freq_bucket(tok.text)
@@ -127,6 +133,8 @@ def word_features(scores: WordScores, tagger: Sequence[float]) -> torch.Tensor:
             float(scores.pieces[i]), scores.surprisal[i - 1] if i else 0.0,
             scores.surprisal[i + 1] if i + 1 < n else 0.0, max(per_kind.values()),
             *(per_kind[k] for k in KINDS), *(float(per_kind[k] > NO_CONTRAST) for k in KINDS),
+            NO_CONTRAST if related is None else max(related, NO_CONTRAST),
+            NO_CONTRAST if choice is None else max(choice, NO_CONTRAST), read,
             *(float(case == c) for c in range(7)), float(initial), zipf / 9.0,
             float(tok.text.lower() in STOP), float(not is_word(tok)), min(len(tok.text), 20) / 20.0, *sentence[i]])
     return torch.tensor(rows, dtype=torch.float32).reshape(n, len(FEATURES))
@@ -147,12 +155,21 @@ class FusionConfig:
     stack: int | None = None  # a stacked head: its second stage's hidden width (0: logistic); None: one stage
     nonword_floor: float | None = None  # see nonword_floor; None: none (heads saved before stop 24)
     review_threshold: float | None = None  # the review point (--review): more recall for one article under review
+    full_contrast: dict[str, Any] | None = None  # lm.FullContrast's settings the head was fitted with (None: defaults)
 
     def to_json(self) -> dict[str, Any]:
         return {"features": list(self.features), "hidden": self.hidden, "members": self.members,
                 "temperature": self.temperature, "bias": self.bias, "threshold": self.threshold,
                 "gate_nats": self.gate_nats, "lm_gate": self.lm_gate, "stack": self.stack,
-                "nonword_floor": self.nonword_floor, "review_threshold": self.review_threshold}
+                "nonword_floor": self.nonword_floor, "review_threshold": self.review_threshold,
+                **({"full_contrast": self.full_contrast} if self.full_contrast is not None else {})}
+
+    @property
+    def full(self) -> FullContrast | None:
+        """The whole-window contrast the head reads (None: a head that reads none of FULL_FEATURES)."""
+        if not set(FULL_FEATURES) & set(self.features):
+            return None
+        return FullContrast(**(self.full_contrast or {}))
 
     def probability(self, logits: torch.Tensor) -> torch.Tensor:
         """Calibrated P(BAD) from the head's logits."""
@@ -274,7 +291,7 @@ def load_fusion(path: Path) -> tuple[FusionHead, FusionConfig]:
     config = FusionConfig(tuple(raw["features"]), raw["hidden"], raw["temperature"], raw["threshold"],
                           raw.get("gate_nats", GATE_NATS), raw.get("bias", 0.0), raw.get("members", 1),
                           raw.get("lm_gate", 0.0), raw.get("stack"), raw.get("nonword_floor"),
-                          raw.get("review_threshold"))
+                          raw.get("review_threshold"), raw.get("full_contrast"))
     second = (FusionHead(len(config.features) + len(CONTEXT), config.stack, config.members)
               if config.stack is not None else None)
     head = FusionHead(len(config.features), config.hidden, config.members, second)
@@ -327,7 +344,8 @@ class FusedDetector:
         leaves to the tagger gets its tokens only (no LM scores)."""
         tagger = self.tagger.word_probabilities(list(texts))
         asked = [i for i, probs in enumerate(tagger) if probs and not self.gated(probs)]
-        scored = self.scorer.score([texts[i] for i in asked], gated_candidates(self.generator, self.config.gate_nats))
+        scored = self.scorer.score([texts[i] for i in asked], gated_candidates(self.generator, self.config.gate_nats),
+                                   self.config.full)
         scores = [WordScores(tokenize(text), [], []) for text in texts]
         for i, found in zip(asked, scored):
             scores[i] = found
@@ -378,6 +396,8 @@ class FusedDetector:
                     cand, value = max(scores.contrast[i], key=lambda cv: cv[1])
                     if value > 0:
                         found.update(candidate=cand.replacement, kind=cand.kind, contrast=round(value, 2))
+                if scores.full and scores.full[i][1] is not None and scores.full[i][1] > 0:
+                    found.update(lm_choice=scores.full_best[i][1], lm_contrast=round(scores.full[i][1], 2))
                 return found
             out.append(word_spans(scores.tokens, probs, self.threshold, why))
         return out

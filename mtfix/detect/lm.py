@@ -17,6 +17,7 @@ import torch
 
 from mtfix.errors import MtfixError
 from mtfix.text.spans import Span
+from mtfix.text.words import STOP
 from mtfix.text.tokens import Token, tokenize
 
 if TYPE_CHECKING:
@@ -85,6 +86,44 @@ class WordScores:
     pieces: list[int] = field(default_factory=list)
     contrast: list[list[tuple["Candidate", float]]] = field(default_factory=list)
     lines: list[int] | None = None  # each token's line of the text, where a detector records it (fuse.line_ids)
+    # per token, where the whole-window contrast was computed (FullContrast): the best related candidate's and the
+    # best of the LM's own choices' (log P of the window with it - with the word; None: not computed), and which
+    full: list[tuple[float | None, float | None]] = field(default_factory=list)
+    full_best: list[tuple["Candidate | None", str | None]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FullContrast:
+    """Which words get the whole-window contrast, and with what: for each word at least ``screen_nats``
+    surprising (the cheap screen), the ``related`` candidates of the generator with the best first-token contrast
+    and the language model's own ``choices`` (its likeliest whole words there from its top 16 tokens, left context
+    alone, function words left out), each scored
+    as the log-probability of the word's tokens and the ``right`` tokens after them with the candidate in the
+    word's place, less the same with the word: the right context says whether the candidate fits the sentence,
+    which the first-token contrast (left context only) cannot. The prefix is read once (its keys and values
+    reused); every candidate of a batch of segments is scored in one further pass."""
+
+    screen_nats: float = 10.0
+    related: int = 1
+    choices: int = 1
+    right: int = 3
+
+
+def cache_rows(cache: Any, index: torch.Tensor, length: int | None = None) -> Any:
+    """A new key/value cache holding the rows ``index`` of ``cache`` (rows may repeat: one prefix, many
+    continuations), and of them the first ``length`` positions (None: all)."""
+    from transformers import DynamicCache
+
+    out = DynamicCache()
+    for layer, held in enumerate(cache.layers):
+        keys, values = held.keys[:, :, :length], held.values[:, :, :length]
+        out.update(keys.index_select(0, index), values.index_select(0, index), layer)
+    return out
+
+
+def is_word_text(text: str) -> bool:
+    """A word the whole-window contrast is computed for: letters (an apostrophe or hyphen inside allowed)."""
+    return any(c.isalpha() for c in text) and all(c.isalpha() or c in "'’-" for c in text)
 
 
 CandidateFn = Callable[[str, list[Token], list[float]], list[list["Candidate"]]]
@@ -107,14 +146,16 @@ class LanguageModelScorer:
         self._cache_arg = "cache" if "cache" in forward else "past_key_values"
         self._unpacked: tuple[Any, torch.Tensor, torch.Tensor | None] | None = None  # see _output_rows
 
-    def score(self, texts: Sequence[str], candidates: CandidateFn | None = None) -> list[WordScores]:
+    def score(self, texts: Sequence[str], candidates: CandidateFn | None = None,
+              full: FullContrast | None = None) -> list[WordScores]:
         """Word scores for each text, batched by length; ``candidates`` (text, tokens, surprisal) -> candidates
-        per word, whose contrast is read off the same forward pass."""
+        per word, whose contrast is read off the same forward pass; with ``full``, the whole-window contrast of
+        the screened words (FullContrast)."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out: list[WordScores | None] = [None] * len(texts)
         for b in range(0, len(order), self.batch_size):
             idx = order[b:b + self.batch_size]
-            for i, scores in zip(idx, self._batch([texts[i] for i in idx], candidates)):
+            for i, scores in zip(idx, self._batch([texts[i] for i in idx], candidates, full)):
                 out[i] = scores
         return [o for o in out if o is not None]
 
@@ -202,7 +243,8 @@ class LanguageModelScorer:
                 first = head_logits[r, end, tail_ids[k, 0]] - head_norm[r, end] if len(s) > shared[g] else 0.0
                 out[g].append(float(picked[r].sum()) + float(first) + float(tail[k].sum()))
 
-    def _batch(self, texts: list[str], candidates: CandidateFn | None) -> list[WordScores]:
+    def _batch(self, texts: list[str], candidates: CandidateFn | None,
+               full: FullContrast | None = None) -> list[WordScores]:
         enc = [self.tokenizer(t, return_offsets_mapping=True, add_special_tokens=False) for t in texts]
         width = 1 + max((len(e["input_ids"]) for e in enc), default=0)
         ids = torch.full((len(texts), width), self.bos, dtype=torch.long)
@@ -211,23 +253,26 @@ class LanguageModelScorer:
             ids[i, 1:1 + len(e["input_ids"])] = torch.tensor(e["input_ids"], dtype=torch.long)
             mask[i, :1 + len(e["input_ids"])] = 1
         with torch.inference_mode():
-            hidden = self.model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
+            read = self.model.base_model(input_ids=ids, attention_mask=mask, use_cache=full is not None)
+            hidden = read.last_hidden_state
             # the hidden state before each of the texts' LM tokens (padding left out), in text order: row
             # starts[i] + k predicts token k of text i
             states = hidden[:, :-1][mask[:, 1:].bool()]
             targets = ids[:, 1:][mask[:, 1:].bool()]
-            target_logit, norm, entropy, rank = self._token_stats(states, targets)
+            top = 16 if full is not None and full.choices else 0
+            target_logit, norm, entropy, rank, top_ids = self._token_stats(states, targets, top=top)
         starts = [0]
         for e in enc:
             starts.append(starts[-1] + len(e["input_ids"]))
         target_logp = (target_logit - norm).tolist()
         entropy_list, log_ranks = entropy.tolist(), torch.log1p(rank.double()).tolist()
         results, asked = [], []  # asked: (text, word, candidate, row, changed text): the contrasts to read
+        spans: list[Any] = []  # per text, each word's first and last LM token and the tokens' offsets
         for i, (text, e) in enumerate(zip(texts, enc)):
             tokens = tokenize(text)
             n, base = len(tokens), starts[i]
             surprisal, ent, log_rank = [0.0] * n, [0.0] * n, [0.0] * n
-            pieces, first = [0] * n, [-1] * n
+            pieces, first, last = [0] * n, [-1] * n, [-1] * n
             offsets = e["offset_mapping"]
             j = 0
             for k, (start, end) in enumerate(offsets):
@@ -237,6 +282,7 @@ class LanguageModelScorer:
                     if tokens[w].start >= max(end, start + 1):
                         break
                     pieces[w] += 1
+                    last[w] = k
                     if first[w] < 0:
                         first[w] = k
                         log_rank[w] = log_ranks[base + k]
@@ -253,20 +299,124 @@ class LanguageModelScorer:
                         changed = text[before:cand.start] + cand.replacement + text[cand.end:cand.end + 24]
                         asked.append((i, w, cand, base + k, changed))
             results.append(WordScores(tokens, surprisal, ent, log_rank, pieces, [[] for _ in range(n)]))
+            if full is not None:
+                results[-1].full = [(None, None)] * n
+                results[-1].full_best = [(None, None)] * n
+                spans.append((first, last, offsets))
         if candidates is not None:
             self._contrast(asked, states, target_logit, results)
+        if full is not None:
+            target_logp_t = target_logit - norm
+            variants = self._full_variants(texts, enc, spans, starts, results, full, target_logp_t, top_ids)
+            self._full_contrast(variants, read.get(self._cache_arg), states, norm, target_logp_t, results)
         return results
 
+    def _whole_words(self) -> torch.Tensor:
+        """Which tokens of the vocabulary are a whole word's start: a space, then letters only."""
+        if getattr(self, "_word_starts", None) is None:
+            vocab = self.tokenizer.get_vocab()
+            flags = torch.zeros(max(vocab.values()) + 1, dtype=torch.bool)
+            for piece, i in vocab.items():
+                text = self.tokenizer.convert_tokens_to_string([piece])
+                flags[i] = len(text) > 2 and text[0] == " " and text[1:].isalpha()
+            self._word_starts = flags
+        return self._word_starts
+
+    def _full_variants(self, texts: list[str], enc: list[Any], spans: list[Any], starts: list[int],
+                       results: list[WordScores], full: FullContrast, target_logp: torch.Tensor,
+                       top_ids: torch.Tensor | None) -> list[tuple[Any, ...]]:
+        """The (text, word, which, candidate or choice, prefix length, tail ids, original log-probability, state
+        row) of every whole-window contrast to compute: ``which`` 0 for a related candidate, 1 for the LM's choice;
+        the state row predicts the tail's first token (the word's first token in the original)."""
+        variants = []
+        words = self._whole_words() if top_ids is not None else None
+        for i, (text, e, (first, last, offsets)) in enumerate(zip(texts, enc, spans)):
+            ids, base, scores = e["input_ids"], starts[i], results[i]
+            for w, tok in enumerate(scores.tokens):
+                if first[w] < 0 or scores.surprisal[w] < full.screen_nats or not is_word_text(tok.text):
+                    continue
+                k0, k1 = first[w], last[w]
+                stop = min(len(ids), k1 + 1 + full.right)
+                right = ids[k1 + 1:stop]
+                original = float(target_logp[base + k0:base + stop].sum())
+                before = offsets[k0 - 1][1] if k0 else 0
+                related = sorted(scores.contrast[w], key=lambda cv: -cv[1])[:full.related] if scores.contrast else []
+                for cand, _ in related:
+                    if cand.start < offsets[k0][0] or cand.end > offsets[k1][1]:
+                        continue  # a candidate reaching past the word's tokens (a merge with the next word)
+                    region = self.tokenizer(text[before:cand.start] + cand.replacement + text[cand.end:offsets[k1][1]],
+                                            add_special_tokens=False)["input_ids"]
+                    if region:
+                        variants.append((i, w, 0, cand, k0 + 1, region + right, original, base + k0))
+                own = ids[k0]
+                if words is None or not self.tokenizer.decode([own]).startswith(" "):
+                    continue  # the LM's choices are whole words after a space: only for a word read that way
+                taken = 0
+                for t in top_ids[base + k0].tolist():
+                    if taken >= full.choices:
+                        break
+                    if t == own or t >= len(words) or not words[t]:
+                        continue
+                    choice = self.tokenizer.decode([t]).strip()
+                    if choice.lower() == tok.text.lower() or choice.lower() in STOP:
+                        continue  # a function word fits almost anywhere: it says nothing of the word
+                    tail_text = text[tok.end:offsets[k1][1]]
+                    rest = self.tokenizer(tail_text, add_special_tokens=False)["input_ids"] if tail_text else []
+                    region = [t] + rest
+                    variants.append((i, w, 1, choice, k0 + 1, region + right, original, base + k0))
+                    taken += 1
+        return variants
+
+    def _full_contrast(self, variants: list[tuple[Any, ...]], cache: Any, states: torch.Tensor, norm: torch.Tensor,
+                       target_logp: torch.Tensor, results: list[WordScores], chunk: int = 64) -> None:
+        """Score ``variants`` (_full_variants) from the batch's cached keys and values: the first token of each
+        from the hidden state before the word, the rest in one pass over every variant's tail."""
+        if not variants:
+            return
+        variants = sorted(variants, key=lambda v: v[4])  # alike prefixes together: each chunk reads fewer positions
+        for c in range(0, len(variants), chunk):
+            part = variants[c:c + chunk]
+            tail = max(len(v[5]) for v in part)
+            width = max(v[4] for v in part)  # the cached positions any of them reads: the longest prefix
+            ids = torch.full((len(part), tail), self.bos, dtype=torch.long)
+            mask = torch.zeros(len(part), width + tail, dtype=torch.long)
+            positions = torch.zeros(len(part), tail, dtype=torch.long)
+            for r, (i, w, _, _, prefix, seq, _, _) in enumerate(part):
+                ids[r, :len(seq)] = torch.tensor(seq)
+                mask[r, :prefix] = 1
+                mask[r, width:width + len(seq)] = 1
+                positions[r] = torch.arange(prefix, prefix + tail)
+            index = torch.tensor([v[0] for v in part])
+            with torch.inference_mode():
+                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False,
+                                    **{self._cache_arg: cache_rows(cache, index, width)}).logits[:, :-1].float()
+                picked = (logits.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1))
+                picked = picked * mask[:, width + 1:]
+                rows = torch.tensor([v[7] for v in part])
+                weight, bias = self._output_rows(ids[:, 0])
+                first = (states[rows].float() * weight).sum(1) + (0.0 if bias is None else bias)
+                first = first.to(states.dtype).float() - norm[rows]
+            for r, (i, w, which, found, _, _, original, _) in enumerate(part):
+                value = float(first[r]) + float(picked[r].sum()) - original
+                best = list(results[i].full[w])
+                names = list(results[i].full_best[w])
+                if best[which] is None or value > best[which]:
+                    best[which], names[which] = value, found
+                results[i].full[w] = (best[0], best[1])
+                results[i].full_best[w] = (names[0], names[1])
+
     def _token_stats(self, states: torch.Tensor, targets: torch.Tensor, block: int = 256,
-                     chunk: int = 32) -> tuple[torch.Tensor, ...]:
+                     chunk: int = 32, top: int = 0) -> tuple[Any, ...]:
         """Per row of ``states``: the output layer's logit of its target token, the log of the softmax's
         normaliser, the entropy of the distribution (nats) and the target's rank (how many tokens the LM finds
         likelier). The output layer runs ``block`` rows at a time and its logits are read ``chunk`` rows at a
         time, so that the vocabulary-wide logits of a batch never lie in memory at once and each piece is read
         while in cache (the fastest sizes on 2 cores); the logits are the layer's own (bf16 where the model is),
-        computed in float32 from there on."""
+        computed in float32 from there on. With ``top``, also the ``top`` likeliest tokens of every row (else
+        None)."""
         head = self.model.get_output_embeddings()
         found = torch.empty(4, len(targets), dtype=torch.float32)
+        n_top, top_ids = top, (torch.empty(len(targets), top, dtype=torch.long) if top else None)
         for b in range(0, len(targets), block):
             raw = head(states[b:b + block])
             last = min(b + block, len(targets))
@@ -282,7 +432,9 @@ class LanguageModelScorer:
                 found[1, c:end] = norm
                 found[2, c:end] = norm - torch.bmm(e[:, None], logits[:, :, None]).reshape(-1) / total
                 found[3, c:end] = (logits > target).sum(1, dtype=torch.int32)
-        return found[0], found[1], found[2], found[3]
+                if top_ids is not None:
+                    top_ids[c:end] = logits.topk(n_top, 1).indices
+        return found[0], found[1], found[2], found[3], top_ids
 
     def _output_rows(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The output layer's weight rows (and biases) of the tokens ``ids``, in float32. A dynamically quantised

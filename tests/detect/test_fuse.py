@@ -131,9 +131,9 @@ class CountingScorer:
     def __init__(self, scorer):
         self.scorer, self.asked = scorer, []
 
-    def score(self, texts, candidates=None):
+    def score(self, texts, candidates=None, full=None):
         self.asked += texts
-        return self.scorer.score(texts, candidates)
+        return self.scorer.score(texts, candidates, full)
 
 
 def test_the_lm_gate_leaves_quiet_segments_to_the_tagger(scorer, tmp_path):
@@ -697,3 +697,36 @@ def test_train_fusion_passes_the_nonword_floor_option_on(monkeypatch, option, fl
     monkeypatch.setattr("mtfix.detect.train.train_fusion", lambda config, log: seen.append(config))
     assert main(["train", "fusion", "--data", "d", "--tagger", "t", "--out", "o", *option]) == 0
     assert [c.nonword_floor for c in seen] == [floor]
+
+
+class RecordingScorer(CountingScorer):
+    def score(self, texts, candidates=None, full=None):
+        self.full = full
+        return super().score(texts, candidates, full)
+
+
+def test_the_whole_window_contrast_is_read_only_by_a_head_that_uses_it(scorer, tmp_path):
+    from mtfix.detect.fuse import FULL_FEATURES
+    from mtfix.detect.lm import FullContrast
+
+    settings = {"screen_nats": 0.0, "related": 1, "choices": 0, "right": 2}
+    save_fusion(FusionHead(len(FEATURES), 8), FusionConfig(hidden=8, full_contrast=settings), tmp_path / "with")
+    without = tuple(f for f in FEATURES if f not in FULL_FEATURES)
+    save_fusion(FusionHead(len(without), 8), FusionConfig(without, hidden=8), tmp_path / "without")
+    for name, expected in (("with", FullContrast(**settings)), ("without", None)):
+        head, config = load_fusion(tmp_path / name)
+        assert config.full == expected
+        recording = RecordingScorer(scorer)
+        detector = FusedDetector(FixedTagger(), head, config, scorer=recording, generator=CandidateGenerator())
+        ((scores, _),) = detector.evidence(["0.5 the two guides met today"])
+        assert recording.full == expected
+        x = word_features(scores, [0.5] * len(scores.tokens))
+        read = x[:, FEATURES.index("full_read")]
+        if expected is None:  # no whole-window pass: the columns say so
+            assert scores.full == [] and read.sum() == 0
+            assert (x[:, FEATURES.index("full_contrast")] == NO_CONTRAST).all()
+        else:  # every word passes a screen of 0 nats; "guides" has candidates, so a related contrast
+            k = [t.text for t in scores.tokens].index("guides")
+            assert read[k] == 1 and scores.full[k][0] is not None
+            assert x[k, FEATURES.index("full_contrast")] == pytest.approx(max(scores.full[k][0], NO_CONTRAST), abs=1e-4)
+        assert detector.probabilities([(scores, [0.5] * len(scores.tokens))])[0]  # the head reads its columns

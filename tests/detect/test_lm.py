@@ -110,3 +110,47 @@ def test_token_stats_do_not_depend_on_how_the_rows_are_cut(tiny_scorer):
         assert (got[0] - got[1]).tolist() == pytest.approx(target.tolist(), abs=1e-5)
         assert got[2].tolist() == pytest.approx((-(logp.exp() * logp).sum(1)).tolist(), abs=1e-4)
         assert got[3].tolist() == (logp > target[:, None]).sum(1).tolist()
+
+
+def test_full_contrast_is_the_windows_log_probability_with_the_candidate_less_with_the_word(tiny_scorer):
+    from mtfix.detect.candidates import Candidate
+    from mtfix.detect.lm import FullContrast
+
+    texts = ["the two guides discussed the need to improve relations", "guides met", "a short one here"]
+
+    def candidates(text, tokens, surprisal):
+        return [[Candidate(t.start, t.end, "leaders", "pivot")] if t.text == "guides" else [] for t in tokens]
+
+    full = FullContrast(screen_nats=0.0, related=1, choices=1, right=3)
+    scores = tiny_scorer.score(texts, candidates, full)
+    for text, ws in zip(texts, scores):
+        assert len(ws.full) == len(ws.tokens)
+        for tok, (related, choice), (cand, _) in zip(ws.tokens, ws.full, ws.full_best):
+            assert choice is None  # the MiniLM word pieces carry no leading space: the LM's choices need one
+            if tok.text != "guides":
+                assert related is None
+                continue
+            # the window: the word and the three LM tokens after it (one word each here), scored whole
+            words = text.split()
+            k = words.index("guides")
+            before, after = " ".join(words[:k + 4]), " ".join(words[:k] + ["leaders"] + words[k + 1:k + 4])
+            expected = tiny_scorer.logprob([after])[0] - tiny_scorer.logprob([before])[0]
+            assert cand.replacement == "leaders"
+            assert related == pytest.approx(expected, abs=1e-3)
+    # batching does not change the values
+    alone = [tiny_scorer.score([t], candidates, full)[0].full for t in texts]
+    for a, b in zip(alone, scores):
+        assert [x[0] for x in a] == pytest.approx([x[0] for x in b.full], abs=1e-4)
+    # without FullContrast nothing of it is computed
+    assert tiny_scorer.score(texts[:1], candidates)[0].full == []
+
+
+def test_real_smollm2_full_contrast_finds_the_word_the_sentence_wanted():
+    """The language model's own choice, scored with the right context, names the round trip's "dynamics"."""
+    from mtfix.detect.lm import FullContrast
+
+    scorer = LanguageModelScorer()
+    (ws,) = scorer.score(["The party is gaining dynamics ahead of the election."], None, FullContrast())
+    k = [t.text for t in ws.tokens].index("dynamics")
+    assert ws.full_best[k][1] == "momentum" and ws.full[k][1] > 5.0
+    assert ws.full[k][0] is None  # no candidate function: no related candidate
