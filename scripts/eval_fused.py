@@ -105,6 +105,12 @@ def main() -> None:
                              "the model's own; 0: none)")
     parser.add_argument("--fusion-evidence", default="runs/fusion/evidence.pt",
                         help="the evidence the head was trained on (for the ablation's retrained heads)")
+    parser.add_argument("--ablation", default="all",
+                        help="the evidence groups to drop one at a time, comma-separated ('all': every group; "
+                             "'none': no ablation)")
+    parser.add_argument("--compare", action="append", default=[], metavar="NAME=FOLDER",
+                        help="another fusion head (a fused/ folder) scored on the same evidence, e.g. the head "
+                             "shipped before (repeatable)")
     args = parser.parse_args()
     from mtfix.text.formats import write_jsonl
     from mtfix.detect.fuse import FEATURES, GROUPS, FusedDetector
@@ -132,8 +138,19 @@ def main() -> None:
     methods = {"tagger": {"method": "tagger"}, "lm": {"method": "lm"}, "fused": {**shipped, "gate": gate}}
     if gate > 0:  # the default reads with the LM gate; the same head without it, for comparison
         methods["fused, no LM gate"] = shipped
+    from mtfix.detect.fuse import load_fusion
+
+    for spec in args.compare:
+        name, _, folder = spec.partition("=")
+        other, other_config = load_fusion(Path(folder))
+        methods[f"fused {name}"] = {"method": "fused", "head": other, "columns": other_config.features,
+                                    "calibrate": other_config.word_probability, "gate": other_config.lm_gate}
+    dropped = list(GROUPS) if args.ablation == "all" else [g for g in args.ablation.split(",") if g and g != "none"]
+    unknown = [g for g in dropped if g not in GROUPS]
+    if unknown:
+        parser.error(f"no evidence group {', '.join(unknown)}; choose among {', '.join(GROUPS)}")
     fusion_ev = Path(args.fusion_evidence)
-    if fusion_ev.exists():
+    if fusion_ev.exists() and dropped:
         from mtfix.detect.fuse import select
         from mtfix.detect.train import (FusionTrainConfig, evidence_groups, fit_head, fit_stacked, fusion_weights,
             join_evidence, second_stage_weights, train_evidence_path)
@@ -146,7 +163,8 @@ def main() -> None:
             fusion = join_evidence(fusion, torch.load(train_evidence_path(fusion_ev)))
         data = fusion["train"]
         weights = fusion_weights(fusion, config)
-        for group, names in GROUPS.items():
+        for group in dropped:
+            names = GROUPS[group]
             columns = [f for f in FEATURES if f not in names]
             if config.stack is None:
                 head = fit_head(select(data["x"], columns), data["y"], weights, record["chosen_hidden"],

@@ -5,9 +5,11 @@ split, at the corpus default and at the review point.
     python scripts/eval_sense_swaps.py --data runs/data/dataset --split dev --sentences 400 [--out FILE]
 
 Each clean sentence of the split (seeded order) gets one swap of each kind, in two copies; a swap is found when
-the detector flags a word of it. The screen column: swaps with a word the language model finds at least
-gate_nats (4) surprising, the words for which the detector computes its candidates' contrast. The words drawn for lm-plausible come from SmolLM2, the model the detector
-reads, which is the hard case: a word that model itself finds likely.
+the detector flags a word of it. The screen columns: swaps with a word the language model finds at least gate_nats
+(4) surprising, the words for which the detector computes its candidates' first-token contrast; and, for a head that
+reads it, swaps with a word that passed the whole-window contrast's screen (lm.FullContrast). The words drawn for
+lm-plausible come from SmolLM2, the model the detector reads, which is the hard case: a word that model itself finds
+likely. --model compares another detector folder (its review point where it has one).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ def main() -> int:
     parser.add_argument("--split", default="dev", choices=["dev", "test"])
     parser.add_argument("--sentences", type=int, default=400)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--model", help="the detector folder (tagger, head in fused/; default: the shipped one)")
     parser.add_argument("--out")
     args = parser.parse_args()
 
@@ -39,8 +42,9 @@ def main() -> int:
     split = load_from_disk(args.data)[args.split]
     order = [i for i in range(len(split)) if split[i]["source"].startswith("clean")]
     random.Random(args.seed).shuffle(order)
-    path = shipped_detector()
+    path = Path(args.model) if args.model else shipped_detector()
     detector = FusedDetector.load(str(path), str(path / "fused"), lm_gate=0.0)
+    full = detector.config.full
     resources = default_resources()
     resources.plausible = next_words(detector.scorer.model, detector.scorer.tokenizer)
     made: dict[str, list[tuple[str, int, int]]] = {"pivot": [], "lm-plausible": []}
@@ -57,26 +61,33 @@ def main() -> int:
                 text, (span,) = found
                 made[kind].append((text, span.start, span.end))
     corpus_threshold, corpus_gate = detector.config.threshold, detector.config.lm_gate
-    review, _ = review_point()
+    try:
+        review, _ = review_point(str(path))
+    except Exception:  # a head without a review point yet: that column reads n/a
+        review = None
+    screen = f"≥ {full.screen_nats:g} nats: whole-window contrast" if full else "whole-window contrast (none)"
     lines = [f"### Wrong-sense swaps found ({args.split}, {args.sentences} sentences a kind): share of swaps with a "
-             "flagged word", "", "| kind | swaps | screen: contrast computed | corpus default | review point | example |",
-             "|---|---|---|---|---|---|"]
+             "flagged word", "",
+             f"| kind | swaps | screen ≥ {detector.config.gate_nats:g} nats: candidates' contrast | screen {screen} "
+             "| corpus default | review point | example |", "|---|---|---|---|---|---|---|"]
     started = time.time()
     for kind, rows in made.items():
         evidence = detector.evidence([t for t, _, _ in rows])
         probs = detector.probabilities(evidence)
-        hits = [0, 0, 0]
+        hits = [0, 0, 0, 0]
         for (text, start, end), (scores, tagger), p in zip(rows, evidence, probs):
             tokens = tokenize(text)
             inside = [j for j, t in enumerate(tokens) if t.start < end and start < t.end]
             corpus = tagger if lm_gated(tagger, min(corpus_gate, corpus_threshold)) else p
             hits[0] += any(corpus[j] >= corpus_threshold for j in inside)
-            hits[1] += any(p[j] >= review for j in inside)
+            hits[1] += review is not None and any(p[j] >= review for j in inside)
             # the cheap screen: the candidates' contrast is computed only for words this surprising
             hits[2] += any(scores.surprisal[j] >= detector.config.gate_nats for j in inside)
+            hits[3] += bool(scores.full) and any(scores.full[j] != (None, None) for j in inside)
         text, start, end = rows[0]
-        lines.append(f"| {kind} | {len(rows)} | {hits[2] / len(rows):.2f} | {hits[0] / len(rows):.2f} | "
-                     f"{hits[1] / len(rows):.2f} | "
+        review_cell = "n/a" if review is None else f"{hits[1] / len(rows):.2f}"
+        lines.append(f"| {kind} | {len(rows)} | {hits[2] / len(rows):.2f} | {hits[3] / len(rows):.2f} | "
+                     f"{hits[0] / len(rows):.2f} | {review_cell} | "
                      f"{text[max(0, start - 30):start]}**{text[start:end]}**{text[end:end + 20]} |")
         print(f"{kind}: {len(rows)} ({time.time() - started:.0f} s)", file=sys.stderr)
     out = "\n".join(lines) + "\n"

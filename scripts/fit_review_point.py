@@ -47,6 +47,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1000, help="synthetic and apertium rows each")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--write", help="dev: write the fitted review threshold into this fusion folder's config")
+    parser.add_argument("--model", help="the detector folder (tagger, head in fused/; default: the shipped one)")
     parser.add_argument("--out", help="write the report here (Markdown)")
     args = parser.parse_args()
 
@@ -57,7 +58,7 @@ def main() -> int:
     from mtfix.text.tokens import tokenize
 
     split = load_from_disk(args.data)[args.split]
-    path = shipped_detector()
+    path = Path(args.model) if args.model else shipped_detector()
     detector = FusedDetector.load(str(path), str(path / "fused"), lm_gate=0.0)
     corpus_threshold, corpus_gate = detector.config.threshold, detector.config.lm_gate
     review = detector.config.review_threshold

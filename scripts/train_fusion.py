@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-nonword-floor", dest="nonword_floor", action="store_false",
                         help="no non-word floor: by default a lower-case word the lexicon does not know keeps the "
                              "tagger's P(BAD) where that reaches the tagger's own threshold (what --fast flags)")
+    parser.add_argument("--drop", default="",
+                        help="evidence groups the head does not read, comma-separated (e.g. full: the head of the "
+                             "same evidence without the whole-window contrast)")
     args = parser.parse_args(argv)
     if args.stack_weight is not None and args.stack is None:
         parser.error("--stack-weight needs a stacked head (--stack none was given)")
@@ -75,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                                family_weight=args.family_weight,
                                hidden=tuple(int(h) for h in args.hidden.split(",")), cache=args.cache, seed=args.seed,
                                members=args.members, retag=args.retag, stack=args.stack,
-                               stack_weight=args.stack_weight, nonword_floor=args.nonword_floor)
+                               stack_weight=args.stack_weight, nonword_floor=args.nonword_floor,
+                               drop=tuple(g for g in args.drop.split(",") if g))
     train_fusion(config, lambda msg: print(msg, file=sys.stderr, flush=True))
     return 0
 

@@ -394,6 +394,8 @@ class FusionTrainConfig:
     nonword_floor: bool = True
     cache: str = "runs/fusion/evidence.pt"  # the evidence, reused while the tagger and the data stay the same
     retag: bool = False             # a cache from another tagger: recompute only the tagger's columns (no LM pass)
+    drop: tuple[str, ...] = ()      # evidence groups (fuse.GROUPS) the head does not read: for ablations and
+    # comparisons on the same evidence (a head that reads no "full" group is computed without the whole-window pass)
 
 
 def collect_evidence(detector: Any, rows: Sequence[dict[str, Any]], log: Callable[[str], None],
@@ -754,7 +756,8 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
 
     import datasets
 
-    from mtfix.detect.fuse import FEATURES, FusionConfig, nonword_floor, save_fusion
+    from mtfix.detect.fuse import FEATURES, FULL_FEATURES, FusionConfig, nonword_floor, save_fusion
+    from mtfix.detect.lm import FullContrast
     from mtfix.detect.tagger import TaggerDetector
 
     started = time.time()
@@ -792,7 +795,16 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
     more_news = train_news_evidence(config, key, log, detector, tagger) if config.train_news else None
     if more_news is not None:
         ev = join_news(ev, more_news)
-    data = ev["train"]
+    from mtfix.detect.fuse import GROUPS, select
+
+    unknown = [g for g in config.drop if g not in GROUPS]
+    if unknown:
+        from mtfix.errors import InputError
+
+        raise InputError(f"no evidence group {', '.join(unknown)}; choose among {', '.join(GROUPS)}")
+    features = tuple(f for f in FEATURES if not any(f in GROUPS[g] for g in config.drop))
+    data = {**ev["train"], "x": select(ev["train"]["x"], features)}
+    news_x = select(ev["news"]["x"], features)
     weights = fusion_weights(ev, config)
     held = torch.tensor([int(s) in held_segments for s in data["segment"]])
     fit = ~held
@@ -816,7 +828,7 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
         with torch.inference_mode():
             logits = head(data["x"][held], groups[held])
             mcc, recall = held_out_measures(torch.sigmoid(head(data["x"], groups)),
-                                            torch.sigmoid(head(ev["news"]["x"], news_groups)),
+                                            torch.sigmoid(head(news_x, news_groups)),
                                             data["y"].bool(), mlqe, synthetic, config.clean_flags_per_1k)
         ap = average_precision(logits, data["y"][held])
         nll = float(torch.nn.functional.binary_cross_entropy_with_logits(logits, data["y"][held]))
@@ -824,14 +836,14 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
             f"MLQE-PE MCC {mcc:.4f}, synthetic recall {recall:.4f} (at {config.clean_flags_per_1k} clean-news "
             f"flags per 1,000), average precision {ap:.4f}, log loss {nll:.4f}")
         candidates.append((mcc, recall, ap, hidden, head, nll))
-    tagger_ap = average_precision(data["x"][held][:, FEATURES.index("tagger")], data["y"][held])
+    tagger_ap = average_precision(ev["train"]["x"][held][:, FEATURES.index("tagger")], data["y"][held])
     log(f"the tagger alone: held-out dev average precision {tagger_ap:.4f}")
     # kept: the head that does best what the issue measures (MLQE-PE MCC, then synthetic recall, at the
     # clean-news budget); average precision over all words rewards ranking that budget never reaches
     mcc, recall, ap, hidden, head, nll = max(candidates, key=lambda c: (round(c[0], 3), c[1]))
     with torch.no_grad():  # (not inference mode: the calibration fit takes gradients through these)
         held_logits = head(data["x"][held], groups[held])
-        news_logits = head(ev["news"]["x"], news_groups)
+        news_logits = head(news_x, news_groups)
     labels = data["y"][held].long()
     before = ece(torch.sigmoid(held_logits), labels)
     temperature, bias = fit_platt(held_logits, labels)
@@ -849,8 +861,10 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
               "held_words": int(held.sum()),
               "news_words": len(ev["news"]["y"]), "dev_news_words": dev_news_words,
               "minutes": (time.time() - started) / 60}
-    save_fusion(head, FusionConfig(FEATURES, hidden, temperature, threshold, bias=bias, members=config.members,
-                                   stack=config.stack, nonword_floor=floor), Path(config.out), record)
+    full = asdict(FullContrast()) if set(FULL_FEATURES) & set(features) else None
+    save_fusion(head, FusionConfig(features, hidden, temperature, threshold, bias=bias, members=config.members,
+                                   stack=config.stack, nonword_floor=floor, full_contrast=full), Path(config.out),
+                record)
     log(f"fusion head (hidden {hidden}{stacked}): temperature {temperature:.3f}, bias {bias:.3f}, ECE {before:.4f} -> "
         f"{after:.4f}, threshold {threshold:.4f} for {config.clean_flags_per_1k} flags per 1,000 of "
         f"{len(ev['news']['y']):,} clean-news words ({dev_news_words:,} of them dev), non-word floor "
