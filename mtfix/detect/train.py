@@ -756,9 +756,15 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
 
     import datasets
 
-    from mtfix.detect.fuse import FEATURES, FULL_FEATURES, FusionConfig, nonword_floor, save_fusion
+    from mtfix.detect.fuse import FEATURES, FULL_FEATURES, GROUPS, FusionConfig, nonword_floor, save_fusion, select
     from mtfix.detect.lm import FullContrast
     from mtfix.detect.tagger import TaggerDetector
+
+    unknown = [g for g in config.drop if g not in GROUPS]
+    if unknown:
+        from mtfix.errors import InputError
+
+        raise InputError(f"no evidence group {', '.join(unknown)}; choose among {', '.join(GROUPS)}")
 
     started = time.time()
     cache = Path(config.cache)
@@ -795,13 +801,6 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
     more_news = train_news_evidence(config, key, log, detector, tagger) if config.train_news else None
     if more_news is not None:
         ev = join_news(ev, more_news)
-    from mtfix.detect.fuse import GROUPS, select
-
-    unknown = [g for g in config.drop if g not in GROUPS]
-    if unknown:
-        from mtfix.errors import InputError
-
-        raise InputError(f"no evidence group {', '.join(unknown)}; choose among {', '.join(GROUPS)}")
     features = tuple(f for f in FEATURES if not any(f in GROUPS[g] for g in config.drop))
     data = {**ev["train"], "x": select(ev["train"]["x"], features)}
     news_x = select(ev["news"]["x"], features)

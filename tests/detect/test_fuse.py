@@ -730,3 +730,12 @@ def test_the_whole_window_contrast_is_read_only_by_a_head_that_uses_it(scorer, t
             assert read[k] == 1 and scores.full[k][0] is not None
             assert x[k, FEATURES.index("full_contrast")] == pytest.approx(max(scores.full[k][0], NO_CONTRAST), abs=1e-4)
         assert detector.probabilities([(scores, [0.5] * len(scores.tokens))])[0]  # the head reads its columns
+
+
+def test_fusion_training_refuses_an_unknown_evidence_group_before_reading_anything(tmp_path):
+    from mtfix.errors import InputError
+
+    config = FusionTrainConfig(data=str(tmp_path / "none"), tagger=str(tmp_path / "none"), out=str(tmp_path / "o"),
+                               drop=("full", "nope"))
+    with pytest.raises(InputError, match="no evidence group nope"):
+        train_fusion(config, lambda msg: None)
