@@ -35,6 +35,7 @@ def main() -> int:
     from mtfix.data.build import default_resources, next_words
     from mtfix.data.corrupt import corrupt
     from mtfix.detect import review_point
+    from mtfix.errors import NotBuiltError
     from mtfix.detect.fuse import FusedDetector, lm_gated
     from mtfix.models import shipped_detector
     from mtfix.text.tokens import tokenize
@@ -63,7 +64,7 @@ def main() -> int:
     corpus_threshold, corpus_gate = detector.config.threshold, detector.config.lm_gate
     try:
         review, _ = review_point(str(path))
-    except Exception:  # a head without a review point yet: that column reads n/a
+    except NotBuiltError:  # a head without a review point yet: that column reads n/a
         review = None
     screen = f"≥ {full.screen_nats:g} nats: whole-window contrast" if full else "whole-window contrast (none)"
     lines = [f"### Wrong-sense swaps found ({args.split}, {args.sentences} sentences a kind): share of swaps with a "

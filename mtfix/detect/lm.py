@@ -145,6 +145,7 @@ class LanguageModelScorer:
         forward = inspect.signature(model.forward).parameters
         self._cache_arg = "cache" if "cache" in forward else "past_key_values"
         self._unpacked: tuple[Any, torch.Tensor, torch.Tensor | None] | None = None  # see _output_rows
+        self._word_starts: torch.Tensor | None = None  # see _whole_words
 
     def score(self, texts: Sequence[str], candidates: CandidateFn | None = None,
               full: FullContrast | None = None) -> list[WordScores]:
@@ -264,7 +265,8 @@ class LanguageModelScorer:
         starts = [0]
         for e in enc:
             starts.append(starts[-1] + len(e["input_ids"]))
-        target_logp = (target_logit - norm).tolist()
+        logp = target_logit - norm
+        target_logp = logp.tolist()
         entropy_list, log_ranks = entropy.tolist(), torch.log1p(rank.double()).tolist()
         results, asked = [], []  # asked: (text, word, candidate, row, changed text): the contrasts to read
         spans: list[Any] = []  # per text, each word's first and last LM token and the tokens' offsets
@@ -306,14 +308,13 @@ class LanguageModelScorer:
         if candidates is not None:
             self._contrast(asked, states, target_logit, results)
         if full is not None:
-            target_logp_t = target_logit - norm
-            variants = self._full_variants(texts, enc, spans, starts, results, full, target_logp_t, top_ids)
-            self._full_contrast(variants, read.get(self._cache_arg), states, norm, target_logp_t, results)
+            variants = self._full_variants(texts, enc, spans, starts, results, full, logp, top_ids)
+            self._full_contrast(variants, read.get(self._cache_arg), states, norm, results)
         return results
 
     def _whole_words(self) -> torch.Tensor:
         """Which tokens of the vocabulary are a whole word's start: a space, then letters only."""
-        if getattr(self, "_word_starts", None) is None:
+        if self._word_starts is None:
             vocab = self.tokenizer.get_vocab()
             flags = torch.zeros(max(vocab.values()) + 1, dtype=torch.bool)
             for piece, i in vocab.items():
@@ -368,7 +369,7 @@ class LanguageModelScorer:
         return variants
 
     def _full_contrast(self, variants: list[tuple[Any, ...]], cache: Any, states: torch.Tensor, norm: torch.Tensor,
-                       target_logp: torch.Tensor, results: list[WordScores], chunk: int = 64) -> None:
+                       results: list[WordScores], chunk: int = 64) -> None:
         """Score ``variants`` (_full_variants) from the batch's cached keys and values: the first token of each
         from the hidden state before the word, the rest in one pass over every variant's tail."""
         if not variants:
@@ -381,7 +382,7 @@ class LanguageModelScorer:
             ids = torch.full((len(part), tail), self.bos, dtype=torch.long)
             mask = torch.zeros(len(part), width + tail, dtype=torch.long)
             positions = torch.zeros(len(part), tail, dtype=torch.long)
-            for r, (i, w, _, _, prefix, seq, _, _) in enumerate(part):
+            for r, (_, _, _, _, prefix, seq, _, _) in enumerate(part):
                 ids[r, :len(seq)] = torch.tensor(seq)
                 mask[r, :prefix] = 1
                 mask[r, width:width + len(seq)] = 1
@@ -398,12 +399,10 @@ class LanguageModelScorer:
                 first = first.to(states.dtype).float() - norm[rows]
             for r, (i, w, which, found, _, _, original, _) in enumerate(part):
                 value = float(first[r]) + float(picked[r].sum()) - original
-                best = list(results[i].full[w])
-                names = list(results[i].full_best[w])
+                best, names = list(results[i].full[w]), list(results[i].full_best[w])
                 if best[which] is None or value > best[which]:
                     best[which], names[which] = value, found
-                results[i].full[w] = (best[0], best[1])
-                results[i].full_best[w] = (names[0], names[1])
+                    results[i].full[w], results[i].full_best[w] = (best[0], best[1]), (names[0], names[1])
 
     def _token_stats(self, states: torch.Tensor, targets: torch.Tensor, block: int = 256,
                      chunk: int = 32, top: int = 0) -> tuple[Any, ...]:
