@@ -70,6 +70,21 @@ def test_fix_without_a_corrector_says_how_to_get_one(tmp_path, monkeypatch):
         fixer.fix("a pariad")
 
 
+def test_the_package_load_takes_every_option_of_the_api_load():
+    """``mtfix.load`` (what the README documents) forwards every option of mtfix.api.load, by name and default."""
+    import inspect
+
+    import pytest
+
+    import mtfix.api
+    from mtfix.errors import InputError
+
+    ours, theirs = inspect.signature(mtfix.load).parameters, inspect.signature(mtfix.api.load).parameters
+    assert [(p.name, p.default) for p in ours.values()] == [(p.name, p.default) for p in theirs.values()]
+    with pytest.raises(InputError, match="lm_gate is a probability"):
+        mtfix.load("spell", lm_gate=2.0, device="cpu")
+
+
 def test_load_refuses_numbers_out_of_range():
     import pytest
 
