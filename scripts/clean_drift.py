@@ -17,6 +17,7 @@ import json
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any, Sequence
 
 
 def news_sources(data: str, config: dict, dev_segments: int) -> list[str]:
@@ -37,6 +38,33 @@ def news_sources(data: str, config: dict, dev_segments: int) -> list[str]:
     return [r["source"] for r in dev_news + train_news]
 
 
+def drift(probs: Any, sources: Sequence[str], shipped: float, per_1k: float
+          ) -> tuple[dict[str, tuple[float, dict[str, float], dict[str, int]]], float]:
+    """Flags per 1,000 words on each source (``sources``: each word's) at the ``shipped`` threshold and at a
+    threshold fitted on each source alone at ``per_1k``: {"shipped" or the source fitted on: (threshold, rate by
+    source, words by source)}, and the highest rate on a source the threshold was not fitted on."""
+    import torch
+
+    from mtfix.detect.train import clean_threshold
+
+    by_source: dict[str, list[int]] = defaultdict(list)
+    for i, source in enumerate(sources):
+        by_source[source].append(i)
+    index = {k: torch.tensor(v) for k, v in sorted(by_source.items())}
+    words = {k: len(v) for k, v in index.items()}
+
+    def rates(threshold: float) -> dict[str, float]:
+        return {k: 1000 * float((probs[v] >= threshold).sum()) / len(v) for k, v in index.items()}
+
+    out = {"shipped": (shipped, rates(shipped), words)}
+    worst = 0.0
+    for fitted, v in index.items():
+        t = clean_threshold(probs[v], per_1k)
+        out[fitted] = (t, rates(t), words)
+        worst = max([worst] + [r for k, r in out[fitted][1].items() if k != fitted])
+    return out, worst
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--head", default="models/detector/fused", help="the fusion head's folder")
@@ -50,8 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from mtfix.detect.fuse import load_fusion, select
-    from mtfix.detect.train import clean_threshold, evidence_groups, join_news, train_news_path
+    from mtfix.detect.train import evidence_groups, join_news, train_news_path
 
+    for path, what in ((Path(args.head) / "training.json", "--head: no fusion head"), (Path(args.evidence),
+                                                                                   "--evidence: no such file")):
+        if not path.exists():
+            parser.error(f"{what} at {path}")
     head, config = load_fusion(Path(args.head))
     record = json.loads((Path(args.head) / "training.json").read_text())
     ev = torch.load(args.evidence, weights_only=False)
@@ -66,31 +98,18 @@ def main(argv: list[str] | None = None) -> int:
     with torch.inference_mode():
         logits = head(select(news["x"], config.features), evidence_groups(news))
         probs = config.word_probability(logits, news["x"])
-    by_source: dict[str, list[int]] = defaultdict(list)
-    for i, segment in enumerate(news["segment"].tolist()):
-        by_source[sources[segment].split(":")[1]].append(i)
-    names = sorted(by_source)
-    index = {k: torch.tensor(v) for k, v in by_source.items()}
-
-    def rate(source: str, threshold: float) -> float:
-        return 1000 * float((probs[index[source]] >= threshold).sum()) / len(index[source])
-
+    rates, worst = drift(probs, [sources[s].split(":")[1] for s in news["segment"].tolist()], config.threshold,
+                         args.per_1k)
+    names = sorted(rates["shipped"][1])
+    words = rates["shipped"][2]
     lines = [f"Clean-news flags per 1,000 words by source ({len(probs):,} words: the dev and train news the shipped "
              f"threshold was fitted on, pooled, at {record['config'].get('clean_flags_per_1k')} per 1,000)", "",
-             "| threshold | " + " | ".join(f"{n} ({len(index[n]):,} words)" for n in names) + " |",
-             "|---|" + "---|" * len(names),
-             f"| shipped ({config.threshold:.3f}) | " + " | ".join(f"{rate(n, config.threshold):.2f}" for n in names)
-             + " |"]
-    worst = 0.0
-    for fitted in names:
-        t = clean_threshold(probs[index[fitted]], args.per_1k)
-        cells = []
-        for n in names:
-            r = rate(n, t)
-            if n != fitted:
-                worst = max(worst, r)
-            cells.append(f"({r:.2f})" if n == fitted else f"{r:.2f}")
-        lines.append(f"| fitted on {fitted} at {args.per_1k:g} ({t:.3f}) | " + " | ".join(cells) + " |")
+             "| threshold | " + " | ".join(f"{n} ({words[n]:,} words)" for n in names) + " |",
+             "|---|" + "---|" * len(names)]
+    for fitted, (t, per_source, _) in rates.items():
+        label = f"shipped ({t:.3f})" if fitted == "shipped" else f"fitted on {fitted} at {args.per_1k:g} ({t:.3f})"
+        lines.append(f"| {label} | " + " | ".join(f"({per_source[n]:.2f})" if n == fitted else f"{per_source[n]:.2f}"
+                                                   for n in names) + " |")
     lines += ["", f"In parentheses: the source the threshold was fitted on. The highest rate on a source it was not "
                   f"fitted on: {worst:.2f} per 1,000."]
     text = "\n".join(lines)
