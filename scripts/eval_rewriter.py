@@ -52,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--apertium", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--n", type=int, default=4, help="n-best size (default 4)")
+    parser.add_argument("--multi-word", type=int, default=0, metavar="N",
+                        help="also N multi-word damage spans (neighbouring corruptions, clause order), made from the "
+                             "dev split's clean sentences (the data set holds none)")
+    parser.add_argument("--no-shipped", action="store_true", help="the rewriter alone (skip the span decoder)")
     args = parser.parse_args(argv)
 
     import datasets
@@ -61,22 +65,31 @@ def main(argv: list[str] | None = None) -> int:
     from mtfix.models import shipped_corrector
     from mtfix.text.spans import Span
 
-    items = gold_spans(datasets.load_from_disk(args.data)["dev"], args.per_kind, args.apertium, args.seed)
+    dev = datasets.load_from_disk(args.data)["dev"]
+    items = gold_spans(dev, args.per_kind, args.apertium, args.seed)
+    if args.multi_word:
+        from mtfix.data.build import multi_word_rows
+        from mtfix.data.corrupt import MULTI_WORD
+
+        for row in multi_word_rows(dev, args.multi_word, args.seed):
+            items += [(s["label"], row["text"], s["start"], s["end"], s["fix"]) for s in row["spans"]
+                      if s["label"] in MULTI_WORD]
     print(f"{len(items)} gold dev spans", file=sys.stderr)
     started = time.time()
     rewriter = Rewriter.load(args.rewriter)
     ours = rewriter.nbest([(t, s, e) for _, t, s, e, _ in items], n=args.n)
     rewriter_s = (time.time() - started) / len(items)
-    corrector = mtfix.load(fast=True, corrector=str(shipped_corrector())).corrector  # the span decoder
+    if not args.no_shipped:
+        corrector = mtfix.load(fast=True, corrector=str(shipped_corrector())).corrector  # the span decoder
     started = time.time()
-    theirs = []
-    for _, text, start, end, _ in items:
+    theirs: list[list[str]] = []
+    for _, text, start, end, _ in [] if args.no_shipped else items:
         (per_text,) = corrector.candidates([text], [[Span(start, end)]]) or [[]]
         options = per_text[0][1] if per_text else []
         theirs.append([o.replacement for o, _ in corrector.choose(options)] if options else [])
-    corrector_s = (time.time() - started) / len(items)
+    corrector_s = (time.time() - started) / len(items)  # 0 with --no-shipped
     table: dict[str, list[int]] = defaultdict(lambda: [0] * 6)
-    for (kind, _, _, _, fix), mine, shipped in zip(items, ours, theirs):
+    for (kind, _, _, _, fix), mine, shipped in zip(items, ours, theirs or [[]] * len(items)):
         mine_texts = [t for t, _ in mine]
         row = table[kind]
         row[0] += 1

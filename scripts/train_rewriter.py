@@ -33,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--init", default="", help="adapters to go on training from (their rank is kept)")
+    parser.add_argument("--multi-word", type=int, default=0, metavar="N",
+                        help="add N multi-word damage examples (neighbouring corruptions, clause order) made from "
+                             "clean training sentences")
+    parser.add_argument("--detected", type=int, default=0, metavar="N",
+                        help="run the shipped detector over N further synthetic and apertium training rows and add "
+                             "its spans: the gold fixes inside each, or the words kept on a false flag")
     args = parser.parse_args(argv)
     if not Path(args.data).is_dir():
         parser.error(f"{args.data} is not a data set folder (run mtfix data build first)")
@@ -40,17 +46,30 @@ def main(argv: list[str] | None = None) -> int:
     import datasets
     import torch
 
-    from mtfix.correct.rewriter import pairs_from_rows, save, train
+    from mtfix.correct.rewriter import detector_pairs, pairs_from_rows, save, train
     from mtfix.correct.train import CorrectorTrainConfig, sampled_rows
+    from mtfix.data.build import multi_word_rows
     from mtfix.detect.lm import load_lm
 
     config = RewriterConfig(rank=args.rank, alpha=2 * args.rank, lr=args.lr, batch_size=args.batch_size,
                             minutes=args.minutes, max_examples=args.max_examples, seed=args.seed, mix=args.mix,
-                            init=args.init)
+                            init=args.init, multi_word=args.multi_word, detected=args.detected)
     dd = datasets.load_from_disk(args.data)
     _, _, rows, _ = sampled_rows(dd, CorrectorTrainConfig(data=args.data, out=args.out, mix=args.mix, seed=args.seed))
     pairs = pairs_from_rows(rows, random.Random(args.seed), config.keep_share)
     print(f"mtfix: {len(pairs):,} span examples from {len(rows):,} training rows", file=sys.stderr, flush=True)
+    if args.multi_word:
+        made = multi_word_rows(dd["train"], args.multi_word, args.seed)  # from training sentences only
+        pairs += pairs_from_rows(made, random.Random(args.seed + 1), 0.0)
+        print(f"mtfix: {len(pairs):,} with {len(made):,} multi-word rows", file=sys.stderr, flush=True)
+    if args.detected:
+        taken = {row["text"] for row in rows}
+        more = detector_rows(dd["train"], args.detected, args.seed, taken)
+        flagged = detected_spans([row["text"] for row in more])
+        pairs += detector_pairs(more, flagged)
+        print(f"mtfix: {len(pairs):,} with the detector's {sum(map(len, flagged)):,} spans on {len(more):,} rows",
+              file=sys.stderr, flush=True)
+    random.Random(args.seed + 2).shuffle(pairs)
     torch.manual_seed(args.seed)
     model, tokenizer = load_lm(torch.bfloat16)
     adapted = train(model, tokenizer, pairs, config, log=lambda msg: print(f"mtfix: {msg}", file=sys.stderr,
@@ -59,6 +78,33 @@ def main(argv: list[str] | None = None) -> int:
     print(f"mtfix: {config.steps} steps, {config.examples_seen:,} examples, {config.tokens_per_second} tokens/s, "
           f"{config.train_minutes} minutes; adapters in {args.out}", file=sys.stderr)
     return 0
+
+
+def detector_rows(split, count: int, seed: int, taken: set[str]) -> list[dict]:
+    """``count`` synthetic and apertium rows (seeded) outside ``taken``, for the detector's spans."""
+    rng = random.Random(seed + 3)
+    order = [i for i, source in enumerate(split["source"]) if source.startswith(("synthetic", "apertium"))]
+    rng.shuffle(order)
+    out = []
+    for i in order:
+        row = split[i]
+        if row["text"] not in taken:
+            out.append(row)
+        if len(out) == count:
+            break
+    return out
+
+
+def detected_spans(texts: list[str]) -> list[list[tuple[int, int]]]:
+    """The shipped default detector's spans (offsets), on the CPU."""
+    import mtfix
+
+    fixer = mtfix.load(device="cpu")
+    out = []
+    for i in range(0, len(texts), 256):
+        out += [[(s.start, s.end) for s in spans] for spans in fixer.detect(texts[i:i + 256])]
+        print(f"mtfix: detected {i + len(texts[i:i + 256]):,} of {len(texts):,} rows", file=sys.stderr, flush=True)
+    return out
 
 
 if __name__ == "__main__":

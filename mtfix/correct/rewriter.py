@@ -49,6 +49,8 @@ class RewriterConfig:
     mix: dict[str, int] = field(default_factory=lambda: {"synthetic": 24000, "apertium": 4000, "mlqe-pe": 4000})
     keep_share: float = 0.05        # share of rows that add a "keep" example (the target is the span itself)
     init: str = ""                  # adapters to go on training from (empty: new adapters)
+    multi_word: int = 0             # multi-word damage rows added (made from clean training sentences)
+    detected: int = 0               # training rows whose detector spans were added (gold fixes inside, or kept)
     warmup: int = 50                # steps of linear warm-up
     steps: int = 0
     examples_seen: int = 0
@@ -223,8 +225,9 @@ class Rewriter:
         return Read(self, items)
 
     def nbest(self, items: Sequence[tuple[str, int, int]], n: int = 4, batch_size: int = 16,
-              max_new_tokens: int = 24) -> list[list[tuple[str, float]]]:
-        """For each (text, start, end): up to ``n`` replacements with their log-probabilities, best first."""
+              max_new_tokens: int | None = None) -> list[list[tuple[str, float]]]:
+        """For each (text, start, end): up to ``n`` replacements with their log-probabilities, best first
+        (``max_new_tokens``: as Read.nbest)."""
         out: list[list[tuple[str, float]]] = []
         for b in range(0, len(items), batch_size):
             out += self.read(items[b:b + batch_size]).nbest(n, max_new_tokens)
@@ -289,11 +292,18 @@ class Read:
                 hidden = hidden[at[0], at[1]]
             return inner.lm_head(hidden).float().log_softmax(-1)
 
-    def nbest(self, n: int = 4, max_new_tokens: int = 24, min_new_tokens: int = 0) -> list[list[tuple[str, float]]]:
+    def nbest(self, n: int = 4, max_new_tokens: int | None = None, min_new_tokens: int = 0
+              ) -> list[list[tuple[str, float]]]:
         """Beam search, ``n`` wide, scored by the sum of log-probabilities (no length penalty, so a search stops
         once ``n`` finished options beat every live one): each prompt's options, decoded, best first. No option
-        ends before ``min_new_tokens`` (a benchmark's way to make it write a given length)."""
+        ends before ``min_new_tokens`` (a benchmark's way to make it write a given length); none runs past
+        ``max_new_tokens``, by default 24 or the longest span's own length and 8 more (a clause put back in order
+        is as long as the clause)."""
         eos = self.eos
+        if max_new_tokens is None:
+            longest = max((len(self.rewriter.tokenizer(" " + text[start:end].strip(), add_special_tokens=False)
+                               ["input_ids"]) for text, start, end in self.items), default=0)
+            max_new_tokens = max(24, longest + 8)
         finished: list[list[tuple[list[int], float]]] = [[] for _ in self.items]
         # live hypotheses: (prompt row, tokens, score); the first step reads the prompts' own last position
         live: list[tuple[int, list[int], float]] = []
@@ -415,6 +425,36 @@ def pairs_from_rows(rows: Sequence[dict[str, Any]], rng: random.Random, keep_sha
                 start, end = free[j].start, free[k - 1].end
                 out.append((prompt(text, start, end), text[start:end]))
     rng.shuffle(out)
+    return out
+
+
+def detector_pairs(rows: Sequence[dict[str, Any]], detected: Sequence[Sequence[tuple[int, int]]]
+                   ) -> list[tuple[str, str]]:
+    """(prompt, target) pairs on the spans a detector flagged in rows whose gold spans carry fixes, so that the
+    rewriter meets the spans it will meet ("the two guides", "one Explosion", a word beside the damage): the
+    target is the flagged text with every gold fix inside it applied; a flag on no gold span keeps its words (a
+    false flag, to leave alone); a flag that cuts a gold span in two is left out (its fix is not defined)."""
+    out: list[tuple[str, str]] = []
+    for row, flags in zip(rows, detected):
+        text = row["text"]
+        gold = sorted((s for s in row["spans"] if s.get("fix") is not None and s["label"] != "untagged"),
+                      key=lambda s: (s["start"], s["end"]))
+        for start, end in flags:
+            inside, cut = [], False
+            for g in gold:
+                if start <= g["start"] and g["end"] <= end and (g["start"] < g["end"] or start < g["start"] < end
+                                                                 or start == end == g["start"]):
+                    inside.append(g)
+                elif g["start"] < end and start < g["end"]:
+                    cut = True
+            if cut:
+                continue
+            written, at = [], start
+            for g in inside:
+                written.append(text[at:g["start"]] + g["fix"])
+                at = g["end"]
+            written.append(text[at:end])
+            out.append((prompt(text, start, end), target_of("".join(written))))
     return out
 
 

@@ -199,15 +199,19 @@ def apertium_examples(jobs: dict[str, list[str]], progress: Callable[[int], None
 
 
 def synthetic_examples(pool: Sequence[str], count: int, rng: random.Random, multi_word: bool = False,
-                       resources: Any = None, lm_plausible: bool = False) -> list[Example]:
+                       resources: Any = None, lm_plausible: bool = False,
+                       kinds: Sequence[str] | None = None) -> list[Example]:
     """Round-trip-style corruptions of clean sentences: each example gets one artifact of a class drawn by
     the corruptors' rates (rare classes look further for a sentence they apply to), sometimes a second;
     ``multi_word`` adds the multi-word kinds (corrupt.MULTI_WORD) to the draw, ``lm_plausible`` the language
-    model's fluent wrong words (corrupt.LM_KINDS; ``resources`` must then carry ``plausible``)."""
+    model's fluent wrong words (corrupt.LM_KINDS; ``resources`` must then carry ``plausible``); ``kinds`` draws
+    only those (any corruptor's name, e.g. the multi-word ones for a corrector's training on them)."""
     from mtfix.data.corrupt import CORRUPTORS, LM_KINDS, MULTI_WORD, corrupt, corruptor, realise
 
     resources = resources or default_resources(lm=lm_plausible)
     names = list(CORRUPTORS) + (list(MULTI_WORD) if multi_word else []) + (list(LM_KINDS) if lm_plausible else [])
+    if kinds is not None:
+        names = list(kinds)
     weights = [corruptor(n)[1] for n in names]
     sentences_left = list(pool)
     rng.shuffle(sentences_left)
@@ -235,6 +239,20 @@ def synthetic_examples(pool: Sequence[str], count: int, rng: random.Random, mult
             out.append(Example(text, rows, sentence, f"synthetic:{wanted}"))
             break
     return out
+
+
+CLEAN_SENTENCES = ("clean:abc-rural", "clean:abc-science", "clean:state-union", "clean:wikipedia")
+
+
+def multi_word_rows(split: Any, count: int, seed: int) -> list[dict[str, Any]]:
+    """``count`` rows of multi-word damage (corrupt.MULTI_WORD: neighbouring corruptions, clause order) made from
+    a built split's clean single sentences, seeded: the rewriter's training on them and its dev check, without
+    rebuilding the data set with --multi-word."""
+    from mtfix.data.corrupt import MULTI_WORD
+
+    pool = [row["text"] for row in split if row["source"] in CLEAN_SENTENCES]
+    made = synthetic_examples(pool, count, random.Random(seed), kinds=list(MULTI_WORD))
+    return [{"text": e.text, "spans": e.spans, "source": e.source} for e in made]
 
 
 def _combine(sentence: str, first: tuple[str, list[Span]], second: tuple[str, list[Span]],

@@ -4,8 +4,8 @@ import random
 import torch
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-from mtfix.correct.rewriter import (Rewriter, RewriterConfig, encode_pair, pairs_from_rows, prompt, save, target_loss,
-                                    train)
+from mtfix.correct.rewriter import (Rewriter, RewriterConfig, detector_pairs, encode_pair, pairs_from_rows, prompt,
+                                    save, target_loss, train)
 from mtfix.detect.train import minilm_dir
 
 
@@ -35,6 +35,22 @@ def test_pairs_keep_visible_mlqe_spans_and_add_keep_examples():
     targets = sorted(t for _, t in pairs)
     assert "pariah" in targets and "goes" in targets and "house" not in targets
     assert any(t in ("all", "is", "well", "all is", "is well") for t in targets)  # the clean row: a keep example
+
+
+def test_detector_spans_teach_the_gold_fixes_inside_them_and_keep_a_false_flag():
+    text = "the two guides met at one Explosion in Berlin"
+    row = {"text": text, "source": "synthetic:pivot",
+           "spans": [{"start": 8, "end": 14, "label": "pivot", "fix": "leaders"},
+                     {"start": 22, "end": 35, "label": "article", "fix": "an explosion"},
+                     {"start": 19, "end": 19, "label": "dropped", "fix": "up "}]}
+    flags = [(4, 14),    # "two guides": the gold fix inside, its neighbour kept
+             (15, 21),   # "met at": the insertion point inside it
+             (36, 45),   # "in Berlin": a false flag, its words kept
+             (26, 45)]   # "Explosion in Berlin": cuts "one Explosion" in two, left out
+    pairs = detector_pairs([row], [flags])
+    assert [(p.split("Marked: ")[1].split("\n")[0], t) for p, t in pairs] == [
+        ("two guides", "two leaders"), ("met at", "met up at"), ("in Berlin", "in Berlin")]
+    assert "Text: the [[two guides]] met" in pairs[0][0]
 
 
 def test_training_lowers_the_target_loss_and_saved_adapters_reload_the_same(tmp_path):
@@ -112,6 +128,11 @@ def test_logprob_scores_what_the_beam_wrote_as_the_beam_did():
     # made to write at least three tokens (the benchmark's full-sentence rewrite), no option is shorter
     forced_long = rewriter.read([item]).nbest(2, max_new_tokens=6, min_new_tokens=3)[0]
     assert forced_long and all(len(tokenizer(t, add_special_tokens=False)["input_ids"]) >= 3 for t, _ in forced_long)
+    # a long span (a clause to put back in order) can be rewritten at its own length: past the 24 tokens that
+    # bound a short span's options
+    words = " ".join(["leaders"] * 40)
+    written = rewriter.read([(f"the {words} met", 4, 4 + len(words))]).nbest(1, min_new_tokens=36)[0]
+    assert len(tokenizer(written[0][0], add_special_tokens=False)["input_ids"]) > 30
 
 
 def test_training_can_go_on_from_saved_adapters(tmp_path):

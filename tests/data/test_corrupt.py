@@ -95,6 +95,22 @@ def test_multi_word_kinds_are_drawn_only_when_asked():
     assert any(e.source == "synthetic:multi-word" for e in multi)
 
 
+def test_kinds_draws_only_the_named_corruptors_and_their_fixes_restore_the_sentence():
+    from mtfix.data.build import synthetic_examples
+
+    made = synthetic_examples(MULTI_SENTENCES * 20, 60, random.Random(5), resources=resources(),
+                              kinds=list(MULTI_WORD))
+    assert len(made) == 60
+    assert {e.source for e in made} == {"synthetic:multi-word", "synthetic:clause-order"}
+    for e in made:
+        edits = [(s["start"], s["end"], s["fix"]) for s in e.spans]
+        fixed, at = [], 0
+        for start, end, fix in sorted(edits):
+            fixed.append(e.text[at:start] + fix)
+            at = end
+        assert "".join(fixed) + e.text[at:] == e.reference
+
+
 def test_lm_plausible_writes_a_fluent_word_the_model_proposes_never_the_original_or_its_forms():
     from mtfix.data.corrupt import LM_KINDS
 
