@@ -259,7 +259,7 @@ def cmd_crossval(args: argparse.Namespace) -> int:
 
     rows = dev_slices(args.data, args.corrector, args.per_family, args.split, args.detector)["fit"]
     golds, spans = probes(rows, detected=false_flags(rows, args.detector) if args.false_flags else None)
-    corrector = Corrector.load(args.corrector, rerank=True, min_score=0.0)
+    corrector = load(args.corrector if is_rewriter(args.corrector) else args.corrector + "+rerank")
     found, _ = cached_options(args, corrector, golds, spans)
     targets = choice_targets(golds, found)
     kinds = sorted({o.kind for per_text in found for _, options in per_text for o in options})
