@@ -62,6 +62,9 @@ def main() -> None:
     parser.add_argument("--clean-limit", type=int, default=0, help="the first N clean news segments (0: all)")
     parser.add_argument("--synthetic-limit", type=int, default=1500,
                         help="the first N synthetic rows (default 1500)")
+    parser.add_argument("--multi-word", type=int, default=0, metavar="N",
+                        help="also N rows of multi-word damage (neighbouring corruptions, clause order) made from the "
+                             "split's clean sentences, given the gold spans and end to end (the data set holds none)")
     parser.add_argument("--apertium-limit", type=int, default=300,
                         help="the first N apertium rows of the split (test: Galician, a pivot never trained on)")
     args = parser.parse_args()
@@ -137,6 +140,26 @@ def main() -> None:
     for label, r in report["synthetic_end_to_end"].items():
         lines.append(f"| {label} | {r['spans']} | " + " | ".join(f"{r['fixed'][f'{t:g}']:.2f}" for t in thresholds)
                      + " |")
+
+    if args.multi_word:
+        multi_gold = out / "multi-word.gold.jsonl"
+        if not multi_gold.exists():
+            write_multi_word(args.data, args.split, args.multi_word, multi_gold)
+        report["multi_word"] = exact_by_class(multi_gold, args.corrector, thresholds, args.multi_word)
+        pred = out / "multi-word.fix.jsonl"
+        fix(multi_gold, pred, extra)
+        report["multi_word_end_to_end"] = end_to_end_by_class(multi_gold, pred, thresholds)
+        lines += ["", f"### Multi-word damage, {args.multi_word} rows made from the {args.split} split's clean "
+                  "sentences: the fix given the gold span, and end to end", "",
+                  "| class | spans | best option is the fix | "
+                  + " | ".join(f"fixed at {t:g}" for t in thresholds) + " | " 
+                  + " | ".join(f"end to end at {t:g}" for t in thresholds) + " |",
+                  "|---|---|---|" + "---|" * (2 * len(thresholds))]
+        for label, r in report["multi_word"].items():
+            e2e = report["multi_word_end_to_end"].get(label, {"fixed": {}})["fixed"]
+            lines.append(f"| {label} | {r['spans']} | {r['best']:.2f} | "
+                         + " | ".join(f"{r['fixed'][f'{t:g}']:.2f}" for t in thresholds) + " | "
+                         + " | ".join(f"{e2e.get(f'{t:g}', 0.0):.2f}" for t in thresholds) + " |")
 
     apertium_gold = out / "apertium.gold.jsonl"
     if not apertium_gold.exists():
@@ -215,6 +238,24 @@ def end_to_end_by_class(gold_path: Path, pred_path: Path, thresholds: list[float
                 c[1 + j] += int(bool(near) and apply_edits(gold.text, near) == want)
     return {k: {"spans": v[0], "fixed": {f"{t:g}": v[1 + j] / v[0] for j, t in enumerate(thresholds)}}
             for k, v in sorted(counts.items())}
+
+
+def write_multi_word(data: str, split: str, count: int, path: Path) -> None:
+    """``count`` rows of multi-word damage from ``split``'s clean sentences (seeded), as gold JSONL."""
+    import datasets
+
+    from mtfix.data.build import multi_word_rows
+    from mtfix.text.formats import Document, write_jsonl
+    from mtfix.text.spans import Span
+
+    rows = multi_word_rows(datasets.load_from_disk(data)[split], count, seed=11)
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            spans = [Span(s["start"], s["end"], s["label"], 1.0, (s["fix"],)) for s in row["spans"]]
+            reference = row["text"]
+            for s in sorted(row["spans"], key=lambda s: -s["start"]):
+                reference = reference[:s["start"]] + s["fix"] + reference[s["end"]:]
+            write_jsonl([Document(row["text"], spans, reference, row["source"]).to_json()], f)
 
 
 def exact_counts(docs: list, corrector, settings: list[tuple[float, float | None]]) -> dict[str, list[int]]:

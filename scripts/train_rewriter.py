@@ -96,10 +96,10 @@ def detector_rows(split, count: int, seed: int, taken: set[str]) -> list[dict]:
 
 
 def detected_spans(texts: list[str]) -> list[list[tuple[int, int]]]:
-    """The shipped default detector's spans (offsets), on the CPU."""
+    """The shipped default detector's spans (offsets)."""
     import mtfix
 
-    fixer = mtfix.load(device="cpu")
+    fixer = mtfix.load()
     out = []
     for i in range(0, len(texts), 256):
         out += [[(s.start, s.end) for s in spans] for spans in fixer.detect(texts[i:i + 256])]
