@@ -54,7 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True)
     parser.add_argument("--split", default="dev", choices=["dev", "test"])
-    parser.add_argument("--corrector", help="a corrector folder (default: models/corrector)")
+    parser.add_argument("--corrector", help="a corrector folder (default: the shipped one, models/rewriter)")
     parser.add_argument("--fast", action="store_true", help="detect with the tagger alone")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--pairs", default=",".join(PAIRS), help="MLQE-PE pairs, comma-separated")
