@@ -39,10 +39,10 @@ def news_sources(data: str, config: dict, dev_segments: int) -> list[str]:
 
 
 def drift(probs: Any, sources: Sequence[str], shipped: float, per_1k: float
-          ) -> tuple[dict[str, tuple[float, dict[str, float], dict[str, int]]], float]:
+          ) -> tuple[dict[str, tuple[float, dict[str, float]]], dict[str, int], float]:
     """Flags per 1,000 words on each source (``sources``: each word's) at the ``shipped`` threshold and at a
     threshold fitted on each source alone at ``per_1k``: {"shipped" or the source fitted on: (threshold, rate by
-    source, words by source)}, and the highest rate on a source the threshold was not fitted on."""
+    source)}; the words of each source; and the highest rate on a source the threshold was not fitted on."""
     import torch
 
     from mtfix.detect.train import clean_threshold
@@ -56,13 +56,13 @@ def drift(probs: Any, sources: Sequence[str], shipped: float, per_1k: float
     def rates(threshold: float) -> dict[str, float]:
         return {k: 1000 * float((probs[v] >= threshold).sum()) / len(v) for k, v in index.items()}
 
-    out = {"shipped": (shipped, rates(shipped), words)}
+    out = {"shipped": (shipped, rates(shipped))}
     worst = 0.0
     for fitted, v in index.items():
         t = clean_threshold(probs[v], per_1k)
-        out[fitted] = (t, rates(t), words)
+        out[fitted] = (t, rates(t))
         worst = max([worst] + [r for k, r in out[fitted][1].items() if k != fitted])
-    return out, worst
+    return out, words, worst
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,15 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     with torch.inference_mode():
         logits = head(select(news["x"], config.features), evidence_groups(news))
         probs = config.word_probability(logits, news["x"])
-    rates, worst = drift(probs, [sources[s].split(":")[1] for s in news["segment"].tolist()], config.threshold,
-                         args.per_1k)
-    names = sorted(rates["shipped"][1])
-    words = rates["shipped"][2]
+    rates, words, worst = drift(probs, [sources[s].split(":")[1] for s in news["segment"].tolist()],
+                                config.threshold, args.per_1k)
+    names = sorted(words)
     lines = [f"Clean-news flags per 1,000 words by source ({len(probs):,} words: the dev and train news the shipped "
              f"threshold was fitted on, pooled, at {record['config'].get('clean_flags_per_1k')} per 1,000)", "",
              "| threshold | " + " | ".join(f"{n} ({words[n]:,} words)" for n in names) + " |",
              "|---|" + "---|" * len(names)]
-    for fitted, (t, per_source, _) in rates.items():
+    for fitted, (t, per_source) in rates.items():
         label = f"shipped ({t:.3f})" if fitted == "shipped" else f"fitted on {fitted} at {args.per_1k:g} ({t:.3f})"
         lines.append(f"| {label} | " + " | ".join(f"({per_source[n]:.2f})" if n == fitted else f"{per_source[n]:.2f}"
                                                    for n in names) + " |")

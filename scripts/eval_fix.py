@@ -152,7 +152,7 @@ def main() -> None:
         lines += ["", f"### Multi-word damage, {args.multi_word} rows made from the {args.split} split's clean "
                   "sentences: the fix given the gold span, and end to end", "",
                   "| class | spans | best option is the fix | "
-                  + " | ".join(f"fixed at {t:g}" for t in thresholds) + " | " 
+                  + " | ".join(f"fixed at {t:g}" for t in thresholds) + " | "
                   + " | ".join(f"end to end at {t:g}" for t in thresholds) + " |",
                   "|---|---|---|" + "---|" * (2 * len(thresholds))]
         for label, r in report["multi_word"].items():
@@ -252,10 +252,7 @@ def write_multi_word(data: str, split: str, count: int, path: Path) -> None:
     with open(path, "w", encoding="utf-8") as f:
         for row in rows:
             spans = [Span(s["start"], s["end"], s["label"], 1.0, (s["fix"],)) for s in row["spans"]]
-            reference = row["text"]
-            for s in sorted(row["spans"], key=lambda s: -s["start"]):
-                reference = reference[:s["start"]] + s["fix"] + reference[s["end"]:]
-            write_jsonl([Document(row["text"], spans, reference, row["source"]).to_json()], f)
+            write_jsonl([Document(row["text"], spans, row["reference"], row["source"]).to_json()], f)
 
 
 def exact_counts(docs: list, corrector, settings: list[tuple[float, float | None]]) -> dict[str, list[int]]:

@@ -247,12 +247,12 @@ CLEAN_SENTENCES = ("clean:abc-rural", "clean:abc-science", "clean:state-union", 
 def multi_word_rows(split: Any, count: int, seed: int) -> list[dict[str, Any]]:
     """``count`` rows of multi-word damage (corrupt.MULTI_WORD: neighbouring corruptions, clause order) made from
     a built split's clean single sentences, seeded: the rewriter's training on them and its dev check, without
-    rebuilding the data set with --multi-word."""
+    rebuilding the data set with --multi-word. Rows as the data set holds them (text, spans, reference, source)."""
     from mtfix.data.corrupt import MULTI_WORD
 
-    pool = [row["text"] for row in split if row["source"] in CLEAN_SENTENCES]
+    pool = [text for text, source in zip(split["text"], split["source"]) if source in CLEAN_SENTENCES]
     made = synthetic_examples(pool, count, random.Random(seed), kinds=list(MULTI_WORD))
-    return [{"text": e.text, "spans": e.spans, "source": e.source} for e in made]
+    return [e.to_row() for e in made]
 
 
 def _combine(sentence: str, first: tuple[str, list[Span]], second: tuple[str, list[Span]],

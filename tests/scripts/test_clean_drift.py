@@ -21,12 +21,12 @@ def test_a_threshold_fitted_on_calm_news_flags_more_of_a_noisier_source(script):
     noisy = 0.3 + torch.rand(10_000, generator=g) * 0.7     # a tenth above 0.93
     probs = torch.cat([calm, noisy])
     sources = ["rural"] * 10_000 + ["speeches"] * 10_000
-    rates, worst = script.drift(probs, sources, shipped=0.95, per_1k=2.0)
-    t, per_source, words = rates["rural"]
+    rates, words, worst = script.drift(probs, sources, shipped=0.95, per_1k=2.0)
+    t, per_source = rates["rural"]
     assert words == {"rural": 10_000, "speeches": 10_000}
     assert abs(per_source["rural"] - 2.0) <= 0.1          # fitted there: the budget
     assert per_source["speeches"] > 50 and worst == per_source["speeches"]
-    t2, per_source2, _ = rates["speeches"]
+    t2, per_source2 = rates["speeches"]
     assert t2 > t and abs(per_source2["speeches"] - 2.0) <= 0.1 and per_source2["rural"] == 0.0
     shipped = rates["shipped"]
     assert shipped[0] == 0.95 and shipped[1]["rural"] == 0.0 and shipped[1]["speeches"] > 0
