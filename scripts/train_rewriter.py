@@ -39,25 +39,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detected", type=int, default=0, metavar="N",
                         help="run the shipped detector over N further synthetic and apertium training rows and add "
                              "its spans: the gold fixes inside each, or the words kept on a false flag")
+    parser.add_argument("--sentence", action="store_true",
+                        help="train a full-sentence rewriter instead (the whole segment marked, the whole fixed "
+                             "segment written), to compare it with span rewriting; mtfix's corrector rewrites spans")
     args = parser.parse_args(argv)
     if not Path(args.data).is_dir():
         parser.error(f"{args.data} is not a data set folder (run mtfix data build first)")
+    if args.sentence and (args.multi_word or args.detected):
+        parser.error("--sentence trains on the drawn rows alone (no --multi-word or --detected)")
 
     import datasets
     import torch
 
-    from mtfix.correct.rewriter import detector_pairs, pairs_from_rows, save, train
+    from mtfix.correct.rewriter import detector_pairs, pairs_from_rows, save, sentence_pairs, train
     from mtfix.correct.train import CorrectorTrainConfig, sampled_rows
     from mtfix.data.build import multi_word_rows
     from mtfix.detect.lm import load_lm
 
     config = RewriterConfig(rank=args.rank, alpha=2 * args.rank, lr=args.lr, batch_size=args.batch_size,
                             minutes=args.minutes, max_examples=args.max_examples, seed=args.seed, mix=args.mix,
-                            init=args.init, multi_word=args.multi_word, detected=args.detected)
+                            init=args.init, multi_word=args.multi_word, detected=args.detected,
+                            task="sentence" if args.sentence else "span", max_tokens=384 if args.sentence else 192)
     dd = datasets.load_from_disk(args.data)
     _, _, rows, _ = sampled_rows(dd, CorrectorTrainConfig(data=args.data, out=args.out, mix=args.mix, seed=args.seed))
-    pairs = pairs_from_rows(rows, random.Random(args.seed), config.keep_share)
-    print(f"mtfix: {len(pairs):,} span examples from {len(rows):,} training rows", file=sys.stderr, flush=True)
+    if args.sentence:
+        pairs = sentence_pairs(rows)
+    else:
+        pairs = pairs_from_rows(rows, random.Random(args.seed), config.keep_share)
+    print(f"mtfix: {len(pairs):,} {config.task} examples from {len(rows):,} training rows", file=sys.stderr,
+          flush=True)
     if args.multi_word:
         made = multi_word_rows(dd["train"], args.multi_word, args.seed)  # from training sentences only
         pairs += pairs_from_rows(made, random.Random(args.seed + 1), 0.0)

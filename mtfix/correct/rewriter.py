@@ -51,6 +51,8 @@ class RewriterConfig:
     init: str = ""                  # adapters to go on training from (empty: new adapters)
     multi_word: int = 0             # multi-word damage rows added (made from clean training sentences)
     detected: int = 0               # training rows whose detector spans were added (gold fixes inside, or kept)
+    task: str = "span"              # "sentence": the whole segment marked, the whole fixed segment written
+    max_tokens: int = 192           # prompt + target tokens per example (a longer prompt loses its start)
     warmup: int = 50                # steps of linear warm-up
     steps: int = 0
     examples_seen: int = 0
@@ -116,7 +118,7 @@ def train(model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]], config: 
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
     eos = tokenizer.eos_token_id
-    encoded = [encode_pair(tokenizer, s, t, eos) for s, t in pairs]
+    encoded = [encode_pair(tokenizer, s, t, eos, config.max_tokens) for s, t in pairs]
     if config.init:
         from peft import PeftModel
 
@@ -411,10 +413,8 @@ def pairs_from_rows(rows: Sequence[dict[str, Any]], rng: random.Random, keep_sha
 
     out: list[tuple[str, str]] = []
     for row in rows:
-        text, mlqe = row["text"], row["source"].startswith("mlqe")
-        spans = [s for s in row["spans"] if s.get("fix") is not None and s["label"] != "untagged"
-                 and text[s["start"]:s["end"]] != s["fix"] and (not mlqe or s.get("visible"))]
-        for s in spans:
+        text = row["text"]
+        for s in trainable_spans(row):
             out.append((prompt(text, s["start"], s["end"]), target_of(s["fix"])))
         if rng.random() < keep_share or not row["spans"]:
             free = [t for t in tokenize(text) if not any(t.start < s["end"] and s["start"] < t.end
@@ -426,6 +426,33 @@ def pairs_from_rows(rows: Sequence[dict[str, Any]], rng: random.Random, keep_sha
                 out.append((prompt(text, start, end), text[start:end]))
     rng.shuffle(out)
     return out
+
+
+def trainable_spans(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The row's spans a rewriter is trained to fix: those with a fix that changes the text, of a labelled kind,
+    and on MLQE-PE only where a reader without the source could see them."""
+    text, mlqe = row["text"], row["source"].startswith("mlqe")
+    return [s for s in row["spans"] if s.get("fix") is not None and s["label"] != "untagged"
+            and text[s["start"]:s["end"]] != s["fix"] and (not mlqe or s.get("visible"))]
+
+
+def sentence_target(row: dict[str, Any]) -> str:
+    """The row's text with every trainable span fixed (the others left as they are): what a full-sentence
+    rewriter writes, given what the span rewriter is given span by span."""
+    text, out, at = row["text"], [], 0
+    for s in sorted(trainable_spans(row), key=lambda s: (s["start"], s["end"])):
+        if s["start"] < at:  # overlapping gold spans: the first one's fix stands
+            continue
+        out.append(text[at:s["start"]] + s["fix"])
+        at = s["end"]
+    return "".join(out) + text[at:]
+
+
+def sentence_pairs(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(prompt, target) pairs for a full-sentence rewriter, one per row: the whole segment marked, its fixed text
+    the target (a row with nothing to fix: itself). Trained only to compare it with the span rewriter
+    (docs/corrector.md); the corrector rewrites spans."""
+    return [(prompt(row["text"], 0, len(row["text"])), sentence_target(row)) for row in rows]
 
 
 def detector_pairs(rows: Sequence[dict[str, Any]], detected: Sequence[Sequence[tuple[int, int]]]

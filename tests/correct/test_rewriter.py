@@ -5,7 +5,7 @@ import torch
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from mtfix.correct.rewriter import (Rewriter, RewriterConfig, detector_pairs, encode_pair, pairs_from_rows, prompt,
-                                    save, target_loss, train)
+                                    save, sentence_pairs, sentence_target, target_loss, train)
 from mtfix.detect.train import minilm_dir
 
 
@@ -35,6 +35,23 @@ def test_pairs_keep_visible_mlqe_spans_and_add_keep_examples():
     targets = sorted(t for _, t in pairs)
     assert "pariah" in targets and "goes" in targets and "house" not in targets
     assert any(t in ("all", "is", "well", "all is", "is well") for t in targets)  # the clean row: a keep example
+
+
+def test_a_sentence_rewriter_learns_the_whole_row_with_what_the_span_rewriter_learns_fixed():
+    rows = [{"text": "he go to the the house", "source": "mlqe-pe:ro-en",
+             "spans": [{"start": 3, "end": 5, "label": "morphology", "fix": "goes", "visible": True},
+                       {"start": 13, "end": 17, "label": "repetition", "fix": "", "visible": True},
+                       {"start": 17, "end": 22, "label": "meaning", "fix": "home", "visible": False}]},
+            {"text": "two leaders met", "source": "synthetic:dropped",
+             "spans": [{"start": 12, "end": 12, "label": "dropped", "fix": "have "}]},
+            {"text": "all is well", "source": "clean:abc", "spans": []}]
+    # the invisible meaning change stays (no span pair teaches it either); the insertion carries its own space
+    assert [sentence_target(r) for r in rows] == ["he goes to the house", "two leaders have met", "all is well"]
+    pairs = sentence_pairs(rows)
+    assert pairs[0] == (prompt(rows[0]["text"], 0, len(rows[0]["text"])), "he goes to the house")
+    assert pairs[2][1] == "all is well" and "Text: [[all is well]]" in pairs[2][0]
+    span_targets = {t for _, t in pairs_from_rows(rows[:2], random.Random(0), keep_share=0.0)}
+    assert span_targets == {"goes", "", "have"}
 
 
 def test_detector_spans_teach_the_gold_fixes_inside_them_and_keep_a_false_flag():
