@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_DTYPE = {"fp32": torch.float32, "bf16": torch.bfloat16}[os.environ.get("MTFIX_LM_DTYPE", "bf16")]
+TOP_CHOICES = 16  # the LM's likeliest tokens a screened word's own choice is taken from (FullContrast)
 
 
 class MissingLanguageModel(MtfixError):
@@ -96,8 +97,8 @@ class WordScores:
 class FullContrast:
     """Which words get the whole-window contrast, and with what: for each word at least ``screen_nats``
     surprising (the cheap screen), the ``related`` candidates of the generator with the best first-token contrast
-    and the language model's own ``choices`` (its likeliest whole words there from its top 16 tokens, left context
-    alone, function words left out), each scored
+    and the language model's own ``choices`` (its likeliest whole words there from its TOP_CHOICES likeliest
+    tokens, left context alone, function words left out), each scored
     as the log-probability of the word's tokens and the ``right`` tokens after them with the candidate in the
     word's place, less the same with the word: the right context says whether the candidate fits the sentence,
     which the first-token contrast (left context only) cannot. The prefix is read once (its keys and values
@@ -167,7 +168,7 @@ class LanguageModelScorer:
         out = [0.0] * len(texts)
         for b in range(0, len(order), batch_size):
             idx = order[b:b + batch_size]
-            enc = [self.tokenizer(texts[i], add_special_tokens=False)["input_ids"] for i in idx]
+            enc = self.token_ids([texts[i] for i in idx])
             width = 1 + max((len(e) for e in enc), default=0)
             ids = torch.full((len(idx), width), self.bos, dtype=torch.long)
             mask = torch.zeros(len(idx), width, dtype=torch.long)
@@ -187,7 +188,7 @@ class LanguageModelScorer:
         (right-padded, each row at its own positions), and their keys and values reused by every text's remaining
         tokens. The texts are tokenized whole, as ``logprob`` does, so each gets the same tokens; the totals
         agree with ``logprob`` up to rounding (in bf16, as much as batching moves them)."""
-        seqs = [[[self.bos] + self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in g] for g in groups]
+        seqs = [[[self.bos] + ids for ids in self.token_ids(g)] for g in groups]
         shared = []
         for group in seqs:
             n = min((len(s) for s in group), default=1) - 1  # every text keeps a token after the shared part
@@ -260,8 +261,7 @@ class LanguageModelScorer:
             # starts[i] + k predicts token k of text i
             states = hidden[:, :-1][mask[:, 1:].bool()]
             targets = ids[:, 1:][mask[:, 1:].bool()]
-            top = 16 if full is not None and full.choices else 0
-            target_logit, norm, entropy, rank, top_ids = self._token_stats(states, targets, top=top)
+            target_logit, norm, entropy, rank = self._token_stats(states, targets)
         starts = [0]
         for e in enc:
             starts.append(starts[-1] + len(e["input_ids"]))
@@ -308,9 +308,19 @@ class LanguageModelScorer:
         if candidates is not None:
             self._contrast(asked, states, target_logit, results)
         if full is not None:
-            variants = self._full_variants(texts, enc, spans, starts, results, full, logp, top_ids)
+            variants = self._full_variants(texts, enc, spans, starts, results, full, logp, states)
             self._full_contrast(variants, read.get(self._cache_arg), states, norm, results)
         return results
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's LM token ids (no special tokens). A fast tokenizer's own encoder is called directly: the
+        transformers wrapper's conversion of every encoding to Python lists cost more than the encoding."""
+        if not texts:
+            return []
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is None or backend.padding is not None or backend.truncation is not None:
+            return self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [e.ids for e in backend.encode_batch(list(texts), add_special_tokens=False)]
 
     def _whole_words(self) -> torch.Tensor:
         """Which tokens of the vocabulary are a whole word's start: a space, then letters only."""
@@ -325,47 +335,49 @@ class LanguageModelScorer:
 
     def _full_variants(self, texts: list[str], enc: list[Any], spans: list[Any], starts: list[int],
                        results: list[WordScores], full: FullContrast, target_logp: torch.Tensor,
-                       top_ids: torch.Tensor | None) -> list[tuple[Any, ...]]:
+                       states: torch.Tensor) -> list[tuple[Any, ...]]:
         """The (text, word, which, candidate or choice, prefix length, tail ids, original log-probability, state
         row) of every whole-window contrast to compute: ``which`` 0 for a related candidate, 1 for the LM's choice;
         the state row predicts the tail's first token (the word's first token in the original)."""
         variants = []
-        words = self._whole_words() if top_ids is not None else None
-        for i, (text, e, (first, last, offsets)) in enumerate(zip(texts, enc, spans)):
+        words = self._whole_words() if full.choices else None
+        screened = [(i, w, tok) for i, scores in enumerate(results) for w, tok in enumerate(scores.tokens)
+                    if spans[i][0][w] >= 0 and scores.surprisal[w] >= full.screen_nats and is_word_text(tok.text)]
+        # the LM's likeliest tokens, only where a screened word starts (not at every token of the batch)
+        rows = sorted({starts[i] + spans[i][0][w] for i, w, _ in screened}) if words is not None else []
+        top_ids = dict(zip(rows, self._top_tokens(states, rows, TOP_CHOICES)))
+        for i, w, tok in screened:
+            text, e, (first, last, offsets) = texts[i], enc[i], spans[i]
             ids, base, scores = e["input_ids"], starts[i], results[i]
-            for w, tok in enumerate(scores.tokens):
-                if first[w] < 0 or scores.surprisal[w] < full.screen_nats or not is_word_text(tok.text):
+            k0, k1 = first[w], last[w]
+            stop = min(len(ids), k1 + 1 + full.right)
+            right = ids[k1 + 1:stop]
+            original = float(target_logp[base + k0:base + stop].sum())
+            before = offsets[k0 - 1][1] if k0 else 0
+            related = sorted(scores.contrast[w], key=lambda cv: -cv[1])[:full.related] if scores.contrast else []
+            for cand, _ in related:
+                if cand.start < offsets[k0][0] or cand.end > offsets[k1][1]:
+                    continue  # a candidate reaching past the word's tokens (a merge with the next word)
+                (region,) = self.token_ids([text[before:cand.start] + cand.replacement + text[cand.end:offsets[k1][1]]])
+                if region:
+                    variants.append((i, w, 0, cand, k0 + 1, region + right, original, base + k0))
+            own = ids[k0]
+            if words is None or not self.tokenizer.decode([own]).startswith(" "):
+                continue  # the LM's choices are whole words after a space: only for a word read that way
+            taken = 0
+            for t in top_ids[base + k0]:
+                if taken >= full.choices:
+                    break
+                if t == own or t >= len(words) or not words[t]:
                     continue
-                k0, k1 = first[w], last[w]
-                stop = min(len(ids), k1 + 1 + full.right)
-                right = ids[k1 + 1:stop]
-                original = float(target_logp[base + k0:base + stop].sum())
-                before = offsets[k0 - 1][1] if k0 else 0
-                related = sorted(scores.contrast[w], key=lambda cv: -cv[1])[:full.related] if scores.contrast else []
-                for cand, _ in related:
-                    if cand.start < offsets[k0][0] or cand.end > offsets[k1][1]:
-                        continue  # a candidate reaching past the word's tokens (a merge with the next word)
-                    region = self.tokenizer(text[before:cand.start] + cand.replacement + text[cand.end:offsets[k1][1]],
-                                            add_special_tokens=False)["input_ids"]
-                    if region:
-                        variants.append((i, w, 0, cand, k0 + 1, region + right, original, base + k0))
-                own = ids[k0]
-                if words is None or not self.tokenizer.decode([own]).startswith(" "):
-                    continue  # the LM's choices are whole words after a space: only for a word read that way
-                taken = 0
-                for t in top_ids[base + k0].tolist():
-                    if taken >= full.choices:
-                        break
-                    if t == own or t >= len(words) or not words[t]:
-                        continue
-                    choice = self.tokenizer.decode([t]).strip()
-                    if choice.lower() == tok.text.lower() or choice.lower() in STOP:
-                        continue  # a function word fits almost anywhere: it says nothing of the word
-                    tail_text = text[tok.end:offsets[k1][1]]
-                    rest = self.tokenizer(tail_text, add_special_tokens=False)["input_ids"] if tail_text else []
-                    region = [t] + rest
-                    variants.append((i, w, 1, choice, k0 + 1, region + right, original, base + k0))
-                    taken += 1
+                choice = self.tokenizer.decode([t]).strip()
+                if choice.lower() == tok.text.lower() or choice.lower() in STOP:
+                    continue  # a function word fits almost anywhere: it says nothing of the word
+                tail_text = text[tok.end:offsets[k1][1]]
+                rest = self.token_ids([tail_text])[0] if tail_text else []
+                region = [t] + rest
+                variants.append((i, w, 1, choice, k0 + 1, region + right, original, base + k0))
+                taken += 1
         return variants
 
     def _full_contrast(self, variants: list[tuple[Any, ...]], cache: Any, states: torch.Tensor, norm: torch.Tensor,
@@ -389,33 +401,45 @@ class LanguageModelScorer:
                 positions[r] = torch.arange(prefix, prefix + tail)
             index = torch.tensor([v[0] for v in part])
             with torch.inference_mode():
-                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False,
-                                    **{self._cache_arg: cache_rows(cache, index, width)}).logits[:, :-1].float()
-                picked = (logits.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1))
-                picked = picked * mask[:, width + 1:]
+                hidden = self.model.base_model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                               use_cache=False, **{self._cache_arg: cache_rows(cache, index, width)}
+                                               ).last_hidden_state
+                # the output layer only where a tail token is predicted (not at padding, not after the last one)
+                valid = mask[:, width + 1:].bool()
+                logits = self.model.get_output_embeddings()(hidden[:, :-1][valid]).float()
+                values = logits.gather(1, ids[:, 1:][valid].unsqueeze(1)).squeeze(1) - logits.logsumexp(-1)
+                picked = torch.zeros(len(part)).index_add_(0, valid.nonzero()[:, 0], values)
                 rows = torch.tensor([v[7] for v in part])
                 weight, bias = self._output_rows(ids[:, 0])
                 first = (states[rows].float() * weight).sum(1) + (0.0 if bias is None else bias)
                 first = first.to(states.dtype).float() - norm[rows]
             for r, (i, w, which, found, _, _, original, _) in enumerate(part):
-                value = float(first[r]) + float(picked[r].sum()) - original
+                value = float(first[r]) + float(picked[r]) - original
                 best, names = list(results[i].full[w]), list(results[i].full_best[w])
                 if best[which] is None or value > best[which]:
                     best[which], names[which] = value, found
                     results[i].full[w], results[i].full_best[w] = (best[0], best[1]), (names[0], names[1])
 
+    def _top_tokens(self, states: torch.Tensor, rows: Sequence[int], top: int, block: int = 256) -> list[list[int]]:
+        """The ``top`` likeliest next tokens after each of ``rows`` of ``states``, likeliest first."""
+        head = self.model.get_output_embeddings()
+        out: list[list[int]] = []
+        with torch.inference_mode():
+            for b in range(0, len(rows), block):
+                logits = head(states[torch.tensor(rows[b:b + block])]).float()
+                out += logits.topk(top, 1).indices.tolist()
+        return out
+
     def _token_stats(self, states: torch.Tensor, targets: torch.Tensor, block: int = 256,
-                     chunk: int = 32, top: int = 0) -> tuple[Any, ...]:
+                     chunk: int = 32) -> tuple[torch.Tensor, ...]:
         """Per row of ``states``: the output layer's logit of its target token, the log of the softmax's
         normaliser, the entropy of the distribution (nats) and the target's rank (how many tokens the LM finds
         likelier). The output layer runs ``block`` rows at a time and its logits are read ``chunk`` rows at a
         time, so that the vocabulary-wide logits of a batch never lie in memory at once and each piece is read
         while in cache (the fastest sizes on 2 cores); the logits are the layer's own (bf16 where the model is),
-        computed in float32 from there on. With ``top``, also the ``top`` likeliest tokens of every row (else
-        None)."""
+        computed in float32 from there on (the LM's likeliest tokens, where a word needs them: _top_tokens)."""
         head = self.model.get_output_embeddings()
         found = torch.empty(4, len(targets), dtype=torch.float32)
-        n_top, top_ids = top, (torch.empty(len(targets), top, dtype=torch.long) if top else None)
         for b in range(0, len(targets), block):
             raw = head(states[b:b + block])
             last = min(b + block, len(targets))
@@ -429,11 +453,9 @@ class LanguageModelScorer:
                 norm = top.squeeze(1) + total.log()
                 found[0, c:end] = target.squeeze(1)
                 found[1, c:end] = norm
-                found[2, c:end] = norm - torch.bmm(e[:, None], logits[:, :, None]).reshape(-1) / total
+                found[2, c:end] = norm - (e * logits).sum(1) / total
                 found[3, c:end] = (logits > target).sum(1, dtype=torch.int32)
-                if top_ids is not None:
-                    top_ids[c:end] = logits.topk(n_top, 1).indices
-        return found[0], found[1], found[2], found[3], top_ids
+        return found[0], found[1], found[2], found[3]
 
     def _output_rows(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The output layer's weight rows (and biases) of the tokens ``ids``, in float32. A dynamically quantised
@@ -450,8 +472,7 @@ class LanguageModelScorer:
                   target_logit: torch.Tensor, results: list[WordScores]) -> None:
         """Each asked candidate's contrast: the output layer's logit of its first token where the word's first
         token stands, less the word's (the normaliser is the same), rounded as the layer's own logits are."""
-        encoded = self.tokenizer([changed for *_, changed in asked], add_special_tokens=False)["input_ids"] \
-            if asked else []
+        encoded = self.token_ids([changed for *_, changed in asked])
         kept = [(a, ids[0]) for a, ids in zip(asked, encoded) if ids]
         if not kept:
             return

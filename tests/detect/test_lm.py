@@ -112,6 +112,28 @@ def test_token_stats_do_not_depend_on_how_the_rows_are_cut(tiny_scorer):
         assert got[3].tolist() == (logp > target[:, None]).sum(1).tolist()
 
 
+def test_token_ids_are_the_tokenizers_own(tiny_scorer):
+    texts = ["Russia launched his invasion", "", "energy projectsWhich , the   White House’s"]
+    expected = tiny_scorer.tokenizer(texts, add_special_tokens=False)["input_ids"]
+    # the tiny tokenizer pads (the wrapper's path); without padding and truncation its own encoder is called
+    plain = copy.deepcopy(tiny_scorer.tokenizer)
+    plain.backend_tokenizer.no_padding()
+    plain.backend_tokenizer.no_truncation()
+    direct = LanguageModelScorer(model=tiny_scorer.model, tokenizer=plain)
+    assert tiny_scorer.token_ids(texts) == expected and direct.token_ids(texts) == expected
+    assert tiny_scorer.token_ids([]) == []
+
+
+def test_top_tokens_are_the_likeliest_of_the_rows_asked_for(tiny_scorer):
+    torch.manual_seed(2)
+    states = torch.randn(9, 32)
+    with torch.inference_mode():
+        logits = tiny_scorer.model.get_output_embeddings()(states)
+        got = tiny_scorer._top_tokens(states, [7, 2, 4], 5, block=2)  # a block that ends mid-way
+    assert got == [logits[r].topk(5).indices.tolist() for r in (7, 2, 4)]
+    assert tiny_scorer._top_tokens(states, [], 5) == []
+
+
 def test_full_contrast_is_the_windows_log_probability_with_the_candidate_less_with_the_word(tiny_scorer):
     from mtfix.detect.candidates import Candidate
     from mtfix.detect.lm import FullContrast
