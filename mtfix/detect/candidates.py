@@ -65,13 +65,16 @@ class CandidateGenerator:
         import symspellpy
         from symspellpy import SymSpell
 
+        from mtfix.detect.pivot import gc_paused
+
         speller = SymSpell(max_dictionary_edit_distance=2)
         cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mtfix" / (
             f"symspell-{version('symspellpy')}-en82765-d2.pickle")
-        if cache.exists() and speller.load_pickle(str(cache)):
-            return speller
-        speller.load_dictionary(os.path.join(os.path.dirname(symspellpy.__file__),
-                                             "frequency_dictionary_en_82_765.txt"), 0, 1)
+        with gc_paused():
+            if cache.exists() and speller.load_pickle(str(cache)):
+                return speller
+            speller.load_dictionary(os.path.join(os.path.dirname(symspellpy.__file__),
+                                                 "frequency_dictionary_en_82_765.txt"), 0, 1)
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache.with_suffix(f".tmp{os.getpid()}")

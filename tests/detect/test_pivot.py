@@ -1,4 +1,8 @@
-from mtfix.detect.pivot import MissingDictionary, PivotDictionary, parse
+import gc
+
+import pytest
+
+from mtfix.detect.pivot import MissingDictionary, PivotDictionary, gc_paused, parse
 
 LINES = [
     "# comment",
@@ -29,6 +33,37 @@ def test_load_from_a_file_and_cache(tmp_path):
     assert list((tmp_path / "cache").glob("pivot-*.pickle"))
     again = PivotDictionary.load(path, cache=tmp_path / "cache")
     assert again.siblings("leader") == first.siblings("leader")
+
+
+def test_the_collector_is_paused_while_a_table_loads_and_left_as_it_was(tmp_path):
+    path = tmp_path / "de-en"
+    path.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    seen = []
+    real = PivotDictionary.__init__
+
+    def record(self, en2de, de2en):
+        seen.append(gc.isenabled())
+        real(self, en2de, de2en)
+
+    PivotDictionary.__init__ = record
+    try:
+        PivotDictionary.load(path, cache=tmp_path / "cache")            # parsed
+        PivotDictionary.load(path, cache=tmp_path / "cache")            # unpickled
+    finally:
+        PivotDictionary.__init__ = real
+    assert seen == [True, False] and gc.isenabled()  # off while unpickling; on again after, and after the parse
+    with pytest.raises(ValueError):
+        with gc_paused():
+            assert not gc.isenabled()
+            raise ValueError("a failed load")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # a caller's own pause is kept
+    finally:
+        gc.enable()
 
 
 def test_missing_dictionary_says_how_to_install(tmp_path):
