@@ -538,7 +538,12 @@ class RewriteCorrector(Corrector):
         LanguageModelScorer: the detector's), else on SmolLM2 loaded once for both the rewriter and the scorer."""
         from mtfix.correct import Rerank
         from mtfix.detect.lm import LanguageModelScorer
+        from mtfix.errors import MtfixError
 
+        record = Path(path) / "rewriter.json"
+        if record.exists() and json.loads(record.read_text()).get("task", "span") != "span":
+            raise MtfixError(f"{path} holds a full-sentence rewriter (train_rewriter --sentence, for comparison "
+                             "only); the corrector needs span rewriter adapters")
         if lm is None:
             lm = LanguageModelScorer()
         rewriter = Rewriter.load(path, lm.model, lm.tokenizer)

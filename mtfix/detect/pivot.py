@@ -19,6 +19,9 @@ from mtfix.errors import MtfixError
 
 DICT_PATH = Path(os.environ.get("MTFIX_TRANS_DE_EN", "/usr/share/trans/de-en"))
 
+_NOTES = re.compile(r"\{[^}]*\}|\[[^\]]*\]|\([^)]*\)|<[^>]*>|/[^/ ]+/")
+_WORD = re.compile(r"^[A-Za-zÄÖÜäöüß][A-Za-zÄÖÜäöüß'-]*(?: [a-z]+)?$")
+
 
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
@@ -33,8 +36,6 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-_NOTES = re.compile(r"\{[^}]*\}|\[[^\]]*\]|\([^)]*\)|<[^>]*>|/[^/ ]+/")
-_WORD = re.compile(r"^[A-Za-zÄÖÜäöüß][A-Za-zÄÖÜäöüß'-]*(?: [a-z]+)?$")
 
 
 class MissingDictionary(MtfixError):

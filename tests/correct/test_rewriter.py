@@ -1,6 +1,7 @@
 import json
 import random
 
+import pytest
 import torch
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
@@ -52,6 +53,15 @@ def test_a_sentence_rewriter_learns_the_whole_row_with_what_the_span_rewriter_le
     assert pairs[2][1] == "all is well" and "Text: [[all is well]]" in pairs[2][0]
     span_targets = {t for _, t in pairs_from_rows(rows[:2], random.Random(0), keep_share=0.0)}
     assert span_targets == {"goes", "", "have"}
+
+
+def test_the_corrector_refuses_a_sentence_rewriters_adapters(tmp_path):
+    from mtfix.correct.rewriter import RewriteCorrector
+    from mtfix.errors import MtfixError
+
+    (tmp_path / "rewriter.json").write_text(json.dumps({"task": "sentence"}))
+    with pytest.raises(MtfixError, match="full-sentence rewriter"):
+        RewriteCorrector.load(str(tmp_path))  # refused before any model is loaded
 
 
 def test_detector_spans_teach_the_gold_fixes_inside_them_and_keep_a_false_flag():
