@@ -59,8 +59,7 @@ def outside(text: str, written: str, spans: list[dict]) -> bool:
     span's edge counts as inside it)."""
     matcher = difflib.SequenceMatcher(None, text, written, autojunk=False)
     for op, a, b, _, _ in matcher.get_opcodes():
-        if op != "equal" and not any(s["start"] <= a and b <= s["end"] or s["start"] <= a <= s["end"] and a == b
-                                     for s in spans):
+        if op != "equal" and not any(s["start"] <= a and b <= s["end"] for s in spans):
             return True
     return False
 

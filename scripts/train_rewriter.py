@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     config = RewriterConfig(rank=args.rank, alpha=2 * args.rank, lr=args.lr, batch_size=args.batch_size,
                             minutes=args.minutes, max_examples=args.max_examples, seed=args.seed, mix=args.mix,
                             init=args.init, multi_word=args.multi_word, detected=args.detected,
-                            task="sentence" if args.sentence else "span", max_tokens=384 if args.sentence else 192)
+                            task="sentence" if args.sentence else "span", max_tokens=384 if args.sentence else defaults.max_tokens)
     dd = datasets.load_from_disk(args.data)
     _, _, rows, _ = sampled_rows(dd, CorrectorTrainConfig(data=args.data, out=args.out, mix=args.mix, seed=args.seed))
     if args.sentence:
