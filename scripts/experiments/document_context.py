@@ -1,0 +1,159 @@
+"""Would reading the previous sentences help the detector? SmolLM2's surprisal of artifacts and of clean words, each
+sentence read alone and after the sentences before it in its document, on dev documents (ABC blocks and State of
+the Union paragraphs); and how often clean documents write one name two ways (the "white house" beside "the White
+House" evidence).
+
+    python scripts/experiments/document_context.py --data ../shared/data --sentences 300 [--out FILE]
+
+Each dev sentence with at least one sentence before it in its document gets one artifact of each kind in KINDS
+(in turn; the corruptors of `mtfix data build`). Per kind and reading, the share of artifacts with a word at least
+as surprising as the surprisal that 2% of the clean words of the same sentences reach (read the same way; each
+sentence's first word left out, as alone any first word is surprising), and the area under the ROC curve of the artifact's highest word surprisal against every clean word's. The name count:
+in every State of the Union address (all splits; nothing is fitted here), the phrases of two or more capitalised
+words that appear mid-sentence, and how many of them the same address also writes in lower case mid-sentence.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+import zipfile
+from pathlib import Path
+from typing import Sequence
+
+KINDS = ("pivot", "lm-plausible", "article", "preposition", "pronoun", "casing", "calque", "repetition", "dropped",
+         "verb-order")
+CLEAN_SHARE = 0.02
+NAME = re.compile(r"(?<=[a-z,;] )((?:[A-Z][a-z]+ )+[A-Z][a-z]+)")  # two or more capitalised words after a lower word
+
+
+def context_sentences(data: Path, sentences: int, seed: int) -> list[tuple[str, str]]:
+    """(previous sentences of the document, at most two; the sentence) for dev sentences, seeded order."""
+    from mtfix.data.build import documents, usable
+
+    out = []
+    for doc in documents(data):
+        if doc.split != "dev" or doc.source not in ("clean:abc-rural", "clean:abc-science", "clean:state-union"):
+            continue
+        for k in range(1, len(doc.sentences)):
+            if usable(doc.sentences[k]):
+                out.append((" ".join(doc.sentences[max(0, k - 2):k]), doc.sentences[k]))
+    random.Random(seed).shuffle(out)
+    return out[:sentences]
+
+
+def surprisals(scorer, texts: Sequence[str], contexts: Sequence[str]) -> list[list[float]]:
+    """Each text's word surprisals, read after its context (an empty context: alone)."""
+    joined = [f"{c} {t}" if c else t for c, t in zip(contexts, texts)]
+    out = []
+    for c, scores in zip(contexts, scorer.score(joined)):
+        skip = len(c) + 1 if c else 0
+        out.append([s for tok, s in zip(scores.tokens, scores.surprisal) if tok.start >= skip])
+    return out
+
+
+def auc(positives: Sequence[float], negatives: Sequence[float]) -> float:
+    """P(a positive scores above a negative), ties counting half."""
+    ranked = sorted([(v, 1) for v in positives] + [(v, 0) for v in negatives])
+    wins, seen_negative, i = 0.0, 0, 0
+    while i < len(ranked):
+        j = i
+        while j < len(ranked) and ranked[j][0] == ranked[i][0]:
+            j += 1
+        tied_pos = sum(p for _, p in ranked[i:j])
+        tied_neg = (j - i) - tied_pos
+        wins += tied_pos * (seen_negative + tied_neg / 2)
+        seen_negative += tied_neg
+        i = j
+    return wins / max(1, len(positives) * len(negatives))
+
+
+def name_variants(data: Path) -> tuple[int, int, list[str]]:
+    """Over the State of the Union addresses: mid-sentence capitalised phrases (distinct per address), how many
+    the same address also writes in lower case mid-sentence, and a few of those."""
+    phrases = variants = 0
+    examples: list[str] = []
+    with zipfile.ZipFile(data / "corpora" / "state_union.zip") as zf:
+        for member in sorted(zf.namelist()):
+            if not member.endswith(".txt"):
+                continue
+            text = zf.read(member).decode("latin-1")
+            names = set(NAME.findall(text))
+            phrases += len(names)
+            for name in names:
+                if re.search(r"(?<=[a-z,;] )" + re.escape(name.lower()) + r"\b", text):
+                    variants += 1
+                    if len(examples) < 12:
+                        examples.append(name)
+    return phrases, variants, examples
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="../shared/data")
+    parser.add_argument("--sentences", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--out")
+    args = parser.parse_args(argv)
+
+    from mtfix.data.build import default_resources, next_words
+    from mtfix.data.corrupt import corrupt
+    from mtfix.detect.lm import LanguageModelScorer
+    from mtfix.text.tokens import tokenize
+
+    data = Path(args.data)
+    pairs = context_sentences(data, args.sentences, args.seed)
+    scorer = LanguageModelScorer()
+    resources = default_resources()
+    resources.plausible = next_words(scorer.model, scorer.tokenizer)
+    rng = random.Random(args.seed)
+    made: dict[str, list[tuple[str, str, int, int]]] = {k: [] for k in KINDS}
+    for n, (context, sentence) in enumerate(pairs):
+        for k in range(len(KINDS)):  # this sentence's kind, else the next one that applies
+            kind = KINDS[(n + k) % len(KINDS)]
+            found = corrupt(sentence, rng, resources, only=[kind])
+            if found is not None:
+                text, spans = found
+                made[kind].append((context, text, spans[0].start, spans[0].end))
+                break
+    lines = [f"### SmolLM2 surprisal alone and after the previous sentences ({len(pairs)} dev sentences)", "",
+             f"| kind | artifacts | found alone | found in context | AUC alone | AUC in context |",
+             "|---|---|---|---|---|---|"]
+    contexts = [c for c, _ in pairs]
+    # each sentence's first word left out of the clean words: read alone, any first word is surprising, which the
+    # detector's head knows (its "initial" evidence); the gain measured is the context's, not the start's
+    clean = {reading: [s for per in surprisals(scorer, [t for _, t in pairs], contexts if reading else [""] * len(pairs))
+                       for s in per[1:]] for reading in (False, True)}
+    bar = {r: sorted(v, reverse=True)[int(len(v) * CLEAN_SHARE)] for r, v in clean.items()}
+    for kind, rows in made.items():
+        if not rows:
+            continue
+        found = {}
+        for reading in (False, True):
+            per = surprisals(scorer, [t for _, t, _, _ in rows], [c if reading else "" for c, _, _, _ in rows])
+            peaks = []
+            for (_, text, start, end), values in zip(rows, per):
+                words = list(zip(tokenize(text), values))
+                inside = [v for tok, v in words if tok.start < end and start < tok.end]
+                after = [v for tok, v in words if tok.start >= start][:1]  # a deletion: the word after the gap
+                peaks.append(max(inside or after or [0.0]))
+            found[reading] = (sum(p >= bar[reading] for p in peaks) / len(peaks), auc(peaks, clean[reading]))
+        lines.append(f"| {kind} | {len(rows)} | {found[False][0]:.2f} | {found[True][0]:.2f} | {found[False][1]:.3f} "
+                     f"| {found[True][1]:.3f} |")
+        print(f"{kind}: {len(rows)}", file=sys.stderr)
+    lines += ["", f"The bar: the surprisal {CLEAN_SHARE:.0%} of clean words reach, {bar[False]:.1f} nats alone, "
+              f"{bar[True]:.1f} in context ({len(clean[False]):,} clean words)."]
+    phrases, variants, examples = name_variants(data)
+    lines += ["", f"State of the Union: {phrases:,} capitalised phrases mid-sentence (distinct per address); "
+              f"{variants:,} also written in lower case mid-sentence in the same address, e.g. "
+              + ", ".join(examples) + "."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
