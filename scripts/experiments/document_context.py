@@ -23,7 +23,9 @@ import re
 import sys
 import zipfile
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
+
+import torch
 
 KINDS = ("pivot", "lm-plausible", "article", "preposition", "pronoun", "casing", "calque", "repetition", "dropped",
          "verb-order")
@@ -79,6 +81,30 @@ def peak(text: str, start: int, end: int, values: Sequence[float]) -> float:
     return max(inside or after or [0.0])
 
 
+def both_readings(read: Callable[[Sequence[str], Sequence[str]], list[list[float]]], texts: Sequence[str],
+                  contexts: Sequence[str]) -> dict[bool, list[list[float]]]:
+    """``read``'s word values of each text alone (False) and after its context (True)."""
+    return {False: read(texts, [""] * len(texts)), True: read(texts, contexts)}
+
+
+def kind_peaks(made: dict[str, list[tuple[str, str, int, int]]],
+               read: Callable[[Sequence[str], Sequence[str]], list[list[float]]]) -> dict[str, dict[bool, list[float]]]:
+    """Each kind's artifacts' peak values (``peak``), read alone and in context."""
+    out = {}
+    for kind, rows in made.items():
+        if rows:
+            per = both_readings(read, [t for _, t, _, _ in rows], [c for c, _, _, _ in rows])
+            out[kind] = {reading: [peak(t, a, b, v) for (_, t, a, b), v in zip(rows, values)]
+                         for reading, values in per.items()}
+            print(f"{kind}: {len(rows)}", file=sys.stderr)
+    return out
+
+
+def share_found(peaks: Sequence[float], bar: float) -> float:
+    """The share of artifacts whose peak reaches ``bar``."""
+    return sum(p >= bar for p in peaks) / len(peaks)
+
+
 def auc(positives: Sequence[float], negatives: Sequence[float]) -> float:
     """P(a positive scores above a negative), ties counting half."""
     ranked = sorted([(v, 1) for v in positives] + [(v, 0) for v in negatives])
@@ -107,7 +133,7 @@ def name_variants(data: Path) -> tuple[int, int, list[str]]:
             text = zf.read(member).decode("latin-1")
             names = set(NAME.findall(text))
             phrases += len(names)
-            for name in names:
+            for name in sorted(names):  # a set's order changes from run to run
                 if re.search(r"(?<=[a-z,;] )" + re.escape(name.lower()) + r"\b", text):
                     variants += 1
                     if len(examples) < 12:
@@ -120,30 +146,26 @@ def detector_table(made: dict[str, list[tuple[str, str, int, int]]], pairs: Sequ
     """The shipped fused detector (not refitted) alone and in context: each reading's threshold set on the clean
     sentences' own words for ``budget`` flags per 1,000, and the share of each kind's artifacts found there."""
     from mtfix.detect.fuse import FusedDetector
+    from mtfix.detect.train import clean_threshold
     from mtfix.models import shipped_detector
 
     path = shipped_detector()
     detector = FusedDetector.load(str(path), str(path / "fused"))
-    contexts = [c for c, _ in pairs]
-    bars, shipped = {}, {}
-    for reading in (False, True):
-        clean = sorted((p for per in head_probabilities(detector, [t for _, t in pairs],
-                                                         contexts if reading else [""] * len(pairs)) for p in per),
-                       reverse=True)
-        bars[reading] = clean[int(len(clean) * budget / 1000)]
-        shipped[reading] = 1000 * sum(p >= detector.threshold for p in clean) / len(clean)
+
+    def read(texts: Sequence[str], contexts: Sequence[str]) -> list[list[float]]:
+        return head_probabilities(detector, texts, contexts)
+
+    clean = {reading: [p for per in values for p in per]
+             for reading, values in both_readings(read, [t for _, t in pairs], [c for c, _ in pairs]).items()}
+    bars = {reading: clean_threshold(torch.tensor(v), budget) for reading, v in clean.items()}
+    shipped = {reading: 1000 * sum(p >= detector.threshold for p in v) / len(v) for reading, v in clean.items()}
     lines = ["", f"The shipped fused detector, not refitted, at {budget:g} flags per 1,000 of these clean sentences' "
              f"words (its threshold {bars[False]:.3f} alone, {bars[True]:.3f} in context; at its shipped threshold it "
              f"flags {shipped[False]:.2f} alone, {shipped[True]:.2f} in context):", "",
              "| kind | found alone | found in context |", "|---|---|---|"]
-    for kind, rows in made.items():
-        if not rows:
-            continue
-        found = {}
-        for reading in (False, True):
-            per = head_probabilities(detector, [t for _, t, _, _ in rows], [c if reading else "" for c, _, _, _ in rows])
-            found[reading] = sum(peak(t, a, b, v) >= bars[reading] for (_, t, a, b), v in zip(rows, per)) / len(rows)
-        lines.append(f"| {kind} | {found[False]:.2f} | {found[True]:.2f} |")
+    for kind, peaks in kind_peaks(made, read).items():
+        lines.append(f"| {kind} | {share_found(peaks[False], bars[False]):.2f} | "
+                     f"{share_found(peaks[True], bars[True]):.2f} |")
     return lines
 
 
@@ -153,13 +175,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sentences", type=int, default=300)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--detector", action="store_true",
-                        help="also the shipped fused detector, alone and after the context, at 2.25 clean flags per 1,000")
+                        help="also the shipped fused detector, alone and after the context, at 2.25 clean flags "
+                             "per 1,000")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
 
     from mtfix.data.build import default_resources, next_words
     from mtfix.data.corrupt import corrupt
     from mtfix.detect.lm import LanguageModelScorer
+    from mtfix.detect.train import clean_threshold
 
     data = Path(args.data)
     pairs = context_sentences(data, args.sentences, args.seed)
@@ -177,25 +201,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 made[kind].append((context, text, spans[0].start, spans[0].end))
                 break
     lines = [f"### SmolLM2 surprisal alone and after the previous sentences ({len(pairs)} dev sentences)", "",
-             f"| kind | artifacts | found alone | found in context | AUC alone | AUC in context |",
+             "| kind | artifacts | found alone | found in context | AUC alone | AUC in context |",
              "|---|---|---|---|---|---|"]
-    contexts = [c for c, _ in pairs]
+
+    def read(texts: Sequence[str], contexts: Sequence[str]) -> list[list[float]]:
+        return surprisals(scorer, texts, contexts)
+
     # each sentence's first word left out of the clean words: read alone, any first word is surprising, which the
     # detector's head knows (its "initial" evidence); the gain measured is the context's, not the start's
-    clean = {reading: [s for per in surprisals(scorer, [t for _, t in pairs], contexts if reading else [""] * len(pairs))
-                       for s in per[1:]] for reading in (False, True)}
-    bar = {r: sorted(v, reverse=True)[int(len(v) * CLEAN_SHARE)] for r, v in clean.items()}
-    for kind, rows in made.items():
-        if not rows:
-            continue
-        found = {}
-        for reading in (False, True):
-            per = surprisals(scorer, [t for _, t, _, _ in rows], [c if reading else "" for c, _, _, _ in rows])
-            peaks = [peak(text, start, end, values) for (_, text, start, end), values in zip(rows, per)]
-            found[reading] = (sum(p >= bar[reading] for p in peaks) / len(peaks), auc(peaks, clean[reading]))
-        lines.append(f"| {kind} | {len(rows)} | {found[False][0]:.2f} | {found[True][0]:.2f} | {found[False][1]:.3f} "
-                     f"| {found[True][1]:.3f} |")
-        print(f"{kind}: {len(rows)}", file=sys.stderr)
+    clean = {reading: [v for per in values for v in per[1:]]
+             for reading, values in both_readings(read, [t for _, t in pairs], [c for c, _ in pairs]).items()}
+    bar = {reading: clean_threshold(torch.tensor(v), 1000 * CLEAN_SHARE) for reading, v in clean.items()}
+    for kind, peaks in kind_peaks(made, read).items():
+        lines.append(f"| {kind} | {len(made[kind])} | {share_found(peaks[False], bar[False]):.2f} | "
+                     f"{share_found(peaks[True], bar[True]):.2f} | {auc(peaks[False], clean[False]):.3f} | "
+                     f"{auc(peaks[True], clean[True]):.3f} |")
     if args.detector:
         lines += detector_table(made, pairs)
     lines += ["", f"The bar: the surprisal {CLEAN_SHARE:.0%} of clean words reach, {bar[False]:.1f} nats alone, "

@@ -178,20 +178,22 @@ def measure(fitted: Sequence[dict[str, Any]], read: Sequence[dict[str, Any]],
 
     news = torch.tensor([p for r in fitted if is_news(r["source"]) for p in probabilities(r, stage)])
     threshold = clean_threshold(news, budget)
+    scored = [(r, probabilities(r, stage)) for r in read]  # each row's probabilities once, for every measure
     out: dict[str, float] = {"threshold": threshold}
-    flagged = [p >= threshold for r in read if is_news(r["source"]) for p in probabilities(r, stage)]
+    flagged = [p >= threshold for r, probs in scored if is_news(r["source"]) for p in probs]
     out["news per 1k"] = 1000 * sum(flagged) / max(1, len(flagged))
-    pred = [p >= threshold for r in read if family(r["source"]) == "mlqe-pe" for p in probabilities(r, stage)]
-    gold = [bool(y) for r in read if family(r["source"]) == "mlqe-pe" for y in r["y"]]
-    out["MLQE-PE MCC"] = word_mcc(torch.tensor(pred, dtype=torch.bool), torch.tensor(gold, dtype=torch.bool))
+    mlqe = [(r, probs) for r, probs in scored if family(r["source"]) == "mlqe-pe"]
+    pred = torch.tensor([p >= threshold for _, probs in mlqe for p in probs], dtype=torch.bool)
+    gold = torch.tensor([bool(y) for r, _ in mlqe for y in r["y"]], dtype=torch.bool)
+    out["MLQE-PE MCC"] = word_mcc(pred, gold)
     for fam in ("synthetic", "apertium"):
-        hits = [p >= threshold for r in read if family(r["source"]) == fam
-                for p, y in zip(probabilities(r, stage), r["y"]) if y]
+        hits = [p >= threshold for r, probs in scored if family(r["source"]) == fam
+                for p, y in zip(probs, r["y"]) if y]
         out[fam] = sum(hits) / max(1, len(hits))
     for kind in SWAPS:
-        rows = [r for r in read if r["source"] == f"swap:{kind}"]
-        out[kind] = sum(any(p >= threshold and y for p, y in zip(probabilities(r, stage), r["y"]))
-                        for r in rows) / max(1, len(rows))
+        rows = [(r, probs) for r, probs in scored if r["source"] == f"swap:{kind}"]
+        out[kind] = sum(any(p >= threshold and y for p, y in zip(probs, r["y"]))
+                        for r, probs in rows) / max(1, len(rows))
     return out
 
 
