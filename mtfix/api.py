@@ -41,11 +41,19 @@ class MTFix:
         if device != "cpu":
             place(detector, device)
 
-    def detect(self, texts: Sequence[str] | str) -> list[list[Span]]:
-        """Flagged spans for each text (a single string is taken as one text)."""
+    def detect(self, texts: Sequence[str] | str, before: str | None = None) -> list[list[Span]]:
+        """Flagged spans for each text (a single string is taken as one text). The texts are read as consecutive
+        segments of one document (``before``: the text that came before them) where the detector reads context;
+        load(alone=True) reads each alone."""
         if isinstance(texts, str):
             texts = [texts]
-        return self.detector.detect(list(texts))
+        return self._detect(list(texts), before)
+
+    def _detect(self, texts: list[str], before: str | None) -> list[list[Span]]:
+        from mtfix.detect import reads_context
+
+        return self.detector.detect(texts, before=before) if reads_context(self.detector) else \
+            self.detector.detect(texts)
 
     @property
     def corrector(self) -> Any:
@@ -86,8 +94,9 @@ class MTFix:
         """Edits for the spans of one text (an edit only where it beats keeping the original)."""
         return self.corrector.correct([text], [list(spans)])[0]
 
-    def fix(self, texts: Sequence[str] | str) -> list[Fixed]:
-        """Detect and correct each text; the fixed text applies every proposed edit."""
+    def fix(self, texts: Sequence[str] | str, before: str | None = None) -> list[Fixed]:
+        """Detect and correct each text; the fixed text applies every proposed edit (the texts read as ``detect``
+        reads them)."""
         if isinstance(texts, str):
             texts = [texts]
         texts = list(texts)
@@ -100,7 +109,7 @@ class MTFix:
         if shared:
             tagger.share = corrector.encoder.shared
         try:
-            spans = self.detector.detect(texts)
+            spans = self._detect(texts, before)
             edits = corrector.correct(texts, [[s for s in found if not overlong(s)] for found in spans])
         finally:
             if shared:
@@ -117,10 +126,10 @@ def overlong(span: Span) -> bool:
 def fix_segments(mt: MTFix, segments: Iterable[Segment], batch_size: int = 32
                  ) -> Iterator[tuple[Segment, Document | None]]:
     """Each readable segment with its correction result, in input order; unreadable ones with None."""
-    from mtfix.detect import batched, record_id
+    from mtfix.detect import batched, reads_context, record_id
 
     return batched(segments, batch_size, mt.fix, lambda seg, f: Document(
-        f.text, f.spans, id=record_id(seg), edits=f.edits, fixed=f.fixed))
+        f.text, f.spans, id=record_id(seg), edits=f.edits, fixed=f.fixed), reads_context(mt.detector))
 
 
 def _tagger_of(detector: Any) -> Any:
@@ -137,15 +146,16 @@ def _tagger_of(detector: Any) -> Any:
 def load(method: str | None = None, threshold: float | None = None, model: str | None = None,
          batch_size: int = 32, fast: bool = False, corrector: str | None = None,
          min_score: float | None = None, swap_score: float | None = None, lm_gate: float | None = None,
-         device: str | None = "auto", review: bool = False) -> MTFix:
+         device: str | None = "auto", review: bool = False, alone: bool = False) -> MTFix:
     """Load mtfix offline: the shipped fused detector by default (``fast``: the tagger alone), or ``method``
     ('fused', 'model', 'spell', 'lm', ...); the corrector (``corrector``: a folder other than
     models/corrector) loads when first used, with its own --min-score and --swap-score unless given;
     ``lm_gate`` (fused detector) overrides the model's LM gate (0 sends every segment to the language model);
     ``device``: auto (a CUDA GPU where there is one, else the CPU), cpu or cuda; on a GPU, the process's default
     torch device becomes it; ``review``: the fused detector's review point (its review threshold, every segment
-    read by the LM), for one article under review. Out-of-range numbers and a missing GPU raise InputError at
-    once."""
+    read by the LM), for one article under review; ``alone``: each text read alone, not after the texts before
+    it (for unrelated sentences; a fused head fitted with context reads the texts of one call, and the segments of
+    a file, as one document). Out-of-range numbers and a missing GPU raise InputError at once."""
     from mtfix.device import resolve, use
     from mtfix.errors import InputError
 
@@ -163,5 +173,5 @@ def load(method: str | None = None, threshold: float | None = None, model: str |
         threshold, lm_gate = review_point(model)
     where = resolve(device)
     use(where)
-    return MTFix(get_detector(method or default_method(fast, model), threshold, model, batch_size, lm_gate),
+    return MTFix(get_detector(method or default_method(fast, model), threshold, model, batch_size, lm_gate, alone),
                  corrector_path=corrector, min_score=min_score, swap_score=swap_score, device=where)

@@ -14,6 +14,14 @@ from mtfix.errors import InputError, MtfixError
 from mtfix.text.outputs import OutputFile
 
 
+def read_alone(args: argparse.Namespace) -> bool:
+    """Whether each segment is read alone: --alone, or JSONL input (each record its own document); the lines of a
+    plain-text file are read as one document."""
+    from mtfix.text.formats import guess_format
+
+    return args.alone or guess_format(args.input, args.input_format) == "jsonl"
+
+
 def cmd_detect(args: argparse.Namespace) -> int:
     from mtfix.detect import detect_segments, get_detector
     from mtfix.device import place, resolve, use
@@ -28,7 +36,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     device = resolve(args.device)
     use(device)
     detector = get_detector(args.method or default_method(args.fast, args.model), args.threshold, args.model,
-                            args.batch_size, args.lm_gate)
+                            args.batch_size, args.lm_gate, read_alone(args))
     place(detector, device)
     threshold = args.threshold if args.threshold is not None else 0.0
     out = OutputFile(args.output, [args.input])
@@ -190,7 +198,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
     first = next(segments, None)  # a missing, empty or binary input fails here, before any model loads
     segments = itertools.chain([first] if first else [], segments)
     mt = load(args.method, args.threshold, args.model, args.batch_size, args.fast, args.corrector, args.min_score,
-              args.swap_score, args.lm_gate, args.device)
+              args.swap_score, args.lm_gate, args.device, alone=read_alone(args))
     writer = _FixWriter(fmt, args)
     bad = total = 0
     held: list[tuple[Any, Any]] = []  # --interactive: everything is reviewed before anything is written
@@ -241,7 +249,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
                          chunk_size=args.chunk_size, workers=args.workers, engine=args.engine,
                          ray_address=args.ray_address, fast=args.fast, method=args.method,
                          threshold=args.threshold, lm_gate=args.lm_gate, model=args.model,
-                         corrector=args.corrector, device=args.device,
+                         corrector=args.corrector, device=args.device, alone=args.alone,
                          batch_size=args.batch_size, restart=args.restart)
     if not Path(args.input).exists():
         raise InputError(f"{args.input}: no such file")
@@ -398,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "model's own; the shipped model's is 0: the language model reads every segment, since "
                         "wrong-sense words sit in lines the tagger finds clean; a gate such as 0.15 spares it "
                         "about half of clean news, for speed over recall)")
+    p.add_argument("--alone", action="store_true", help=ALONE_HELP)
     _review_option(p)
     p.add_argument("--batch-size", type=int, default=32, help="segments per batch (default 32)")
     _device_option(p)
@@ -589,6 +598,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+ALONE_HELP = ("read each segment alone. By default the lines of a plain-text file are read as one document, each "
+              "after the sentences before it, where the detector was fitted to read them so (JSONL records are "
+              "each read alone): give --alone for a file of unrelated sentences")
+
+
 def _model_options(p: argparse.ArgumentParser) -> None:
     """The options that choose the models, shared by fix and clean."""
     p.add_argument("--fast", action="store_true", help="detect with the tagger alone (no language model)")
@@ -596,6 +610,7 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, default=None, help="detection threshold (as in detect)")
     p.add_argument("--lm-gate", type=float, default=None, metavar="P",
                    help="the fused detector's language-model gate (as in detect)")
+    p.add_argument("--alone", action="store_true", help=ALONE_HELP)
     p.add_argument("--model", help="a trained detector folder instead of models/detector")
     p.add_argument("--corrector", help="a trained corrector folder (LM rewriter adapters, or a span decoder) "
                                        "instead of models/rewriter")

@@ -62,7 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drop", default="",
                         help="evidence groups the head does not read, comma-separated (e.g. full: the head of the "
                              "same evidence without the whole-window contrast)")
+    parser.add_argument("--context", type=int, default=defaults.context,
+                        help="the previous sentences of its document the language model reads before each row, where "
+                             "the document is known (0: every row alone); the head then reads segments that way")
+    parser.add_argument("--corpora", default=defaults.corpora,
+                        help="the clean corpora the data set was built from, for --context (default: ../shared/data)")
     args = parser.parse_args(argv)
+    if args.context < 0:
+        parser.error(f"--context must be 0 or more, not {args.context}")
     if args.stack_weight is not None and args.stack is None:
         parser.error("--stack-weight needs a stacked head (--stack none was given)")
     if args.stack_weight is None and args.stack is not None:
@@ -79,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
                                hidden=tuple(int(h) for h in args.hidden.split(",")), cache=args.cache, seed=args.seed,
                                members=args.members, retag=args.retag, stack=args.stack,
                                stack_weight=args.stack_weight, nonword_floor=args.nonword_floor,
-                               drop=tuple(g for g in args.drop.split(",") if g))
+                               drop=tuple(g for g in args.drop.split(",") if g), context=args.context,
+                               corpora=args.corpora)
     train_fusion(config, lambda msg: print(msg, file=sys.stderr, flush=True))
     return 0
 

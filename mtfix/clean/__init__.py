@@ -60,6 +60,7 @@ class CleanConfig:
     device: str = "auto"           # where the models run: auto, cpu, cuda (mtfix.device)
     batch_size: int = 32
     restart: bool = False
+    alone: bool = False            # each record read alone (JSONL records always are; see cli.read_alone)
 
     def settings(self) -> dict[str, Any]:
         """Every option that can change an output byte: a journal written under other settings is not reused
@@ -68,7 +69,7 @@ class CleanConfig:
 
         keys = ("text_field", "policy", "suggest", "min_score", "swap_score", "max_density", "chunk_size", "fast",
                 "method", "threshold", "lm_gate", "model", "corrector", "input_format", "output_format",
-                "batch_size")
+                "batch_size", "alone")
         # the device the models run on, as resolved (a GPU's scores differ from the CPU's in their last digits)
         return {**{k: getattr(self, k) for k in keys}, "device": resolve(self.device)}
 
@@ -234,7 +235,8 @@ class Cleaner:
 
         self.config = config
         self.mt = load(config.method, config.threshold, config.model, config.batch_size, config.fast,
-                       config.corrector, config.min_score, config.swap_score, config.lm_gate, config.device)
+                       config.corrector, config.min_score, config.swap_score, config.lm_gate, config.device,
+                       alone=config.alone or guess_format(config.input, config.input_format) == "jsonl")
         self.correct = config.policy == "fix" or config.suggest
 
     def process(self, chunk: int, records: list[Record]) -> ChunkResult:

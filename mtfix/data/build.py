@@ -99,6 +99,31 @@ def documents(data_dir: Path, block: int = 12) -> list[Doc]:
     return docs
 
 
+def previous_sentences(docs: Sequence[Doc], count: int = 2) -> dict[str, str]:
+    """For each sentence of running text (ABC news, State of the Union; not the unrelated sentences of Wikipedia
+    and the post-edits), the ``count`` sentences before it in its document, joined (keyed by ``norm``; a
+    document's first sentence has none; a sentence in two documents keeps the first's)."""
+    out: dict[str, str] = {}
+    for doc in docs:
+        if "post-edit" in doc.source or "wikipedia" in doc.source:
+            continue
+        for i, sentence in enumerate(doc.sentences):
+            if i and count > 0:
+                out.setdefault(norm(sentence), " ".join(doc.sentences[max(0, i - count):i]))
+    return out
+
+
+def contexts_of(rows: Sequence[dict[str, Any]], previous: dict[str, str]) -> list[str]:
+    """Each data-set row's context: the sentences before its first clean sentence (its ``reference``, else its
+    text) in its document, from ``previous`` (previous_sentences); "" where its document is not known
+    (MLQE-PE, Wikipedia, post-edits, a document's first sentence)."""
+    out = []
+    for row in rows:
+        first = sentences(row.get("reference") or row["text"])
+        out.append(previous.get(norm(first[0]), "") if first else "")
+    return out
+
+
 def clean_pool(docs: list[Doc]) -> list[tuple[str, str, str]]:
     """Unique usable clean sentences: (sentence, source, split); a repeated sentence keeps its first split."""
     seen: set[str] = set()

@@ -46,9 +46,10 @@ def default_method(fast: bool = False, model_path: str | None = None) -> str:
 
 
 def get_detector(method: str = "spell", threshold: float | None = None, model_path: str | None = None,
-                 batch_size: int = 32, lm_gate: float | None = None) -> Detector:
+                 batch_size: int = 32, lm_gate: float | None = None, alone: bool = False) -> Detector:
     """The detector for ``method``; ``threshold`` (and, for the fused detector, ``lm_gate``) None keeps the
-    detector's own default."""
+    detector's own default; ``alone``: a fused head fitted to read each segment after the previous ones reads
+    every segment alone (for inputs whose segments are unrelated sentences)."""
     if method in ("all-ok", "all-bad"):
         return ConstantDetector(method == "all-bad")
     if method == "spell":
@@ -68,7 +69,7 @@ def get_detector(method: str = "spell", threshold: float | None = None, model_pa
             from mtfix.detect.fuse import FusedDetector
 
             return Bounded(FusedDetector.load(str(path), str(fusion), threshold=threshold, batch_size=batch_size,
-                                              lm_gate=lm_gate), shipped_classes(path))
+                                              lm_gate=lm_gate, alone=alone), shipped_classes(path))
         from mtfix.detect.tagger import TaggerDetector
 
         return Bounded(TaggerDetector.load(str(path), threshold=threshold, batch_size=batch_size),
@@ -180,18 +181,23 @@ class Bounded:
             raise AttributeError(name)
         return getattr(self.inner, name)
 
-    def detect(self, texts: Sequence[str]) -> list[list[Span]]:
-        found = self._detect(texts)
+    def detect(self, texts: Sequence[str], before: str | None = None) -> list[list[Span]]:
+        """The inner detector's spans (see the class); ``before``: the text that came before ``texts``, for a
+        detector that reads each segment after the previous ones (``reads_context``)."""
+        found = self._detect(texts, before)
         if self.classes is None:
             return found
         return self.classes.assign(texts, found, self.class_generator)
 
-    def _detect(self, texts: Sequence[str]) -> list[list[Span]]:
+    def _inner(self, texts: Sequence[str], before: str | None) -> list[list[Span]]:
+        return self.inner.detect(texts, before=before) if reads_context(self.inner) else self.inner.detect(texts)
+
+    def _detect(self, texts: Sequence[str], before: str | None) -> list[list[Span]]:
         if all(read_as_is(t) for t in texts):
-            return self.inner.detect(texts)
+            return self._inner(texts, before)
         cut = [pieces(t) for t in texts]
         flat = [texts[i][lo:hi] for i, (p, _) in enumerate(cut) for lo, hi in p]
-        found = iter(self.inner.detect(flat) if flat else [])
+        found = iter(self._inner(flat, before) if flat else [])  # the pieces, in order: consecutive text too
         out = []
         for p, flags in cut:
             spans = list(flags)
@@ -201,15 +207,30 @@ class Bounded:
         return out
 
 
-def batched(segments: Iterable[Segment], batch_size: int, process: Callable[[list[str]], Sequence[Any]],
-            document: Callable[[Segment, Any], Document]) -> Iterator[tuple[Segment, Document | None]]:
+def reads_context(detector: Any) -> bool:
+    """Whether ``detector`` reads each segment after the sentences before it (a fused head fitted that way, not
+    told to read segments alone): it then takes the text before a batch as ``before``."""
+    return bool(getattr(detector, "context", 0))
+
+
+BEFORE_CHARS = 2_000  # how much of the text before a batch is kept for the next one's context
+
+
+def batched(segments: Iterable[Segment], batch_size: int, process: Callable[..., Sequence[Any]],
+            document: Callable[[Segment, Any], Document], context: bool = False
+            ) -> Iterator[tuple[Segment, Document | None]]:
     """Each readable segment with ``document(segment, result)``, ``process`` run on batches of their texts, in
-    input order; unreadable segments with None."""
+    input order; unreadable segments with None. With ``context``, ``process`` also takes ``before``: the end of
+    the text of the batches before (the segments are consecutive text of one document)."""
     batch: list[Segment] = []
+    before = ""
 
     def flush() -> Iterator[tuple[Segment, Document | None]]:
+        nonlocal before
         texts = [s.text for s in batch if s.text is not None]
-        results = iter(process(texts)) if texts else iter(())
+        results = iter(process(texts, before=before) if context else process(texts)) if texts else iter(())
+        if context:
+            before = "\n".join(t for t in (before, *texts) if t.strip())[-BEFORE_CHARS:]
         for seg in batch:
             yield (seg, None) if seg.text is None else (seg, document(seg, next(results)))
         batch.clear()
@@ -229,4 +250,4 @@ def detect_segments(detector: Detector, segments: Iterable[Segment], batch_size:
                     threshold: float = 0.0) -> Iterator[tuple[Segment, Document | None]]:
     """Each readable segment with its detection result, in input order; unreadable ones with None."""
     return batched(segments, batch_size, detector.detect, lambda seg, spans: Document(
-        seg.text or "", [s for s in spans if s.score >= threshold], id=record_id(seg)))
+        seg.text or "", [s for s in spans if s.score >= threshold], id=record_id(seg)), reads_context(detector))

@@ -35,7 +35,7 @@ FEATURES = ("tagger", "tagger_logit", "tagger_neighbours", "surprisal", "entropy
             "pieces", "prev_surprisal", "next_surprisal", "best_contrast", *(f"contrast_{k}" for k in KINDS),
             *(f"has_{k}" for k in KINDS), *FULL_FEATURES, *(f"case_{c}" for c in range(7)), "initial", "zipf",
             "stopword", "punctuation", "length", "sent_tagger_mean", "sent_tagger_max", "sent_surprisal_mean",
-            "sent_surprising", "sent_words")
+            "sent_surprising", "sent_words", "context")
 GROUPS = {  # evidence groups, for the ablation (drop one at a time)
     "tagger": ("tagger", "tagger_logit", "tagger_neighbours"),
     "surprisal": ("surprisal", "entropy", "surprise_gap", "log_rank", "pieces", "prev_surprisal", "next_surprisal"),
@@ -43,6 +43,7 @@ GROUPS = {  # evidence groups, for the ablation (drop one at a time)
     "full": FULL_FEATURES,
     "lexical": (*(f"case_{c}" for c in range(7)), "initial", "zipf", "stopword", "punctuation", "length"),
     "sentence": ("sent_tagger_mean", "sent_tagger_max", "sent_surprisal_mean", "sent_surprising", "sent_words"),
+    "document": ("context",),  # whether the LM read the document's previous sentences first (FusionConfig.context)
 }
 SURPRISING_NATS = 8.0  # a word this surprising counts towards its sentence's share of surprising words
 # what the second stage of a stacked head reads besides FEATURES: the first stage's logit of the word and of its
@@ -136,7 +137,8 @@ def word_features(scores: WordScores, tagger: Sequence[float]) -> torch.Tensor:
             NO_CONTRAST if related is None else max(related, NO_CONTRAST),
             NO_CONTRAST if choice is None else max(choice, NO_CONTRAST), read,
             *(float(case == c) for c in range(7)), float(initial), zipf / 9.0,
-            float(tok.text.lower() in STOP), float(not is_word(tok)), min(len(tok.text), 20) / 20.0, *sentence[i]])
+            float(tok.text.lower() in STOP), float(not is_word(tok)), min(len(tok.text), 20) / 20.0, *sentence[i],
+            float(scores.context > 0)])
     return torch.tensor(rows, dtype=torch.float32).reshape(n, len(FEATURES))
 
 
@@ -156,13 +158,15 @@ class FusionConfig:
     nonword_floor: float | None = None  # see nonword_floor; None: none (heads saved before stop 24)
     review_threshold: float | None = None  # the review point (--review): more recall for one article under review
     full_contrast: dict[str, Any] | None = None  # lm.FullContrast's settings the head was fitted with (None: defaults)
+    context: int = 0          # the previous sentences of the document the LM reads before a segment (0: none)
 
     def to_json(self) -> dict[str, Any]:
         return {"features": list(self.features), "hidden": self.hidden, "members": self.members,
                 "temperature": self.temperature, "bias": self.bias, "threshold": self.threshold,
                 "gate_nats": self.gate_nats, "lm_gate": self.lm_gate, "stack": self.stack,
                 "nonword_floor": self.nonword_floor, "review_threshold": self.review_threshold,
-                **({"full_contrast": self.full_contrast} if self.full_contrast is not None else {})}
+                **({"full_contrast": self.full_contrast} if self.full_contrast is not None else {}),
+                **({"context": self.context} if self.context else {})}
 
     @property
     def full(self) -> FullContrast | None:
@@ -291,7 +295,7 @@ def load_fusion(path: Path) -> tuple[FusionHead, FusionConfig]:
     config = FusionConfig(tuple(raw["features"]), raw["hidden"], raw["temperature"], raw["threshold"],
                           raw.get("gate_nats", GATE_NATS), raw.get("bias", 0.0), raw.get("members", 1),
                           raw.get("lm_gate", 0.0), raw.get("stack"), raw.get("nonword_floor"),
-                          raw.get("review_threshold"), raw.get("full_contrast"))
+                          raw.get("review_threshold"), raw.get("full_contrast"), raw.get("context", 0))
     second = (FusionHead(len(config.features) + len(CONTEXT), config.stack, config.members)
               if config.stack is not None else None)
     head = FusionHead(len(config.features), config.hidden, config.members, second)
@@ -306,6 +310,34 @@ def select(features: torch.Tensor, names: Sequence[str]) -> torch.Tensor:
     return features[:, [FEATURES.index(n) for n in names]]
 
 
+CONTEXT_CHARS = 800  # the most of the previous text read as context (two sentences of 60 words fit)
+
+
+def last_sentences(text: str, count: int) -> str:
+    """The last ``count`` sentences of ``text`` joined by spaces, at most CONTEXT_CHARS characters of them (cut at
+    a space)."""
+    from mtfix.text.tokens import sentence_spans
+
+    spans = sentence_spans(text)[-count:] if count > 0 else []
+    tail = " ".join(" ".join(text[a:b].split()) for a, b in spans)
+    if len(tail) > CONTEXT_CHARS:
+        tail = tail[-CONTEXT_CHARS:]
+        tail = tail[tail.find(" ") + 1:] if " " in tail else tail
+    return tail
+
+
+def document_contexts(texts: Sequence[str], count: int, before: str = "") -> list[str]:
+    """What the language model reads before each of ``texts``, consecutive segments of one document: the last
+    ``count`` sentences written before it (across segment boundaries; the first text's from ``before``, the text
+    that came before them)."""
+    out, tail = [], last_sentences(before, count)
+    for text in texts:
+        out.append(tail)
+        if text.strip():
+            tail = last_sentences(f"{tail} {text}" if tail else text, count)
+    return out
+
+
 def lm_gated(tagger: Sequence[float], gate: float) -> bool:
     """Whether the LM gate leaves a segment to the tagger: its highest tagger P(BAD) is under ``gate``."""
     return bool(tagger) and max(tagger) < gate
@@ -318,34 +350,43 @@ class FusedDetector:
 
     def __init__(self, tagger: Any, head: FusionHead, config: FusionConfig,
                  scorer: LanguageModelScorer | None = None, generator: CandidateGenerator | None = None,
-                 threshold: float | None = None, lm_gate: float | None = None) -> None:
+                 threshold: float | None = None, lm_gate: float | None = None, alone: bool = False) -> None:
         self.tagger, self.head, self.config = tagger, head.eval(), config
         self.scorer = scorer or LanguageModelScorer()
         self.generator = generator or CandidateGenerator()
         self.threshold = config.threshold if threshold is None else threshold
         self.lm_gate = config.lm_gate if lm_gate is None else lm_gate
+        # the previous sentences the LM reads before each segment (the head's own setting; 0 with ``alone``)
+        self.context = 0 if alone else config.context
 
     @classmethod
     def load(cls, tagger_path: str, fusion_path: str, threshold: float | None = None,
-             batch_size: int = 32, lm_gate: float | None = None) -> "FusedDetector":
+             batch_size: int = 32, lm_gate: float | None = None, alone: bool = False) -> "FusedDetector":
         from mtfix.detect.tagger import TaggerDetector
 
         head, config = load_fusion(Path(fusion_path))
         return cls(TaggerDetector.load(tagger_path, batch_size=batch_size), head, config, threshold=threshold,
-                   lm_gate=lm_gate)
+                   lm_gate=lm_gate, alone=alone)
+
+    def contexts(self, texts: Sequence[str], before: str | None) -> list[str] | None:
+        """What the LM reads before each of ``texts`` (consecutive segments of one document, ``before`` the text
+        that came before them): None where the detector reads every segment alone."""
+        return document_contexts(texts, self.context, before or "") if self.context else None
 
     def gated(self, tagger: Sequence[float]) -> bool:
         """Whether a segment is left to the tagger: its highest P(BAD) is under the LM gate (and under the
         threshold, so a lower --threshold lowers the gate with it)."""
         return lm_gated(tagger, min(self.lm_gate, self.threshold))
 
-    def evidence(self, texts: Sequence[str]) -> list[tuple[WordScores, list[float]]]:
+    def evidence(self, texts: Sequence[str], contexts: Sequence[str] | None = None
+                 ) -> list[tuple[WordScores, list[float]]]:
         """The LM's word scores (with candidate contrast) and the tagger's P(BAD), per text; a text the LM gate
-        leaves to the tagger gets its tokens only (no LM scores)."""
+        leaves to the tagger gets its tokens only (no LM scores). ``contexts``: per text, the document's previous
+        sentences, which the LM reads first (the tagger reads the text alone)."""
         tagger = self.tagger.word_probabilities(list(texts))
         asked = [i for i, probs in enumerate(tagger) if probs and not self.gated(probs)]
         scored = self.scorer.score([texts[i] for i in asked], gated_candidates(self.generator, self.config.gate_nats),
-                                   self.config.full)
+                                   self.config.full, [contexts[i] for i in asked] if contexts is not None else None)
         scores = [WordScores(tokenize(text), [], []) for text in texts]
         for i, found in zip(asked, scored):
             scores[i] = found
@@ -377,8 +418,8 @@ class FusedDetector:
             start += len(f)
         return out
 
-    def word_probabilities(self, texts: Sequence[str]) -> list[list[float]]:
-        return self.probabilities(self.evidence(texts))
+    def word_probabilities(self, texts: Sequence[str], before: str | None = None) -> list[list[float]]:
+        return self.probabilities(self.evidence(texts, self.contexts(texts, before)))
 
     def spans_from(self, evidence: Sequence[tuple[WordScores, list[float]]],
                    probabilities: Sequence[list[float]]) -> list[list[Span]]:
@@ -402,7 +443,9 @@ class FusedDetector:
             out.append(word_spans(scores.tokens, probs, self.threshold, why))
         return out
 
-    def detect(self, texts: Sequence[str]) -> list[list[Span]]:
-        """Spans of consecutive flagged words, each with the evidence that fired."""
-        evidence = self.evidence(texts)
+    def detect(self, texts: Sequence[str], before: str | None = None) -> list[list[Span]]:
+        """Spans of consecutive flagged words, each with the evidence that fired. ``texts`` are consecutive
+        segments of one document, ``before`` the text that came before them: where the head reads context
+        (FusionConfig.context), the LM reads each segment after the sentences before it."""
+        evidence = self.evidence(texts, self.contexts(texts, before))
         return self.spans_from(evidence, self.probabilities(evidence))

@@ -91,6 +91,7 @@ class WordScores:
     # best of the LM's own choices' (log P of the window with it - with the word; None: not computed), and which
     full: list[tuple[float | None, float | None]] = field(default_factory=list)
     full_best: list[tuple["Candidate | None", str | None]] = field(default_factory=list)
+    context: int = 0  # how many LM tokens of context (the document's previous sentences) were read before the text
 
 
 @dataclass(frozen=True)
@@ -149,17 +150,37 @@ class LanguageModelScorer:
         self._word_starts: torch.Tensor | None = None  # see _whole_words
 
     def score(self, texts: Sequence[str], candidates: CandidateFn | None = None,
-              full: FullContrast | None = None) -> list[WordScores]:
+              full: FullContrast | None = None, contexts: Sequence[str] | None = None) -> list[WordScores]:
         """Word scores for each text, batched by length; ``candidates`` (text, tokens, surprisal) -> candidates
         per word, whose contrast is read off the same forward pass; with ``full``, the whole-window contrast of
-        the screened words (FullContrast)."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        the screened words (FullContrast). ``contexts``: per text, what the LM reads before it (the document's
+        previous sentences), on a line of its own; only the text's words are scored ("": none)."""
+        contexts = list(contexts) if contexts is not None else [""] * len(texts)
+        if len(contexts) != len(texts):
+            raise ValueError(f"{len(contexts)} contexts for {len(texts)} texts")
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]) + len(contexts[i]))
         out: list[WordScores | None] = [None] * len(texts)
         for b in range(0, len(order), self.batch_size):
             idx = order[b:b + self.batch_size]
-            for i, scores in zip(idx, self._batch([texts[i] for i in idx], candidates, full)):
+            found = self._batch([texts[i] for i in idx], candidates, full, [contexts[i] for i in idx])
+            for i, scores in zip(idx, found):
                 out[i] = scores
         return [o for o in out if o is not None]
+
+    def _encode(self, texts: list[str], contexts: list[str]) -> tuple[list[dict[str, Any]], list[int]]:
+        """Each text's LM tokens after its context and a line break, with offsets into the text itself (the
+        context's tokens and the line break's lie before 0), and how many of the tokens are the context's."""
+        enc, ahead = [], []
+        for text, context in zip(texts, contexts):
+            context = context.strip()
+            joined = f"{context}\n{text}" if context else text
+            e = self.tokenizer(joined, return_offsets_mapping=True, add_special_tokens=False)
+            shift = len(context) + 1 if context else 0
+            offsets = [(start - shift, end - shift) for start, end in e["offset_mapping"]]
+            n = sum(1 for start, _ in offsets if start < 0)  # a token that reaches across the break is the context's
+            enc.append({"input_ids": list(e["input_ids"]), "offset_mapping": offsets})
+            ahead.append(n)
+        return enc, ahead
 
     def logprob(self, texts: Sequence[str], batch_size: int = 32) -> list[float]:
         """The total log-probability (nats) of each text after <|endoftext|>, batched by length (short texts:
@@ -246,25 +267,28 @@ class LanguageModelScorer:
                 out[g].append(float(picked[r].sum()) + float(first) + float(tail[k].sum()))
 
     def _batch(self, texts: list[str], candidates: CandidateFn | None,
-               full: FullContrast | None = None) -> list[WordScores]:
-        enc = [self.tokenizer(t, return_offsets_mapping=True, add_special_tokens=False) for t in texts]
+               full: FullContrast | None = None, contexts: list[str] | None = None) -> list[WordScores]:
+        enc, ahead = self._encode(texts, contexts or [""] * len(texts))
         width = 1 + max((len(e["input_ids"]) for e in enc), default=0)
         ids = torch.full((len(texts), width), self.bos, dtype=torch.long)
         mask = torch.zeros(len(texts), width, dtype=torch.long)
+        scored = torch.zeros(len(texts), width - 1, dtype=torch.bool)
         for i, e in enumerate(enc):
             ids[i, 1:1 + len(e["input_ids"])] = torch.tensor(e["input_ids"], dtype=torch.long)
             mask[i, :1 + len(e["input_ids"])] = 1
+            scored[i, ahead[i]:len(e["input_ids"])] = True
         with torch.inference_mode():
             read = self.model.base_model(input_ids=ids, attention_mask=mask, use_cache=full is not None)
             hidden = read.last_hidden_state
-            # the hidden state before each of the texts' LM tokens (padding left out), in text order: row
-            # starts[i] + k predicts token k of text i
-            states = hidden[:, :-1][mask[:, 1:].bool()]
-            targets = ids[:, 1:][mask[:, 1:].bool()]
+            # the hidden state before each of the texts' own LM tokens (context and padding left out), in text
+            # order: row starts[i] + k predicts token k of text i's sequence (k from ahead[i] on)
+            states = hidden[:, :-1][scored]
+            targets = ids[:, 1:][scored]
             target_logit, norm, entropy, rank = self._token_stats(states, targets)
-        starts = [0]
-        for e in enc:
-            starts.append(starts[-1] + len(e["input_ids"]))
+        starts, total = [], 0  # starts[i] + k: the row of token k of text i (its own tokens: k >= ahead[i])
+        for e, n in zip(enc, ahead):
+            starts.append(total - n)
+            total += len(e["input_ids"]) - n
         logp = target_logit - norm
         target_logp = logp.tolist()
         entropy_list, log_ranks = entropy.tolist(), torch.log1p(rank.double()).tolist()
@@ -277,7 +301,8 @@ class LanguageModelScorer:
             pieces, first, last = [0] * n, [-1] * n, [-1] * n
             offsets = e["offset_mapping"]
             j = 0
-            for k, (start, end) in enumerate(offsets):
+            for k in range(ahead[i], len(offsets)):
+                start, end = offsets[k]
                 while j < n and tokens[j].end <= start:
                     j += 1
                 for w in range(j, n):  # an LM token may span several words ("’s", ".”)
@@ -294,13 +319,14 @@ class LanguageModelScorer:
             if candidates is not None:
                 for w, cands in enumerate(candidates(text, tokens, surprisal)):
                     for cand in cands:
-                        k = self._token_at(offsets, cand.start)
+                        k = self._token_at(offsets, cand.start, ahead[i])
                         if k is None:
                             continue
-                        before = offsets[k - 1][1] if k else 0
+                        before = max(offsets[k - 1][1], 0) if k else 0  # (a context's tokens end before 0)
                         changed = text[before:cand.start] + cand.replacement + text[cand.end:cand.end + 24]
                         asked.append((i, w, cand, base + k, changed))
-            results.append(WordScores(tokens, surprisal, ent, log_rank, pieces, [[] for _ in range(n)]))
+            results.append(WordScores(tokens, surprisal, ent, log_rank, pieces, [[] for _ in range(n)],
+                                      context=ahead[i]))
             if full is not None:
                 results[-1].full = [(None, None)] * n
                 results[-1].full_best = [(None, None)] * n
@@ -353,7 +379,7 @@ class LanguageModelScorer:
             stop = min(len(ids), k1 + 1 + full.right)
             right = ids[k1 + 1:stop]
             original = float(target_logp[base + k0:base + stop].sum())
-            before = offsets[k0 - 1][1] if k0 else 0
+            before = max(offsets[k0 - 1][1], 0) if k0 else 0
             related = sorted(scores.contrast[w], key=lambda cv: -cv[1])[:full.related] if scores.contrast else []
             for cand, _ in related:
                 if cand.start < offsets[k0][0] or cand.end > offsets[k1][1]:
@@ -486,10 +512,10 @@ class LanguageModelScorer:
             results[i].contrast[w].append((cand, value))
 
     @staticmethod
-    def _token_at(offsets: Sequence[tuple[int, int]], char: int) -> int | None:
-        """The first LM token that ends after ``char`` (the one a change at ``char`` replaces)."""
-        for k, (_, end) in enumerate(offsets):
-            if end > char:
+    def _token_at(offsets: Sequence[tuple[int, int]], char: int, first: int = 0) -> int | None:
+        """The first LM token from ``first`` on that ends after ``char`` (the one a change at ``char`` replaces)."""
+        for k in range(first, len(offsets)):
+            if offsets[k][1] > char:
                 return k
         return None
 

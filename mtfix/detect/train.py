@@ -396,12 +396,16 @@ class FusionTrainConfig:
     retag: bool = False             # a cache from another tagger: recompute only the tagger's columns (no LM pass)
     drop: tuple[str, ...] = ()      # evidence groups (fuse.GROUPS) the head does not read: for ablations and
     # comparisons on the same evidence (a head that reads no "full" group is computed without the whole-window pass)
+    # the previous sentences of its document the language model reads before each row (where the document is known:
+    # data.build.previous_sentences; 0: every row alone); the head then reads segments after the previous ones
+    context: int = 0
+    corpora: str = ""               # where the documents are (the data build's corpora; "": ../shared/data)
 
 
 def collect_evidence(detector: Any, rows: Sequence[dict[str, Any]], log: Callable[[str], None],
-                     chunk: int = 64) -> dict[str, torch.Tensor]:
+                     chunk: int = 64, contexts: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
     """Word features (fuse.FEATURES), labels, which BAD words are invisible to a monolingual reader, the segment
-    index and each word's line within its segment, for ``rows``."""
+    index and each word's line within its segment, for ``rows`` (each read after its ``contexts`` entry)."""
     from mtfix.detect.fuse import line_ids, word_features
 
     feats, labels, invisible, segment, line = [], [], [], [], []
@@ -409,7 +413,8 @@ def collect_evidence(detector: Any, rows: Sequence[dict[str, Any]], log: Callabl
     words = 0
     for b in range(0, len(rows), chunk):
         part = rows[b:b + chunk]
-        for k, (row, (scores, tagger)) in enumerate(zip(part, detector.evidence([r["text"] for r in part]))):
+        before = None if contexts is None else contexts[b:b + chunk]
+        for k, (row, (scores, tagger)) in enumerate(zip(part, detector.evidence([r["text"] for r in part], before))):
             if not scores.tokens:
                 continue
             y, w = word_labels_of(row, scores.tokens, 0.0)
@@ -423,6 +428,17 @@ def collect_evidence(detector: Any, rows: Sequence[dict[str, Any]], log: Callabl
             "words/s")
     return {"x": torch.cat(feats), "y": torch.tensor(labels, dtype=torch.float32),
             "invisible": torch.tensor(invisible), "segment": torch.tensor(segment), "line": torch.tensor(line)}
+
+
+def row_contexts(config: "FusionTrainConfig", rows: Sequence[dict[str, Any]]) -> list[str] | None:
+    """What the language model reads before each of ``rows`` (config.context previous sentences of its document,
+    from the clean corpora in config.corpora); None where the head reads rows alone."""
+    if not config.context:
+        return None
+    from mtfix.data.build import SHARED, contexts_of, documents, previous_sentences
+
+    docs = documents(Path(config.corpora) if config.corpora else SHARED)
+    return contexts_of(rows, previous_sentences(docs, config.context))
 
 
 def evidence_groups(data: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -677,6 +693,12 @@ def retag_evidence(data: dict[str, torch.Tensor], texts: Sequence[str], tagger: 
     return {**data, "x": x, "line": line}
 
 
+def train_key(config: FusionTrainConfig, dev_key: dict[str, Any]) -> dict[str, Any]:
+    """What the train-split evidence cache is kept under (the train-news cache adds config.train_news to it)."""
+    return ({k: dev_key[k] for k in ("tagger", "data", "seed", "features", "context") if k in dev_key}
+            | {"train_mix": config.train_mix})
+
+
 def train_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: Callable[[str], None],
                    detector: Callable[[], Any], tagger: Callable[[], Any]) -> dict[str, Any]:
     """Evidence on the train rows of ``config.train_mix`` that the tagger never saw, cached beside the dev
@@ -685,7 +707,7 @@ def train_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: Call
     import datasets
 
     cache = train_evidence_path(config.cache)
-    key = {k: dev_key[k] for k in ("tagger", "data", "seed", "features")} | {"train_mix": config.train_mix}
+    key = train_key(config, dev_key)
     ev = torch.load(cache) if cache.exists() else None
     if ev is not None and ev.get("key") == key and "line" in ev["train"]:
         log(f"train-split evidence from {cache}")
@@ -701,8 +723,8 @@ def train_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: Call
         ev = {**ev, "train": retag_evidence(ev["train"], [r["text"] for r in rows], tagger()), "key": key}
     else:
         log(f"train-split evidence: {len(rows):,} segments the tagger never trained on")
-        ev = {"train": collect_evidence(detector(), rows, log), "family": [family(r["source"]) for r in rows],
-              "key": key}
+        ev = {"train": collect_evidence(detector(), rows, log, contexts=row_contexts(config, rows)),
+              "family": [family(r["source"]) for r in rows], "key": key}
     cache.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ev, cache)
     return ev
@@ -720,8 +742,7 @@ def train_news_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log:
     import datasets
 
     cache = train_news_path(config.cache)
-    key = {k: dev_key[k] for k in ("tagger", "data", "seed", "features")} | {"train_mix": config.train_mix,
-                                                                            "train_news": config.train_news}
+    key = train_key(config, dev_key) | {"train_news": config.train_news}
     ev = torch.load(cache) if cache.exists() else None
     if ev is not None and ev.get("key") == key:
         log(f"train-split news evidence from {cache}")
@@ -742,17 +763,29 @@ def train_news_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log:
         ev = {"news": retag_evidence(ev["news"], texts, tagger()), "key": key}
     else:
         log(f"train-split news evidence: {len(rows):,} clean-news segments the tagger and the head never saw")
-        ev = {"news": collect_evidence(detector(), rows, log), "key": key}
+        ev = {"news": collect_evidence(detector(), rows, log, contexts=row_contexts(config, rows)), "key": key}
     cache.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ev, cache)
     return ev["news"]
+
+
+def evidence_key(config: FusionTrainConfig) -> dict[str, Any]:
+    """What the dev evidence cache is kept under: it is reused only while these stay the same (the train and
+    train-news caches add their own mixes to it)."""
+    import hashlib
+
+    from mtfix.detect.fuse import FEATURES
+
+    weights_file = Path(config.tagger) / "model.safetensors"
+    return {"tagger": hashlib.sha1(weights_file.read_bytes()).hexdigest(), "data": str(Path(config.data).resolve()),
+            "mix": config.mix, "clean_news": config.clean_news, "seed": config.seed, "features": len(FEATURES),
+            **({"context": config.context} if config.context else {})}
 
 
 def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Collect evidence on dev (the tagger never trained on it), fit candidate heads, keep the best on held-out
     dev, calibrate its temperature and threshold, save it."""
     import functools
-    import hashlib
 
     import datasets
 
@@ -771,9 +804,7 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
     detector = functools.cache(lambda: evidence_detector(config.tagger))  # loaded once, and only when needed
     tagger = functools.cache(lambda: TaggerDetector.load(config.tagger))  # alone, for --retag (no language model)
 
-    weights_file = Path(config.tagger) / "model.safetensors"
-    key = {"tagger": hashlib.sha1(weights_file.read_bytes()).hexdigest(), "data": str(Path(config.data).resolve()),
-           "mix": config.mix, "clean_news": config.clean_news, "seed": config.seed, "features": len(FEATURES)}
+    key = evidence_key(config)
     ev = torch.load(cache) if cache.exists() else None
     if ev is not None and ev.get("key") == key and "line" in ev["train"]:
         log(f"evidence from {cache}")
@@ -790,7 +821,8 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
             ev = {**ev, "train": retag_evidence(ev["train"], [r["text"] for r in rows], tagger()),
                   "news": retag_evidence(ev["news"], [r["text"] for r in news], tagger()), "key": key}
         else:
-            ev = {"train": collect_evidence(detector(), rows, log), "news": collect_evidence(detector(), news, log),
+            ev = {"train": collect_evidence(detector(), rows, log, contexts=row_contexts(config, rows)),
+                  "news": collect_evidence(detector(), news, log, contexts=row_contexts(config, news)),
                   "family": [family(r["source"]) for r in rows], "key": key}
         cache.parent.mkdir(parents=True, exist_ok=True)
         torch.save(ev, cache)
@@ -862,7 +894,8 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
               "minutes": (time.time() - started) / 60}
     full = asdict(FullContrast()) if set(FULL_FEATURES) & set(features) else None
     save_fusion(head, FusionConfig(features, hidden, temperature, threshold, bias=bias, members=config.members,
-                                   stack=config.stack, nonword_floor=floor, full_contrast=full), Path(config.out),
+                                   stack=config.stack, nonword_floor=floor, full_contrast=full,
+                                   context=config.context), Path(config.out),
                 record)
     log(f"fusion head (hidden {hidden}{stacked}): temperature {temperature:.3f}, bias {bias:.3f}, ECE {before:.4f} -> "
         f"{after:.4f}, threshold {threshold:.4f} for {config.clean_flags_per_1k} flags per 1,000 of "

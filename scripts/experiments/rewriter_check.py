@@ -70,7 +70,8 @@ def unseen_rows(split: Any, config: Any, rng: random.Random) -> list[dict[str, A
 
 def swap_rows(detector: Any, sentences: Sequence[str], rng: random.Random, per_kind: int = 250
               ) -> list[dict[str, Any]]:
-    """One swap of each kind per clean sentence, as rows with the swapped word as a gold span."""
+    """One swap of each kind per clean sentence, as rows with the swapped word as a gold span (and the sentence as
+    their reference)."""
     from mtfix.data.build import default_resources, next_words
     from mtfix.data.corrupt import corrupt
 
@@ -85,7 +86,7 @@ def swap_rows(detector: Any, sentences: Sequence[str], rng: random.Random, per_k
             found = corrupt(sentence, rng, resources, only=[kind])
             if found is not None:
                 text, (span,) = found
-                out.append({"text": text, "source": f"swap:{kind}", "spans": [
+                out.append({"text": text, "source": f"swap:{kind}", "reference": sentence, "spans": [
                     {"start": span.start, "end": span.end, "label": kind, "fix": "", "visible": True}]})
                 made += 1
     return out

@@ -88,3 +88,35 @@ def test_sentence_splitting_and_stable_splits():
     assert sentences("Mr. Smith left. Then it rained! “Why?” she asked.") == \
         ["Mr. Smith left.", "Then it rained!", "“Why?” she asked."]
     assert split_of("Some sentence.") == split_of("some sentence")
+
+
+def test_each_sentence_of_running_text_knows_the_sentences_before_it():
+    from mtfix.data.build import Doc, contexts_of, previous_sentences
+
+    docs = [Doc(["The rain came.", "Farmers were glad.", "The river rose.", "Roads closed."], "clean:abc-rural",
+                "train"),
+            Doc(["Unrelated one.", "Unrelated two."], "clean:wikipedia", "train"),
+            Doc(["The rain came.", "A second document repeats it."], "clean:state-union", "dev")]
+    previous = previous_sentences(docs, 2)
+    assert previous[norm("Roads closed.")] == "Farmers were glad. The river rose."
+    assert previous[norm("Farmers were glad.")] == "The rain came."
+    assert norm("The rain came.") not in previous  # a document's first sentence has none
+    assert norm("Unrelated two.") not in previous  # Wikipedia's sentences are not running text
+    assert previous[norm("A second document repeats it.")] == "The rain came."
+    assert previous_sentences(docs, 1)[norm("Roads closed.")] == "The river rose."
+    rows = [{"text": "The river rise. Roads closed.", "reference": "The river rose. Roads closed."},  # a window
+            {"text": "Roads closed.", "reference": ""},            # clean rows: the text is the reference
+            {"text": "Unrelated two.", "reference": "Unrelated two."}]
+    assert contexts_of(rows, previous) == ["The rain came. Farmers were glad.", "Farmers were glad. The river rose.",
+                                           ""]
+
+
+def test_fusion_rows_are_read_after_their_documents_sentences_when_asked(monkeypatch):
+    from mtfix.data.build import Doc
+    from mtfix.detect.train import FusionTrainConfig, row_contexts
+
+    monkeypatch.setattr("mtfix.data.build.documents", lambda data_dir: [
+        Doc(["The rain came.", "Farmers were glad."], "clean:abc-rural", "train")])
+    rows = [{"text": "Farmers were glad.", "reference": "Farmers were glad."}]
+    assert row_contexts(FusionTrainConfig(data="d", tagger="t", out="o"), rows) is None  # context 0: alone
+    assert row_contexts(FusionTrainConfig(data="d", tagger="t", out="o", context=2), rows) == ["The rain came."]

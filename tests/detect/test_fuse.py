@@ -131,9 +131,10 @@ class CountingScorer:
     def __init__(self, scorer):
         self.scorer, self.asked = scorer, []
 
-    def score(self, texts, candidates=None, full=None):
+    def score(self, texts, candidates=None, full=None, contexts=None):
         self.asked += texts
-        return self.scorer.score(texts, candidates, full)
+        self.contexts = contexts
+        return self.scorer.score(texts, candidates, full, contexts)
 
 
 def test_the_lm_gate_leaves_quiet_segments_to_the_tagger(scorer, tmp_path):
@@ -700,9 +701,9 @@ def test_train_fusion_passes_the_nonword_floor_option_on(monkeypatch, option, fl
 
 
 class RecordingScorer(CountingScorer):
-    def score(self, texts, candidates=None, full=None):
+    def score(self, texts, candidates=None, full=None, contexts=None):
         self.full = full
-        return super().score(texts, candidates, full)
+        return super().score(texts, candidates, full, contexts)
 
 
 def test_the_whole_window_contrast_is_read_only_by_a_head_that_uses_it(scorer, tmp_path):
@@ -739,3 +740,118 @@ def test_fusion_training_refuses_an_unknown_evidence_group_before_reading_anythi
                                drop=("full", "nope"))
     with pytest.raises(InputError, match="no evidence group nope"):
         train_fusion(config, lambda msg: None)
+
+
+def test_document_contexts_are_the_sentences_written_before_each_segment():
+    from mtfix.detect.fuse import CONTEXT_CHARS, document_contexts, last_sentences
+
+    assert last_sentences("One. Two here. Three   now.", 2) == "Two here. Three now."
+    assert last_sentences("One. Two.", 0) == "" and last_sentences("", 2) == ""
+    long = " ".join(["word"] * 400) + "."
+    assert len(last_sentences(long, 1)) <= CONTEXT_CHARS and last_sentences(long, 1).startswith("word")
+    texts = ["First line. Second one.", "", "Third.", "Fourth here."]
+    assert document_contexts(texts, 2) == ["", "First line. Second one.", "First line. Second one.",
+                                           "Second one. Third."]
+    # across segment boundaries, and from the text before the batch
+    assert document_contexts(texts[2:], 2, before="Zero. One.") == ["Zero. One.", "One. Third."]
+    assert document_contexts(texts, 1)[3] == "Third."
+
+
+def test_a_head_fitted_with_context_reads_each_segment_after_the_sentences_before_it(scorer, tokenizer):
+    class Spy:
+        def __init__(self):
+            self.contexts = []
+
+        def score(self, texts, candidates=None, full=None, contexts=None):
+            self.contexts.append(contexts)
+            return scorer.score(texts, candidates, full, contexts)
+
+    class HalfTagger:
+        def word_probabilities(self, texts):
+            return [[0.5] * len(tokenize(t)) for t in texts]
+
+    spy = Spy()
+    head = FusionHead(len(FEATURES), 8)
+    texts = ["The two guides met.", "They talked.", "Then they left."]
+    for context, alone, want in ((2, False, ["Earlier one.", "Earlier one. The two guides met.",
+                                             "The two guides met. They talked."]),
+                                 (2, True, None), (0, False, None)):
+        detector = FusedDetector(HalfTagger(), head, FusionConfig(hidden=8, context=context), scorer=spy,
+                                 generator=CandidateGenerator(), alone=alone)
+        detector.detect(texts, before="Earlier one.")
+        assert spy.contexts[-1] == want
+    # the evidence says which words were read after a context
+    evidence = detector.evidence(texts[:2], ["", "Earlier one."])
+    column = FEATURES.index("context")
+    assert [set(word_features(*e)[:, column].tolist()) for e in evidence] == [{0.0}, {1.0}]
+    # a head's context setting survives saving
+    assert FusionConfig(context=2).to_json()["context"] == 2 and "context" not in FusionConfig().to_json()
+
+
+def test_train_fusion_with_context_reads_the_rows_after_their_documents_sentences(scorer, tokenizer, tmp_path,
+                                                                                   monkeypatch):
+    from mtfix.data.build import Doc
+
+    data, tagger_dir, sentence = _fusion_data(tmp_path, tokenizer)
+    monkeypatch.setattr("mtfix.detect.fuse.LanguageModelScorer", lambda: scorer)
+    monkeypatch.setattr("mtfix.data.build.documents", lambda data_dir: [
+        Doc(["Dry weeks came first.", sentence], "clean:abc-rural", "dev")])
+    config = _quick_config(tmp_path, data, tagger_dir, tmp_path / "fused", context=2, train_mix={})
+    train_fusion(config, lambda msg: None)
+    dev = torch.load(tmp_path / "a.pt")
+    assert dev["key"]["context"] == 2
+    read = dev["train"]["x"][:, FEATURES.index("context")]
+    # the synthetic rows' reference is the document's second sentence: read after the first; the clean rows
+    # ("... in spring 3.") belong to no known document: read alone
+    segments = dev["train"]["segment"]
+    by_segment = {int(k): float(read[segments == k].max()) for k in segments.unique()}
+    assert set(by_segment.values()) == {0.0, 1.0}
+    _, saved = load_fusion(tmp_path / "fused")
+    assert saved.context == 2
+
+
+def test_the_batches_of_a_file_carry_the_text_before_them_to_a_detector_that_reads_context():
+    from mtfix.detect import Bounded, detect_segments
+    from mtfix.text.formats import Segment
+
+    class Recorder:
+        name = "recorder"
+
+        def __init__(self, context):
+            self.context, self.calls = context, []
+
+        def detect(self, texts, before=None):
+            self.calls.append((list(texts), before))
+            return [[] for _ in texts]
+
+    segments = [Segment(1, "First one."), Segment(2, None, "not UTF-8"), Segment(3, "Second one."),
+                Segment(4, ""), Segment(5, "Third one.")]
+    reader = Recorder(2)
+    assert len(list(detect_segments(Bounded(reader), segments, batch_size=2))) == 5
+    assert reader.calls == [(["First one."], ""), (["Second one.", ""], "First one."),
+                            (["Third one."], "First one.\nSecond one.")]
+    alone = Recorder(0)  # a detector that reads segments alone is never given ``before``
+    list(detect_segments(Bounded(alone), segments, batch_size=2))
+    assert [before for _, before in alone.calls] == [None, None, None]
+
+
+def test_cli_reads_the_lines_of_a_text_file_as_one_document_and_jsonl_records_alone(detector_folder, scorer,
+                                                                                    monkeypatch, capsys):
+    from mtfix.cli import main
+
+    save_fusion(FusionHead(len(FEATURES), 8), FusionConfig(hidden=8, threshold=0.0, context=2),
+                detector_folder / "fused")
+    counting = CountingScorer(scorer)
+    monkeypatch.setattr("mtfix.detect.fuse.LanguageModelScorer", lambda: counting)
+    text = detector_folder / "in.txt"
+    text.write_text("The two guides met. They talked.\nThen they left.\n")
+    args = ["detect", str(text), "--model", str(detector_folder), "--format", "jsonl"]
+    assert main(args) == 0
+    assert counting.contexts == ["", "The two guides met. They talked."]
+    assert main(args + ["--alone"]) == 0
+    assert counting.contexts is None
+    records = detector_folder / "in.jsonl"
+    records.write_text('{"text": "The two guides met."}\n{"text": "Then they left."}\n')
+    assert main(["detect", str(records), "--model", str(detector_folder), "--format", "jsonl"]) == 0
+    assert counting.contexts is None
+    capsys.readouterr()

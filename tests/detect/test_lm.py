@@ -176,3 +176,32 @@ def test_real_smollm2_full_contrast_finds_the_word_the_sentence_wanted():
     k = [t.text for t in ws.tokens].index("dynamics")
     assert ws.full_best[k][1] == "momentum" and ws.full[k][1] > 5.0
     assert ws.full[k][0] is None  # no candidate function: no related candidate
+
+
+def test_a_context_is_read_first_and_only_the_texts_words_are_scored(tiny_scorer):
+    from mtfix.detect.candidates import Candidate
+    from mtfix.detect.lm import FullContrast
+
+    texts = ["the two guides discussed the need", "guides met here", "a short one"]
+    contexts = ["The leaders of both parties met on Monday.", "", "An earlier line. And another one."]
+
+    def candidates(text, tokens, surprisal):
+        return [[Candidate(t.start, t.end, "leaders", "pivot")] if t.text == "guides" else [] for t in tokens]
+
+    full = FullContrast(screen_nats=0.0, related=1, choices=0, right=2)
+    read = tiny_scorer.score(texts, candidates, full, contexts)
+    for text, context, ws in zip(texts, contexts, read):
+        assert [t.text for t in ws.tokens] == [t.text for t in tokenize(text)]
+        joined = f"{context}\n{text}" if context else text
+        (whole,) = tiny_scorer.score([joined], candidates, full)
+        own = len(whole.tokens) - len(ws.tokens)  # the joined text's last words are the text's
+        assert ws.surprisal == pytest.approx(whole.surprisal[own:], abs=1e-4)
+        assert [c for c, _ in ws.full] == pytest.approx([c for c, _ in whole.full[own:]], abs=1e-4)
+        contrast = [[v for _, v in found] for found in ws.contrast]
+        assert contrast == [pytest.approx([v for _, v in found], abs=1e-4) for found in whole.contrast[own:]]
+    # the context changes what the text's words score; no context is the text alone
+    alone = tiny_scorer.score(texts, candidates, full)
+    assert read[0].surprisal != pytest.approx(alone[0].surprisal, abs=1e-4)
+    assert read[1].surprisal == pytest.approx(alone[1].surprisal, abs=1e-4)
+    with pytest.raises(ValueError):
+        tiny_scorer.score(texts, contexts=contexts[:2])

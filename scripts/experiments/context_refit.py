@@ -1,0 +1,126 @@
+"""Is the fusion head better when the language model reads each segment after the previous sentences of its
+document? Two heads fitted by train_fusion on the same rows, one on evidence read with --context (the rows whose
+document is known after their previous sentences), one on the same rows all read alone, and their held-out dev
+figures side by side.
+
+    python scripts/experiments/context_refit.py --data runs/data/dataset --out runs/context-refit [--context 2]
+
+The rows read in context are read once more alone (the others' evidence is the same either way), and that
+evidence is written where train_fusion.py --context 0 looks for it, so the second head costs no second collection
+of the rest. The heads land in OUT/context-N and OUT/context-0 (each with its training.json); compare them further
+with context_head.py. The draw and the fitting settings are those of --like's training.json (the shipped head's
+unless told; the evidence runs at about 200 words a second on 2 cores: about an hour for the shipped head's draw).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import random
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def read_alone(evidence: dict[str, torch.Tensor], rows: Sequence[dict[str, Any]], contexts: Sequence[str],
+               detector: Any, log: Callable[[str], None]) -> dict[str, torch.Tensor]:
+    """``evidence`` (collect_evidence of ``rows`` read after ``contexts``) with every row that had a context read
+    again alone: the evidence of the same rows, all read alone."""
+    from mtfix.detect.train import collect_evidence
+
+    again = [i for i, c in enumerate(contexts) if c]
+    if not again:
+        return evidence
+    alone = collect_evidence(detector, [rows[i] for i in again], log)
+    x, segment = evidence["x"].clone(), evidence["segment"]
+    starts = torch.searchsorted(segment, torch.tensor(again))
+    ends = torch.searchsorted(segment, torch.tensor(again), right=True)
+    a_starts = torch.searchsorted(alone["segment"], torch.arange(len(again)))
+    a_ends = torch.searchsorted(alone["segment"], torch.arange(len(again)), right=True)
+    for s, e, a, b in zip(starts.tolist(), ends.tolist(), a_starts.tolist(), a_ends.tolist()):
+        if e - s != b - a:
+            raise ValueError(f"a row read alone gave {b - a} words, in context {e - s}")
+        x[s:e] = alone["x"][a:b]
+    return {**evidence, "x": x}
+
+
+def derive_alone(config: Any, alone: Any, log: Callable[[str], None]) -> None:
+    """Write ``alone``'s (context 0) evidence caches from ``config``'s (read in context)."""
+    import datasets
+
+    from mtfix.detect.train import (evidence_detector, evidence_key, fusion_dev_sample, fusion_news_rows,
+                                    row_contexts, train_evidence_path, train_key, train_news_path, train_news_rows,
+                                    unseen_train_rows)
+
+    dd = datasets.load_from_disk(config.data)
+    detector = evidence_detector(config.tagger)
+
+    def again(part: dict[str, torch.Tensor], rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        return read_alone(part, rows, row_contexts(config, rows), detector, log)
+
+    dev_key = evidence_key(alone)
+    ev = torch.load(config.cache)
+    rows = fusion_dev_sample(dd["dev"], config)
+    news = fusion_news_rows(dd["dev"], rows, config.clean_news)
+    out = {**ev, "train": again(ev["train"], rows), "news": again(ev["news"], news), "key": dev_key}
+    Path(alone.cache).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(out, alone.cache)
+    if config.train_mix:
+        ev = torch.load(train_evidence_path(config.cache))
+        rows = unseen_train_rows(dd["train"], config.tagger, config.train_mix, random.Random(config.seed))
+        torch.save({**ev, "train": again(ev["train"], rows), "key": train_key(alone, dev_key)},
+                   train_evidence_path(alone.cache))
+    if config.train_news:
+        ev = torch.load(train_news_path(config.cache))
+        rows = train_news_rows(dd["train"], config)
+        torch.save({**ev, "news": again(ev["news"], rows),
+                    "key": train_key(alone, dev_key) | {"train_news": config.train_news}},
+                   train_news_path(alone.cache))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from mtfix.detect.train import FusionTrainConfig, json_object, train_fusion
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="runs/data/dataset")
+    parser.add_argument("--tagger", default=str(ROOT / "models" / "detector"))
+    parser.add_argument("--out", required=True, help="a folder for the caches and the two heads")
+    parser.add_argument("--context", type=int, default=2, help="the previous sentences read before a row")
+    parser.add_argument("--like", default=str(ROOT / "models" / "detector" / "fused"),
+                        help="a fusion head folder whose training.json gives the draw and the fitting settings "
+                             "(default: the shipped head's)")
+    parser.add_argument("--mix", type=json_object, help="dev segments per family (default: --like's)")
+    parser.add_argument("--clean-news", type=int, help="dev clean-news segments (default: --like's)")
+    parser.add_argument("--train-mix", type=json_object, help="train segments per family (default: --like's)")
+    parser.add_argument("--train-news", type=int, help="train clean-news segments (default: --like's)")
+    args = parser.parse_args(argv)
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    out = Path(args.out)
+    like = json.loads((Path(args.like) / "training.json").read_text())["config"]
+    like = {k: tuple(v) if isinstance(v, list) else v for k, v in like.items()
+            if k in FusionTrainConfig.__dataclass_fields__ and k not in ("data", "tagger", "out", "cache")}
+    asked = {"mix": args.mix, "clean_news": args.clean_news, "train_mix": args.train_mix, "train_news": args.train_news}
+    like.update({k: v for k, v in asked.items() if v is not None})
+    read = FusionTrainConfig(**{**like, "data": args.data, "tagger": args.tagger, "context": args.context,
+                                "out": str(out / f"context-{args.context}"),
+                                "cache": str(out / f"cache-{args.context}" / "evidence.pt")})
+    alone = dataclasses.replace(read, context=0, out=str(out / "context-0"), cache=str(out / "cache-0" / "evidence.pt"))
+    records = {"context": train_fusion(read, log)}
+    derive_alone(read, alone, log)
+    records["alone"] = train_fusion(alone, log)
+    keys = ("held_out_mlqe_mcc", "held_out_synthetic_recall", "threshold", "fit_words", "news_words")
+    summary = {name: {k: r[k] for k in keys} for name, r in records.items()}
+    print(json.dumps(summary, indent=2))
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
