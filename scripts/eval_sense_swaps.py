@@ -9,7 +9,8 @@ the detector flags a word of it. The screen columns: swaps with a word the langu
 (4) surprising, the words for which the detector computes its candidates' first-token contrast; and, for a head that
 reads it, swaps with a word that passed the whole-window contrast's screen (lm.FullContrast). The words drawn for
 lm-plausible come from SmolLM2, the model the detector reads, which is the hard case: a word that model itself finds
-likely. --model compares another detector folder (its review point where it has one).
+likely. --model compares another detector folder (its review point where it has one). A head fitted with context
+reads each sentence after the previous sentences of its document.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def main() -> int:
     from mtfix.detect import review_point
     from mtfix.errors import NotBuiltError
     from mtfix.detect.fuse import FusedDetector, lm_gated
+    from mtfix.detect.train import rows_in_context
     from mtfix.models import shipped_detector
     from mtfix.text.tokens import tokenize
 
@@ -48,19 +50,23 @@ def main() -> int:
     full = detector.config.full
     resources = default_resources()
     resources.plausible = next_words(detector.scorer.model, detector.scorer.tokenizer)
-    made: dict[str, list[tuple[str, int, int]]] = {"pivot": [], "lm-plausible": []}
+    made: dict[str, list[tuple[str, int, int, str]]] = {"pivot": [], "lm-plausible": []}
     rng = random.Random(args.seed)
+    contexts: dict[int, str] = {}  # each sentence's document context, where the head reads one
+    if detector.context:
+        contexts = dict(zip(order, rows_in_context([split[i] for i in order], detector.context) or []))
     for i in order:
         if min(len(v) for v in made.values()) >= args.sentences:
             break
         sentence = split[i]["text"]
+        context = contexts.get(i, "")
         for kind in made:
             if len(made[kind]) >= args.sentences:
                 continue
             found = corrupt(sentence, rng, resources, only=[kind])
             if found is not None:
                 text, (span,) = found
-                made[kind].append((text, span.start, span.end))
+                made[kind].append((text, span.start, span.end, context))
     corpus_threshold, corpus_gate = detector.config.threshold, detector.config.lm_gate
     try:
         review, _ = review_point(str(path))
@@ -73,10 +79,10 @@ def main() -> int:
              "| corpus default | review point | example |", "|---|---|---|---|---|---|---|"]
     started = time.time()
     for kind, rows in made.items():
-        evidence = detector.evidence([t for t, _, _ in rows])
+        evidence = detector.evidence([t for t, *_ in rows], [c for *_, c in rows] if detector.context else None)
         probs = detector.probabilities(evidence)
         hits = [0, 0, 0, 0]
-        for (text, start, end), (scores, tagger), p in zip(rows, evidence, probs):
+        for (text, start, end, _), (scores, tagger), p in zip(rows, evidence, probs):
             tokens = tokenize(text)
             inside = [j for j, t in enumerate(tokens) if t.start < end and start < t.end]
             corpus = tagger if lm_gated(tagger, min(corpus_gate, corpus_threshold)) else p
@@ -85,7 +91,7 @@ def main() -> int:
             # the cheap screen: the candidates' contrast is computed only for words this surprising
             hits[2] += any(scores.surprisal[j] >= detector.config.gate_nats for j in inside)
             hits[3] += bool(scores.full) and any(scores.full[j] != (None, None) for j in inside)
-        text, start, end = rows[0]
+        text, start, end, _ = rows[0]
         review_cell = "n/a" if review is None else f"{hits[1] / len(rows):.2f}"
         lines.append(f"| {kind} | {len(rows)} | {hits[2] / len(rows):.2f} | {hits[3] / len(rows):.2f} | "
                      f"{hits[0] / len(rows):.2f} | {review_cell} | "

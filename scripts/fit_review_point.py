@@ -5,7 +5,8 @@ default; with --split test, measured once on held-out data (nothing is fitted th
     python scripts/fit_review_point.py --data runs/data/dataset --budget 10 --write models/detector/fused
     python scripts/fit_review_point.py --data runs/data/dataset --split test [--clean-rows 1500 --rows 1500]
 
-The review point reads every segment with the language model (LM gate 0) and flags words at the threshold that
+The review point reads every segment with the language model (LM gate 0; a head fitted with context reads each row
+after its document's previous sentences) and flags words at the threshold that
 keeps --budget words per 1,000 of dev clean news flagged (fitted here on dev's ABC and State of the Union rows,
 the news the default threshold was fitted on; MLQE-PE post-edits and Wikipedia are not clean news). The report: clean news
 flags per 1,000 words by source, and the share of gold spans touched per class on synthetic and apertium rows, at
@@ -54,6 +55,7 @@ def main() -> int:
     from datasets import load_from_disk
 
     from mtfix.detect.fuse import FusedDetector
+    from mtfix.detect.train import rows_in_context
     from mtfix.models import shipped_detector
     from mtfix.text.tokens import tokenize
 
@@ -63,9 +65,11 @@ def main() -> int:
     corpus_threshold, corpus_gate = detector.config.threshold, detector.config.lm_gate
     review = detector.config.review_threshold
 
-    def probabilities(texts: list[str]) -> tuple[list[list[float]], list[list[float]]]:
-        """Every segment read by the LM (the review point), and the tagger's P for the corpus default's gate."""
-        evidence = detector.evidence(texts)
+    def probabilities(rows: list[dict]) -> tuple[list[list[float]], list[list[float]]]:
+        """Every segment read by the LM (the review point; after its document's previous sentences where the head
+        reads context), and the tagger's P for the corpus default's gate."""
+        contexts = rows_in_context(rows, detector.context)
+        evidence = detector.evidence([r["text"] for r in rows], contexts)
         return detector.probabilities(evidence), [tagger for _, tagger in evidence]
 
     def corpus(probs: list[float], tagger: list[float]) -> list[bool]:
@@ -76,7 +80,7 @@ def main() -> int:
 
     started = time.time()
     clean = rows_of(split, "clean", args.clean_rows, args.seed)
-    c_probs, c_tagger = probabilities([r["text"] for r in clean])
+    c_probs, c_tagger = probabilities(clean)
     print(f"clean: {len(clean)} rows ({time.time() - started:.0f} s)", file=sys.stderr)
     if args.split == "dev":
         words = sorted((p for probs in c_probs for p in probs), reverse=True)
@@ -106,7 +110,7 @@ def main() -> int:
     touched: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for fam in ("synthetic", "apertium"):
         rows = [r for r in rows_of(split, fam, args.rows, args.seed) if r["spans"]]
-        probs_all, tagger_all = probabilities([r["text"] for r in rows])
+        probs_all, tagger_all = probabilities(rows)
         for row, probs, tagger in zip(rows, probs_all, tagger_all):
             tokens = tokenize(row["text"])
             at_corpus, at_review = corpus(probs, tagger), flagged(probs, review)

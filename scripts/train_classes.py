@@ -81,7 +81,7 @@ def detected(data: Any, n: int, seed: int) -> tuple[list[list[float]], list[int]
     from mtfix.detect.classes import CLASSES, class_of_label, features
     from mtfix.text.tokens import tokenize
 
-    detector = get_detector(default_method())
+    detector = get_detector(default_method(), alone=True)  # data-set rows: unrelated, each read alone
     rng = random.Random(seed)
     dev = data["dev"]
     order = [i for i in range(len(dev)) if dev[i]["source"].startswith("synthetic") and dev[i]["spans"]]

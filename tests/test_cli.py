@@ -267,9 +267,13 @@ def test_conservative_is_the_span_decoder_and_round_trip_fills_in_its_settings(t
 
     seen = []
 
-    def record(method, threshold, model, batch_size, fast, corrector, min_score, swap_score, lm_gate, device):
+    read_alone: list[bool] = []
+
+    def record(method, threshold, model, batch_size, fast, corrector, min_score, swap_score, lm_gate, device,
+               alone=False):
         assert device == "auto"  # a GPU where there is one, unless told otherwise
         seen.append((corrector, min_score, swap_score, lm_gate))
+        read_alone.append(alone)
         raise InputError("stop here")
 
     monkeypatch.setattr(mtfix.api, "load", record)
@@ -284,6 +288,14 @@ def test_conservative_is_the_span_decoder_and_round_trip_fills_in_its_settings(t
     assert seen == [(None, None, None, None), (None, None, None, None),  # the default is the round-trip corrector
                     (decoder, None, None, None), (decoder, 0.7, 0.7, None), (decoder, 0.8, 0.7, None),
                     (None, None, 0.95, None), (None, None, None, 0.0)]
+    assert not any(read_alone)  # a plain-text file: its lines read as one document
+    for extra, expected in (([], False), (["--alone"], True)):
+        run(capsys, "fix", src, *extra)
+        assert read_alone[-1] is expected
+    records = tmp_path / "in.jsonl"
+    records.write_text('{"text": "The two guides met."}\n')
+    run(capsys, "fix", records)
+    assert read_alone[-1] is True  # JSONL records: each read alone
     code, _, err = run(capsys, "clean", src, "-o", tmp_path / "out.jsonl", "--conservative", "--round-trip",
                        "--min-score", "3")
     assert code == 1 and "--min-score is a probability" in err  # checked after the preset fills in the rest

@@ -433,12 +433,19 @@ def collect_evidence(detector: Any, rows: Sequence[dict[str, Any]], log: Callabl
 def row_contexts(config: "FusionTrainConfig", rows: Sequence[dict[str, Any]]) -> list[str] | None:
     """What the language model reads before each of ``rows`` (config.context previous sentences of its document,
     from the clean corpora in config.corpora); None where the head reads rows alone."""
-    if not config.context:
+    return rows_in_context(rows, config.context, config.corpora)
+
+
+def rows_in_context(rows: Sequence[dict[str, Any]], count: int, corpora: str = "") -> list[str] | None:
+    """Each data-set row's ``count`` previous sentences in its document ("" where the document is unknown), from
+    the clean corpora in ``corpora`` (""; ../shared/data); None for ``count`` 0: the rows are read alone. Data-set
+    rows are drawn from many documents, so a detector reads them with these, never with the rows before them."""
+    if not count:
         return None
     from mtfix.data.build import SHARED, contexts_of, documents, previous_sentences
 
-    docs = documents(Path(config.corpora) if config.corpora else SHARED)
-    return contexts_of(rows, previous_sentences(docs, config.context))
+    docs = documents(Path(corpora) if corpora else SHARED)
+    return contexts_of(rows, previous_sentences(docs, count))
 
 
 def evidence_groups(data: dict[str, torch.Tensor]) -> torch.Tensor:
