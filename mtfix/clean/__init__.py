@@ -69,9 +69,11 @@ class CleanConfig:
 
         keys = ("text_field", "policy", "suggest", "min_score", "swap_score", "max_density", "chunk_size", "fast",
                 "method", "threshold", "lm_gate", "model", "corrector", "input_format", "output_format",
-                "batch_size", "alone")
-        # the device the models run on, as resolved (a GPU's scores differ from the CPU's in their last digits)
-        return {**{k: getattr(self, k) for k in keys}, "device": resolve(self.device)}
+                "batch_size")
+        # the device the models run on, as resolved (a GPU's scores differ from the CPU's in their last digits);
+        # --alone only where given, so that a journal written before the option existed is still resumed
+        return {**{k: getattr(self, k) for k in keys}, "device": resolve(self.device),
+                **({"alone": True} if self.alone else {})}
 
 
 @dataclass

@@ -239,9 +239,11 @@ def test_every_option_that_changes_outputs_is_in_the_journal_key():
 
     base = CleanConfig(input="x", output="y").settings()
     for change in ({"batch_size": 5}, {"lm_gate": 0.0}, {"threshold": 0.4}, {"chunk_size": 9}, {"fast": True},
-                   {"policy": "fix"}, {"min_score": 0.3}, {"text_field": "body"}, {"output_format": "csv"}):
+                   {"policy": "fix"}, {"min_score": 0.3}, {"text_field": "body"}, {"output_format": "csv"},
+                   {"alone": True}):
         assert CleanConfig(input="x", output="y", **change).settings() != base, change
     assert CleanConfig(input="x", output="y", workers=2).settings() == base  # workers give identical outputs
+    assert "alone" not in base  # a journal from before --alone existed is still resumed
 
 
 def test_a_plain_text_article_keeps_its_blank_lines_and_its_format(tiny_models, tmp_path, capsys):
