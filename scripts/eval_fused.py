@@ -12,7 +12,9 @@ second eval_detector.py run with --methods fused,model,lm,... reuses them), and 
         --methods fused,model,lm,spell,all-bad,all-ok --out runs/eval-test
 
 Thresholds for the curves come from dev clean news (never from the data scored); every number is from
-mtfix.score, the code behind `mtfix score`.
+mtfix.score, the code behind `mtfix score`. A head fitted with document context (its config's "context") reads
+each gold segment after its own document's previous sentences where they are known, the demo article's lines as
+one document, and MLQE-PE alone.
 """
 from __future__ import annotations
 
@@ -39,8 +41,23 @@ def documents(path: Path) -> list:
     return list(read_documents(str(path)))
 
 
-def evidence(detector, docs: list, cache: Path) -> list:
-    """(WordScores, tagger probabilities) per document, computed once."""
+def contexts_for(name: str, docs: list, count: int) -> list[str] | None:
+    """What the language model reads before each document of set ``name`` for a head fitted with ``count``
+    previous sentences (None: 0, every segment alone): the demo article's lines are one document; a gold file's
+    segments are data-set rows from many documents, each read after its own document's sentences where known."""
+    if not count:
+        return None
+    if name == "seed":
+        from mtfix.detect.fuse import document_contexts
+
+        return document_contexts([d.text for d in docs], count)
+    from mtfix.detect.train import rows_in_context
+
+    return rows_in_context([{"text": d.text, "reference": d.reference or ""} for d in docs], count)
+
+
+def evidence(detector, docs: list, cache: Path, contexts: list[str] | None = None) -> list:
+    """(WordScores, tagger probabilities) per document (each after its context, where given), computed once."""
     if cache.exists():
         return torch.load(cache, weights_only=False)
     from rich.progress import track
@@ -48,7 +65,7 @@ def evidence(detector, docs: list, cache: Path) -> list:
     texts = [d.text for d in docs]
     found = []
     for b in track(range(0, len(texts), 64), description=f"evidence {cache.stem}", console=None):
-        found += detector.evidence(texts[b:b + 64])
+        found += detector.evidence(texts[b:b + 64], None if contexts is None else contexts[b:b + 64])
     torch.save(found, cache)
     return found
 
@@ -130,7 +147,9 @@ def main() -> None:
             **{pair: out / f"{pair}.gold.jsonl" for pair in PAIRS}}
     docs = {name: documents(path) for name, path in sets.items()}
     docs["news-dev"] = docs["news-dev"][:2000]
-    ev = {name: evidence(detector, d, out / f"evidence-{name}.pt") for name, d in docs.items()}
+    read = f"-context{detector.context}" if detector.context else ""  # evidence read in context is cached apart
+    ev = {name: evidence(detector, d, out / f"evidence-{name}{read}.pt", contexts_for(name, d, detector.context))
+          for name, d in docs.items()}
 
     # the methods: tagger, zero-shot LM, the shipped fused head, and heads retrained without one evidence group
     shipped = {"method": "fused", "head": detector.head, "columns": detector.config.features,
@@ -143,6 +162,9 @@ def main() -> None:
     for spec in args.compare:
         name, _, folder = spec.partition("=")
         other, other_config = load_fusion(Path(folder))
+        if other_config.context != detector.context:
+            parser.error(f"--compare {spec}: that head reads {other_config.context} previous sentences, the "
+                         f"model's {detector.context}; heads compared share one reading of the evidence")
         methods[f"fused {name}"] = {"method": "fused", "head": other, "columns": other_config.features,
                                     "calibrate": other_config.word_probability, "gate": other_config.lm_gate}
     dropped = list(GROUPS) if args.ablation == "all" else [g for g in args.ablation.split(",") if g and g != "none"]

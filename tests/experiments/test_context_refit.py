@@ -66,3 +66,17 @@ def test_the_comparison_reads_each_head_at_its_own_threshold_and_at_the_same_cle
     assert matched["threshold"] > 0.9 and matched["news per 1k"] == 0.0 and matched["synthetic"] == 0.0
     alone = head.measure(collected, "a", 0.25, 2.25, rows=[5, 6])  # the rows read alone
     assert alone["pivot"] == 1.0 and alone["synthetic"] != alone["synthetic"]
+
+
+def test_eval_fused_reads_the_demo_as_one_document_and_gold_rows_with_their_own_documents(monkeypatch):
+    from mtfix.data.build import Doc
+    from mtfix.text.formats import Document
+
+    fused = load_script("eval_fused")
+    monkeypatch.setattr("mtfix.data.build.documents", lambda data_dir: [
+        Doc(["The rain came.", "Farmers were glad.", "The river rose."], "clean:abc-rural", "test")])
+    lines = [Document("First line here."), Document("Second line.")]
+    assert fused.contexts_for("seed", lines, 2) == ["", "First line here."]
+    gold = [Document("The river rise.", reference="The river rose."), Document("Unknown one.")]
+    assert fused.contexts_for("synthetic", gold, 2) == ["The rain came. Farmers were glad.", ""]
+    assert fused.contexts_for("synthetic", gold, 0) is None  # a head that reads segments alone
