@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
-from mtfix.detect import Detector, default_method, get_detector, read_as_is
+from mtfix.detect import Detector, default_method, detect_texts, get_detector, read_as_is
 from mtfix.text.formats import Document, Segment
 from mtfix.text.spans import Edit, Span, apply_edits
 from mtfix.models import is_rewriter, shipped_corrector, shipped_rewriter
@@ -47,13 +47,7 @@ class MTFix:
         load(alone=True) reads each alone."""
         if isinstance(texts, str):
             texts = [texts]
-        return self._detect(list(texts), before)
-
-    def _detect(self, texts: list[str], before: str | None) -> list[list[Span]]:
-        from mtfix.detect import reads_context
-
-        return self.detector.detect(texts, before=before) if reads_context(self.detector) else \
-            self.detector.detect(texts)
+        return detect_texts(self.detector, list(texts), before)
 
     @property
     def corrector(self) -> Any:
@@ -109,7 +103,7 @@ class MTFix:
         if shared:
             tagger.share = corrector.encoder.shared
         try:
-            spans = self._detect(texts, before)
+            spans = detect_texts(self.detector, texts, before)
             edits = corrector.correct(texts, [[s for s in found if not overlong(s)] for found in spans])
         finally:
             if shared:

@@ -27,8 +27,7 @@ def news_sources(data: str, config: dict, dev_segments: int) -> list[str]:
 
     from mtfix.detect.train import FusionTrainConfig, fusion_dev_sample, fusion_news_rows, train_news_rows
 
-    fields = set(FusionTrainConfig.__dataclass_fields__)
-    cfg = FusionTrainConfig(**{k: v for k, v in config.items() if k in fields})
+    cfg = FusionTrainConfig.from_record(config)
     dd = datasets.load_from_disk(data)
     dev_news = fusion_news_rows(dd["dev"], fusion_dev_sample(dd["dev"], cfg), cfg.clean_news)
     if len(dev_news) != dev_segments:

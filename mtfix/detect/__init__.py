@@ -189,15 +189,12 @@ class Bounded:
             return found
         return self.classes.assign(texts, found, self.class_generator)
 
-    def _inner(self, texts: Sequence[str], before: str | None) -> list[list[Span]]:
-        return self.inner.detect(texts, before=before) if reads_context(self.inner) else self.inner.detect(texts)
-
     def _detect(self, texts: Sequence[str], before: str | None) -> list[list[Span]]:
         if all(read_as_is(t) for t in texts):
-            return self._inner(texts, before)
+            return detect_texts(self.inner, texts, before)
         cut = [pieces(t) for t in texts]
         flat = [texts[i][lo:hi] for i, (p, _) in enumerate(cut) for lo, hi in p]
-        found = iter(self._inner(flat, before) if flat else [])  # the pieces, in order: consecutive text too
+        found = iter(detect_texts(self.inner, flat, before) if flat else [])  # the pieces, in order: consecutive text too
         out = []
         for p, flags in cut:
             spans = list(flags)
@@ -211,6 +208,12 @@ def reads_context(detector: Any) -> bool:
     """Whether ``detector`` reads each segment after the sentences before it (a fused head fitted that way, not
     told to read segments alone): it then takes the text before a batch as ``before``."""
     return bool(getattr(detector, "context", 0))
+
+
+def detect_texts(detector: Any, texts: Sequence[str], before: str | None = None) -> list[list[Span]]:
+    """``detector``'s spans of ``texts``, given ``before`` (the text that came before them) where it reads
+    context; any other detector takes the texts alone."""
+    return detector.detect(texts, before=before) if reads_context(detector) else detector.detect(texts)
 
 
 BEFORE_CHARS = 2_000  # how much of the text before a batch is kept for the next one's context

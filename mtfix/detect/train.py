@@ -401,6 +401,14 @@ class FusionTrainConfig:
     context: int = 0
     corpora: str = ""               # where the documents are (the data build's corpora; "": ../shared/data)
 
+    @classmethod
+    def from_record(cls, record: dict[str, Any], **changes: Any) -> "FusionTrainConfig":
+        """The config a head's training.json recorded (its "config"; keys this version does not know are left
+        out, JSON lists read back as tuples), with ``changes``."""
+        known = {k: tuple(v) if isinstance(v, list) else v for k, v in record.items()
+                 if k in cls.__dataclass_fields__}
+        return cls(**{**known, **changes})
+
 
 def collect_evidence(detector: Any, rows: Sequence[dict[str, Any]], log: Callable[[str], None],
                      chunk: int = 64, contexts: Sequence[str] | None = None) -> dict[str, torch.Tensor]:

@@ -3,7 +3,8 @@
 train_fusion.py --context 2 reads them after the two sentences before) compared on the same rows, at each head's own
 threshold and at the same clean budget.
 
-    python scripts/experiments/context_head.py --collect runs/context-head.pkl --heads models/detector/fused runs/det-ctx
+    python scripts/experiments/context_head.py --collect runs/context-head.pkl \
+        --heads models/detector/fused runs/context-refit/context-2 runs/context-refit/context-2:alone
     python scripts/experiments/context_head.py --report runs/context-head.pkl [--out FILE]
 
 --collect reads train-split rows that neither the tagger nor the fusion head saw (rewriter_check.py's draw: the
@@ -19,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import pickle
-import random
 import sys
 import time
 from pathlib import Path
@@ -35,31 +34,25 @@ SWAPS = ("pivot", "lm-plausible")
 
 
 def collect(args: argparse.Namespace) -> int:
-    from datasets import load_from_disk
+    from rewriter_check import swap_rows, unseen_draw
 
-    from rewriter_check import swap_rows, unseen_rows
-
-    from mtfix.data.build import SHARED, contexts_of, documents, previous_sentences
     from mtfix.detect.fuse import FusedDetector, load_fusion
     from mtfix.detect.tagger import TaggerDetector
-    from mtfix.detect.train import FusionTrainConfig, family, is_news, word_labels_of
+    from mtfix.detect.train import family, is_news, rows_in_context, word_labels_of
     from mtfix.text.tokens import tokenize
 
     model = Path(args.model)
-    record = json.loads((model / "fused" / "training.json").read_text())["config"]
-    config = FusionTrainConfig(**{k: v for k, v in record.items() if k in FusionTrainConfig.__dataclass_fields__})
-    rng = random.Random(args.seed)
-    rows = unseen_rows(load_from_disk(args.data)["train"], config, rng)
-    previous = previous_sentences(documents(Path(args.corpora) if args.corpora else SHARED), 2)
+    rows, rng = unseen_draw(args.data, model, args.seed)
     heads = []
     for name in args.heads:  # FOLDER:alone: a head fitted with context, read with every row alone (--alone)
         head, config = load_fusion(Path(name.removesuffix(":alone")))
         heads.append((name, head, dataclasses.replace(config, context=0) if name.endswith(":alone") else config))
     first = FusedDetector(TaggerDetector.load(str(model)), heads[0][1], heads[0][2], lm_gate=0.0)
-    news = [r for r, c in zip(rows, contexts_of(rows, previous)) if family(r["source"]) == "clean"
-            and is_news(r["source"]) and c and "\n" not in r["text"]]
+    known = rows_in_context(rows, 2, args.corpora) or []
+    news = [r for r, c in zip(rows, known) if family(r["source"]) == "clean" and is_news(r["source"]) and c
+            and "\n" not in r["text"]]
     rows += swap_rows(first, [r["text"] for r in news[:600]], rng)
-    contexts = contexts_of(rows, previous)
+    contexts = rows_in_context(rows, 2, args.corpora) or []
     out = {"rows": [{"source": r["source"], "context": bool(c)} for r, c in zip(rows, contexts)], "heads": {},
            "y": [word_labels_of(r, tokenize(r["text"]), 0.0)[0] for r in rows]}
     readings: dict[tuple[Any, ...], list[Any]] = {}  # the evidence of every row, per way of reading it
@@ -114,7 +107,8 @@ def measure(collected: dict[str, Any], name: str, threshold: float | None, budge
     gold = torch.tensor([bool(y) for i in mlqe for y in ys[i]], dtype=torch.bool)
     out["MLQE-PE MCC"] = word_mcc(pred, gold) if len(gold) else float("nan")
     for fam in ("synthetic", "apertium"):
-        hits = [p >= threshold for i in chosen if family(meta[i]["source"]) == fam for p, y in zip(probs[i], ys[i]) if y]
+        hits = [p >= threshold for i in chosen if family(meta[i]["source"]) == fam
+                for p, y in zip(probs[i], ys[i]) if y]
         out[fam] = sum(hits) / len(hits) if hits else float("nan")
     for kind in SWAPS:
         found = [any(p >= threshold and y for p, y in zip(probs[i], ys[i])) for i in chosen

@@ -107,13 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out = Path(args.out)
     like = json.loads((Path(args.like) / "training.json").read_text())["config"]
-    like = {k: tuple(v) if isinstance(v, list) else v for k, v in like.items()
-            if k in FusionTrainConfig.__dataclass_fields__ and k not in ("data", "tagger", "out", "cache")}
     asked = {"mix": args.mix, "clean_news": args.clean_news, "train_mix": args.train_mix, "train_news": args.train_news}
-    like.update({k: v for k, v in asked.items() if v is not None})
-    read = FusionTrainConfig(**{**like, "data": args.data, "tagger": args.tagger, "context": args.context,
-                                "out": str(out / f"context-{args.context}"),
-                                "cache": str(out / f"cache-{args.context}" / "evidence.pt")})
+    read = FusionTrainConfig.from_record(like, **{k: v for k, v in asked.items() if v is not None}, data=args.data,
+                                         tagger=args.tagger, context=args.context,
+                                         out=str(out / f"context-{args.context}"),
+                                         cache=str(out / f"cache-{args.context}" / "evidence.pt"))
     alone = dataclasses.replace(read, context=0, out=str(out / "context-0"), cache=str(out / "cache-0" / "evidence.pt"))
     records = {"context": train_fusion(read, log)}
     if not args.skip_alone:

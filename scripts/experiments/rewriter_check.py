@@ -68,6 +68,18 @@ def unseen_rows(split: Any, config: Any, rng: random.Random) -> list[dict[str, A
     return rows
 
 
+def unseen_draw(data: str, model: Path, seed: int) -> tuple[list[dict[str, Any]], random.Random]:
+    """The rows of ``unseen_rows`` for the detector folder ``model`` (its head's training.json says what it saw),
+    and the seeded generator the draw went on with (the swaps are made with it next)."""
+    from datasets import load_from_disk
+
+    from mtfix.detect.train import FusionTrainConfig
+
+    record = json.loads((model / "fused" / "training.json").read_text())["config"]
+    rng = random.Random(seed)
+    return unseen_rows(load_from_disk(data)["train"], FusionTrainConfig.from_record(record), rng), rng
+
+
 def swap_rows(detector: Any, sentences: Sequence[str], rng: random.Random, per_kind: int = 250
               ) -> list[dict[str, Any]]:
     """One swap of each kind per clean sentence, as rows with the swapped word as a gold span (and the sentence as
@@ -93,19 +105,14 @@ def swap_rows(detector: Any, sentences: Sequence[str], rng: random.Random, per_k
 
 
 def collect(args: argparse.Namespace) -> int:
-    from datasets import load_from_disk
-
     from mtfix.correct.rewriter import Rewriter, rewriter_item
     from mtfix.detect.fuse import FusedDetector
-    from mtfix.detect.train import FusionTrainConfig, family, word_labels_of
+    from mtfix.detect.train import family, word_labels_of
     from mtfix.text.spans import Span
     from mtfix.text.tokens import is_word
 
     model = Path(args.model)
-    record = json.loads((model / "fused" / "training.json").read_text())["config"]
-    config = FusionTrainConfig(**{k: v for k, v in record.items() if k in FusionTrainConfig.__dataclass_fields__})
-    rng = random.Random(args.seed)
-    rows = unseen_rows(load_from_disk(args.data)["train"], config, rng)
+    rows, rng = unseen_draw(args.data, model, args.seed)
     detector = FusedDetector.load(str(model), str(model / "fused"), lm_gate=0.0)
     clean = [r["text"] for r in rows if family(r["source"]) == "clean"][:500]
     sentences = [text for text in clean if "\n" not in text]  # single sentences and windows on one line
