@@ -67,9 +67,17 @@ def main(argv: list[str] | None = None) -> int:
                              "the document is known (0: every row alone); the head then reads segments that way")
     parser.add_argument("--corpora", default=defaults.corpora,
                         help="the clean corpora the data set was built from, for --context (default: ../shared/data)")
+    parser.add_argument("--damage", type=float, default=defaults.damage,
+                        help="with --context: the chance that each previous sentence of a damaged row (synthetic, "
+                             "apertium) carries a synthetic artifact too, as in a round-tripped article (0: the "
+                             "clean document's sentences)")
     args = parser.parse_args(argv)
     if args.context < 0:
         parser.error(f"--context must be 0 or more, not {args.context}")
+    if not 0 <= args.damage <= 1:
+        parser.error(f"--damage must be between 0 and 1, not {args.damage}")
+    if args.damage and not args.context:
+        parser.error("--damage needs --context (it damages the previous sentences read before a row)")
     if args.stack_weight is not None and args.stack is None:
         parser.error("--stack-weight needs a stacked head (--stack none was given)")
     if args.stack_weight is None and args.stack is not None:
@@ -87,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                                members=args.members, retag=args.retag, stack=args.stack,
                                stack_weight=args.stack_weight, nonword_floor=args.nonword_floor,
                                drop=tuple(g for g in args.drop.split(",") if g), context=args.context,
-                               corpora=args.corpora)
+                               corpora=args.corpora, damage=args.damage)
     train_fusion(config, lambda msg: print(msg, file=sys.stderr, flush=True))
     return 0
 

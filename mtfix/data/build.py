@@ -124,6 +124,31 @@ def contexts_of(rows: Sequence[dict[str, Any]], previous: dict[str, str]) -> lis
     return out
 
 
+def damaged(contexts: Sequence[str], rows: Sequence[dict[str, Any]], rate: float, seed: int = 0,
+            resources: Any = None) -> list[str]:
+    """``contexts`` (contexts_of) with each sentence of a damaged row's context given one synthetic artifact
+    with probability ``rate``: a round-tripped article is damaged throughout, so the sentences before one of its
+    artifacts are damaged too. Clean rows keep their clean context (a clean article); each row's draw is seeded by
+    its text, so the same row gets the same context in every run."""
+    from mtfix.data.corrupt import corrupt
+
+    if rate <= 0:
+        return list(contexts)
+    resources = resources or default_resources()
+    out = []
+    for context, row in zip(contexts, rows):
+        if not context or row.get("source", "").startswith("clean:"):
+            out.append(context)
+            continue
+        rng = random.Random(f"{seed}:{row['text']}")
+        parts = []
+        for sentence in sentences(context):
+            made = corrupt(sentence, rng, resources) if rng.random() < rate else None
+            parts.append(made[0] if made is not None else sentence)
+        out.append(" ".join(parts))
+    return out
+
+
 def clean_pool(docs: list[Doc]) -> list[tuple[str, str, str]]:
     """Unique usable clean sentences: (sentence, source, split); a repeated sentence keeps its first split."""
     seen: set[str] = set()

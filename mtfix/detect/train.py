@@ -400,6 +400,9 @@ class FusionTrainConfig:
     # data.build.previous_sentences; 0: every row alone); the head then reads segments after the previous ones
     context: int = 0
     corpora: str = ""               # where the documents are (the data build's corpora; "": ../shared/data)
+    # with context: the chance that each previous sentence of a damaged row (synthetic, apertium) carries a synthetic
+    # artifact of its own, as in a round-tripped article (data.build.damaged; clean rows keep their clean documents)
+    damage: float = 0.0
 
     @classmethod
     def from_record(cls, record: dict[str, Any], **changes: Any) -> "FusionTrainConfig":
@@ -440,8 +443,13 @@ def collect_evidence(detector: Any, rows: Sequence[dict[str, Any]], log: Callabl
 
 def row_contexts(config: "FusionTrainConfig", rows: Sequence[dict[str, Any]]) -> list[str] | None:
     """What the language model reads before each of ``rows`` (config.context previous sentences of its document,
-    from the clean corpora in config.corpora); None where the head reads rows alone."""
-    return rows_in_context(rows, config.context, config.corpora)
+    from the clean corpora in config.corpora, damaged by config.damage); None where the head reads rows alone."""
+    contexts = rows_in_context(rows, config.context, config.corpora)
+    if contexts is None or not config.damage:
+        return contexts
+    from mtfix.data.build import damaged
+
+    return damaged(contexts, rows, config.damage, config.seed)
 
 
 def rows_in_context(rows: Sequence[dict[str, Any]], count: int, corpora: str = "") -> list[str] | None:
@@ -710,7 +718,7 @@ def retag_evidence(data: dict[str, torch.Tensor], texts: Sequence[str], tagger: 
 
 def train_key(config: FusionTrainConfig, dev_key: dict[str, Any]) -> dict[str, Any]:
     """What the train-split evidence cache is kept under (the train-news cache adds config.train_news to it)."""
-    return ({k: dev_key[k] for k in ("tagger", "data", "seed", "features", "context") if k in dev_key}
+    return ({k: dev_key[k] for k in ("tagger", "data", "seed", "features", "context", "damage") if k in dev_key}
             | {"train_mix": config.train_mix})
 
 
@@ -794,7 +802,8 @@ def evidence_key(config: FusionTrainConfig) -> dict[str, Any]:
     weights_file = Path(config.tagger) / "model.safetensors"
     return {"tagger": hashlib.sha1(weights_file.read_bytes()).hexdigest(), "data": str(Path(config.data).resolve()),
             "mix": config.mix, "clean_news": config.clean_news, "seed": config.seed, "features": len(FEATURES),
-            **({"context": config.context} if config.context else {})}
+            **({"context": config.context} if config.context else {}),
+            **({"damage": config.damage} if config.context and config.damage else {})}
 
 
 def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) -> dict[str, Any]:

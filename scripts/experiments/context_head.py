@@ -4,7 +4,8 @@ train_fusion.py --context 2 reads them after the two sentences before) compared 
 threshold and at the same clean budget.
 
     python scripts/experiments/context_head.py --collect runs/context-head.pkl \
-        --heads models/detector/fused runs/context-refit/context-2 runs/context-refit/context-2:alone
+        --heads models/detector/fused runs/context-refit/context-2 runs/context-refit/context-2:alone \
+        runs/context-refit/context-2:damaged
     python scripts/experiments/context_head.py --report runs/context-head.pkl [--out FILE]
 
 --collect reads train-split rows that neither the tagger nor the fusion head saw (rewriter_check.py's draw: the
@@ -14,7 +15,9 @@ single clean news sentences whose document is known; each head's word probabilit
 (the rows whose document is known after their previous sentences, where the head reads context). --report gives,
 for each head, at its own threshold and at the threshold that flags --budget words per 1,000 of the draw's clean news:
 clean-news flags per 1,000, MLQE-PE word MCC, recall of synthetic and apertium BAD words, and the share of swaps
-found; the rows whose document is known and the rest apart.
+found; the rows whose document is known and the rest apart. FOLDER:damaged reads the damaged rows (synthetic,
+apertium, swaps) after previous sentences that carry synthetic artifacts themselves (--damage: the chance per
+sentence), as in a round-tripped article; the clean rows keep their clean documents.
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ SWAPS = ("pivot", "lm-plausible")
 def collect(args: argparse.Namespace) -> int:
     from rewriter_check import swap_rows, unseen_draw
 
+    from mtfix.data.build import damaged
     from mtfix.detect.fuse import FusedDetector, load_fusion
     from mtfix.detect.tagger import TaggerDetector
     from mtfix.detect.train import family, is_news, rows_in_context, word_labels_of
@@ -45,18 +49,22 @@ def collect(args: argparse.Namespace) -> int:
     rows, rng = unseen_draw(args.data, model, args.seed)
     heads = []
     for name in args.heads:  # FOLDER:alone: a head fitted with context, read with every row alone (--alone)
-        head, config = load_fusion(Path(name.removesuffix(":alone")))
-        heads.append((name, head, dataclasses.replace(config, context=0) if name.endswith(":alone") else config))
+        folder, _, how = name.partition(":")
+        head, config = load_fusion(Path(folder))
+        heads.append((name, head, dataclasses.replace(config, context=0) if how == "alone" else config, how))
     first = FusedDetector(TaggerDetector.load(str(model)), heads[0][1], heads[0][2], lm_gate=0.0)
     known = rows_in_context(rows, 2, args.corpora) or []
     news = [r for r, c in zip(rows, known) if family(r["source"]) == "clean" and is_news(r["source"]) and c
             and "\n" not in r["text"]]
     rows += swap_rows(first, [r["text"] for r in news[:600]], rng)
     contexts = rows_in_context(rows, 2, args.corpora) or []
+    # FOLDER:damaged: the damaged rows (synthetic, apertium, swaps) read after previous sentences that carry
+    # synthetic artifacts too, as in a round-tripped article (clean rows keep their clean documents)
+    broken = damaged(contexts, rows, args.damage, args.seed) if any(h[3] == "damaged" for h in heads) else []
     out = {"rows": [{"source": r["source"], "context": bool(c)} for r, c in zip(rows, contexts)], "heads": {},
            "y": [word_labels_of(r, tokenize(r["text"]), 0.0)[0] for r in rows]}
     readings: dict[tuple[Any, ...], list[Any]] = {}  # the evidence of every row, per way of reading it
-    for path, head, config in heads:
+    for path, head, config, how in heads:
         detector = FusedDetector(first.tagger, head, config, scorer=first.scorer, generator=first.generator,
                                  lm_gate=0.0)
         alone = ("alone", config.full, config.gate_nats)
@@ -69,6 +77,14 @@ def collect(args: argparse.Namespace) -> int:
             readings[way] = list(readings[alone])
             for i, ev in zip(again, found):
                 readings[way][i] = ev
+        if how == "damaged":  # only the rows whose context the damage changed are read again
+            way, base = way + ("damaged",), way
+            if way not in readings:
+                again = [i for i, (c, b) in enumerate(zip(contexts, broken)) if c != b]
+                found = read(detector, [rows[i] for i in again], [broken[i] for i in again], path)
+                readings[way] = list(readings[base])
+                for i, ev in zip(again, found):
+                    readings[way][i] = ev
         out["heads"][path] = {"p": detector.probabilities(readings[way]), "threshold": config.threshold,
                               "context": config.context}
     Path(args.collect).parent.mkdir(parents=True, exist_ok=True)
@@ -157,6 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--corpora", default="", help="the clean corpora (default: ../shared/data)")
     parser.add_argument("--budget", type=float, default=2.25, help="clean flags per 1,000 for the matched column")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--damage", type=float, default=1.0,
+                        help="FOLDER:damaged: the chance that each previous sentence of a damaged row carries an "
+                             "artifact")
     parser.add_argument("--collect", help="read the rows with each head and write the probabilities here")
     parser.add_argument("--report", help="the table from a --collect file")
     parser.add_argument("--out")

@@ -120,3 +120,36 @@ def test_fusion_rows_are_read_after_their_documents_sentences_when_asked(monkeyp
     rows = [{"text": "Farmers were glad.", "reference": "Farmers were glad."}]
     assert row_contexts(FusionTrainConfig(data="d", tagger="t", out="o"), rows) is None  # context 0: alone
     assert row_contexts(FusionTrainConfig(data="d", tagger="t", out="o", context=2), rows) == ["The rain came."]
+
+
+def test_a_damaged_rows_context_carries_artifacts_of_its_own_and_a_clean_rows_does_not():
+    from mtfix.data.build import damaged, sentences
+    from mtfix.data.corrupt import Resources
+
+    resources = Resources(lambda w: {}, lambda w: 3.0 if w.isalpha() else 0.0, ["confidante"])
+    context = "The two leaders met at noon today. The river rose quickly after the rain."
+    rows = [{"text": "Farmers were glad.", "source": "clean:abc-rural"},
+            {"text": "Farmers were glda.", "source": "synthetic:non-word"},
+            {"text": "Nothing before it.", "source": "synthetic:casing"}]
+    out = damaged([context, context, ""], rows, 1.0, seed=3, resources=resources)
+    assert out[0] == context and out[2] == ""  # a clean document stays clean; no context, none made
+    assert out[1] != context and len(sentences(out[1])) == 2
+    changed = [a != b for a, b in zip(sentences(out[1]), sentences(context))]
+    assert all(changed)  # rate 1: every sentence before it carries an artifact
+    assert damaged([context, context, ""], rows, 1.0, seed=3, resources=resources) == out  # seeded by the row
+    assert damaged([context], rows[1:2], 0.0, resources=resources) == [context]
+
+
+def test_fusion_rows_contexts_are_damaged_when_asked(monkeypatch):
+    from mtfix.data.build import Doc
+    from mtfix.data.corrupt import Resources
+    from mtfix.detect.train import FusionTrainConfig, row_contexts
+
+    monkeypatch.setattr("mtfix.data.build.documents", lambda data_dir: [
+        Doc(["The two leaders met at noon today.", "Farmers were glad."], "clean:abc-rural", "train")])
+    monkeypatch.setattr("mtfix.data.build.default_resources", lambda lm=False: Resources(
+        lambda w: {}, lambda w: 3.0 if w.isalpha() else 0.0, ["confidante"]))
+    rows = [{"text": "Farmers were glda.", "reference": "Farmers were glad.", "source": "synthetic:non-word"}]
+    config = FusionTrainConfig(data="d", tagger="t", out="o", context=2, damage=1.0)
+    (context,) = row_contexts(config, rows)
+    assert context != "The two leaders met at noon today." and context.count(" ") >= 5

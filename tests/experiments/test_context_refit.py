@@ -30,7 +30,7 @@ class MarkingDetector:
         return out
 
 
-def test_the_rows_read_in_context_are_read_again_alone_and_spliced_in_place():
+def test_the_rows_whose_context_changes_are_read_again_and_spliced_in_place():
     from mtfix.detect.train import collect_evidence
 
     refit = load_script("context_refit")
@@ -42,11 +42,15 @@ def test_the_rows_read_in_context_are_read_again_alone_and_spliced_in_place():
     read = collect_evidence(detector, rows, lambda m: None, contexts=contexts)
     assert read["x"][:, column].tolist() == [1.0] * 4 + [0.0] * 3 + [1.0] * 5
     detector.read.clear()
-    alone = refit.read_alone(read, rows, contexts, detector, lambda m: None)
+    alone = refit.read_again(read, rows, contexts, [""] * 4, detector, lambda m: None)
     assert detector.read == ["One two three.", "Six seven eight nine."]  # only the rows that had a context
     assert alone["x"][:, column].tolist() == [0.0] * 12
     assert torch.equal(alone["segment"], read["segment"]) and torch.equal(alone["y"], read["y"])
-    assert refit.read_alone(read, rows, [""] * 4, detector, lambda m: None) is read  # nothing read in context
+    assert refit.read_again(read, rows, [""] * 4, [""] * 4, detector, lambda m: None) is read  # nothing changed
+    detector.read.clear()
+    damaged = refit.read_again(alone, rows, [""] * 4, ["", "", "Before it.", ""], detector, lambda m: None)
+    assert detector.read == ["Four five."]  # the one row whose context changed
+    assert damaged["x"][:, column].tolist() == [0.0] * 4 + [1.0] * 3 + [0.0] * 5
 
 
 def test_the_comparison_reads_each_head_at_its_own_threshold_and_at_the_same_clean_budget():
