@@ -1,13 +1,13 @@
 """Does the fused head find more when the language model reads the document's previous sentences first? Fused heads
-(each with the language-model context it was fitted with: the shipped head reads segments alone, a head from
-train_fusion.py --context 2 reads them after the two sentences before) compared on the same rows, at each head's own
-threshold and at the same clean budget.
+(each with the language-model context it was fitted with: the head shipped before reads segments alone, the shipped
+one, from train_fusion.py --context 2, reads them after the two sentences before) compared on the same rows, at each
+head's own threshold and at the same clean budget.
 
     python scripts/experiments/context_head.py --collect runs/context-head.pkl \
-        --heads models/detector/fused runs/context-refit/context-2 runs/context-refit/context-2:alone \
-        runs/context-refit/context-2:damaged
+        --heads OLD/fused models/detector/fused models/detector/fused:alone models/detector/fused:damaged
     python scripts/experiments/context_head.py --report runs/context-head.pkl [--out FILE]
 
+(OLD/fused: the head shipped before, which reads every segment alone; `git show` its three files from history.)
 --collect reads train-split rows that neither the tagger nor the fusion head saw (rewriter_check.py's draw: the
 heads compared must be fitted on the same rows as the shipped head, as train_fusion.py --context with the shipped
 head's mix and seed is) of four families, plus one dictionary pivot swap and one lm-plausible swap made in each of 250

@@ -108,9 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "--damage): each previous sentence of a synthetic or apertium row carries an artifact "
                              "with this chance; it lands in OUT/context-N-damaged")
     parser.add_argument("--skip-alone", action="store_true",
-                        help="fit the head read in context only (with --like the shipped head, that head is the "
-                             "alone baseline: same rows, seed and settings)")
+                        help="fit the head read in context only, not the same rows read alone (the head shipped "
+                             "before the context one is that baseline: same rows, seed and settings)")
     args = parser.parse_args(argv)
+    if not 0 <= args.damage <= 1:
+        parser.error(f"--damage must be between 0 and 1, not {args.damage}")
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
