@@ -387,9 +387,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default=None, choices=list(METHODS),
                    help="fused (the default): the tagger in models/detector with SmolLM2 language-model evidence "
                         "and candidate contrast, each span saying which evidence fired; model: the tagger alone "
-                        "(what --fast picks, 7 to 9 times faster: bench_detect.py); spell: words missing from an "
-                        "English lexicon (the baseline); lm: zero-shot SmolLM2 surprisal (score = nats / 16, so 0.5 "
-                        "flags words above 8 nats); all-ok / all-bad: flag nothing / every word (trivial baselines)")
+                        "(what --fast picks, about 30 times the words per second: bench_detect.py); spell: words "
+                        "missing from an English lexicon (the baseline); lm: zero-shot SmolLM2 surprisal (score = "
+                        "nats / 16, so 0.5 flags words above 8 nats); all-ok / all-bad: flag nothing / every word "
+                        "(trivial baselines)")
     p.add_argument("--fast", action="store_true",
                    help="the tagger alone, without the language model: faster, blind to most wrong-sense words")
     p.add_argument("--model", help="a trained detector folder to use instead of models/detector (for fused, "
