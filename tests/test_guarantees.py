@@ -211,7 +211,9 @@ def test_random_bytes_in_the_journal_are_one_line(tiny_models, tmp_path, monkeyp
     tagger, corrector = tiny_models
     code, _, err = run(capsys, "clean", src, "-o", out, "--fast", "--model", tagger, "--corrector", corrector,
                        "--threshold", "0.5", "--min-score", "0", "--chunk-size", "3")
-    assert code == 0 or ("corrupt" in err and len(err.strip().splitlines()) == 1)
+    # either the damage fell on rows (redone) or it is one line naming the checkpoint and the way out: corrupt
+    # pages, or a chunk id the bytes turned into one beyond the input
+    assert code == 0 or (len(err.strip().splitlines()) == 1 and "checkpoint" in err and "--restart" in err)
     if code == 0:  # the damage fell on rows: those chunks were redone
         clean(config(tiny_models, src, tmp_path / "ref.jsonl"))
         assert out.read_bytes() == (tmp_path / "ref.jsonl").read_bytes()
