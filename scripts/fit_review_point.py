@@ -6,10 +6,10 @@ default; with --split test, measured once on held-out data (nothing is fitted th
     python scripts/fit_review_point.py --data runs/data/dataset --split test [--clean-rows 1500 --rows 1500]
 
 The review point reads every segment with the language model (LM gate 0; a head fitted with context reads each row
-after its document's previous sentences) and flags words at the threshold that
-keeps --budget words per 1,000 of dev clean news flagged (fitted here on dev's ABC and State of the Union rows,
-the news the default threshold was fitted on; MLQE-PE post-edits and Wikipedia are not clean news). The report: clean news
-flags per 1,000 words by source, and the share of gold spans touched per class on synthetic and apertium rows, at
+after its document's previous sentences) and flags words at the threshold that keeps --budget words per 1,000 of
+dev clean news flagged (fitted here on dev's ABC and State of the Union rows, the news the default threshold was
+fitted on; MLQE-PE post-edits and Wikipedia are not clean news). The report: clean news flags per 1,000 words by
+source, and the share of gold spans touched per class on synthetic and apertium rows, at
 the corpus default (the shipped threshold and LM gate) and at the review point.
 """
 from __future__ import annotations

@@ -194,7 +194,8 @@ class Bounded:
             return detect_texts(self.inner, texts, before)
         cut = [pieces(t) for t in texts]
         flat = [texts[i][lo:hi] for i, (p, _) in enumerate(cut) for lo, hi in p]
-        found = iter(detect_texts(self.inner, flat, before) if flat else [])  # the pieces, in order: consecutive text too
+        # the pieces, in order: consecutive text too
+        found = iter(detect_texts(self.inner, flat, before) if flat else [])
         out = []
         for p, flags in cut:
             spans = list(flags)

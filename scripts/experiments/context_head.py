@@ -72,25 +72,28 @@ def collect(args: argparse.Namespace) -> int:
             readings[alone] = read(detector, rows, None, path)
         way = alone if not config.context else ("context", config.full, config.gate_nats, config.context)
         if way not in readings:  # the rows whose document is unknown read alone either way
-            again = [i for i, c in enumerate(contexts) if c]
-            found = read(detector, [rows[i] for i in again], [contexts[i] for i in again], path)
-            readings[way] = list(readings[alone])
-            for i, ev in zip(again, found):
-                readings[way][i] = ev
+            readings[way] = read_changed(detector, rows, readings[alone], [""] * len(rows), contexts, path)
         if how == "damaged":  # only the rows whose context the damage changed are read again
             way, base = way + ("damaged",), way
             if way not in readings:
-                again = [i for i, (c, b) in enumerate(zip(contexts, broken)) if c != b]
-                found = read(detector, [rows[i] for i in again], [broken[i] for i in again], path)
-                readings[way] = list(readings[base])
-                for i, ev in zip(again, found):
-                    readings[way][i] = ev
+                readings[way] = read_changed(detector, rows, readings[base], contexts, broken, path)
         out["heads"][path] = {"p": detector.probabilities(readings[way]), "threshold": config.threshold,
                               "context": config.context}
     Path(args.collect).parent.mkdir(parents=True, exist_ok=True)
     with open(args.collect, "wb") as f:
         pickle.dump(out, f)
     return 0
+
+
+def read_changed(detector: Any, rows: Sequence[dict[str, Any]], base: list[Any], before: Sequence[str],
+                 after: Sequence[str], name: str) -> list[Any]:
+    """``base`` (the evidence of ``rows`` read after ``before``) with the rows whose context ``after`` changes read
+    again after it."""
+    again = [i for i, (b, a) in enumerate(zip(before, after)) if b != a]
+    out = list(base)
+    for i, ev in zip(again, read(detector, [rows[i] for i in again], [after[i] for i in again], name)):
+        out[i] = ev
+    return out
 
 
 def read(detector: Any, rows: Sequence[dict[str, Any]], contexts: Sequence[str] | None, name: str) -> list[Any]:
