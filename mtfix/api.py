@@ -164,7 +164,7 @@ def load(method: str | None = None, threshold: float | None = None, model: str |
 
         if threshold is not None or lm_gate is not None or fast or method not in (None, "fused"):
             raise InputError("review is a point of the fused detector: it sets the threshold and the LM gate itself")
-        threshold, lm_gate = review_point(model)
+        threshold, lm_gate = review_point(model, alone)
     where = resolve(device)
     use(where)
     return MTFix(get_detector(method or default_method(fast, model), threshold, model, batch_size, lm_gate, alone),

@@ -169,7 +169,8 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def _apply_review(args: argparse.Namespace) -> None:
-    """--review: the fused detector's review point (its review threshold, every segment read by the LM)."""
+    """--review: the fused detector's review point (its review threshold, for text read alone where the input is,
+    every segment read by the LM)."""
     from mtfix.detect import review_point
 
     if args.threshold is not None or args.lm_gate is not None:
@@ -178,7 +179,7 @@ def _apply_review(args: argparse.Namespace) -> None:
     if args.fast or args.method not in (None, "fused"):
         raise InputError("--review is a point of the fused detector: it goes with neither --fast nor another "
                          "--method")
-    args.threshold, args.lm_gate = review_point(args.model)
+    args.threshold, args.lm_gate = review_point(args.model, read_alone(args))
 
 
 def cmd_fix(args: argparse.Namespace) -> int:

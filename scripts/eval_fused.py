@@ -14,7 +14,8 @@ second eval_detector.py run with --methods fused,model,lm,... reuses them), and 
 Thresholds for the curves come from dev clean news (never from the data scored); every number is from
 mtfix.score, the code behind `mtfix score`. A head fitted with document context (its config's "context") reads
 each gold segment after its own document's previous sentences where they are known, the demo article's lines as
-one document, and MLQE-PE alone.
+one document, and MLQE-PE alone (its default predictions at the head's threshold for text read alone, as
+`mtfix detect` flags JSONL records).
 """
 from __future__ import annotations
 
@@ -242,14 +243,17 @@ def main() -> None:
     # predictions at the default thresholds, named as eval_detector.py names them
     names = {"clean": "clean", "synthetic": "synthetic", "apertium": "apertium", "seed": "seed",
              **{p: p for p in PAIRS}}
+    # MLQE-PE's unrelated sentences are read alone (as JSONL records are): at the head's threshold for text read
+    # alone, where it has one; the other sets are read as documents
     defaults = {"fused": detector.threshold, "lm": 0.5}
-    for m, threshold in defaults.items():
+    for m, default in defaults.items():
         for name, prefix in names.items():
+            threshold = detector.config.default_threshold(alone=True) if m == "fused" and name in PAIRS else default
             scores = [[min(1.0, p) for p in doc] for doc in probs[m][name]]  # as `mtfix detect` scores them
             pred = predictions(docs[name], ev[name], scores, threshold)
             if m == "fused":  # the evidence each span carries, as `mtfix detect` writes it
                 pred = [type(d)(d.text, s, id=d.id) for d, s in
-                        zip(docs[name], detector.spans_from(ev[name], scores))]
+                        zip(docs[name], detector.spans_from(ev[name], scores, threshold))]
             with open(out / f"{prefix}.{m}.jsonl", "w", encoding="utf-8") as fh:
                 write_jsonl((d.to_json() for d in pred), fh)
     (out / "tradeoff.json").write_text(json.dumps(report, indent=2))

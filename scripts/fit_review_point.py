@@ -4,6 +4,7 @@ default; with --split test, measured once on held-out data (nothing is fitted th
 
     python scripts/fit_review_point.py --data runs/data/dataset --budget 10 --write models/detector/fused
     python scripts/fit_review_point.py --data runs/data/dataset --split test [--clean-rows 1500 --rows 1500]
+    python scripts/fit_review_point.py --data runs/data/dataset --alone [--write models/detector/fused]
 
 The review point reads every segment with the language model (LM gate 0; a head fitted with context reads each row
 after its document's previous sentences) and flags words at the threshold that keeps --budget words per 1,000 of
@@ -11,6 +12,10 @@ dev clean news flagged (fitted here on dev's ABC and State of the Union rows, th
 fitted on; MLQE-PE post-edits and Wikipedia are not clean news). The report: clean news flags per 1,000 words by
 source, and the share of gold spans touched per class on synthetic and apertium rows, at
 the corpus default (the shipped threshold and LM gate) and at the review point.
+
+With --alone every row is read alone, as a JSONL record or --alone input is: a head that reads context then has a
+review point of its own for that (alone_review_threshold, beside the corpus default's alone_threshold from
+scripts/fit_alone_threshold.py), fitted and measured the same way.
 """
 from __future__ import annotations
 
@@ -48,6 +53,8 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1000, help="synthetic and apertium rows each")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--write", help="dev: write the fitted review threshold into this fusion folder's config")
+    parser.add_argument("--alone", action="store_true",
+                        help="read every row alone (JSONL records, --alone): the review point for text read alone")
     parser.add_argument("--model", help="the detector folder (tagger, head in fused/; default: the shipped one)")
     parser.add_argument("--out", help="write the report here (Markdown)")
     args = parser.parse_args()
@@ -61,9 +68,10 @@ def main() -> int:
 
     split = load_from_disk(args.data)[args.split]
     path = Path(args.model) if args.model else shipped_detector()
-    detector = FusedDetector.load(str(path), str(path / "fused"), lm_gate=0.0)
-    corpus_threshold, corpus_gate = detector.config.threshold, detector.config.lm_gate
-    review = detector.config.review_threshold
+    detector = FusedDetector.load(str(path), str(path / "fused"), lm_gate=0.0, alone=args.alone)
+    alone = args.alone and bool(detector.config.context)  # a head that reads no context reads everything alone
+    corpus_threshold, corpus_gate = detector.config.default_threshold(alone), detector.config.lm_gate
+    review = detector.config.alone_review_threshold if alone else detector.config.review_threshold
 
     def probabilities(rows: list[dict]) -> tuple[list[list[float]], list[list[float]]]:
         """Every segment read by the LM (the review point; after its document's previous sentences where the head
@@ -89,12 +97,14 @@ def main() -> int:
         if args.write:
             config_path = Path(args.write) / "config.json"
             config = json.loads(config_path.read_text())
-            config["review_threshold"] = review
+            config["alone_review_threshold" if alone else "review_threshold"] = review
             config_path.write_text(json.dumps(config, indent=2) + "\n")
     if review is None:
-        raise SystemExit("no review threshold: fit one on dev first (--write)")
-    lines = [f"### Review point ({args.split}): threshold {review:.4f} (fitted on dev clean news at {args.budget:g} "
-             f"flags per 1,000 words), every segment read by the LM; corpus default: threshold "
+        raise SystemExit(f"no review threshold{' for text read alone' if alone else ''}: fit one on dev first "
+                         f"({'--alone ' if alone else ''}--write)")
+    reading = ", every row read alone" if alone else ""
+    lines = [f"### Review point ({args.split}{reading}): threshold {review:.4f} (fitted on dev clean news at "
+             f"{args.budget:g} flags per 1,000 words), every segment read by the LM; corpus default: threshold "
              f"{corpus_threshold:.4f}, LM gate {corpus_gate:g}", "",
              "| clean news source | words | corpus default: flags per 1,000 | review point |", "|---|---|---|---|"]
     by_source: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])

@@ -81,16 +81,19 @@ def get_detector(method: str = "spell", threshold: float | None = None, model_pa
     raise NotBuiltError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
-def review_point(model_path: str | None = None) -> tuple[float, float]:
-    """The fused detector's review point: its review threshold and an LM gate of 0 (every segment read)."""
-    import json
-
+def review_point(model_path: str | None = None, alone: bool = False) -> tuple[float, float]:
+    """The fused detector's review point: its review threshold (for text read alone with ``alone``, where the head
+    reads context and has one fitted for that) and an LM gate of 0 (every segment read)."""
     path = Path(model_path) if model_path else shipped_detector()
-    config = path / "fused" / "config.json" if path else None
-    review = json.loads(config.read_text()).get("review_threshold") if config and config.exists() else None
+    config = path / "fused" if path else None
+    review = None
+    if config is not None and (config / "config.json").exists():
+        from mtfix.detect.fuse import load_config
+
+        review = load_config(config).review_point(alone)
     if review is None:
-        raise NotBuiltError(f"no review point in {config or MODELS / 'detector' / 'fused'}; fit one with "
-                            "scripts/fit_review_point.py --write")
+        raise NotBuiltError(f"no review point in {(config or MODELS / 'detector' / 'fused') / 'config.json'}; fit "
+                            "one with scripts/fit_review_point.py --write")
     return float(review), 0.0
 
 

@@ -159,6 +159,11 @@ class FusionConfig:
     review_threshold: float | None = None  # the review point (--review): more recall for one article under review
     full_contrast: dict[str, Any] | None = None  # lm.FullContrast's settings the head was fitted with (None: defaults)
     context: int = 0          # the previous sentences of the document the LM reads before a segment (0: none)
+    # a head that reads context: the thresholds for text read alone (JSONL records, --alone), fitted on the same clean
+    # news read alone at the same budgets (a segment read alone looks less fluent: at the context threshold it flags
+    # more); None: the thresholds above serve both readings
+    alone_threshold: float | None = None
+    alone_review_threshold: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"features": list(self.features), "hidden": self.hidden, "members": self.members,
@@ -166,7 +171,21 @@ class FusionConfig:
                 "gate_nats": self.gate_nats, "lm_gate": self.lm_gate, "stack": self.stack,
                 "nonword_floor": self.nonword_floor, "review_threshold": self.review_threshold,
                 **({"full_contrast": self.full_contrast} if self.full_contrast is not None else {}),
-                **({"context": self.context} if self.context else {})}
+                **({"context": self.context} if self.context else {}),
+                **({"alone_threshold": self.alone_threshold} if self.alone_threshold is not None else {}),
+                **({"alone_review_threshold": self.alone_review_threshold}
+                   if self.alone_review_threshold is not None else {})}
+
+    def default_threshold(self, alone: bool = False) -> float:
+        """The corpus default's threshold for text read in context, or alone (``alone``; a head that reads no
+        context reads everything alone, at ``threshold``)."""
+        return self.alone_threshold if alone and self.context and self.alone_threshold is not None else self.threshold
+
+    def review_point(self, alone: bool = False) -> float | None:
+        """The review point's threshold for text read in context, or alone (None: no review point fitted)."""
+        if alone and self.context and self.alone_review_threshold is not None:
+            return self.alone_review_threshold
+        return self.review_threshold
 
     @property
     def full(self) -> FullContrast | None:
@@ -288,14 +307,20 @@ def save_fusion(head: FusionHead, config: FusionConfig, path: Path, record: dict
         (path / "training.json").write_text(json.dumps(record, indent=2))
 
 
+def load_config(path: Path) -> FusionConfig:
+    """The FusionConfig saved in the head folder ``path``."""
+    raw = json.loads((path / "config.json").read_text())
+    return FusionConfig(tuple(raw["features"]), raw["hidden"], raw["temperature"], raw["threshold"],
+                        raw.get("gate_nats", GATE_NATS), raw.get("bias", 0.0), raw.get("members", 1),
+                        raw.get("lm_gate", 0.0), raw.get("stack"), raw.get("nonword_floor"),
+                        raw.get("review_threshold"), raw.get("full_contrast"), raw.get("context", 0),
+                        raw.get("alone_threshold"), raw.get("alone_review_threshold"))
+
+
 def load_fusion(path: Path) -> tuple[FusionHead, FusionConfig]:
     from safetensors.torch import load_file
 
-    raw = json.loads((path / "config.json").read_text())
-    config = FusionConfig(tuple(raw["features"]), raw["hidden"], raw["temperature"], raw["threshold"],
-                          raw.get("gate_nats", GATE_NATS), raw.get("bias", 0.0), raw.get("members", 1),
-                          raw.get("lm_gate", 0.0), raw.get("stack"), raw.get("nonword_floor"),
-                          raw.get("review_threshold"), raw.get("full_contrast"), raw.get("context", 0))
+    config = load_config(path)
     second = (FusionHead(len(config.features) + len(CONTEXT), config.stack, config.members)
               if config.stack is not None else None)
     head = FusionHead(len(config.features), config.hidden, config.members, second)
@@ -354,7 +379,7 @@ class FusedDetector:
         self.tagger, self.head, self.config = tagger, head.eval(), config
         self.scorer = scorer or LanguageModelScorer()
         self.generator = generator or CandidateGenerator()
-        self.threshold = config.threshold if threshold is None else threshold
+        self.threshold = config.default_threshold(alone) if threshold is None else threshold
         self.lm_gate = config.lm_gate if lm_gate is None else lm_gate
         # the previous sentences the LM reads before each segment (the head's own setting; 0 with ``alone``)
         self.context = 0 if alone else config.context
@@ -422,10 +447,13 @@ class FusedDetector:
         return self.probabilities(self.evidence(texts, self.contexts(texts, before)))
 
     def spans_from(self, evidence: Sequence[tuple[WordScores, list[float]]],
-                   probabilities: Sequence[list[float]]) -> list[list[Span]]:
-        """Spans of consecutive flagged words, each carrying the evidence of its strongest word: the tagger's
-        P(BAD), the LM's surprisal (nats), and the candidate that made the sentence most likely, by how much."""
+                   probabilities: Sequence[list[float]], threshold: float | None = None) -> list[list[Span]]:
+        """Spans of consecutive flagged words (at ``threshold``, None: the detector's), each carrying the evidence
+        of its strongest word: the tagger's P(BAD), the LM's surprisal (nats), and the candidate that made the
+        sentence most likely, by how much."""
         from mtfix.text.spans import word_spans
+
+        threshold = self.threshold if threshold is None else threshold
 
         out = []
         for (scores, tagger), probs in zip(evidence, probabilities):
@@ -440,7 +468,7 @@ class FusedDetector:
                 if scores.full and scores.full[i][1] is not None and scores.full[i][1] > 0:
                     found.update(lm_choice=scores.full_best[i][1], lm_contrast=round(scores.full[i][1], 2))
                 return found
-            out.append(word_spans(scores.tokens, probs, self.threshold, why))
+            out.append(word_spans(scores.tokens, probs, threshold, why))
         return out
 
     def detect(self, texts: Sequence[str], before: str | None = None) -> list[list[Span]]:

@@ -806,6 +806,45 @@ def evidence_key(config: FusionTrainConfig) -> dict[str, Any]:
             **({"damage": config.damage} if config.context and config.damage else {})}
 
 
+def news_alone_path(cache: str | Path) -> Path:
+    """Where the evidence on the threshold's clean news read alone is cached, beside the dev evidence ``cache``."""
+    return Path(cache).with_suffix(".news-alone.pt")
+
+
+def news_alone_evidence(config: FusionTrainConfig, log: Callable[[str], None],
+                        detector: Callable[[], Any]) -> dict[str, torch.Tensor]:
+    """Evidence on the clean-news rows that fix the default threshold (dev's, and train_news_rows with
+    config.train_news), each read alone: what fixes the threshold for text read alone (JSONL records, --alone) of a
+    head that reads context. Cached at CACHE.news-alone.pt under its own key."""
+    import datasets
+
+    cache = news_alone_path(config.cache)
+    key = {**evidence_key(config), "train_news": config.train_news, "alone": True}
+    ev = torch.load(cache) if cache.exists() else None
+    if ev is not None and ev.get("key") == key:
+        log(f"clean news read alone from {cache}")
+        return ev["news"]
+    dd = datasets.load_from_disk(config.data)
+    rows = fusion_news_rows(dd["dev"], fusion_dev_sample(dd["dev"], config), config.clean_news)
+    if config.train_news and "train" in dd:
+        rows += train_news_rows(dd["train"], config)
+    log(f"reading {len(rows):,} clean-news rows alone (the threshold for text read alone)")
+    news = collect_evidence(detector(), rows, log)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"news": news, "key": key}, cache)
+    return news
+
+
+def news_probabilities(head: Any, fusion: Any, news: dict[str, torch.Tensor]) -> torch.Tensor:
+    """What a fitted head (with its FusionConfig ``fusion``) says of each clean-news word of ``news``
+    (collect_evidence's): the calibrated P(BAD) with the non-word floor, as the detector flags at."""
+    from mtfix.detect.fuse import select
+
+    with torch.inference_mode():
+        logits = head(select(news["x"], fusion.features), evidence_groups(news))
+    return fusion.word_probability(logits, news["x"])
+
+
 def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Collect evidence on dev (the tagger never trained on it), fit candidate heads, keep the best on held-out
     dev, calibrate its temperature and threshold, save it."""
@@ -917,10 +956,15 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
               "news_words": len(ev["news"]["y"]), "dev_news_words": dev_news_words,
               "minutes": (time.time() - started) / 60}
     full = asdict(FullContrast()) if set(FULL_FEATURES) & set(features) else None
-    save_fusion(head, FusionConfig(features, hidden, temperature, threshold, bias=bias, members=config.members,
-                                   stack=config.stack, nonword_floor=floor, full_contrast=full,
-                                   context=config.context), Path(config.out),
-                record)
+    fusion = FusionConfig(features, hidden, temperature, threshold, bias=bias, members=config.members,
+                          stack=config.stack, nonword_floor=floor, full_contrast=full, context=config.context)
+    if config.context:  # the same budget on the same news read alone: the threshold for text read alone
+        alone = news_probabilities(head, fusion, news_alone_evidence(config, log, detector))
+        fusion.alone_threshold = record["alone_threshold"] = clean_threshold(alone, config.clean_flags_per_1k)
+        record["alone_news_words"] = len(alone)
+        log(f"read alone, the same news flags {1000 * float((alone >= threshold).float().mean()):.2f} words per "
+            f"1,000 at that threshold; the threshold for text read alone: {fusion.alone_threshold:.4f}")
+    save_fusion(head, fusion, Path(config.out), record)
     log(f"fusion head (hidden {hidden}{stacked}): temperature {temperature:.3f}, bias {bias:.3f}, ECE {before:.4f} -> "
         f"{after:.4f}, threshold {threshold:.4f} for {config.clean_flags_per_1k} flags per 1,000 of "
         f"{len(ev['news']['y']):,} clean-news words ({dev_news_words:,} of them dev), non-word floor "

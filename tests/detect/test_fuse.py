@@ -808,6 +808,36 @@ def test_train_fusion_with_context_reads_the_rows_after_their_documents_sentence
     assert set(by_segment.values()) == {0.0, 1.0}
     _, saved = load_fusion(tmp_path / "fused")
     assert saved.context == 2
+    # the same news read alone fixes the threshold for text read alone (JSONL records, --alone)
+    alone = torch.load(tmp_path / "a.news-alone.pt")
+    record = json.loads((tmp_path / "fused" / "training.json").read_text())
+    assert alone["key"]["alone"] and len(alone["news"]["y"]) == record["news_words"] == record["alone_news_words"]
+    assert float(alone["news"]["x"][:, FEATURES.index("context")].max()) == 0.0
+    assert saved.alone_threshold is not None and 0.0 < saved.alone_threshold <= 1.0
+    assert record["alone_threshold"] == saved.alone_threshold
+
+
+def test_text_read_alone_is_flagged_at_the_thresholds_fitted_for_it(tmp_path, scorer):
+    from mtfix.detect import review_point
+    from mtfix.detect.fuse import load_config
+
+    head = FusionHead(len(FEATURES), 8)
+    config = FusionConfig(hidden=8, threshold=0.3, context=2, review_threshold=0.1, alone_threshold=0.4,
+                          alone_review_threshold=0.15)
+
+    def threshold(config, **options):
+        return FusedDetector(None, head, config, scorer=scorer, generator=CandidateGenerator(), **options).threshold
+
+    assert threshold(config) == 0.3 and threshold(config, alone=True) == 0.4
+    assert threshold(config, alone=True, threshold=0.2) == 0.2  # a threshold given wins
+    # a head that reads no context reads everything alone, at its one threshold
+    assert threshold(FusionConfig(hidden=8, threshold=0.3, alone_threshold=0.4), alone=True) == 0.3
+    # a head fitted before alone thresholds existed reads text alone at its threshold
+    assert threshold(FusionConfig(hidden=8, threshold=0.3, context=2), alone=True) == 0.3
+    save_fusion(head, config, tmp_path / "fused")
+    assert load_config(tmp_path / "fused") == config
+    assert review_point(str(tmp_path)) == (0.1, 0.0) and review_point(str(tmp_path), alone=True) == (0.15, 0.0)
+    assert "alone_threshold" not in FusionConfig().to_json()
 
 
 def test_the_batches_of_a_file_carry_the_text_before_them_to_a_detector_that_reads_context():
@@ -855,3 +885,13 @@ def test_cli_reads_the_lines_of_a_text_file_as_one_document_and_jsonl_records_al
     assert main(["detect", str(records), "--model", str(detector_folder), "--format", "jsonl"]) == 0
     assert counting.contexts is None
     capsys.readouterr()
+    # what is read alone is flagged at the head's threshold for text read alone (here: nothing at all)
+    save_fusion(FusionHead(len(FEATURES), 8), FusionConfig(hidden=8, threshold=0.0, context=2, alone_threshold=2.0),
+                detector_folder / "fused")
+
+    def spans(*extra):
+        assert main(["detect", *extra, "--model", str(detector_folder), "--format", "jsonl"]) == 0
+        return [len(json.loads(line)["spans"]) for line in capsys.readouterr().out.splitlines()]
+
+    assert all(spans(str(text)))
+    assert spans(str(text), "--alone") == [0, 0] and spans(str(records)) == [0, 0]

@@ -1,0 +1,66 @@
+"""The threshold for text read alone, for a fusion head fitted to read context (train_fusion --context N).
+
+Such a head reads each segment after its document's previous sentences; a segment read alone (a JSONL record,
+--alone) has no such help, looks less fluent, and at the threshold fitted on news read in context it flags more
+clean words. This reads the same clean news that fixed the head's threshold (the dev and train rows its
+training.json's draw gives) once more, each row alone, and fits the threshold that keeps it at the same budget
+(training.json's clean_flags_per_1k). train_fusion does the same for a head it fits with --context; this script
+gives it to a head fitted before.
+
+    python scripts/fit_alone_threshold.py --data runs/data/dataset [--model models/detector] [--write]
+
+--write stores it as alone_threshold in the head's config.json (FusedDetector reads text alone at it). The review
+point's threshold for text read alone comes from scripts/fit_review_point.py --alone --write. About 10 minutes on
+2 cores for the shipped head's 190,000 words of news (cached in --cache).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="the data set the head was fitted on (mtfix data build)")
+    parser.add_argument("--model", help="the detector folder (tagger, head in fused/; default: the shipped one)")
+    parser.add_argument("--cache", default="runs/alone-threshold/evidence.pt",
+                        help="where the evidence read alone is cached (as CACHE's .news-alone.pt)")
+    parser.add_argument("--write", action="store_true", help="store the threshold in the head's config.json")
+    args = parser.parse_args(argv)
+
+    import functools
+
+    from mtfix.detect.fuse import load_fusion
+    from mtfix.detect.train import (FusionTrainConfig, clean_threshold, evidence_detector, news_alone_evidence,
+                                    news_probabilities)
+    from mtfix.models import shipped_detector
+
+    path = Path(args.model) if args.model else shipped_detector()
+    fused = path / "fused"
+    record_file = fused / "training.json"
+    if not record_file.exists():
+        raise SystemExit(f"error: {record_file} is missing: which news fixed the threshold is unknown")
+    head, fusion = load_fusion(fused)
+    if not fusion.context:
+        raise SystemExit(f"error: the head in {fused} reads every segment alone: its threshold serves text read alone")
+    record = json.loads(record_file.read_text())["config"]
+    config = FusionTrainConfig.from_record(record, data=args.data, cache=args.cache, tagger=str(path))
+    news = news_alone_evidence(config, lambda m: print(m, file=sys.stderr),
+                               functools.cache(lambda: evidence_detector(str(path))))
+    probs = news_probabilities(head, fusion, news)
+    threshold = clean_threshold(probs, config.clean_flags_per_1k)
+    at_context = 1000 * float((probs >= fusion.threshold).float().mean())
+    print(f"{len(probs):,} clean-news words read alone: {at_context:.2f} flags per 1,000 at the threshold fitted in "
+          f"context ({fusion.threshold:.4f}); {config.clean_flags_per_1k:g} per 1,000 at {threshold:.4f}")
+    if args.write:
+        raw = json.loads((fused / "config.json").read_text())
+        raw["alone_threshold"] = threshold
+        (fused / "config.json").write_text(json.dumps(raw, indent=2) + "\n")
+        print(f"written to {fused / 'config.json'} as alone_threshold")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
