@@ -88,9 +88,13 @@ def review_point(model_path: str | None = None, alone: bool = False) -> tuple[fl
     config = path / "fused" if path else None
     review = None
     if config is not None and (config / "config.json").exists():
-        from mtfix.detect.fuse import load_config
+        import json
 
-        review = load_config(config).review_point(alone)
+        from mtfix.detect.fuse import FusionConfig
+
+        raw = json.loads((config / "config.json").read_text())
+        review = FusionConfig(context=raw.get("context", 0), review_threshold=raw.get("review_threshold"),
+                              alone_review_threshold=raw.get("alone_review_threshold")).review_point(alone)
     if review is None:
         raise NotBuiltError(f"no review point in {(config or MODELS / 'detector' / 'fused') / 'config.json'}; fit "
                             "one with scripts/fit_review_point.py --write")
