@@ -344,3 +344,7 @@ def test_the_shipped_review_point_reads_every_segment_and_flags_more_than_the_de
     shipped = json.loads((ROOT / "models" / "detector" / "fused" / "config.json").read_text())
     threshold, gate = review_point()
     assert gate == 0.0 and 0.0 < threshold < shipped["threshold"]
+    # text read alone (JSONL records, --alone) has both points of its own, each higher: the same clean budgets
+    alone, gate = review_point(alone=True)
+    assert gate == 0.0 and threshold < alone < shipped["alone_threshold"] and shipped["threshold"] < shipped[
+        "alone_threshold"]
