@@ -601,8 +601,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 ALONE_HELP = ("read each segment alone. By default the lines of a plain-text file are read as one document, each "
-              "after the sentences before it, where the detector was fitted to read them so (JSONL records are "
-              "each read alone): give --alone for a file of unrelated sentences. Text read alone is flagged at "
+              "after the sentences before it, where the detector was fitted to read them so (records of JSONL, "
+              "and for clean of CSV, parquet and datasets, are each read alone): give --alone for a file of "
+              "unrelated sentences. Text read alone is flagged at "
               "the detector's threshold for it (higher: SmolLM2 finds a sentence without its context less fluent)")
 
 

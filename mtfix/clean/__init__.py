@@ -60,7 +60,7 @@ class CleanConfig:
     device: str = "auto"           # where the models run: auto, cpu, cuda (mtfix.device)
     batch_size: int = 32
     restart: bool = False
-    alone: bool = False            # each record read alone (JSONL records always are; see cli.read_alone)
+    alone: bool = False            # each record read alone (records of JSONL, CSV, parquet, datasets always are)
 
     def settings(self) -> dict[str, Any]:
         """Every option that can change an output byte: a journal written under other settings is not reused
@@ -71,9 +71,23 @@ class CleanConfig:
                 "method", "threshold", "lm_gate", "model", "corrector", "input_format", "output_format",
                 "batch_size")
         # the device the models run on, as resolved (a GPU's scores differ from the CPU's in their last digits);
-        # --alone only where given, so that a journal written before the option existed is still resumed
+        # --alone only where given, so that a journal written before the option existed is still resumed; the
+        # records of CSV, parquet and datasets inputs were read as one document before they were read alone
         return {**{k: getattr(self, k) for k in keys}, "device": resolve(self.device),
-                **({"alone": True} if self.alone else {})}
+                **({"alone": True} if self.alone else {}),
+                **({"records_alone": True} if self.records_format() else {})}
+
+    def records_format(self) -> bool:
+        """Whether the input is a corpus of records other than JSONL (CSV, parquet, a datasets dataset)."""
+        try:
+            return guess_format(self.input, self.input_format) in ("csv", "parquet", "dataset")
+        except InputError:  # a folder that is no dataset: refused when the input is opened
+            return False
+
+    def reads_alone(self) -> bool:
+        """Whether each record is read alone: --alone, or an input of records (JSONL, CSV, parquet, datasets),
+        each its own document; the lines of a plain-text input are read as one document."""
+        return self.alone or guess_format(self.input, self.input_format) != "text"
 
 
 @dataclass
@@ -238,7 +252,7 @@ class Cleaner:
         self.config = config
         self.mt = load(config.method, config.threshold, config.model, config.batch_size, config.fast,
                        config.corrector, config.min_score, config.swap_score, config.lm_gate, config.device,
-                       alone=config.alone or guess_format(config.input, config.input_format) == "jsonl")
+                       alone=config.reads_alone())
         self.correct = config.policy == "fix" or config.suggest
 
     def process(self, chunk: int, records: list[Record]) -> ChunkResult:

@@ -244,6 +244,21 @@ def test_every_option_that_changes_outputs_is_in_the_journal_key():
         assert CleanConfig(input="x", output="y", **change).settings() != base, change
     assert CleanConfig(input="x", output="y", workers=2).settings() == base  # workers give identical outputs
     assert "alone" not in base  # a journal from before --alone existed is still resumed
+    # CSV and parquet records were read as one document before they were read alone: such a journal is not resumed
+    assert CleanConfig(input="x.parquet", output="y").settings()["records_alone"] is True
+    assert "records_alone" not in CleanConfig(input="x.jsonl", output="y").settings()
+
+
+def test_the_records_of_a_corpus_are_each_read_alone_and_the_lines_of_a_text_as_one_document(tmp_path, monkeypatch):
+    from mtfix.clean import Cleaner, CleanConfig
+
+    asked = []
+    monkeypatch.setattr("mtfix.api.load", lambda *args, **options: asked.append(options["alone"]))
+    for name, alone in (("a.jsonl", True), ("a.csv", True), ("a.parquet", True), ("a.txt", False)):
+        Cleaner(CleanConfig(input=str(tmp_path / name), output="y"))
+        assert asked[-1] is alone, name
+    Cleaner(CleanConfig(input=str(tmp_path / "a.txt"), output="y", alone=True))
+    assert asked[-1] is True
 
 
 def test_a_plain_text_article_keeps_its_blank_lines_and_its_format(tiny_models, tmp_path, capsys):
