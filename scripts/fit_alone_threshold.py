@@ -9,16 +9,41 @@ gives it to a head fitted before.
 
     python scripts/fit_alone_threshold.py --data runs/data/dataset [--model models/detector] [--write]
 
---write stores it as alone_threshold in the head's config.json (FusedDetector reads text alone at it). The review
-point's threshold for text read alone comes from scripts/fit_review_point.py --alone --write. About 10 minutes on
-2 cores for the shipped head's 190,000 words of news (cached in --cache).
+--write stores it as alone_threshold in the head's config.json (FusedDetector reads text alone at it); the review
+point's threshold for text read alone comes from scripts/fit_review_point.py --alone --write. --by-sentence also
+reports the words of each row's first sentence (read with nothing before them) and of its later sentences (read
+after the earlier ones) apart. About 15 minutes on 2 cores for the shipped head's 189,879 words of news (cached in
+--cache).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+from typing import Any
+
+
+def by_sentence(probs: Any, config: Any, in_context: float, alone: float) -> None:
+    """Print the flags per 1,000 words of the rows' first sentences and of their later sentences apart, at the
+    threshold fitted in context and at ``alone``, and the threshold that keeps each at the budget."""
+    import torch
+
+    from mtfix.detect.train import clean_threshold, threshold_news_rows
+    from mtfix.text.tokens import sentence_spans, tokenize
+
+    first = []
+    for row in threshold_news_rows(config):  # the words in collect_evidence's order: each row's tokens
+        spans = sentence_spans(row["text"])
+        end = spans[0][1] if spans else len(row["text"])
+        first += [t.start < end for t in tokenize(row["text"])]
+    if len(first) != len(probs):
+        raise SystemExit(f"error: the rows hold {len(first)} words, the evidence {len(probs)}")
+    mask = torch.tensor(first)
+    for name, part in (("first sentences", probs[mask]), ("later sentences", probs[~mask])):
+        rates = [1000 * float((part >= t).float().mean()) for t in (in_context, alone)]
+        fitted = clean_threshold(part, config.clean_flags_per_1k)
+        print(f"{name}: {len(part):,} words, {rates[0]:.2f} flags per 1,000 at {in_context:.4f}, {rates[1]:.2f} at "
+              f"{alone:.4f}; {config.clean_flags_per_1k:g} per 1,000 at {fitted:.4f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,13 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", default="runs/alone-threshold/evidence.pt",
                         help="where the evidence read alone is cached (as CACHE's .news-alone.pt)")
     parser.add_argument("--write", action="store_true", help="store the threshold in the head's config.json")
+    parser.add_argument("--by-sentence", action="store_true",
+                        help="also report the words of each row's first sentence (nothing before them) and of its "
+                             "later sentences (read after the earlier ones) apart")
     args = parser.parse_args(argv)
 
     import functools
 
     from mtfix.detect.fuse import load_fusion
-    from mtfix.detect.train import (FusionTrainConfig, clean_threshold, evidence_detector, news_alone_evidence,
-                                    news_probabilities)
+    from mtfix.detect.train import FusionTrainConfig, alone_threshold, evidence_detector
     from mtfix.models import shipped_detector
 
     path = Path(args.model) if args.model else shipped_detector()
@@ -47,13 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: the head in {fused} reads every segment alone: its threshold serves text read alone")
     record = json.loads(record_file.read_text())["config"]
     config = FusionTrainConfig.from_record(record, data=args.data, cache=args.cache, tagger=str(path))
-    news = news_alone_evidence(config, lambda m: print(m, file=sys.stderr),
-                               functools.cache(lambda: evidence_detector(str(path))))
-    probs = news_probabilities(head, fusion, news)
-    threshold = clean_threshold(probs, config.clean_flags_per_1k)
-    at_context = 1000 * float((probs >= fusion.threshold).float().mean())
-    print(f"{len(probs):,} clean-news words read alone: {at_context:.2f} flags per 1,000 at the threshold fitted in "
-          f"context ({fusion.threshold:.4f}); {config.clean_flags_per_1k:g} per 1,000 at {threshold:.4f}")
+    threshold, probs = alone_threshold(head, fusion, config, print,
+                                       functools.cache(lambda: evidence_detector(str(path))))
+    if args.by_sentence:
+        by_sentence(probs, config, fusion.threshold, threshold)
     if args.write:
         raw = json.loads((fused / "config.json").read_text())
         raw["alone_threshold"] = threshold

@@ -811,23 +811,29 @@ def news_alone_path(cache: str | Path) -> Path:
     return Path(cache).with_suffix(".news-alone.pt")
 
 
-def news_alone_evidence(config: FusionTrainConfig, log: Callable[[str], None],
-                        detector: Callable[[], Any]) -> dict[str, torch.Tensor]:
-    """Evidence on the clean-news rows that fix the default threshold (dev's, and train_news_rows with
-    config.train_news), each read alone: what fixes the threshold for text read alone (JSONL records, --alone) of a
-    head that reads context. Cached at CACHE.news-alone.pt under its own key."""
+def threshold_news_rows(config: FusionTrainConfig) -> list[dict[str, Any]]:
+    """The clean-news rows that fix the default threshold: dev's (fusion_news_rows) and, with config.train_news,
+    train's (train_news_rows), in that order."""
     import datasets
 
+    dd = datasets.load_from_disk(config.data)
+    rows = fusion_news_rows(dd["dev"], fusion_dev_sample(dd["dev"], config), config.clean_news)
+    if config.train_news and "train" in dd:
+        rows += train_news_rows(dd["train"], config)
+    return rows
+
+
+def news_alone_evidence(config: FusionTrainConfig, log: Callable[[str], None],
+                        detector: Callable[[], Any]) -> dict[str, torch.Tensor]:
+    """Evidence on threshold_news_rows, each read alone: what fixes the threshold for text read alone (JSONL
+    records, --alone) of a head that reads context. Cached at CACHE.news-alone.pt under its own key."""
     cache = news_alone_path(config.cache)
     key = {**evidence_key(config), "train_news": config.train_news, "alone": True}
     ev = torch.load(cache) if cache.exists() else None
     if ev is not None and ev.get("key") == key:
         log(f"clean news read alone from {cache}")
         return ev["news"]
-    dd = datasets.load_from_disk(config.data)
-    rows = fusion_news_rows(dd["dev"], fusion_dev_sample(dd["dev"], config), config.clean_news)
-    if config.train_news and "train" in dd:
-        rows += train_news_rows(dd["train"], config)
+    rows = threshold_news_rows(config)
     log(f"reading {len(rows):,} clean-news rows alone (the threshold for text read alone)")
     news = collect_evidence(detector(), rows, log)
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -843,6 +849,19 @@ def news_probabilities(head: Any, fusion: Any, news: dict[str, torch.Tensor]) ->
     with torch.inference_mode():
         logits = head(select(news["x"], fusion.features), evidence_groups(news))
     return fusion.word_probability(logits, news["x"])
+
+
+def alone_threshold(head: Any, fusion: Any, config: FusionTrainConfig, log: Callable[[str], None],
+                    detector: Callable[[], Any]) -> tuple[float, torch.Tensor]:
+    """The threshold for text read alone of a fitted head that reads context (its FusionConfig ``fusion``): the one
+    that keeps its clean news read alone (news_alone_evidence) at config.clean_flags_per_1k; and those words'
+    probabilities."""
+    probs = news_probabilities(head, fusion, news_alone_evidence(config, log, detector))
+    threshold = clean_threshold(probs, config.clean_flags_per_1k)
+    log(f"{len(probs):,} clean-news words read alone: {1000 * float((probs >= fusion.threshold).float().mean()):.2f} "
+        f"flags per 1,000 at the threshold fitted in context ({fusion.threshold:.4f}); "
+        f"{config.clean_flags_per_1k:g} per 1,000 at {threshold:.4f}, the threshold for text read alone")
+    return threshold, probs
 
 
 def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -959,11 +978,8 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
     fusion = FusionConfig(features, hidden, temperature, threshold, bias=bias, members=config.members,
                           stack=config.stack, nonword_floor=floor, full_contrast=full, context=config.context)
     if config.context:  # the same budget on the same news read alone: the threshold for text read alone
-        alone = news_probabilities(head, fusion, news_alone_evidence(config, log, detector))
-        fusion.alone_threshold = record["alone_threshold"] = clean_threshold(alone, config.clean_flags_per_1k)
-        record["alone_news_words"] = len(alone)
-        log(f"read alone, the same news flags {1000 * float((alone >= threshold).float().mean()):.2f} words per "
-            f"1,000 at that threshold; the threshold for text read alone: {fusion.alone_threshold:.4f}")
+        fusion.alone_threshold, alone = alone_threshold(head, fusion, config, log, detector)
+        record["alone_threshold"], record["alone_news_words"] = fusion.alone_threshold, len(alone)
     save_fusion(head, fusion, Path(config.out), record)
     log(f"fusion head (hidden {hidden}{stacked}): temperature {temperature:.3f}, bias {bias:.3f}, ECE {before:.4f} -> "
         f"{after:.4f}, threshold {threshold:.4f} for {config.clean_flags_per_1k} flags per 1,000 of "
