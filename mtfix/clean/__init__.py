@@ -73,9 +73,29 @@ class CleanConfig:
         # the device the models run on, as resolved (a GPU's scores differ from the CPU's in their last digits);
         # --alone only where given, so that a journal written before the option existed is still resumed; the
         # records of CSV, parquet and datasets inputs were read as one document before they were read alone
-        return {**{k: getattr(self, k) for k in keys}, "device": resolve(self.device),
+        return {**{k: getattr(self, k) for k in keys}, "device": resolve(self.device), "models": self.models(),
                 **({"alone": True} if self.alone else {}),
                 **({"records_alone": True} if self.records_format() else {})}
+
+    def models(self) -> str:
+        """A digest of the model files the run reads: the detector's folder, and the correctors' where it corrects
+        (--policy fix, --suggest). Weights or thresholds changed under a journal (a newer mtfix, a model trained
+        again) would give its later chunks other outputs than its earlier ones, so such a journal is not resumed."""
+        import hashlib
+
+        from mtfix.models import MODELS
+
+        folders = [Path(self.model) if self.model else MODELS / "detector"]
+        if self.policy == "fix" or self.suggest:
+            folders += [Path(self.corrector)] if self.corrector else [MODELS / "rewriter", MODELS / "corrector"]
+        h = hashlib.sha1()
+        for folder in folders:
+            for f in sorted(f for f in folder.rglob("*") if f.is_file()) if folder.is_dir() else []:
+                h.update(f"{f.relative_to(folder)}:{f.stat().st_size}:".encode())
+                with open(f, "rb") as stream:
+                    for block in iter(lambda: stream.read(1 << 22), b""):
+                        h.update(block)
+        return h.hexdigest()
 
     def records_format(self) -> bool:
         """Whether the input is a corpus of records other than JSONL (CSV, parquet, a datasets dataset)."""

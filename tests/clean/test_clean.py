@@ -244,6 +244,34 @@ def test_every_option_that_changes_outputs_is_in_the_journal_key():
         assert CleanConfig(input="x", output="y", **change).settings() != base, change
     assert CleanConfig(input="x", output="y", workers=2).settings() == base  # workers give identical outputs
     assert "alone" not in base  # a journal from before --alone existed is still resumed
+    # the model files are in the key: a journal written before the weights or thresholds changed is not resumed
+    assert len(base["models"]) == 40
+
+
+def test_a_journal_written_with_other_model_files_is_refused_in_one_line(tiny_models, tmp_path):
+    import shutil
+
+    tagger, _ = tiny_models
+    model = tmp_path / "detector"
+    shutil.copytree(tagger, model)
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(corpus_lines(4)) + "\n")
+    out = tmp_path / "out.jsonl"
+    run = CleanConfig(input=str(src), output=str(out), model=str(model), fast=True, input_format="jsonl")
+    from mtfix.clean.corpus import fingerprint
+
+    Journal(Path(f"{out}.journal"), {"version": JOURNAL_VERSION, "input": str(src.resolve()),
+                                     "input_fingerprint": fingerprint(str(src)), "settings": run.settings()}).close()
+    config_file = model / "config.json"
+    config_file.write_text(config_file.read_text().replace("{", '{"threshold_note": 1, ', 1))
+    with pytest.raises(InputError, match=r"belongs to another run \(models differ\)"):
+        clean(CleanConfig(input=str(src), output=str(out), model=str(model), fast=True, input_format="jsonl"))
+    assert out.with_name("out.jsonl.journal").exists()  # nothing removed: the user chooses --restart
+
+
+def test_records_of_csv_and_parquet_are_keyed_apart():
+    from mtfix.clean import CleanConfig
+
     # CSV and parquet records were read as one document before they were read alone: such a journal is not resumed
     assert CleanConfig(input="x.parquet", output="y").settings()["records_alone"] is True
     assert "records_alone" not in CleanConfig(input="x.jsonl", output="y").settings()
