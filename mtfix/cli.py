@@ -603,9 +603,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 ALONE_HELP = ("read each segment alone. By default the lines of a plain-text file are read as one document, each "
               "after the sentences before it, where the detector was fitted to read them so (records of JSONL, "
               "and for clean of CSV, parquet and datasets, are each read alone): give --alone for a file of "
-              "unrelated sentences. The first sentence of a text read alone is flagged at the detector's "
-              "threshold for it (higher: SmolLM2 finds a sentence with nothing before it less fluent), its later "
-              "sentences, read after the earlier ones, at the usual one")
+              "unrelated sentences. Text read alone is flagged at "
+              "the detector's threshold for it (higher: SmolLM2 finds a sentence without its context less fluent)")
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:

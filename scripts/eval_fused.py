@@ -99,14 +99,11 @@ def probabilities(method: str, ev: list, features: list, head=None, columns=None
     return out
 
 
-def predictions(docs: list, ev: list, probs: list[list[float]], threshold: float, first: float | None = None) -> list:
-    """The documents with their words flagged at ``threshold`` (a segment read alone: its first sentence at
-    ``first``, where given)."""
-    from mtfix.detect.fuse import word_thresholds
+def predictions(docs: list, ev: list, probs: list[list[float]], threshold: float) -> list:
     from mtfix.text.spans import word_spans
     from mtfix.text.formats import Document
 
-    return [Document(d.text, word_spans(scores.tokens, p, word_thresholds(scores, threshold, first)), id=d.id)
+    return [Document(d.text, word_spans(scores.tokens, p, threshold), id=d.id)
             for d, (scores, _), p in zip(docs, ev, probs)]
 
 
@@ -246,17 +243,17 @@ def main() -> None:
     # predictions at the default thresholds, named as eval_detector.py names them
     names = {"clean": "clean", "synthetic": "synthetic", "apertium": "apertium", "seed": "seed",
              **{p: p for p in PAIRS}}
-    # MLQE-PE's unrelated sentences are read alone (as JSONL records are): their first sentences at the head's
-    # threshold for that, where it has one; the other sets are read as documents
+    # MLQE-PE's unrelated sentences are read alone (as JSONL records are): at the head's threshold for text read
+    # alone, where it has one; the other sets are read as documents
     defaults = {"fused": detector.threshold, "lm": 0.5}
     for m, default in defaults.items():
         for name, prefix in names.items():
-            first = detector.config.first_threshold(alone=True) if m == "fused" and name in PAIRS else None
+            threshold = detector.config.default_threshold(alone=True) if m == "fused" and name in PAIRS else default
             scores = [[min(1.0, p) for p in doc] for doc in probs[m][name]]  # as `mtfix detect` scores them
-            pred = predictions(docs[name], ev[name], scores, default, first)
+            pred = predictions(docs[name], ev[name], scores, threshold)
             if m == "fused":  # the evidence each span carries, as `mtfix detect` writes it
                 pred = [type(d)(d.text, s, id=d.id) for d, s in
-                        zip(docs[name], detector.spans_from(ev[name], scores, default, first))]
+                        zip(docs[name], detector.spans_from(ev[name], scores, threshold))]
             with open(out / f"{prefix}.{m}.jsonl", "w", encoding="utf-8") as fh:
                 write_jsonl((d.to_json() for d in pred), fh)
     (out / "tradeoff.json").write_text(json.dumps(report, indent=2))

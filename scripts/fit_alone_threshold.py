@@ -1,21 +1,19 @@
-"""The threshold for the first sentence of text read alone, for a fusion head fitted to read context
-(train_fusion --context N).
+"""The threshold for text read alone, for a fusion head fitted to read context (train_fusion --context N).
 
 Such a head reads each segment after its document's previous sentences; a segment read alone (a JSONL record,
---alone) has nothing before its first sentence, which then looks less fluent: at the threshold fitted on news read
-in context it flags more clean words. Its later sentences are read after the earlier ones, as text in context is,
-and keep that threshold. This reads the same clean news that fixed the head's threshold (the dev and train rows its
-training.json's draw gives) once more, each row alone, and fits the first sentences' threshold that keeps all of it
-at the same budget (training.json's clean_flags_per_1k), the later sentences flagged at the in-context threshold.
-train_fusion does the same for a head it fits with --context; this script gives it to a head fitted before.
+--alone) has no such help, looks less fluent, and at the threshold fitted on news read in context it flags more
+clean words. This reads the same clean news that fixed the head's threshold (the dev and train rows its
+training.json's draw gives) once more, each row alone, and fits the threshold that keeps it at the same budget
+(training.json's clean_flags_per_1k). train_fusion does the same for a head it fits with --context; this script
+gives it to a head fitted before.
 
     python scripts/fit_alone_threshold.py --data runs/data/dataset [--model models/detector] [--write]
 
---write stores it as alone_threshold in the head's config.json (FusedDetector reads the first sentence of text
-read alone at it); the review point's threshold for text read alone comes from scripts/fit_review_point.py --alone
---write. --by-sentence also reports the words of each row's first sentence (read with nothing before them) and of
-its later sentences (read after the earlier ones) apart. About 15 minutes on 2 cores for the shipped head's 189,879
-words of news (cached in --cache).
+--write stores it as alone_threshold in the head's config.json (FusedDetector reads text alone at it); the review
+point's threshold for text read alone comes from scripts/fit_review_point.py --alone --write. --by-sentence also
+reports the words of each row's first sentence (read with nothing before them) and of its later sentences (read
+after the earlier ones) apart. About 15 minutes on 2 cores for the shipped head's 189,879 words of news (cached in
+--cache).
 """
 from __future__ import annotations
 
@@ -28,10 +26,20 @@ from typing import Any
 def by_sentence(probs: Any, config: Any, in_context: float, alone: float) -> None:
     """Print the flags per 1,000 words of the rows' first sentences and of their later sentences apart, at the
     threshold fitted in context and at ``alone``, and the threshold that keeps each at the budget."""
-    from mtfix.detect.train import clean_threshold, first_sentence_words, threshold_news_rows
+    import torch
 
-    first = first_sentence_words(threshold_news_rows(config))
-    for name, part in (("first sentences", probs[first]), ("later sentences", probs[~first])):
+    from mtfix.detect.train import clean_threshold, threshold_news_rows
+    from mtfix.text.tokens import sentence_spans, tokenize
+
+    first = []
+    for row in threshold_news_rows(config):  # the words in collect_evidence's order: each row's tokens
+        spans = sentence_spans(row["text"])
+        end = spans[0][1] if spans else len(row["text"])
+        first += [t.start < end for t in tokenize(row["text"])]
+    if len(first) != len(probs):
+        raise SystemExit(f"error: the rows hold {len(first)} words, the evidence {len(probs)}")
+    mask = torch.tensor(first)
+    for name, part in (("first sentences", probs[mask]), ("later sentences", probs[~mask])):
         rates = [1000 * float((part >= t).float().mean()) for t in (in_context, alone)]
         fitted = clean_threshold(part, config.clean_flags_per_1k)
         print(f"{name}: {len(part):,} words, {rates[0]:.2f} flags per 1,000 at {in_context:.4f}, {rates[1]:.2f} at "

@@ -26,7 +26,6 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 
 NEWS = ("clean:abc-", "clean:state-union")  # the clean news the default threshold was fitted on (not post-edits)
@@ -41,9 +40,8 @@ def rows_of(split, family: str, n: int, seed: int) -> list[dict]:
     return [split[i] for i in order[:n]]
 
 
-def flagged(probs: list[float], threshold: float | list[float]) -> list[bool]:
-    at = [threshold] * len(probs) if isinstance(threshold, float) else threshold
-    return [p >= t for p, t in zip(probs, at)]
+def flagged(probs: list[float], threshold: float) -> list[bool]:
+    return [p >= threshold for p in probs]
 
 
 def main() -> int:
@@ -72,27 +70,25 @@ def main() -> int:
     path = Path(args.model) if args.model else shipped_detector()
     detector = FusedDetector.load(str(path), str(path / "fused"), lm_gate=0.0, alone=args.alone)
     alone = args.alone and bool(detector.config.context)  # a head that reads no context reads everything alone
-    corpus_threshold, corpus_gate = detector.config.threshold, detector.config.lm_gate
-    corpus_first = detector.config.first_threshold(alone)  # read alone: each row's first sentence at its own
+    corpus_threshold, corpus_gate = detector.config.default_threshold(alone), detector.config.lm_gate
     review = detector.config.alone_review_threshold if alone else detector.config.review_threshold
 
-    def probabilities(rows: list[dict]) -> tuple[list[list[float]], list[list[float]], list]:
+    def probabilities(rows: list[dict]) -> tuple[list[list[float]], list[list[float]]]:
         """Every segment read by the LM (the review point; after its document's previous sentences where the head
         reads context), and the tagger's P for the corpus default's gate."""
         contexts = rows_in_context(rows, detector.context)
         evidence = detector.evidence([r["text"] for r in rows], contexts)
-        return detector.probabilities(evidence), [tagger for _, tagger in evidence], [s for s, _ in evidence]
+        return detector.probabilities(evidence), [tagger for _, tagger in evidence]
 
-    def corpus(probs: list[float], tagger: list[float], scores: Any) -> list[bool]:
-        from mtfix.detect.fuse import lm_gated, word_thresholds
+    def corpus(probs: list[float], tagger: list[float]) -> list[bool]:
+        from mtfix.detect.fuse import lm_gated
 
-        low = min(corpus_gate, corpus_threshold, *(() if corpus_first is None else (corpus_first,)))
-        use = tagger if lm_gated(tagger, low) else probs
-        return flagged(use, word_thresholds(scores, corpus_threshold, corpus_first))
+        use = tagger if lm_gated(tagger, min(corpus_gate, corpus_threshold)) else probs
+        return flagged(use, corpus_threshold)
 
     started = time.time()
     clean = rows_of(split, "clean", args.clean_rows, args.seed)
-    c_probs, c_tagger, c_scores = probabilities(clean)
+    c_probs, c_tagger = probabilities(clean)
     print(f"clean: {len(clean)} rows ({time.time() - started:.0f} s)", file=sys.stderr)
     if args.split == "dev":
         words = sorted((p for probs in c_probs for p in probs), reverse=True)
@@ -109,15 +105,13 @@ def main() -> int:
     reading = ", every row read alone" if alone else ""
     lines = [f"### Review point ({args.split}{reading}): threshold {review:.4f} (fitted on dev clean news at "
              f"{args.budget:g} flags per 1,000 words), every segment read by the LM; corpus default: threshold "
-             f"{corpus_threshold:.4f}"
-             + (f" (each row's first sentence {corpus_first:.4f})" if corpus_first is not None else "")
-             + f", LM gate {corpus_gate:g}", "",
+             f"{corpus_threshold:.4f}, LM gate {corpus_gate:g}", "",
              "| clean news source | words | corpus default: flags per 1,000 | review point |", "|---|---|---|---|"]
     by_source: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for row, probs, tagger, scores in zip(clean, c_probs, c_tagger, c_scores):
+    for row, probs, tagger in zip(clean, c_probs, c_tagger):
         entry = by_source[row["source"]]
         entry[0] += len(probs)
-        entry[1] += sum(corpus(probs, tagger, scores))
+        entry[1] += sum(corpus(probs, tagger))
         entry[2] += sum(flagged(probs, review))
     total = [sum(v[k] for v in by_source.values()) for k in range(3)]
     for source, (n, a, b) in sorted(by_source.items()) + [("all", total)]:
@@ -126,10 +120,10 @@ def main() -> int:
     touched: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for fam in ("synthetic", "apertium"):
         rows = [r for r in rows_of(split, fam, args.rows, args.seed) if r["spans"]]
-        probs_all, tagger_all, scores_all = probabilities(rows)
-        for row, probs, tagger, scores in zip(rows, probs_all, tagger_all, scores_all):
+        probs_all, tagger_all = probabilities(rows)
+        for row, probs, tagger in zip(rows, probs_all, tagger_all):
             tokens = tokenize(row["text"])
-            at_corpus, at_review = corpus(probs, tagger, scores), flagged(probs, review)
+            at_corpus, at_review = corpus(probs, tagger), flagged(probs, review)
             for span in row["spans"]:
                 if span["label"] == "untagged":
                     continue

@@ -159,11 +159,9 @@ class FusionConfig:
     review_threshold: float | None = None  # the review point (--review): more recall for one article under review
     full_contrast: dict[str, Any] | None = None  # lm.FullContrast's settings the head was fitted with (None: defaults)
     context: int = 0          # the previous sentences of the document the LM reads before a segment (0: none)
-    # a head that reads context, for text read alone (JSONL records, --alone): alone_threshold flags the first
-    # sentence of each text, which the LM reads with nothing before it (it looks less fluent: at ``threshold`` it
-    # flags more); the later sentences, read after the earlier ones, keep ``threshold``; fitted so that the same
-    # clean news read alone keeps the same budget. alone_review_threshold: the review point's, for every word of
-    # text read alone. None: the thresholds above serve both readings
+    # a head that reads context: the thresholds for text read alone (JSONL records, --alone), fitted on the same clean
+    # news read alone at the same budgets (a segment read alone looks less fluent: at the context threshold it flags
+    # more); None: the thresholds above serve both readings
     alone_threshold: float | None = None
     alone_review_threshold: float | None = None
 
@@ -178,11 +176,10 @@ class FusionConfig:
                 **({"alone_review_threshold": self.alone_review_threshold}
                    if self.alone_review_threshold is not None else {})}
 
-    def first_threshold(self, alone: bool = False) -> float | None:
-        """The corpus default's threshold for the first sentence of text read alone (``alone``), which the LM reads
-        with nothing before it; None where every word is flagged at ``threshold`` (text read in context, or a head
-        that reads no context or has no alone threshold)."""
-        return self.alone_threshold if alone and self.context else None
+    def default_threshold(self, alone: bool = False) -> float:
+        """The corpus default's threshold for text read in context, or alone (``alone``; a head that reads no
+        context reads everything alone, at ``threshold``)."""
+        return self.alone_threshold if alone and self.context and self.alone_threshold is not None else self.threshold
 
     def review_point(self, alone: bool = False) -> float | None:
         """The review point's threshold for text read in context, or alone (None: no review point fitted)."""
@@ -371,15 +368,6 @@ def lm_gated(tagger: Sequence[float], gate: float) -> bool:
     return bool(tagger) and max(tagger) < gate
 
 
-def word_thresholds(scores: WordScores, threshold: float, first: float | None) -> float | list[float]:
-    """What each word of a segment is flagged at: ``first`` for the words of its first sentence where the LM read
-    nothing before the segment (scores.context 0), ``threshold`` for the rest (``threshold`` alone where ``first``
-    is None)."""
-    if first is None or scores.context:
-        return threshold
-    return [first if sentence == 0 else threshold for sentence in sentence_ids(scores.tokens)]
-
-
 class FusedDetector:
     """The default detector: tagger + language model + candidate contrast, fused per word."""
 
@@ -391,10 +379,7 @@ class FusedDetector:
         self.tagger, self.head, self.config = tagger, head.eval(), config
         self.scorer = scorer or LanguageModelScorer()
         self.generator = generator or CandidateGenerator()
-        self.threshold = config.threshold if threshold is None else threshold
-        # read alone, the first sentence of each text at a threshold of its own (None: at ``threshold``); a
-        # threshold given flags every word alike
-        self.first_threshold = config.first_threshold(alone) if threshold is None else None
+        self.threshold = config.default_threshold(alone) if threshold is None else threshold
         self.lm_gate = config.lm_gate if lm_gate is None else lm_gate
         # the previous sentences the LM reads before each segment (the head's own setting; 0 with ``alone``)
         self.context = 0 if alone else config.context
@@ -416,8 +401,7 @@ class FusedDetector:
     def gated(self, tagger: Sequence[float]) -> bool:
         """Whether a segment is left to the tagger: its highest P(BAD) is under the LM gate (and under the
         threshold, so a lower --threshold lowers the gate with it)."""
-        lowest = self.threshold if self.first_threshold is None else min(self.threshold, self.first_threshold)
-        return lm_gated(tagger, min(self.lm_gate, lowest))
+        return lm_gated(tagger, min(self.lm_gate, self.threshold))
 
     def evidence(self, texts: Sequence[str], contexts: Sequence[str] | None = None
                  ) -> list[tuple[WordScores, list[float]]]:
@@ -463,16 +447,13 @@ class FusedDetector:
         return self.probabilities(self.evidence(texts, self.contexts(texts, before)))
 
     def spans_from(self, evidence: Sequence[tuple[WordScores, list[float]]],
-                   probabilities: Sequence[list[float]], threshold: float | None = None,
-                   first: float | None = None) -> list[list[Span]]:
-        """Spans of consecutive flagged words (at ``threshold``, the first sentence of a segment read alone at
-        ``first``: word_thresholds; ``threshold`` None: the detector's own two), each carrying the evidence of its
-        strongest word: the tagger's P(BAD), the LM's surprisal (nats), and the candidate that made the sentence
-        most likely, by how much."""
+                   probabilities: Sequence[list[float]], threshold: float | None = None) -> list[list[Span]]:
+        """Spans of consecutive flagged words (at ``threshold``, None: the detector's), each carrying the evidence
+        of its strongest word: the tagger's P(BAD), the LM's surprisal (nats), and the candidate that made the
+        sentence most likely, by how much."""
         from mtfix.text.spans import word_spans
 
-        if threshold is None:
-            threshold, first = self.threshold, self.first_threshold
+        threshold = self.threshold if threshold is None else threshold
 
         out = []
         for (scores, tagger), probs in zip(evidence, probabilities):
@@ -487,7 +468,7 @@ class FusedDetector:
                 if scores.full and scores.full[i][1] is not None and scores.full[i][1] > 0:
                     found.update(lm_choice=scores.full_best[i][1], lm_contrast=round(scores.full[i][1], 2))
                 return found
-            out.append(word_spans(scores.tokens, probs, word_thresholds(scores, threshold, first), why))
+            out.append(word_spans(scores.tokens, probs, threshold, why))
         return out
 
     def detect(self, texts: Sequence[str], before: str | None = None) -> list[list[Span]]:

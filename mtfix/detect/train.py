@@ -657,16 +657,9 @@ def held_out_measures(probs: torch.Tensor, news: torch.Tensor, gold: torch.Tenso
 
 def clean_threshold(probs: torch.Tensor, per_1k: float) -> float:
     """The lowest threshold that keeps these clean words at ``per_1k`` flags per 1,000."""
-    return threshold_for_flags(probs, int(len(probs) * per_1k / 1000))
-
-
-def threshold_for_flags(probs: torch.Tensor, allowed: int) -> float:
-    """The lowest threshold that flags at most ``allowed`` of these clean words (above them all for 0 or fewer;
-    0.5 where all of them may be)."""
     ordered = probs.sort(descending=True).values
-    if allowed >= len(ordered):
-        return 0.5
-    return float(ordered[max(allowed, 0)]) + 1e-6
+    allowed = int(len(ordered) * per_1k / 1000)
+    return float(ordered[allowed]) + 1e-6 if allowed < len(ordered) else 0.5
 
 
 def tagger_threshold(tagger: str) -> float:
@@ -858,31 +851,16 @@ def news_probabilities(head: Any, fusion: Any, news: dict[str, torch.Tensor]) ->
     return fusion.word_probability(logits, news["x"])
 
 
-def first_sentence_words(rows: Sequence[dict[str, Any]]) -> torch.Tensor:
-    """Per word of ``rows`` (collect_evidence's order: each row's tokens), whether it lies in the row's first
-    sentence (fuse.sentence_ids, as the detector splits them): what a row read alone is read with nothing before."""
-    from mtfix.detect.fuse import sentence_ids
-
-    return torch.tensor([s == 0 for row in rows for s in sentence_ids(tokenize(row["text"]))], dtype=torch.bool)
-
-
 def alone_threshold(head: Any, fusion: Any, config: FusionTrainConfig, log: Callable[[str], None],
                     detector: Callable[[], Any]) -> tuple[float, torch.Tensor]:
-    """The threshold for the first sentence of text read alone, for a fitted head that reads context (its
-    FusionConfig ``fusion``): with each row's later sentences flagged at the threshold fitted in context, the one
-    that keeps its clean news read alone (news_alone_evidence) at config.clean_flags_per_1k in all; and those
-    words' probabilities."""
+    """The threshold for text read alone of a fitted head that reads context (its FusionConfig ``fusion``): the one
+    that keeps its clean news read alone (news_alone_evidence) at config.clean_flags_per_1k; and those words'
+    probabilities."""
     probs = news_probabilities(head, fusion, news_alone_evidence(config, log, detector))
-    first = first_sentence_words(threshold_news_rows(config))
-    if len(first) != len(probs):
-        raise ValueError(f"the clean-news rows hold {len(first):,} words, their evidence {len(probs):,}")
-    later = int((probs[~first] >= fusion.threshold).sum())
-    threshold = threshold_for_flags(probs[first], int(len(probs) * config.clean_flags_per_1k / 1000) - later)
-    flags = later + int((probs[first] >= threshold).sum())
+    threshold = clean_threshold(probs, config.clean_flags_per_1k)
     log(f"{len(probs):,} clean-news words read alone: {1000 * float((probs >= fusion.threshold).float().mean()):.2f} "
-        f"flags per 1,000 at the threshold fitted in context ({fusion.threshold:.4f}); each row's first sentence "
-        f"({int(first.sum()):,} words) at {threshold:.4f}, its later ones at {fusion.threshold:.4f}: "
-        f"{1000 * flags / max(len(probs), 1):.2f} per 1,000 (the budget {config.clean_flags_per_1k:g})")
+        f"flags per 1,000 at the threshold fitted in context ({fusion.threshold:.4f}); "
+        f"{config.clean_flags_per_1k:g} per 1,000 at {threshold:.4f}, the threshold for text read alone")
     return threshold, probs
 
 

@@ -50,19 +50,16 @@ class Checker:
     def __call__(self, texts: Sequence[str], picky: bool) -> list[tuple[list[Span], list[Edit]]]:
         with self.lock:
             detector = getattr(self.fixer.detector, "inner", self.fixer.detector)  # through detect.Bounded
-            # the threshold, and the fused detector's own for the first sentence of text read alone
-            kept = {n: getattr(detector, n) for n in ("threshold", "first_threshold")
-                    if getattr(detector, n, None) is not None}
-            if picky:
-                for name, value in kept.items():
-                    setattr(detector, name, value * PICKY_FACTOR)
+            threshold = getattr(detector, "threshold", None)
+            if picky and threshold is not None:
+                detector.threshold = threshold * PICKY_FACTOR
             try:
                 if self.fix:
                     return [(f.spans, f.edits) for f in self.fixer.fix(list(texts))]
                 return [(spans, []) for spans in self.fixer.detect(list(texts))]
             finally:
-                for name, value in kept.items():
-                    setattr(detector, name, value)
+                if picky and threshold is not None:
+                    detector.threshold = threshold
 
 
 class Batcher:

@@ -140,17 +140,14 @@ def gold_edits(spans: Sequence[Span]) -> list[Edit]:
     return [Edit(s.start, s.end, s.fixes[0]) for s in spans if s.fixes]
 
 
-def word_spans(tokens: Sequence[Token], probs: Sequence[float], threshold: float | Sequence[float],
+def word_spans(tokens: Sequence[Token], probs: Sequence[float], threshold: float,
                evidence: Callable[[int], dict[str, Any]] | None = None) -> list[Span]:
-    """Spans of consecutive words whose P(BAD) reaches ``threshold`` (one for every word, or each word's own); a
-    span scores its highest word (and carries that word's evidence)."""
-    at = [threshold] * len(probs) if isinstance(threshold, (int, float)) else list(threshold)
-    if len(at) != len(probs):
-        raise ValueError(f"{len(at)} thresholds for {len(probs)} words")
+    """Spans of consecutive words whose P(BAD) reaches ``threshold``; a span scores its highest word (and
+    carries that word's evidence)."""
     spans: list[Span] = []
     run: list[int] = []
     for i, p in enumerate([*probs, 0.0]):
-        if i < len(probs) and p >= at[i]:
+        if i < len(probs) and p >= threshold:
             run.append(i)
         elif run:
             top = max(run, key=lambda j: probs[j])

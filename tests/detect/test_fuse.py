@@ -826,47 +826,18 @@ def test_text_read_alone_is_flagged_at_the_thresholds_fitted_for_it(tmp_path, sc
                           alone_review_threshold=0.15)
 
     def threshold(config, **options):
-        found = FusedDetector(None, head, config, scorer=scorer, generator=CandidateGenerator(), **options)
-        return found.threshold, found.first_threshold
+        return FusedDetector(None, head, config, scorer=scorer, generator=CandidateGenerator(), **options).threshold
 
-    # read alone, the first sentence of a text at its own threshold, the later ones (read after it) at the head's
-    assert threshold(config) == (0.3, None) and threshold(config, alone=True) == (0.3, 0.4)
-    assert threshold(config, alone=True, threshold=0.2) == (0.2, None)  # a threshold given flags every word
+    assert threshold(config) == 0.3 and threshold(config, alone=True) == 0.4
+    assert threshold(config, alone=True, threshold=0.2) == 0.2  # a threshold given wins
     # a head that reads no context reads everything alone, at its one threshold
-    assert threshold(FusionConfig(hidden=8, threshold=0.3, alone_threshold=0.4), alone=True) == (0.3, None)
+    assert threshold(FusionConfig(hidden=8, threshold=0.3, alone_threshold=0.4), alone=True) == 0.3
     # a head fitted before alone thresholds existed reads text alone at its threshold
-    assert threshold(FusionConfig(hidden=8, threshold=0.3, context=2), alone=True) == (0.3, None)
+    assert threshold(FusionConfig(hidden=8, threshold=0.3, context=2), alone=True) == 0.3
     save_fusion(head, config, tmp_path / "fused")
     assert load_config(tmp_path / "fused") == config
     assert review_point(str(tmp_path)) == (0.1, 0.0) and review_point(str(tmp_path), alone=True) == (0.15, 0.0)
     assert "alone_threshold" not in FusionConfig().to_json()
-
-
-def test_the_first_sentence_of_a_text_read_alone_is_flagged_at_its_own_threshold(scorer):
-    from mtfix.detect.fuse import word_thresholds
-    from mtfix.detect.lm import WordScores
-    from mtfix.text.tokens import tokenize
-
-    text = "The guides met. The guides left."
-    tokens = tokenize(text)
-    scores = WordScores(tokens, [1.0] * len(tokens), [1.0] * len(tokens))
-    assert word_thresholds(scores, 0.3, 0.4) == [0.4] * 4 + [0.3] * 4
-    assert word_thresholds(scores, 0.3, None) == 0.3
-    # a segment the LM read after its document's previous sentences has context before its first sentence too
-    assert word_thresholds(WordScores(tokens, [], [], context=5), 0.3, 0.4) == 0.3
-    config = FusionConfig(hidden=8, threshold=0.3, context=2, alone_threshold=0.4)
-    head = FusionHead(len(FEATURES), 8)
-    probs = [[0.35 if t.text == "guides" else 0.1 for t in tokens]]
-    evidence = [(scores, [0.0] * len(tokens))]
-
-    def flagged(**options):
-        found = FusedDetector(None, head, config, scorer=scorer, generator=CandidateGenerator(), **options)
-        return [text[s.start:s.end] for s in found.spans_from(evidence, probs)[0]]
-
-    alone = FusedDetector(None, head, config, scorer=scorer, generator=CandidateGenerator(), alone=True)
-    assert [s.start for s in alone.spans_from(evidence, probs)[0]] == [text.rindex("guides")]  # the second's only
-    assert flagged() == ["guides", "guides"]  # read in context: one threshold
-    assert flagged(alone=True, threshold=0.3) == ["guides", "guides"]  # a threshold given: every word alike
 
 
 def test_the_batches_of_a_file_carry_the_text_before_them_to_a_detector_that_reads_context():
@@ -923,5 +894,4 @@ def test_cli_reads_the_lines_of_a_text_file_as_one_document_and_jsonl_records_al
         return [len(json.loads(line)["spans"]) for line in capsys.readouterr().out.splitlines()]
 
     assert all(spans(str(text)))
-    # each text's first sentence at the alone threshold (nothing), "They talked." (read after it) at the head's
-    assert spans(str(text), "--alone") == [1, 0] and spans(str(records)) == [0, 0]
+    assert spans(str(text), "--alone") == [0, 0] and spans(str(records)) == [0, 0]

@@ -14,26 +14,23 @@ def script():
     return load_script("fit_alone_threshold")
 
 
-def head_folder(tmp_path, context, threshold=0.99):
+def head_folder(tmp_path, context):
     folder = tmp_path / "detector"
     torch.manual_seed(0)
-    save_fusion(FusionHead(len(FEATURES), 8), FusionConfig(hidden=8, threshold=threshold, context=context),
+    save_fusion(FusionHead(len(FEATURES), 8), FusionConfig(hidden=8, threshold=0.99, context=context),
                 folder / "fused", {"config": {"clean_flags_per_1k": 20.0, "context": context, "seed": 3, "out": "x"}})
     return folder
 
 
 def test_the_threshold_keeps_the_news_read_alone_at_the_heads_budget_and_is_written(script, tmp_path, monkeypatch,
                                                                                     capsys):
-    folder = head_folder(tmp_path, context=2, threshold=0.6)
+    folder = head_folder(tmp_path, context=2)
     g = torch.Generator().manual_seed(1)
     news = {"x": torch.rand(5_000, len(FEATURES), generator=g) * 4 - 2, "segment": torch.arange(5_000) // 25,
             "line": torch.zeros(5_000, dtype=torch.long)}
     seen = []
     monkeypatch.setattr("mtfix.detect.train.news_alone_evidence",
                         lambda config, log, detector: seen.append(config) or news)
-    # 200 rows of 25 words: a first sentence of 11, a second of 14 (read after the first)
-    row = {"text": " ".join(["word"] * 10) + ". Next " + " ".join(["word"] * 12) + "."}
-    monkeypatch.setattr("mtfix.detect.train.threshold_news_rows", lambda config: [row] * 200)
     assert script.main(["--data", "d", "--model", str(folder), "--cache", str(tmp_path / "c.pt"), "--write"]) == 0
     config = load_config(folder / "fused")
     assert seen[0].seed == 3 and seen[0].data == "d" and seen[0].context == 2  # the head's own draw
@@ -41,20 +38,9 @@ def test_the_threshold_keeps_the_news_read_alone_at_the_heads_budget_and_is_writ
     from mtfix.detect.train import news_probabilities
 
     head, _ = load_fusion(folder / "fused")
-    probs = news_probabilities(head, config, news)
-    first = (torch.arange(5_000) % 25) < 11
-    later = int((probs[~first] >= config.threshold).sum())
-    assert 0 < later < 100 and config.threshold == 0.6  # the later sentences keep the in-context threshold ...
-    # ... and the first sentences' threshold spends the rest of the budget: 20 per 1,000 of 5,000 words in all
-    assert later + int((probs[first] >= config.alone_threshold).sum()) == 100
-    assert "written to" in capsys.readouterr().out
-
-
-def test_the_first_sentences_of_rows_are_told_apart_as_the_detector_tells_them():
-    from mtfix.detect.train import first_sentence_words
-
-    rows = [{"text": "Mr. Smith met Dr. Jones. They talked."}, {"text": "One line"}, {"text": ""}]
-    assert first_sentence_words(rows).tolist() == [True] * 8 + [False] * 3 + [True, True]  # "Mr" "." ... "."
+    flagged = int((news_probabilities(head, config, news) >= config.alone_threshold).sum())
+    assert flagged == 100  # 20 per 1,000 of 5,000 words
+    assert config.threshold == 0.99 and "written to" in capsys.readouterr().out
 
 
 def test_a_head_without_context_or_a_record_is_a_one_line_error(script, tmp_path):

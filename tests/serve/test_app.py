@@ -171,25 +171,3 @@ def test_mtfix_serve_starts_from_the_cli_and_stops_on_sigterm(tiny_models):
         if proc.poll() is None:
             proc.kill()
     assert "Traceback" not in proc.stderr.read()
-
-
-def test_a_picky_request_lowers_every_threshold_of_the_detector_and_puts_them_back():
-    from mtfix.serve.app import PICKY_FACTOR
-
-    class Detector:  # a fused detector reading text alone: its first sentences at a threshold of their own
-        threshold, first_threshold = 0.3, 0.4
-
-    class Fixer:
-        detector = Detector()
-        seen = []
-
-        def detect(self, texts):
-            self.seen.append((self.detector.threshold, self.detector.first_threshold))
-            return [[] for _ in texts]
-
-    fixer = Fixer()
-    checker = Checker(fixer, fix=False)
-    checker(["One."], picky=True)
-    checker(["Two."], picky=False)
-    assert fixer.seen == [(0.3 * PICKY_FACTOR, 0.4 * PICKY_FACTOR), (0.3, 0.4)]
-    assert (fixer.detector.threshold, fixer.detector.first_threshold) == (0.3, 0.4)
