@@ -73,9 +73,12 @@ class CleanConfig:
         # the device the models run on, as resolved (a GPU's scores differ from the CPU's in their last digits);
         # --alone only where given, so that a journal written before the option existed is still resumed; the
         # records of CSV, parquet and datasets inputs were read as one document before they were read alone
+        # a plain-text input read as one document: each chunk's first lines were read with nothing before them
+        # before chunks carried the text before them
         return {**{k: getattr(self, k) for k in keys}, "device": resolve(self.device), "models": self.models(),
                 **({"alone": True} if self.alone else {}),
-                **({"records_alone": True} if self.records_format() else {})}
+                **({"records_alone": True} if self.records_format() else {}),
+                **({"chunk_context": True} if not self.reads_alone() else {})}
 
     def models(self) -> str:
         """A digest of the model files the run reads: the detector's folder, and the correctors' where it corrects
@@ -275,17 +278,19 @@ class Cleaner:
                        alone=config.reads_alone())
         self.correct = config.policy == "fix" or config.suggest
 
-    def process(self, chunk: int, records: list[Record]) -> ChunkResult:
+    def process(self, chunk: int, records: list[Record], before: str = "") -> ChunkResult:
         """The fields to add to each record of a chunk (records carry their text only: their other fields stay
-        with the reader and are joined back when the outputs are written)."""
+        with the reader and are joined back when the outputs are written). ``before``: the input's text before
+        the chunk (chunk_jobs), which a detector reading the lines of plain text as one document reads first."""
         result = ChunkResult(chunk)
         good = [r for r in records if r.text is not None and r.text.strip()]
         texts = [r.text for r in good if r.text is not None]
+        before_text = None if self.config.reads_alone() else before
         if self.correct:
-            fixed = self.mt.fix(texts) if texts else []
+            fixed = self.mt.fix(texts, before=before_text) if texts else []
             found = [(f.spans, f.edits, f.fixed) for f in fixed]
         else:
-            found = [(spans, None, None) for spans in (self.mt.detect(texts) if texts else [])]
+            found = [(spans, None, None) for spans in (self.mt.detect(texts, before=before_text) if texts else [])]
         by_index = {r.index: f for r, f in zip(good, found)}
         stats: dict[str, Any] = {"records": len(records), "written": 0, "words": 0, "flagged_words": 0,
                                  "rejected": 0, "filtered": 0, "edits": 0, "classes": Counter(),
@@ -372,6 +377,22 @@ def chunks(records: Iterable[Record], size: int) -> Iterator[tuple[int, list[Rec
         yield n, batch
 
 
+Job = tuple[int, list[Record], str]  # a chunk's number, its records, and the input's text before it
+
+
+def chunk_jobs(chunked: Iterable[tuple[int, list[Record]]]) -> Iterator[Job]:
+    """Each chunk with the end of the input's text before it (its readable, non-blank records' texts, one a line,
+    the last BEFORE_CHARS characters, as `mtfix detect` carries it from batch to batch): taken from the input,
+    not from results, so that chunks stay independent and a resumed run reads each chunk as the first run did."""
+    from mtfix.detect import BEFORE_CHARS
+
+    before = ""
+    for chunk, records in chunked:
+        yield chunk, records, before
+        texts = [r.text for r in records if r.text is not None and r.text.strip()]
+        before = "\n".join(t for t in (before, *texts) if t)[-BEFORE_CHARS:]
+
+
 def _bare(records: list[Record]) -> list[Record]:
     """What a worker needs of each record: its position and text (not its fields, which may be large)."""
     return [Record(r.index, r.line, r.text, r.error) for r in records]
@@ -389,7 +410,7 @@ def _init_worker(config: CleanConfig, threads: int) -> None:
     _WORKER = Cleaner(config)
 
 
-def _work(job: tuple[int, list[Record]]) -> ChunkResult:
+def _work(job: Job) -> ChunkResult:
     assert _WORKER is not None
     return _WORKER.process(*job)
 
@@ -416,15 +437,15 @@ def check_workers(workers: int, fast: bool) -> None:
                          f"{WORKER_MEMORY['fast' if fast else 'full'] // GIB} GiB of free memory)")
 
 
-def run_local(config: CleanConfig, jobs: Iterator[tuple[int, list[Record]]],
+def run_local(config: CleanConfig, jobs: Iterator[Job],
               put: Callable[[ChunkResult], None]) -> None:
     """One process, or ``workers`` processes each loading the models once; at most 2 chunks per worker are
     in flight, so memory stays flat however long the input. A worker that dies stops the run in one line; the
     chunks already done stay in the checkpoint."""
     if config.workers <= 1:
         cleaner = Cleaner(config)
-        for chunk, records in jobs:
-            put(cleaner.process(chunk, _bare(records)))
+        for chunk, records, before in jobs:
+            put(cleaner.process(chunk, _bare(records), before))
         return
     import multiprocessing as mp
     from collections import deque
@@ -436,8 +457,8 @@ def run_local(config: CleanConfig, jobs: Iterator[tuple[int, list[Record]]],
                                initargs=(config, threads))
     try:
         pending: deque[Any] = deque()
-        for chunk, records in jobs:
-            pending.append(pool.submit(_work, (chunk, _bare(records))))
+        for chunk, records, before in jobs:
+            pending.append(pool.submit(_work, (chunk, _bare(records), before)))
             while len(pending) >= 2 * config.workers or (pending and pending[0].done()):
                 put(pending.popleft().result())
         while pending:
@@ -461,9 +482,9 @@ class RayCleaner:
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         results = []
-        for chunk, payload in zip(batch["chunk"], batch["payload"]):
+        for chunk, payload, before in zip(batch["chunk"], batch["payload"], batch["before"]):
             records = [Record(**r) for r in json.loads(payload)]
-            results.append(self.cleaner.process(int(chunk), records).to_json())
+            results.append(self.cleaner.process(int(chunk), records, str(before)).to_json())
         return {"result": results}
 
 
@@ -488,7 +509,7 @@ def check_ray_address(address: str) -> None:
                          f"{RAY_CONNECT_TIMEOUT:g} s)") from None
 
 
-def run_ray(config: CleanConfig, jobs: Iterator[tuple[int, list[Record]]],
+def run_ray(config: CleanConfig, jobs: Iterator[Job],
             put: Callable[[ChunkResult], None], window: int = 512) -> None:
     """The same chunks through Ray Data: a pool of ``workers`` actors (models loaded once per actor), fed
     ``window`` chunks at a time; results are journalled as they arrive, so a rerun resumes the same way."""
@@ -506,8 +527,8 @@ def run_ray(config: CleanConfig, jobs: Iterator[tuple[int, list[Record]]],
     ctx.verbose_progress = False
     settings = {k: v for k, v in asdict(config).items()}
     while True:
-        items = [{"chunk": chunk, "payload": json.dumps([asdict(r) for r in _bare(records)])}
-                 for chunk, records in _take(jobs, window)]
+        items = [{"chunk": chunk, "payload": json.dumps([asdict(r) for r in _bare(records)]), "before": before}
+                 for chunk, records, before in _take(jobs, window)]
         if not items:
             break
         ds = ray.data.from_items(items).map_batches(
@@ -622,13 +643,13 @@ def clean(config: CleanConfig, progress: Callable[[int, int], None] | None = Non
             if progress:
                 progress(result.stats["records"], result.stats["words"])
 
-        def pending() -> Iterator[tuple[int, list[Record]]]:
-            for chunk, batch in chunks(records(), config.chunk_size):
+        def pending() -> Iterator[Job]:
+            for chunk, batch, before in chunk_jobs(chunks(records(), config.chunk_size)):
                 if chunk in done:
                     if progress:
                         progress(len(batch), sum(len(r.text.split()) for r in batch if r.text))
                     continue
-                yield chunk, batch
+                yield chunk, batch, before
 
         if config.engine == "ray":
             run_ray(config, pending(), put)

@@ -307,3 +307,33 @@ def test_a_plain_text_article_keeps_its_blank_lines_and_its_format(tiny_models, 
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert code == 0 and [r["text"] for r in rows] == src.read_text().splitlines()
     assert [r["line"] for r in rows] == [1, 2, 3, 4, 5, 6] and rows[1]["spans"] == []
+
+
+def test_each_chunk_of_a_plain_text_is_read_after_the_text_before_it(tmp_path, monkeypatch):
+    """The lines of a plain-text input are one document: each chunk is read after the input's text before it,
+    as `mtfix detect` reads a batch after the batches before it (records read alone get none)."""
+    from mtfix.clean import CleanConfig, clean
+
+    calls = []
+
+    class Recorder:  # what mtfix.api.load gives the cleaner: detect and fix, each told the text before
+        detector = None
+
+        def detect(self, texts, before=None):
+            calls.append((list(texts), before))
+            return [[] for _ in texts]
+
+    monkeypatch.setattr("mtfix.api.load", lambda *args, **options: Recorder())
+    src = tmp_path / "in.txt"
+    src.write_text("One.\nTwo.\n\nThree.\nFour.\nFive.\n")
+    clean(CleanConfig(input=str(src), output=str(tmp_path / "out.jsonl"), chunk_size=2))
+    assert calls == [(["One.", "Two."], ""), (["Three."], "One.\nTwo."), (["Four.", "Five."], "One.\nTwo.\nThree.")]
+    calls.clear()
+    records = tmp_path / "in.jsonl"
+    records.write_text("".join(f'{{"text": "{t}"}}\n' for t in ("One.", "Two.", "Three.")))
+    clean(CleanConfig(input=str(records), output=str(tmp_path / "out2.jsonl"), chunk_size=2))
+    assert calls == [(["One.", "Two."], None), (["Three."], None)]
+    # a journal of a plain text from before chunks carried their context is not resumed
+    assert CleanConfig(input="a.txt", output="y").settings()["chunk_context"] is True
+    assert "chunk_context" not in CleanConfig(input="a.jsonl", output="y").settings()
+    assert "chunk_context" not in CleanConfig(input="a.txt", output="y", alone=True).settings()
