@@ -156,11 +156,11 @@ def _interrupted(tiny_models, src, out, monkeypatch, after: int = 2, **kw):
     real = clean_module.Cleaner.process
     calls = {"n": 0}
 
-    def process(self, chunk, records):
+    def process(self, chunk, records, before=""):
         calls["n"] += 1
         if calls["n"] > after:
             raise KeyboardInterrupt
-        return real(self, chunk, records)
+        return real(self, chunk, records, before)
 
     monkeypatch.setattr(clean_module.Cleaner, "process", process)
     with pytest.raises(KeyboardInterrupt):
