@@ -4,10 +4,10 @@ natively: mtfix.detect.tagger.tagger_dtype) and dynamic int8. With --fused, the 
 evidence + candidate contrast + fusion head) with the language model in bf16 (the default), fp32 and dynamic
 int8, next to the bare forwards it needs (the tagger's encoder and the LM on the same batches) and the LM scorer
 alone, and how often each gives the default's (bf16) spans; then with the LM gate, with the tagger at its default
-precision and in fp32.
+precision and in fp32; with --screens, with other whole-window screens (what the issue's screen of 0.95 would cost).
 
     python scripts/bench_detect.py --model models/detector --words 20000
-    python scripts/bench_detect.py --model models/detector --words 3000 --fused
+    python scripts/bench_detect.py --model models/detector --words 3000 --fused [--screens 10,6,4]
 
 Each figure is the fastest of --repeat runs (default 3).
 """
@@ -112,6 +112,10 @@ def main() -> None:
                         help="time each measure this many times and keep the fastest (default 3)")
     parser.add_argument("--fused", action="store_true", help="also time the fused detector (needs its head)")
     parser.add_argument("--fused-words", type=int, default=3000, help="words for the fused timing")
+    parser.add_argument("--screens", default="",
+                        help="with --fused, also time the default with these whole-window screens (nats, comma-"
+                             "separated; the default is 10): what contrasting more words costs (the head was fitted "
+                             "at its own screen, so the spans are not the default's)")
     parser.add_argument("--lm-gate", type=float, default=None,
                         help="the LM gate of the gated fused row (default: the model's own; rows without the gate "
                              "are timed as well)")
@@ -176,6 +180,18 @@ def bench_fused(args: argparse.Namespace, texts: list[str]) -> None:
         lm_only, _ = fastest(lambda: detector.scorer.score(texts), args.repeat)
         rows.append(f"| fused, LM {name} | {n_words / seconds:,.0f} | {n_words / bare:,.0f} | {bare / seconds:.2f} | "
                     f"{n_words / lm_only:,.0f} | {sum(len(s) for s in spans)} | {same:.1%} |")
+    detector.scorer.model = variants[default]
+    fitted = detector.config.full_contrast
+    for screen in [float(x) for x in args.screens.split(",") if x.strip()]:
+        detector.config.full_contrast = {**(fitted or {}), "screen_nats": screen}
+        seconds, spans = fastest(lambda: detector.detect(texts), args.repeat)
+        evidence = detector.evidence(texts, detector.contexts(texts, None))
+        contrasted = sum(f[0] is not None or f[1] is not None for scores, _ in evidence for f in scores.full) / max(
+            sum(len(scores.tokens) for scores, _ in evidence), 1)
+        rows.append(f"| fused, LM bf16, whole-window screen {screen:g} nats ({contrasted:.1%} of the words "
+                    f"contrasted) | {n_words / seconds:,.0f} | - | - | - | {sum(len(s) for s in spans)} | "
+                    f"{same_spans(reference, spans):.1%} |")
+    detector.config.full_contrast = fitted
     if gate > 0:  # the default precision (bf16) with the LM gate: segments the tagger finds quiet skip the LM
         detector.scorer.model, detector.lm_gate = variants[default], gate
         asked = [t for t, p in zip(texts, detector.tagger.word_probabilities(texts)) if p and not detector.gated(p)]
