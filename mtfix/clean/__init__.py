@@ -73,17 +73,18 @@ class CleanConfig:
         # the device the models run on, as resolved (a GPU's scores differ from the CPU's in their last digits);
         # --alone only where given, so that a journal written before the option existed is still resumed; the
         # records of CSV, parquet and datasets inputs were read as one document before they were read alone
-        # a plain-text input read as one document: each chunk's first lines were read with nothing before them
-        # before chunks carried the text before them
+        # a plain-text input read as one document: a journal from before each chunk carried the text before it
+        # (its first lines were read with nothing before them) is not resumed
         return {**{k: getattr(self, k) for k in keys}, "device": resolve(self.device), "models": self.models(),
                 **({"alone": True} if self.alone else {}),
                 **({"records_alone": True} if self.records_format() else {}),
                 **({"chunk_context": True} if not self.reads_alone() else {})}
 
     def models(self) -> str:
-        """A digest of the model files the run reads: the detector's folder, and the correctors' where it corrects
-        (--policy fix, --suggest). Weights or thresholds changed under a journal (a newer mtfix, a model trained
-        again) would give its later chunks other outputs than its earlier ones, so such a journal is not resumed."""
+        """A digest of the model files the run reads (model cards left out): the detector's folder, and the
+        correctors' where it corrects (--policy fix, --suggest). Weights or thresholds changed under a journal (a
+        newer mtfix, a model trained again) would give its later chunks other outputs than its earlier ones, so
+        such a journal is not resumed."""
         import hashlib
 
         from mtfix.models import MODELS
@@ -93,7 +94,8 @@ class CleanConfig:
             folders += [Path(self.corrector)] if self.corrector else [MODELS / "rewriter", MODELS / "corrector"]
         h = hashlib.sha1()
         for folder in folders:
-            for f in sorted(f for f in folder.rglob("*") if f.is_file()) if folder.is_dir() else []:
+            files = sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix != ".md") if folder.is_dir() else []
+            for f in files:
                 h.update(f"{f.relative_to(folder)}:{f.stat().st_size}:".encode())
                 with open(f, "rb") as stream:
                     for block in iter(lambda: stream.read(1 << 22), b""):

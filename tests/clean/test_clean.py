@@ -251,6 +251,8 @@ def test_every_option_that_changes_outputs_is_in_the_journal_key():
 def test_a_journal_written_with_other_model_files_is_refused_in_one_line(tiny_models, tmp_path):
     import shutil
 
+    from mtfix.clean.corpus import fingerprint
+
     tagger, _ = tiny_models
     model = tmp_path / "detector"
     shutil.copytree(tagger, model)
@@ -258,10 +260,11 @@ def test_a_journal_written_with_other_model_files_is_refused_in_one_line(tiny_mo
     src.write_text("\n".join(corpus_lines(4)) + "\n")
     out = tmp_path / "out.jsonl"
     run = CleanConfig(input=str(src), output=str(out), model=str(model), fast=True, input_format="jsonl")
-    from mtfix.clean.corpus import fingerprint
-
     Journal(Path(f"{out}.journal"), {"version": JOURNAL_VERSION, "input": str(src.resolve()),
                                      "input_fingerprint": fingerprint(str(src)), "settings": run.settings()}).close()
+    digest = run.settings()["models"]
+    (model / "README.md").write_text("A model card says nothing the outputs depend on.\n")
+    assert run.settings()["models"] == digest  # model cards are left out
     config_file = model / "config.json"
     config_file.write_text(config_file.read_text().replace("{", '{"threshold_note": 1, ', 1))
     with pytest.raises(InputError, match=r"belongs to another run \(models differ\)"):
