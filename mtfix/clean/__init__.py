@@ -275,9 +275,10 @@ class Cleaner:
         from mtfix.api import load
 
         self.config = config
+        self.alone = config.reads_alone()  # else the lines of a plain text, read after the text before them
         self.mt = load(config.method, config.threshold, config.model, config.batch_size, config.fast,
                        config.corrector, config.min_score, config.swap_score, config.lm_gate, config.device,
-                       alone=config.reads_alone())
+                       alone=self.alone)
         self.correct = config.policy == "fix" or config.suggest
 
     def process(self, chunk: int, records: list[Record], before: str = "") -> ChunkResult:
@@ -287,7 +288,7 @@ class Cleaner:
         result = ChunkResult(chunk)
         good = [r for r in records if r.text is not None and r.text.strip()]
         texts = [r.text for r in good if r.text is not None]
-        before_text = None if self.config.reads_alone() else before
+        before_text = None if self.alone else before
         if self.correct:
             fixed = self.mt.fix(texts, before=before_text) if texts else []
             found = [(f.spans, f.edits, f.fixed) for f in fixed]
@@ -382,15 +383,18 @@ def chunks(records: Iterable[Record], size: int) -> Iterator[tuple[int, list[Rec
 Job = tuple[int, list[Record], str]  # a chunk's number, its records, and the input's text before it
 
 
-def chunk_jobs(chunked: Iterable[tuple[int, list[Record]]]) -> Iterator[Job]:
+def chunk_jobs(chunked: Iterable[tuple[int, list[Record]]], carry: bool = True) -> Iterator[Job]:
     """Each chunk with the end of the input's text before it (its readable, non-blank records' texts, one a line,
     the last BEFORE_CHARS characters, as `mtfix detect` carries it from batch to batch): taken from the input,
-    not from results, so that chunks stay independent and a resumed run reads each chunk as the first run did."""
+    not from results, so that chunks stay independent and a resumed run reads each chunk as the first run did.
+    ``carry`` False (records read alone): "" for every chunk."""
     from mtfix.detect import BEFORE_CHARS
 
     before = ""
     for chunk, records in chunked:
         yield chunk, records, before
+        if not carry:
+            continue
         texts = [r.text for r in records if r.text is not None and r.text.strip()]
         before = "\n".join(t for t in (before, *texts) if t)[-BEFORE_CHARS:]
 
@@ -646,7 +650,7 @@ def clean(config: CleanConfig, progress: Callable[[int, int], None] | None = Non
                 progress(result.stats["records"], result.stats["words"])
 
         def pending() -> Iterator[Job]:
-            for chunk, batch, before in chunk_jobs(chunks(records(), config.chunk_size)):
+            for chunk, batch, before in chunk_jobs(chunks(records(), config.chunk_size), not config.reads_alone()):
                 if chunk in done:
                     if progress:
                         progress(len(batch), sum(len(r.text.split()) for r in batch if r.text))
