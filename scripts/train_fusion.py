@@ -71,7 +71,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --context: the chance that each previous sentence of a damaged row (synthetic, "
                              "apertium) carries a synthetic artifact too, as in a round-tripped article (0: the "
                              "clean document's sentences)")
+    parser.add_argument("--plausible", type=int, default=defaults.plausible,
+                        help="also fit on this many lm-plausible swaps (a fluent wrong word drawn from what SmolLM2 "
+                             "finds likely there), made in train clean-news rows no other row shares a sentence with "
+                             f"(default {defaults.plausible})")
     args = parser.parse_args(argv)
+    if args.plausible < 0:
+        parser.error(f"--plausible must be 0 or more, not {args.plausible}")
     if args.context < 0:
         parser.error(f"--context must be 0 or more, not {args.context}")
     if not 0 <= args.damage <= 1:
@@ -95,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                                members=args.members, retag=args.retag, stack=args.stack,
                                stack_weight=args.stack_weight, nonword_floor=args.nonword_floor,
                                drop=tuple(g for g in args.drop.split(",") if g), context=args.context,
-                               corpora=args.corpora, damage=args.damage)
+                               corpora=args.corpora, damage=args.damage, plausible=args.plausible)
     train_fusion(config, lambda msg: print(msg, file=sys.stderr, flush=True))
     return 0
 

@@ -403,6 +403,10 @@ class FusionTrainConfig:
     # with context: the chance that each previous sentence of a damaged row (synthetic, apertium) carries a synthetic
     # artifact of its own, as in a round-tripped article (data.build.damaged; clean rows keep their clean documents)
     damage: float = 0.0
+    # fluent wrong words to fit on: one lm-plausible swap (data.corrupt.lm_plausible: a word drawn from what SmolLM2
+    # finds likely there, not the original) made in each of this many train clean-news rows that share no sentence
+    # with a row the tagger or the head reads otherwise; read as the other rows are (0: none)
+    plausible: int = 0
 
     @classmethod
     def from_record(cls, record: dict[str, Any], **changes: Any) -> "FusionTrainConfig":
@@ -563,6 +567,76 @@ def train_news_rows(split: Any, config: "FusionTrainConfig") -> list[dict[str, A
     seen = [r["text"] for r in tagger_training_rows(split, config.tagger)]
     seen += [r["text"] for r in unseen_train_rows(split, config.tagger, config.train_mix, random.Random(config.seed))]
     return unseen_train_news(split, seen, config.train_news, random.Random(config.seed + 1))
+
+
+def plausible_path(cache: str | Path) -> Path:
+    """Where the evidence on the lm-plausible swaps (--plausible) is cached, beside the dev evidence ``cache``."""
+    return Path(cache).with_suffix(".plausible.pt")
+
+
+def plausible_sentences(split: Any, config: "FusionTrainConfig") -> list[dict[str, Any]]:
+    """The train clean-news rows that config.plausible lm-plausible swaps are made in (a few more than asked: not
+    every row has a place for one): none shares a sentence with a row the tagger trained on, a --train-mix row or a
+    --train-news row."""
+    seen = [r["text"] for r in tagger_training_rows(split, config.tagger)]
+    seen += [r["text"] for r in unseen_train_rows(split, config.tagger, config.train_mix, random.Random(config.seed))]
+    if config.train_news:
+        seen += [r["text"] for r in train_news_rows(split, config)]
+    return unseen_train_news(split, seen, config.plausible + config.plausible // 4 + 10, random.Random(config.seed + 2))
+
+
+def plausible_rows(sentences: Sequence[dict[str, Any]], plausible: Callable[[str], list[tuple[str, float]]],
+                   count: int, seed: int) -> list[dict[str, Any]]:
+    """Up to ``count`` rows, each one of ``sentences`` with one lm-plausible swap (``plausible``: what the language
+    model finds likely next, data.build.next_words) as its gold span, the clean text as its reference (so that its
+    document's previous sentences are found)."""
+    from mtfix.data.build import default_resources
+    from mtfix.data.corrupt import corrupt
+
+    resources = default_resources()
+    resources.plausible = plausible
+    rng = random.Random(seed)
+    out: list[dict[str, Any]] = []
+    for row in sentences:
+        if len(out) >= count:
+            break
+        found = corrupt(row["text"], rng, resources, only=["lm-plausible"])
+        if found is not None:
+            text, (span,) = found
+            out.append({"text": text, "source": "synthetic:lm-plausible", "reference": row["text"],
+                        "spans": [{"start": span.start, "end": span.end, "label": span.label,
+                                   "fix": span.fixes[0] if span.fixes else "", "visible": True}]})
+    return out
+
+
+def plausible_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: Callable[[str], None],
+                       detector: Callable[[], Any]) -> dict[str, Any]:
+    """Evidence on config.plausible lm-plausible swaps (plausible_rows), cached beside the dev evidence
+    (``CACHE.plausible.pt``) under its own key; as train_evidence."""
+    import datasets
+
+    from mtfix.data.build import next_words
+
+    cache = plausible_path(config.cache)
+    key = train_key(config, dev_key) | {"train_news": config.train_news, "plausible": config.plausible}
+    ev = torch.load(cache) if cache.exists() else None
+    if ev is not None and ev.get("key") == key:
+        log(f"lm-plausible swap evidence from {cache}")
+        return ev
+    dd = datasets.load_from_disk(config.data)
+    if "train" not in dd:
+        from mtfix.errors import InputError
+
+        raise InputError(f"{config.data} has no train split to make --plausible swaps in (give --plausible 0)")
+    scorer = detector().scorer
+    rows = plausible_rows(plausible_sentences(dd["train"], config), next_words(scorer.model, scorer.tokenizer),
+                          config.plausible, config.seed + 3)
+    log(f"lm-plausible swap evidence: {len(rows):,} swaps in train clean news no other row shares a sentence with")
+    ev = {"train": collect_evidence(detector(), rows, log, contexts=row_contexts(config, rows)),
+          "family": [family(r["source"]) for r in rows], "key": key}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ev, cache)
+    return ev
 
 
 def fusion_weights(evidence: dict[str, Any], config: "FusionTrainConfig") -> torch.Tensor:
@@ -911,6 +985,8 @@ def train_fusion(config: FusionTrainConfig, log: Callable[[str], None] = print) 
     held_segments = held_out_segments(len(ev["family"]), config)  # dev segments only, numbered first
     if config.train_mix:
         ev = join_evidence(ev, train_evidence(config, key, log, detector, tagger))
+    if config.plausible:
+        ev = join_evidence(ev, plausible_evidence(config, key, log, detector))
     dev_news_words = len(ev["news"]["y"])
     more_news = train_news_evidence(config, key, log, detector, tagger) if config.train_news else None
     if more_news is not None:

@@ -13,7 +13,9 @@ unless told; the evidence runs at about 200 words a second on 2 cores: about an 
 
 With --damage R a third head (OUT/context-N-damaged) is fitted on the same rows, the synthetic and apertium ones read
 after previous sentences that carry artifacts of their own (each with chance R), as in a round-tripped article; only
-those rows are read again. A head already fitted in OUT/context-N is kept, not fitted again.
+those rows are read again. With --plausible N a head (OUT/context-N-plausible) is fitted on the same rows and N
+lm-plausible swaps (train_fusion.py --plausible); only the swaps are read. A head already fitted in OUT/context-N
+is kept, not fitted again.
 """
 from __future__ import annotations
 
@@ -110,7 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-alone", action="store_true",
                         help="fit the head read in context only, not the same rows read alone (the head shipped "
                              "before the context one is that baseline: same rows, seed and settings)")
+    parser.add_argument("--plausible", type=int, default=0,
+                        help="also fit a head on the same rows and this many lm-plausible swaps (train_fusion.py "
+                             "--plausible), from the same caches; it lands in OUT/context-N-plausible")
     args = parser.parse_args(argv)
+    if args.plausible < 0:
+        parser.error(f"--plausible must be 0 or more, not {args.plausible}")
     if not 0 <= args.damage <= 1:
         parser.error(f"--damage must be between 0 and 1, not {args.damage}")
 
@@ -135,6 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      cache=str(out / f"cache-{args.context}-damaged" / "evidence.pt"))
         derive(read, broken, log)
         records["damaged"] = train_fusion(broken, log)
+    if args.plausible:  # only the swaps' evidence is new: every other cache is read's
+        more = dataclasses.replace(read, plausible=args.plausible, out=str(out / f"context-{args.context}-plausible"))
+        records["plausible"] = train_fusion(more, log)
     keys = ("held_out_mlqe_mcc", "held_out_synthetic_recall", "threshold", "fit_words", "news_words")
     summary = {name: {k: r[k] for k in keys} for name, r in records.items()}
     print(json.dumps(summary, indent=2))

@@ -332,6 +332,69 @@ def test_train_news_fixes_the_threshold_beside_dev_news(scorer, tokenizer, tmp_p
     assert alone["news_words"] == record["dev_news_words"]
 
 
+def _fake_plausible(monkeypatch, words=("cattle",)):
+    """The corruptors' lookups without the pivot dictionary, and a language model that finds ``words`` likely
+    next after any text."""
+    from mtfix.data.corrupt import Resources
+
+    monkeypatch.setattr("mtfix.data.build.default_resources", lambda lm=False: Resources(
+        lambda w: {}, lambda w: 3.5 if w.isalpha() else 0.0, []))
+    monkeypatch.setattr("mtfix.data.build.next_words", lambda model, tokenizer: lambda prefix: [
+        (w, 1.0 / len(words)) for w in words])
+
+
+def test_plausible_rows_carry_one_fluent_swap_with_its_clean_sentence_as_reference(monkeypatch):
+    from mtfix.data import build
+    from mtfix.detect.train import plausible_rows
+
+    _fake_plausible(monkeypatch)
+    next_words = build.next_words
+    sentences = [{"text": "Rain fell on the farms near town.", "source": "clean:abc-rural"},
+                 {"text": "Hi.", "source": "clean:abc-rural"},  # too short for a swap: skipped
+                 {"text": "Water reached the farms by noon.", "source": "clean:abc-rural"},
+                 {"text": "Farmers were glad of the rain.", "source": "clean:abc-rural"}]
+    rows = plausible_rows(sentences, next_words(None, None), 2, seed=0)
+    assert len(rows) == 2 and [r["reference"] for r in rows] == [sentences[0]["text"], sentences[2]["text"]]
+    for row in rows:
+        (span,) = row["spans"]
+        assert row["source"] == "synthetic:lm-plausible" and span["label"] == "lm-plausible" and span["visible"]
+        assert row["text"][span["start"]:span["end"]] == "cattle"  # the fluent word in, the clean one as its fix
+        assert row["text"].replace("cattle", span["fix"]) == row["reference"]
+    assert rows == plausible_rows(sentences, next_words(None, None), 2, seed=0)  # seeded: the same swaps
+
+
+def test_train_fusion_fits_on_lm_plausible_swaps_in_news_no_other_row_shares(scorer, tokenizer, tmp_path,
+                                                                             monkeypatch):
+    from mtfix.detect.train import plausible_sentences
+
+    data, tagger_dir, sentence = _fusion_data(tmp_path, tokenizer, train_news=6)
+    monkeypatch.setattr("mtfix.detect.fuse.LanguageModelScorer", lambda: scorer)
+    _fake_plausible(monkeypatch)
+    config = _quick_config(tmp_path, data, tagger_dir, tmp_path / "head", train_mix={"synthetic": 3, "clean": 2},
+                           train_news=2, plausible=3)
+    # 10 train news rows: the tagger's draw takes 2, --train-mix 2, --train-news 2; the swaps are made in the others
+    split = datasets.load_from_disk(str(data))["train"]
+    picked = {r["text"] for r in plausible_sentences(split, config)}
+    assert len(picked) == 4  # all that is left (a few more than asked: not every sentence has a place for one)
+    from mtfix.detect.train import tagger_training_rows, train_news_rows, unseen_train_rows
+
+    seen = {r["text"] for r in tagger_training_rows(split, str(tagger_dir))}
+    seen |= {r["text"] for r in unseen_train_rows(split, str(tagger_dir), config.train_mix, random.Random(13))}
+    seen |= {r["text"] for r in train_news_rows(split, config)}
+    assert not picked & seen
+    logged = []
+    record = train_fusion(config, logged.append)
+    assert "lm-plausible swap evidence: 3 swaps in train clean news no other row shares a sentence with" in logged
+    swaps = torch.load(tmp_path / "a.plausible.pt")
+    assert swaps["family"] == ["synthetic"] * 3 and int(swaps["train"]["y"].sum()) == 3  # one BAD word a swap
+    without = train_fusion(replace(config, plausible=0, out=str(tmp_path / "without")), [].append)
+    assert record["fit_words"] == without["fit_words"] + len(swaps["train"]["y"])
+    assert record["held_words"] == without["held_words"]  # held-out words stay dev's
+    again = train_fusion(config, logged.append)
+    assert "lm-plausible swap evidence from " + str(tmp_path / "a.plausible.pt") in logged
+    assert again["threshold"] == record["threshold"]
+
+
 def test_train_fusion_retag_recomputes_the_tagger_columns_as_a_fresh_collection_would(scorer, tokenizer, tmp_path,
                                                                                        monkeypatch):
     import dataclasses
