@@ -8,7 +8,8 @@ sentences of its document, as the detector reads it) with the candidate against 
 
 Windows: a lower-case word (not a function word, not a sentence's first) after a capitalised word that is not a
 sentence's first ("Finance times": the word alone capitalised), and a pair of such lower-case words ("white house":
-both). Rows: dev calque and casing rows (the synthetic kinds a name touches) and --clean dev clean-news rows, each
+both); scored where SmolLM2 finds a word of the window at least --screen nats surprising (4: the detector's screen
+for its candidates' first-token contrast). Rows: dev calque and casing rows (the synthetic kinds a name touches) and --clean dev clean-news rows, each
 read after its document's previous sentences where known. Reported, at 0.5, 1 and 2 window flags per 1,000 clean
 words: the share of calque and casing spans a window with that gain touches; then the shipped detector alone at its
 threshold, and the detector with the window flags added at a matched clean budget (the detector's threshold raised
@@ -88,10 +89,12 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
     out = []
     for b in range(0, len(rows), 32):
         part, before = rows[b:b + 32], contexts[b:b + 32]
-        probs = detector.probabilities(detector.evidence([r["text"] for r in part], before))
-        for row, context, p in zip(part, before, probs):
+        evidence = detector.evidence([r["text"] for r in part], before)
+        probs = detector.probabilities(evidence)
+        for row, context, p, (scores, _) in zip(part, before, probs, evidence):
             text = row["text"]
-            found = windows(text)
+            surprising = [(t.start, t.end) for t, nats in zip(scores.tokens, scores.surprisal) if nats >= args.screen]
+            found = [w for w in windows(text) if any(s < w[1] and w[0] < e for s, e in surprising)]
             variants = [text] + [text[:s] + r + text[e:] for s, e, r in found]
             ll = log_likelihoods(model, tokenizer, context, variants) if found else [0.0]
             tokens = tokenize(text)
@@ -159,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default=str(ROOT / "models" / "detector"), help="the detector folder")
     parser.add_argument("--clean", type=int, default=1500, help="dev clean-news rows")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--screen", type=float, default=4.0,
+                        help="a window is scored where SmolLM2 finds one of its words this surprising (nats; the "
+                             "screen of the detector's first-token contrast)")
     parser.add_argument("--collect", help="read the rows and write the scores here (a pickle)")
     parser.add_argument("--report", help="the tables from a --collect file")
     parser.add_argument("--out", help="write the tables here too")
