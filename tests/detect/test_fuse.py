@@ -737,6 +737,7 @@ def test_each_words_weight_is_its_familys_times_its_invisibility():
     (["--train-mix", "{bad"], "--train-mix: not a JSON object: '{bad'"),
     (["--members", "0"], "--members must be at least 1, not 0"),
     (["--train-news", "-1"], "--train-news must be 0 or more, not -1"),
+    (["--plausible", "-1"], "--plausible must be 0 or more, not -1"),
     (["--stack", "wide"], "--stack: not a width: 'wide'"),
     (["--stack", "-1"], "--stack: a width is 0 or more, not -1"),
     (["--stack", "none", "--stack-weight", '{"clean": 2}'], "--stack-weight needs a stacked head"),
