@@ -561,11 +561,32 @@ def unseen_train_news(split: Any, seen: Iterable[str], limit: int, rng: random.R
     return [split[i] for i in sorted(rng.sample(pool, min(limit, len(pool))))]
 
 
-def train_news_rows(split: Any, config: "FusionTrainConfig") -> list[dict[str, Any]]:
-    """The train clean-news rows (``config.train_news`` of them) that fix the threshold beside dev's: none shares a
-    sentence with a row the tagger trained on or a --train-mix row the head fits on."""
+def train_split(config: "FusionTrainConfig", purpose: str, instead: str) -> Any:
+    """The train split of config.data, which ``purpose`` needs; where it has none, a one-line refusal that says to
+    give ``instead``."""
+    import datasets
+
+    dd = datasets.load_from_disk(config.data)
+    if "train" not in dd:
+        from mtfix.errors import InputError
+
+        raise InputError(f"{config.data} has no train split to {purpose} (give {instead})")
+    return dd["train"]
+
+
+def head_seen_texts(split: Any, config: "FusionTrainConfig") -> list[str]:
+    """The texts of the train ``split`` that the tagger trained on and that the head fits on (--train-mix)."""
     seen = [r["text"] for r in tagger_training_rows(split, config.tagger)]
-    seen += [r["text"] for r in unseen_train_rows(split, config.tagger, config.train_mix, random.Random(config.seed))]
+    return seen + [r["text"] for r in unseen_train_rows(split, config.tagger, config.train_mix,
+                                                         random.Random(config.seed))]
+
+
+def train_news_rows(split: Any, config: "FusionTrainConfig", seen: Sequence[str] | None = None
+                    ) -> list[dict[str, Any]]:
+    """The train clean-news rows (``config.train_news`` of them) that fix the threshold beside dev's: none shares a
+    sentence with a row the tagger trained on or a --train-mix row the head fits on (``seen``: their texts, where
+    already known: head_seen_texts)."""
+    seen = head_seen_texts(split, config) if seen is None else seen
     return unseen_train_news(split, seen, config.train_news, random.Random(config.seed + 1))
 
 
@@ -578,10 +599,9 @@ def plausible_sentences(split: Any, config: "FusionTrainConfig") -> list[dict[st
     """The train clean-news rows that config.plausible lm-plausible swaps are made in (a few more than asked: not
     every row has a place for one): none shares a sentence with a row the tagger trained on, a --train-mix row or a
     --train-news row."""
-    seen = [r["text"] for r in tagger_training_rows(split, config.tagger)]
-    seen += [r["text"] for r in unseen_train_rows(split, config.tagger, config.train_mix, random.Random(config.seed))]
+    seen = head_seen_texts(split, config)
     if config.train_news:
-        seen += [r["text"] for r in train_news_rows(split, config)]
+        seen += [r["text"] for r in train_news_rows(split, config, seen)]
     return unseen_train_news(split, seen, config.plausible + config.plausible // 4 + 10, random.Random(config.seed + 2))
 
 
@@ -613,8 +633,6 @@ def plausible_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: 
                        detector: Callable[[], Any]) -> dict[str, Any]:
     """Evidence on config.plausible lm-plausible swaps (plausible_rows), cached beside the dev evidence
     (``CACHE.plausible.pt``) under its own key; as train_evidence."""
-    import datasets
-
     from mtfix.data.build import next_words
 
     cache = plausible_path(config.cache)
@@ -623,13 +641,9 @@ def plausible_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: 
     if ev is not None and ev.get("key") == key:
         log(f"lm-plausible swap evidence from {cache}")
         return ev
-    dd = datasets.load_from_disk(config.data)
-    if "train" not in dd:
-        from mtfix.errors import InputError
-
-        raise InputError(f"{config.data} has no train split to make --plausible swaps in (give --plausible 0)")
+    split = train_split(config, "make --plausible swaps in", "--plausible 0")
     scorer = detector().scorer
-    rows = plausible_rows(plausible_sentences(dd["train"], config), next_words(scorer.model, scorer.tokenizer),
+    rows = plausible_rows(plausible_sentences(split, config), next_words(scorer.model, scorer.tokenizer),
                           config.plausible, config.seed + 3)
     log(f"lm-plausible swap evidence: {len(rows):,} swaps in train clean news no other row shares a sentence with")
     ev = {"train": collect_evidence(detector(), rows, log, contexts=row_contexts(config, rows)),
@@ -801,20 +815,14 @@ def train_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: Call
     """Evidence on the train rows of ``config.train_mix`` that the tagger never saw, cached beside the dev
     evidence (``CACHE.train.pt``) under its own key; ``detector`` gives the evidence detector when needed,
     ``tagger`` the tagger alone (to recompute a --retag cache's tagger columns)."""
-    import datasets
-
     cache = train_evidence_path(config.cache)
     key = train_key(config, dev_key)
     ev = torch.load(cache) if cache.exists() else None
     if ev is not None and ev.get("key") == key and "line" in ev["train"]:
         log(f"train-split evidence from {cache}")
         return ev
-    dd = datasets.load_from_disk(config.data)
-    if "train" not in dd:
-        from mtfix.errors import InputError
-
-        raise InputError(f"{config.data} has no train split to take --train-mix rows from (give --train-mix '{{}}')")
-    rows = unseen_train_rows(dd["train"], config.tagger, config.train_mix, random.Random(config.seed))
+    rows = unseen_train_rows(train_split(config, "take --train-mix rows from", "--train-mix '{}'"), config.tagger,
+                             config.train_mix, random.Random(config.seed))
     if retaggable(ev, key, config):
         log(f"train-split evidence from {cache}, its tagger columns recomputed with {config.tagger}")
         ev = {**ev, "train": retag_evidence(ev["train"], [r["text"] for r in rows], tagger()), "key": key}
@@ -836,20 +844,13 @@ def train_news_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log:
                         detector: Callable[[], Any], tagger: Callable[[], Any]) -> dict[str, torch.Tensor] | None:
     """Evidence on train_news_rows, cached beside the dev evidence (``CACHE.news.pt``) under its own key; as
     train_evidence. None where no such row is left."""
-    import datasets
-
     cache = train_news_path(config.cache)
     key = train_key(config, dev_key) | {"train_news": config.train_news}
     ev = torch.load(cache) if cache.exists() else None
     if ev is not None and ev.get("key") == key:
         log(f"train-split news evidence from {cache}")
         return ev["news"]
-    dd = datasets.load_from_disk(config.data)
-    if "train" not in dd:
-        from mtfix.errors import InputError
-
-        raise InputError(f"{config.data} has no train split to take --train-news rows from (give --train-news 0)")
-    rows = train_news_rows(dd["train"], config)
+    rows = train_news_rows(train_split(config, "take --train-news rows from", "--train-news 0"), config)
     if not rows:
         log("train-split news evidence: no train clean-news row is left that the tagger and the head never saw; the "
             "threshold is fixed on dev news alone")

@@ -47,13 +47,10 @@ def features(p: float, keep: float) -> list[float]:
 def unseen_rows(split: Any, config: Any, rng: random.Random) -> list[dict[str, Any]]:
     """Rows of ``split`` (train) that neither the tagger nor the fusion head read, WANT of each family (clean:
     news only)."""
-    from mtfix.detect.train import (family, is_news, plausible_sentences, sentence_keys, tagger_training_rows,
-                                    train_news_rows, unseen_train_rows)
+    from mtfix.detect.train import family, head_seen_texts, is_news, plausible_sentences, sentence_keys, train_news_rows
 
-    seen = tagger_training_rows(split, config.tagger)
-    seen += unseen_train_rows(split, config.tagger, config.train_mix, random.Random(config.seed))
-    seen += train_news_rows(split, config)
-    taken = {r["text"] for r in seen}
+    seen = head_seen_texts(split, config)
+    taken = set(seen) | {r["text"] for r in train_news_rows(split, config, seen)}
     # a head fitted on lm-plausible swaps (--plausible) saw those sentences: no row here shares one with them
     swapped = sentence_keys(r["text"] for r in plausible_sentences(split, config)) if config.plausible else set()
     order = [i for i, text in enumerate(split["text"])

@@ -395,6 +395,23 @@ def test_train_fusion_fits_on_lm_plausible_swaps_in_news_no_other_row_shares(sco
     assert again["threshold"] == record["threshold"]
 
 
+def test_fusion_options_that_need_a_train_split_are_refused_in_one_line_without_one(tmp_path):
+    from mtfix.errors import InputError
+    from mtfix.detect.train import train_split
+
+    data = tmp_path / "dataset"
+    datasets.DatasetDict({"dev": datasets.Dataset.from_list([{"text": "a", "source": "clean:abc-rural"}])}
+                         ).save_to_disk(str(data))
+    config = FusionTrainConfig(data=str(data), tagger="", out="")
+    with pytest.raises(InputError) as refused:
+        train_split(config, "make --plausible swaps in", "--plausible 0")
+    assert str(refused.value) == f"{data} has no train split to make --plausible swaps in (give --plausible 0)"
+    dev_and_train = tmp_path / "both"
+    datasets.DatasetDict({"dev": datasets.Dataset.from_list([{"text": "a"}]),
+                          "train": datasets.Dataset.from_list([{"text": "b"}])}).save_to_disk(str(dev_and_train))
+    assert train_split(replace(config, data=str(dev_and_train)), "x", "y")["text"] == ["b"]
+
+
 def test_train_fusion_retag_recomputes_the_tagger_columns_as_a_fresh_collection_would(scorer, tokenizer, tmp_path,
                                                                                        monkeypatch):
     import dataclasses
