@@ -4,14 +4,16 @@ would make fluent; the candidate generator proposes one word at a time, and only
 such window gets one candidate, its words capitalised, and SmolLM2 scores the whole segment (after the previous
 sentences of its document, as the detector reads it) with the candidate against the original.
 
-    python scripts/experiments/name_windows.py --data runs/data/dataset [--clean 1500] [--out FILE]
+    python scripts/experiments/name_windows.py --data runs/data/dataset --clean 1000 --collect F --report F \
+        [--out FILE]
 
 Windows: a lower-case word (not a function word, not a sentence's first) after a capitalised word that is not a
 sentence's first ("Finance times": the word alone capitalised), and a pair of such lower-case words ("white house":
 both); scored where SmolLM2 finds a word of the window at least --screen nats surprising (4: the detector's screen
-for its candidates' first-token contrast). Rows: dev calque and casing rows (the synthetic kinds a name touches) and --clean dev clean-news rows, each
-read after its document's previous sentences where known. Reported, at 0.5, 1 and 2 window flags per 1,000 clean
-words: the share of calque and casing spans a window with that gain touches; then the shipped detector alone at its
+for its candidates' first-token contrast), with the language model's logprob_groups (the row's start read once).
+Rows: dev calque and casing rows (the synthetic kinds a name touches) and --clean dev clean-news rows, each read
+after its document's previous sentences where known. Reported, at 0.5, 1 and 2 window flags per 1,000 clean words:
+the share of calque and casing rows a window with that gain touches; then the shipped detector alone at its
 threshold, and the detector with the window flags added at a matched clean budget (the detector's threshold raised
 until the two together flag as many clean words as the detector alone): does the window find what the head cannot,
 at no cost in clean flags? Dev only: the detector's head chose its settings on dev, so only the comparison counts.
@@ -54,23 +56,6 @@ def windows(text: str) -> list[tuple[int, int, str]]:
     return out
 
 
-def log_likelihoods(model: Any, tokenizer: Any, prefix: str, texts: Sequence[str]) -> list[float]:
-    """log P(text | prefix) of each of ``texts`` under the language model (the prefix and a line break first)."""
-    bos = next(t for t in (tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.cls_token_id) if t is not None)
-    head = [bos] + (tokenizer(prefix + "\n", add_special_tokens=False)["input_ids"] if prefix else [])
-    seqs = [head + tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
-    width = max(map(len, seqs))
-    ids = torch.zeros((len(seqs), width), dtype=torch.long)  # padding: masked, never scored
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for k, s in enumerate(seqs):
-        ids[k, :len(s)] = torch.tensor(s)
-        mask[k, :len(s)] = 1
-    with torch.inference_mode():
-        logp = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float().log_softmax(-1)
-    picked = logp.gather(-1, ids[:, 1:, None])[..., 0]
-    return [float(picked[k, len(head) - 1:len(s) - 1].sum()) for k, s in enumerate(seqs)]
-
-
 def collect(args: argparse.Namespace) -> dict[str, Any]:
     import datasets
 
@@ -85,23 +70,26 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
     rows = [dev[i] for i in picked]
     contexts = rows_in_context(rows, 2) or [""] * len(rows)
     detector = FusedDetector.load(args.model, str(Path(args.model) / "fused"), lm_gate=0.0)
-    model, tokenizer = detector.scorer.model, detector.scorer.tokenizer
     out = []
     for b in range(0, len(rows), 32):
         part, before = rows[b:b + 32], contexts[b:b + 32]
         evidence = detector.evidence([r["text"] for r in part], before)
         probs = detector.probabilities(evidence)
-        for row, context, p, (scores, _) in zip(part, before, probs, evidence):
-            text = row["text"]
+        found = []
+        for row, (scores, _) in zip(part, evidence):
             surprising = [(t.start, t.end) for t, nats in zip(scores.tokens, scores.surprisal) if nats >= args.screen]
-            found = [w for w in windows(text) if any(s < w[1] and w[0] < e for s, e in surprising)]
-            variants = [text] + [text[:s] + r + text[e:] for s, e, r in found]
-            ll = log_likelihoods(model, tokenizer, context, variants) if found else [0.0]
-            tokens = tokenize(text)
+            found.append([w for w in windows(row["text"]) if any(s < w[1] and w[0] < e for s, e in surprising)])
+        # each row as the detector reads it (after its context, on a line of its own), then with each window
+        # capitalised: one group a row, the shared start read once
+        groups = [[f"{c}\n{t}" if c else t for t in [r["text"]] + [r["text"][:s] + w + r["text"][e:] for s, e, w in f]]
+                  for r, c, f in zip(part, before, found)]
+        totals = detector.scorer.logprob_groups(groups)
+        for row, p, f, ll in zip(part, probs, found, totals):
+            tokens = tokenize(row["text"])
             out.append({"source": row["source"], "p": p, "y": word_labels_of(row, tokens, 0.0)[0],
                         "spans": [(s["start"], s["end"]) for s in row["spans"]],
                         "words": [(t.start, t.end) for t in tokens],
-                        "windows": [(s, e, gain - ll[0]) for (s, e, _), gain in zip(found, ll[1:])]})
+                        "windows": [(s, e, gain - ll[0]) for (s, e, _), gain in zip(f, ll[1:])]})
         print(f"{min(b + 32, len(rows)):,}/{len(rows):,} rows", file=sys.stderr, flush=True)
     return {"rows": out, "threshold": detector.config.threshold}
 

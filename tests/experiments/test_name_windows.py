@@ -1,12 +1,8 @@
-"""scripts/experiments/name_windows.py: which windows get a capitalised candidate, the likelihood it is scored by,
-and the tables (reading the rows needs the shipped models and the data set, outside the tests)."""
-import math
+"""scripts/experiments/name_windows.py: which windows get a capitalised candidate, and the tables (reading the rows
+needs the shipped models and the data set, outside the tests; the scoring is LanguageModelScorer.logprob_groups,
+tested in tests/detect/test_lm.py)."""
 
 import pytest
-import torch
-from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-from mtfix.detect.train import minilm_dir
 
 from ..conftest import load_script
 
@@ -22,18 +18,6 @@ def test_a_lower_case_word_after_a_name_and_a_lower_case_pair_get_capitals(windo
     assert ("times", "Times") in got and ("white house", "White House") in got
     assert all(not r.startswith("The") for _, r in got)  # function words and sentence starts are left alone
     assert ("read", "Read") not in got  # after "He", a sentence's first word: not a name
-
-
-def test_log_likelihoods_score_the_text_after_the_prefix():
-    tokenizer = AutoTokenizer.from_pretrained(minilm_dir())
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=16, intermediate_size=32,
-                                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2)).eval()
-    script = load_script("name_windows")
-    short, longer = script.log_likelihoods(model, tokenizer, "Rain fell.", ["farms", "farms were dry"])
-    alone = script.log_likelihoods(model, tokenizer, "", ["farms"])[0]
-    assert longer < short < 0 and alone < 0 and not math.isclose(alone, short)  # padding changes nothing else
-    assert script.log_likelihoods(model, tokenizer, "Rain fell.", ["farms"])[0] == pytest.approx(short, abs=1e-4)
 
 
 def test_report_matches_the_clean_budget_of_head_and_windows_together(windows):
