@@ -238,7 +238,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
 
 def cmd_clean(args: argparse.Namespace) -> int:
     from mtfix.clean import CleanConfig, clean
-    from mtfix.clean.corpus import count_records, guess_format
+    from mtfix.clean.corpus import check_input, count_records, guess_format
     from mtfix.render import corpus_progress
 
     if args.fast and args.method not in (None, "model"):
@@ -252,8 +252,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
                          threshold=args.threshold, lm_gate=args.lm_gate, model=args.model,
                          corrector=args.corrector, device=args.device, alone=args.alone,
                          batch_size=args.batch_size, restart=args.restart)
-    if not Path(args.input).exists():
-        raise InputError(f"{args.input}: no such file")
+    check_input(args.input)  # before the progress bar counts records: a FIFO would hang it
     total = count_records(args.input, guess_format(args.input, args.input_format))
     with corpus_progress(f"cleaning {args.input}", total) as advance:
         summary = clean(config, advance, warn=lambda msg: print(f"mtfix: {msg}", file=sys.stderr))
@@ -653,6 +652,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _quiet_transformers()
+    previous = _terminate_as_interrupt()
     try:
         _apply_round_trip(args)
         _check_options(args)
@@ -676,6 +676,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" {err.filename}" if err.filename else ""
         print(f"mtfix: cannot write{where}: {err.strerror or err}", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate_as_interrupt() -> Any:
+    """SIGTERM (kill, a job scheduler's stop) unwinds as Ctrl-C does, so that temporary files are removed and the
+    checkpoint is closed; `mtfix serve` installs its own handlers while it runs. Returns the handler it replaced."""
+    import signal
+    import threading
+
+    def interrupt(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def _drop_stdout() -> None:

@@ -292,17 +292,28 @@ def test_a_second_run_on_the_same_output_is_refused(tiny_models, tmp_path):
 
 # --- 10-19: tracebacks and wrong records -------------------------------------------------------------------
 
-def test_huge_and_infinite_numbers_are_rejected_not_changed(tiny_models, tmp_path, capsys):
+NUMBERS = ["9" * 5000, "1e999999", "NaN", "12345678901234567890.5", "0.10000000000000000001", "-0", "1E5", "1.0",
+           "-Infinity"]
+
+
+def test_clean_copies_numbers_through_exactly_as_written(tiny_models, tmp_path, capsys):
     src = tmp_path / "in.jsonl"
-    src.write_text(json.dumps({"text": CLEAN[0]}) + "\n" + '{"text": "a", "n": ' + "9" * 5000 + "}\n"
-                   + '{"text": "b", "n": 1e999999}\n' + '{"text": "c", "n": NaN}\n')
+    src.write_text("".join(f'{{"text": "{CLEAN[i % len(CLEAN)]}", "n": {n}, "deep": [{{"x": {n}}}]}}\n'
+                           for i, n in enumerate(NUMBERS)))
     summary = clean(config(tiny_models, src, tmp_path / "out.jsonl"))
-    rejects = [json.loads(line) for line in (tmp_path / "out.jsonl.rejects.jsonl").read_text().splitlines()]
-    assert summary["written"] == 1 and [r["line"] for r in rejects] == [2, 3, 4]
-    assert "5,000 digits" in rejects[0]["reason"] and "out of range" in rejects[1]["reason"]
-    assert "Infinity" not in (tmp_path / "out.jsonl").read_text() and rejects[1]["raw"].endswith("1e999999}")
+    assert summary["written"] == len(NUMBERS) and summary["rejected"] == 0
+    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    for line, n in zip(lines, NUMBERS):
+        assert line.startswith(f'{{"text": "') and f'"n": {n}, "deep": [{{"x": {n}}}]' in line
+    csv_out = tmp_path / "out.csv"
+    clean(config(tiny_models, src, csv_out))
+    import csv
+
+    rows = list(csv.DictReader(csv_out.open(encoding="utf-8")))
+    assert [r["n"] for r in rows] == NUMBERS and rows[1]["deep"] == '[{"x": 1e999999}]'
+    # detect, which writes no field of the input back, still refuses what a float cannot hold
     code, out, err = run(capsys, "detect", "--method", "spell", "--format", "jsonl", src)
-    assert code == 1 and "line 2: unreadable JSON" in err and len(out.splitlines()) == 4
+    assert code == 1 and "line 1: unreadable JSON" in err
 
 
 def test_byte_order_marks_and_lone_carriage_returns(tmp_path, capsys):

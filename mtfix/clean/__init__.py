@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import time
 from collections import Counter
@@ -17,8 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from mtfix.clean.corpus import (MARKER, Record, Writer, format_of_name, fingerprint, guess_format, input_schema,
-    jsonable, read_records)
+from mtfix.clean.corpus import (MARKER, Record, Writer, check_columns, check_input, format_of_name, fingerprint,
+    guess_format, input_schema, jsonable, read_records)
 from mtfix.errors import InputError, MtfixError
 from mtfix.text.outputs import is_special, same_file
 from mtfix.text.spans import span_class
@@ -76,6 +77,7 @@ class CleanConfig:
         # a plain-text input read as one document: a journal from before each chunk carried the text before it
         # (its first lines were read with nothing before them) is not resumed
         return {**{k: getattr(self, k) for k in keys}, "device": resolve(self.device), "models": self.models(),
+                "threads": self.threads(), "dictionary": self.dictionary(),
                 **({"alone": True} if self.alone else {}),
                 **({"records_alone": True} if self.records_format() else {}),
                 **({"chunk_context": True} if not self.reads_alone() else {})}
@@ -85,8 +87,6 @@ class CleanConfig:
         correctors' where it corrects (--policy fix, --suggest). Weights or thresholds changed under a journal (a
         newer mtfix, a model trained again) would give its later chunks other outputs than its earlier ones, so
         such a journal is not resumed."""
-        import hashlib
-
         from mtfix.models import MODELS
 
         folders = [Path(self.model) if self.model else MODELS / "detector"]
@@ -101,6 +101,36 @@ class CleanConfig:
                     for block in iter(lambda: stream.read(1 << 22), b""):
                         h.update(block)
         return h.hexdigest()
+
+    def threads(self) -> int:
+        """The threads each process's models run on (the engine and --workers decide it): sums over other
+        thread counts round differently in their last digits, so a journal is resumed only with the same count."""
+        if self.engine == "ray":
+            return 1
+        return max(1, (os.cpu_count() or 1) // max(1, self.workers))
+
+    def dictionary(self) -> str:
+        """A digest of the English-German dictionary the candidates come from ("missing" without it): a
+        dictionary installed or changed under a journal gives its later chunks other outputs."""
+        from mtfix.detect.pivot import DICT_PATH
+
+        if not DICT_PATH.is_file():
+            return "missing"
+        h = hashlib.sha1()
+        with open(DICT_PATH, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 22), b""):
+                h.update(block)
+        return h.hexdigest()
+
+    def owned(self) -> list[str]:
+        """The fields this run writes into each record: an input field of the same name would be overwritten, so
+        such input is refused (CSV, parquet, datasets) or its records rejected whole (JSONL)."""
+        fields = ["spans", "density"]
+        if self.policy == "fix" or self.suggest:
+            fields += ["edits", "fixed"]
+        if self.policy == "fix":
+            fields.append(f"original_{self.text_field}")
+        return fields
 
     def records_format(self) -> bool:
         """Whether the input is a corpus of records other than JSONL (CSV, parquet, a datasets dataset)."""
@@ -242,11 +272,25 @@ class Journal:
             self._lock = None
 
 
+COUNTS = ("records", "written", "words", "flagged_words", "rejected", "filtered", "edits")
+
+
 def _loads(text: str, chunk: int) -> bool:
+    """Whether a journal row holds this chunk's result in the shape the writer reads (a row with a valid
+    checksum and another shape is damage too)."""
     try:
-        return ChunkResult.from_json(text).chunk == chunk
-    except (ValueError, KeyError, TypeError, IndexError):
+        result = ChunkResult.from_json(text)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
         return False
+    stats = result.stats
+    return (result.chunk == chunk and isinstance(stats, dict)
+            and all(type(stats.get(k)) is int for k in COUNTS)
+            and isinstance(stats.get("classes"), dict)
+            and all(isinstance(k, str) and type(v) is int for k, v in stats["classes"].items())
+            and isinstance(stats.get("density"), list) and len(stats["density"]) == len(DENSITY_BINS) - 1
+            and all(type(v) is int for v in stats["density"])
+            and all(found is None or (len(found) == 2 and found[0] in ("out", "filtered")
+                                      and isinstance(found[1], dict)) for found in result.found))
 
 
 def _take_lock(path: Path) -> Any:
@@ -407,13 +451,28 @@ def _bare(records: list[Record]) -> list[Record]:
 _WORKER: Cleaner | None = None
 
 
-def _init_worker(config: CleanConfig, threads: int) -> None:
+def _init_worker(config: CleanConfig, threads: int, parent: int) -> None:
     global _WORKER
     import torch
 
+    watch_parent(parent)
     torch.set_num_threads(threads)
     os.environ.setdefault("MTFIX_NO_PROGRESS", "1")
     _WORKER = Cleaner(config)
+
+
+def watch_parent(parent: int, every: float = 0.5) -> None:
+    """End this worker process when the process that started it is gone (killed with SIGKILL, it cannot stop
+    its workers itself): a thread that watches (the kernel's parent-death signal follows the thread that started
+    the process, not the process)."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="mtfix-parent-watch", daemon=True).start()
 
 
 def _work(job: Job) -> ChunkResult:
@@ -460,7 +519,7 @@ def run_local(config: CleanConfig, jobs: Iterator[Job],
 
     threads = max(1, (os.cpu_count() or 1) // config.workers)
     pool = ProcessPoolExecutor(config.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                               initargs=(config, threads))
+                               initargs=(config, threads, os.getpid()))
     try:
         pending: deque[Any] = deque()
         for chunk, records, before in jobs:
@@ -509,10 +568,30 @@ def check_ray_address(address: str) -> None:
     if not host or not port.isdigit():
         raise InputError(f"--ray-address {address}: give HOST:PORT (or ray://HOST:PORT, or auto)")
     try:
-        socket.create_connection((host, int(port)), timeout=RAY_CONNECT_TIMEOUT).close()
+        with socket.create_connection((host, int(port)), timeout=RAY_CONNECT_TIMEOUT) as conn:
+            conn.settimeout(RAY_CONNECT_TIMEOUT)
+            conn.sendall(H2_PREFACE)
+            answer = _read(conn, 9)
     except OSError as err:
         raise InputError(f"no Ray cluster answers at {address} ({err.strerror or err}; waited at most "
                          f"{RAY_CONNECT_TIMEOUT:g} s)") from None
+    if len(answer) < 9 or answer[3] != 4:  # a gRPC server opens with an HTTP/2 SETTINGS frame (type 4)
+        raise InputError(f"what answers at {address} is not a Ray cluster (it does not speak gRPC); give the "
+                         "address `ray start --head` printed")
+
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # and empty SETTINGS
+
+
+def _read(conn: Any, n: int) -> bytes:
+    """Up to ``n`` bytes from a socket: fewer where the peer closes first."""
+    data = b""
+    while len(data) < n:
+        block = conn.recv(n - len(data))
+        if not block:
+            break
+        data += block
+    return data
 
 
 def run_ray(config: CleanConfig, jobs: Iterator[Job],
@@ -523,11 +602,14 @@ def run_ray(config: CleanConfig, jobs: Iterator[Job],
         import ray
     except ImportError:
         raise InputError("--engine ray needs Ray: pip install 'ray[data]'") from None
-    if config.ray_address:
-        check_ray_address(config.ray_address)
-    if not ray.is_initialized():
-        ray.init(address=config.ray_address, include_dashboard=False, log_to_driver=False,
-                 ignore_reinit_error=True, **({} if config.ray_address else {"num_cpus": max(2, config.workers)}))
+    if not ray.is_initialized():  # clean() checked a --ray-address before anything was written
+        try:
+            ray.init(address=config.ray_address, include_dashboard=False, log_to_driver=False,
+                     ignore_reinit_error=True, **({} if config.ray_address else {"num_cpus": max(2, config.workers)}))
+        except Exception as err:  # Ray raises ConnectionError, RuntimeError, ValueError ... for a bad address
+            where = f"the Ray cluster at {config.ray_address}" if config.ray_address else "a local Ray cluster"
+            raise InputError(f"cannot start or join {where}: {str(err).splitlines()[0] if str(err) else err!r}") \
+                from None
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.verbose_progress = False
@@ -559,7 +641,7 @@ def merge_stats(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
     total: dict[str, Any] = {"records": 0, "written": 0, "words": 0, "flagged_words": 0, "rejected": 0,
                              "filtered": 0, "edits": 0, "classes": Counter(), "density": [0] * (len(DENSITY_BINS) - 1)}
     for part in parts:
-        for key in ("records", "written", "words", "flagged_words", "rejected", "filtered", "edits"):
+        for key in COUNTS:
             total[key] += part[key]
         total["classes"].update(part["classes"])
         total["density"] = [a + b for a, b in zip(total["density"], part["density"])]
@@ -570,11 +652,29 @@ def merge_stats(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return total
 
 
+def remove_temporaries(config: CleanConfig) -> None:
+    """Remove the temporary files (and dataset folders) an earlier run of this OUT left when it was killed while
+    writing its outputs: each output's own, named `.NAME.*.part` beside it (mtfix.text.outputs.temporary_beside)."""
+    import shutil
+
+    outputs = [config.output, *side_paths(config)]
+    folder = Path(os.path.abspath(config.output)).parent
+    names = "|".join(re.escape(os.path.basename(p)) for p in outputs)
+    ours = re.compile(rf"\.({names})\.[a-z0-9_]{{8}}\.part")  # tempfile's names: eight random characters
+    for left in folder.iterdir():
+        if not ours.fullmatch(left.name):
+            continue
+        if left.is_dir() and not left.is_symlink():
+            shutil.rmtree(left, ignore_errors=True)
+        else:
+            left.unlink(missing_ok=True)
+
+
 def side_paths(config: CleanConfig) -> list[str]:
     """Every file a run writes beside OUT."""
     out = config.output
     paths = [f"{out}.rejects.jsonl", f"{out}.summary.json", f"{out}.summary.html", f"{out}.journal",
-             f"{out}.lock"]
+             f"{out}.journal-wal", f"{out}.journal-shm", f"{out}.lock"]
     if config.policy == "filter":
         paths.append(filtered_path(out))
     return paths
@@ -600,11 +700,30 @@ def check_outputs(config: CleanConfig, out_format: str) -> None:
         why = "a dataset folder mtfix did not write" if out_format == "dataset" else "a folder"
         raise InputError(f"-o {config.output} is {why}; mtfix never replaces a folder it did not write: give a new "
                          "name" + ("" if out_format == "dataset" else " for the output file"))
+    if out.is_dir():
+        if Path(config.input).resolve().is_relative_to(out.resolve()):
+            raise InputError(f"the input {config.input} is inside -o {config.output}, which a dataset output "
+                             "replaces whole: move the input out of it, or give another -o")
+        foreign = foreign_files(out)
+        if foreign:
+            more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+            raise InputError(f"-o {config.output} holds {foreign[0]}{more}, which mtfix did not write; a dataset "
+                             "output replaces the folder whole: move them, or give another -o")
     if out.exists() and not out.is_dir() and out_format == "dataset":
         raise InputError(f"-o {config.output} is a file; a dataset output is a folder: give a new name")
     if out_format == "text" and config.policy == "annotate":
         raise InputError(f"-o {config.output} is plain text, which cannot hold the flagged spans: give an OUT "
                          "ending in .jsonl (or --output-format jsonl), or --policy fix to write the fixed text")
+
+
+SAVED = re.compile(r"data-[0-9]+-of-[0-9]+\.arrow|dataset_info\.json|state\.json")  # what save_to_disk writes
+
+
+def foreign_files(folder: Path) -> list[str]:
+    """What a dataset folder holds besides the files mtfix (through datasets' save_to_disk) writes there."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
+                  if not (p.parent == folder and p.is_file() and not p.is_symlink()
+                          and (p.name == MARKER or SAVED.fullmatch(p.name))))
 
 
 def _one_line(records: Iterator[Record]) -> Iterator[Record]:
@@ -624,23 +743,26 @@ def clean(config: CleanConfig, progress: Callable[[int, int], None] | None = Non
         raise InputError(f"unknown policy {config.policy!r}; choose one of {', '.join(POLICIES)}")
     if config.engine not in ("local", "ray"):
         raise InputError(f"unknown engine {config.engine!r}; choose local or ray")
-    if not Path(config.input).exists():
-        raise InputError(f"{config.input}: no such file")
+    check_input(config.input)
     in_format = guess_format(config.input, config.input_format)
     config.input_format = in_format
     out_format = output_format(config)
     check_outputs(config, out_format)
-    if not (config.engine == "ray" and config.ray_address):  # a cluster's size is the cluster's to say
+    check_columns(config.input, in_format, config.owned())
+    if config.engine == "ray" and config.ray_address not in (None, "local"):
+        check_ray_address(config.ray_address)  # a cluster's size is the cluster's to say
+    else:
         check_workers(config.workers, config.fast)
     meta = {"version": JOURNAL_VERSION, "input": str(Path(config.input).resolve()),
             "input_fingerprint": fingerprint(config.input), "settings": config.settings()}
 
     def records() -> Iterator[Record]:
-        found = read_records(config.input, in_format, config.text_field)
+        found = read_records(config.input, in_format, config.text_field, config.owned())
         return _one_line(found) if out_format == "text" else found
 
     journal = Journal(Path(f"{config.output}.journal"), meta, config.restart, warn)
     try:
+        remove_temporaries(config)  # a run killed while writing left them; this run holds OUT.lock
         done = journal.done()
         started = time.time()
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import json
 import os
+import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from mtfix.errors import InputError
-from mtfix.text.formats import MAX_CHARS, _decode, _lines, _open_bytes, parse_json
-from mtfix.text.outputs import temporary_beside
+from mtfix.text.formats import MAX_CHARS, JsonNumber, _decode, _lines, _open_bytes, dumps, parse_json
+from mtfix.text.outputs import is_special, place, temporary_beside
 
 FORMATS = ("jsonl", "text", "csv", "parquet", "dataset")
 
@@ -54,21 +55,30 @@ def format_of_name(path: str) -> str | None:
 
 
 def fingerprint(path: str) -> str:
-    """Size, modification time and the first and last MiB of the input: a changed input is a different run."""
+    """A digest of the input's whole content (every file of a dataset folder, with its name), streamed: an input
+    changed anywhere, whatever its size and modification time, is a different run."""
     import hashlib
 
     p = Path(path)
     files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
     h = hashlib.sha1()
     for f in files:
-        stat = f.stat()
-        h.update(f"{f.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        h.update(f"{f.relative_to(p) if p.is_dir() else f.name}:{f.stat().st_size}:".encode())
         with open(f, "rb") as stream:
-            h.update(stream.read(1 << 20))
-            if stat.st_size > 2 << 20:
-                stream.seek(-(1 << 20), os.SEEK_END)
-                h.update(stream.read())
+            for block in iter(lambda: stream.read(1 << 22), b""):
+                h.update(block)
     return h.hexdigest()
+
+
+def check_input(path: str) -> None:
+    """Refuse, in one line and before anything is read or written, an input mtfix clean cannot read twice: a
+    FIFO, a process substitution, a device (clean reads its input once to run, and again to resume and to write
+    the outputs in input order)."""
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
+    if is_special(path):
+        raise InputError(f"{path} is a pipe or device, not a file: mtfix clean reads its input more than once (to "
+                         "resume and to write in order); save it to a file first (mtfix detect and fix read pipes)")
 
 
 def count_records(path: str, fmt: str) -> int | None:
@@ -94,7 +104,8 @@ def _text_of(fields: dict[str, Any], text_field: str) -> tuple[str | None, str |
         return None, f'no "{text_field}" field'
     value = fields[text_field]
     if not isinstance(value, str):
-        return None, f'"{text_field}" is a {type(value).__name__}, not a string'
+        kind = "number" if isinstance(value, JsonNumber) else type(value).__name__
+        return None, f'"{text_field}" is a {kind}, not a string'
     if not value.strip():
         return None, "empty text"
     if len(value) > MAX_CHARS:
@@ -102,10 +113,56 @@ def _text_of(fields: dict[str, Any], text_field: str) -> tuple[str | None, str |
     return value, None
 
 
-def read_records(path: str, fmt: str, text_field: str = "text") -> Iterator[Record]:
-    """Every record of the input in order; unusable ones carry their reason."""
+def columns(path: str, fmt: str) -> list[str] | None:
+    """The input's column names (a CSV header, a parquet schema, a dataset's features); None for JSONL and plain
+    text, whose records name their own fields."""
+    if fmt == "csv":
+        stream, name = _open_bytes(path)
+        try:
+            reader = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+            csv.field_size_limit(sys.maxsize)
+            try:
+                header = next(csv.reader(reader))
+            except StopIteration:
+                raise InputError(f"{name} is empty") from None
+            except csv.Error as err:
+                raise InputError(f"{name}: the header is not readable CSV ({err})") from None
+        finally:
+            stream.close()
+        if any(_undecodable(h) for h in header):
+            raise InputError(f"{name}: the header is not UTF-8")
+        return header
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    if fmt == "dataset":
+        return list(_load_dataset(path).features)
+    return None
+
+
+def check_columns(path: str, fmt: str, owned: Iterable[str]) -> None:
+    """Refuse, in one line, an input whose columns could not all be written back: two columns of one name, or a
+    column named as a field mtfix writes (``owned``: spans, density, ...), which the output would overwrite."""
+    names = columns(path, fmt)
+    if names is None:
+        return
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        shown = ", ".join(repr(n) for n in twice)
+        raise InputError(f"{path} has more than one column named {shown}; each column needs its own name (one "
+                         "would be lost): rename them")
+    clash = [n for n in names if n in set(owned)]
+    if clash:
+        raise InputError(f"{path} has column(s) {', '.join(clash)}, which mtfix clean writes; rename them (or "
+                         "drop them) so that nothing of yours is overwritten")
+
+
+def read_records(path: str, fmt: str, text_field: str = "text", owned: Iterable[str] = ()) -> Iterator[Record]:
+    """Every record of the input in order; unusable ones carry their reason. A JSONL record that holds a field
+    mtfix writes (``owned``) is rejected whole, so that the output never overwrites it."""
     if fmt in ("jsonl", "text"):
-        yield from _read_lines(path, fmt, text_field)
+        yield from _read_lines(path, fmt, text_field, frozenset(owned))
     elif fmt == "csv":
         yield from _read_csv(path, text_field)
     elif fmt == "parquet":
@@ -145,7 +202,7 @@ def _raw(raw: bytes) -> dict[str, Any]:
         return {"raw_base64": base64.b64encode(raw).decode("ascii")}
 
 
-def _read_lines(path: str, fmt: str, text_field: str) -> Iterator[Record]:
+def _read_lines(path: str, fmt: str, text_field: str, owned: frozenset[str] = frozenset()) -> Iterator[Record]:
     """Plain text: every line a record, blank lines included (kept in place, nothing to check); JSONL: every
     line a record, and a line that holds no usable record is rejected with its raw content."""
     stream, name = _open_bytes(path)
@@ -158,13 +215,18 @@ def _read_lines(path: str, fmt: str, text_field: str) -> Iterator[Record]:
             elif fmt == "text":
                 yield Record(index, number, text, None)
             else:
-                fields, error = parse_json(text)
+                fields, error = parse_json(text, exact=True)
                 if error is not None:
                     why = "truncated last line" if truncated and error.startswith("invalid") else error
                     yield Record(index, number, None, why, raw=_raw(raw))
                     continue
                 if not isinstance(fields, dict):
                     yield Record(index, number, None, "not a JSON object", raw=_raw(raw))
+                    continue
+                clash = [k for k in fields if k in owned]
+                if clash:
+                    yield Record(index, number, None, f"holds field(s) mtfix clean writes ({', '.join(clash)}); "
+                                 "rename them so that nothing of yours is overwritten", fields)
                     continue
                 value, error = _text_of(fields, text_field)
                 yield Record(index, number, value, error, fields)
@@ -176,29 +238,51 @@ def _undecodable(cell: str) -> bool:
     return any("\udc80" <= c <= "\udcff" for c in cell)
 
 
+class _Tap:
+    """The lines a csv reader takes, kept, so that a row it cannot parse is rejected with its raw text."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self.lines = iter(lines)
+        self.taken: list[str] = []
+
+    def __iter__(self) -> "_Tap":
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.lines)
+        self.taken.append(line)
+        return line
+
+
 def _read_csv(path: str, text_field: str) -> Iterator[Record]:
     stream, name = _open_bytes(path)
     try:
         # invalid bytes are carried as surrogates, so that one bad row is rejected and the reader goes on
         reader = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        rows = csv.reader(reader)
+        csv.field_size_limit(sys.maxsize)  # a long field is the text's limit to judge (MAX_CHARS), not csv's
+        tap = _Tap(reader)
+        rows = csv.reader(tap)
         try:
             header = next(rows)
         except StopIteration:
             raise InputError(f"{name} is empty") from None
         if any(_undecodable(h) for h in header):
             raise InputError(f"{name}: the header is not UTF-8")
+        if len(set(header)) != len(header):
+            raise InputError(f"{name} has two columns of one name; each column needs its own name: rename them")
         if text_field not in header:
             raise InputError(f'{name} has no "{text_field}" column (it has: {", ".join(header)}); use --text-field')
         index = 0
         while True:
             line = rows.line_num + 1
+            tap.taken = []
             try:
                 row = next(rows)
             except StopIteration:
                 break
             except csv.Error as err:
-                yield Record(index, line, None, f"bad CSV ({err})")
+                yield Record(index, line, None, f"bad CSV ({err})",
+                             raw=_raw("".join(tap.taken).encode("utf-8", "surrogateescape")))
                 index += 1
                 continue
             if any(_undecodable(cell) for cell in row):
@@ -236,7 +320,7 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
+    if value is None or isinstance(value, (str, int, float, bool, JsonNumber)):
         return value
     return str(value)
 
@@ -267,12 +351,11 @@ class Writer:
     def write(self, row: dict[str, Any]) -> None:
         self.count += 1
         if self.fmt == "jsonl":
-            self.stream.write(json.dumps(jsonable(row), ensure_ascii=False) + "\n")
+            self.stream.write(dumps(jsonable(row)) + "\n")
         elif self.fmt == "text":
             self.stream.write(str(row.get(self.text_field, "")) + "\n")
         elif self.fmt == "csv":
-            flat = {k: v if isinstance(v, str) else json.dumps(jsonable(v), ensure_ascii=False)
-                    for k, v in row.items()}
+            flat = {k: v if isinstance(v, str) else dumps(jsonable(v)) for k, v in row.items()}
             if self._csv is None:
                 self._csv = csv.DictWriter(self.stream, fieldnames=list(flat), lineterminator="\n")
                 self._csv.writeheader()
@@ -287,7 +370,9 @@ class Writer:
     def _cell(self, key: str, value: Any) -> Any:
         if key in self.kept:
             return value
-        return json.dumps(jsonable(value), ensure_ascii=False) if isinstance(value, (list, dict)) else value
+        if isinstance(value, JsonNumber):  # a JSONL number in a string column: as it was written
+            return value.text
+        return dumps(jsonable(value)) if isinstance(value, (list, dict)) else value
 
     def _arrow_schema(self, columns: list[str]) -> Any:
         """The input's columns with their types, then the added ones (strings, or a float for density)."""
@@ -333,13 +418,15 @@ class Writer:
             self._dataset().save_to_disk(self.tmp)
             Path(self.tmp, MARKER).write_text("written by mtfix clean; mtfix may replace this folder\n")
         if Path(self.path).is_dir():  # only a dataset folder mtfix wrote gets here (see check_outputs)
+            mode = stat.S_IMODE(os.stat(self.path).st_mode)
             old = temporary_beside(self.path, folder=True)
             os.rmdir(old)
             os.replace(self.path, old)
+            os.chmod(self.tmp, mode)
             os.replace(self.tmp, self.path)
             shutil.rmtree(old)
         else:
-            os.replace(self.tmp, self.path)
+            place(self.tmp, self.path)
 
     def _dataset(self) -> Any:
         """The rows as a Dataset with the input's features for its own columns."""

@@ -3,17 +3,16 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    from mtfix.text.outputs import temporary_beside
+    from mtfix.text.outputs import place, temporary_beside
 
     tmp = temporary_beside(str(path))
     Path(tmp).write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    place(tmp, str(path))
 
 
 def bar_chart(title: str, labels: Sequence[str], values: Sequence[float], width: int = 560) -> str:

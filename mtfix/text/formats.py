@@ -151,10 +151,36 @@ def _constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def parse_json(text: str) -> tuple[Any, str | None]:
-    """A JSON value and None, or None and why it cannot be read (numbers that could not be written back as
-    JSON, such as 1e999999 or NaN, are refused rather than changed)."""
+class JsonNumber:
+    """A JSON number as it was written (``12345678901234567890.5``, ``1e5``, ``-0``): what `mtfix clean` copies
+    through unchanged in the fields it does not own, where a float or an int would write it back otherwise."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def value(self) -> int | float:
+        """The number as Python reads it (for columns that need one)."""
+        return int(self.text) if re.fullmatch(r"-?[0-9]+", self.text) else float(self.text)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JsonNumber) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __repr__(self) -> str:
+        return f"JsonNumber({self.text!r})"
+
+
+def parse_json(text: str, exact: bool = False) -> tuple[Any, str | None]:
+    """A JSON value and None, or None and why it cannot be read. Numbers that could not be written back as
+    JSON, such as 1e999999 or NaN, are refused rather than changed; ``exact`` keeps every number as written
+    (JsonNumber), to be written back by ``dumps``."""
     try:
+        if exact:
+            return json.loads(text, parse_int=JsonNumber, parse_float=JsonNumber, parse_constant=JsonNumber), None
         return json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant), None
     except json.JSONDecodeError as err:
         return None, f"invalid JSON ({err.msg})"
@@ -162,6 +188,25 @@ def parse_json(text: str) -> tuple[Any, str | None]:
         return None, f"unreadable JSON ({err})"
     except RecursionError:
         return None, "invalid JSON (nested too deeply)"
+
+
+def dumps(value: Any) -> str:
+    """``json.dumps(value, ensure_ascii=False)``, with each JsonNumber written exactly as it was read."""
+    import secrets
+
+    numbers: list[str] = []
+    tag = secrets.token_hex(8)
+
+    def number(obj: Any) -> str:
+        if isinstance(obj, JsonNumber):
+            numbers.append(obj.text)
+            return f"\x00{tag}:{len(numbers) - 1}\x00"
+        raise TypeError(f"{type(obj).__name__} is not JSON")
+
+    text = json.dumps(value, ensure_ascii=False, default=number)
+    if not numbers:
+        return text
+    return re.sub(rf'"\\u0000{tag}:([0-9]+)\\u0000"', lambda m: numbers[int(m.group(1))], text)
 
 
 def guess_format(path: str, declared: str = "auto") -> str:

@@ -50,6 +50,34 @@ def temporary_beside(path: str, folder: bool = False) -> str:
     return name
 
 
+def umask() -> int:
+    """The process's umask, read without changing it where Linux tells it."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def place(tmp: str, path: str) -> None:
+    """Rename a finished temporary file or folder over ``path`` with the mode ``path`` has (a file replaced
+    keeps its mode), else the mode the umask gives a new one: temporaries are made private (0600, 0700)."""
+    folder = os.path.isdir(tmp)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if os.path.isdir(path) != folder:
+            raise FileNotFoundError
+    except OSError:
+        mode = (0o777 if folder else 0o666) & ~umask()
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
 def write_error(path: str, err: OSError) -> InputError:
     return InputError(f"cannot write {path}: {err.strerror or err}")
 
@@ -100,7 +128,7 @@ class OutputFile:
         if self.tmp is not None:
             if complete:
                 try:
-                    os.replace(self.tmp, self.path)
+                    place(self.tmp, self.path)
                 except OSError as err:
                     failure = err
             if not complete or failure is not None:
