@@ -12,15 +12,17 @@ import contextlib
 import logging
 import signal
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any, Callable, Sequence
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -38,6 +40,8 @@ class ServeConfig:
     max_pending: int = 64              # requests waiting for the models before the server answers 503
     allow_origin: str = "*"
     batch_size: int = 32
+    read_timeout: float = 20.0         # seconds for a request (headers and body) to arrive whole, else 408
+    max_connections: int = 512         # open connections, kept below the open-file limit (connection_limit)
 
 
 class Checker:
@@ -94,10 +98,22 @@ class Batcher:
                 texts = [t for texts, _, _ in batch for t in texts]
                 try:
                     results = await asyncio.to_thread(self.checker, texts, picky)
-                except Exception as err:  # every waiting request hears of it; the server goes on
-                    for _, _, future in batch:
-                        if not future.done():
-                            future.set_exception(err)
+                except Exception as err:
+                    if len(batch) == 1:
+                        if not batch[0][2].done():
+                            batch[0][2].set_exception(err)
+                        continue
+                    # one request's text may be what failed: each is read again alone, so that only the
+                    # request whose text fails hears of it
+                    for texts_of, _, future in batch:
+                        try:
+                            alone = await asyncio.to_thread(self.checker, texts_of, picky)
+                        except Exception as own:
+                            if not future.done():
+                                future.set_exception(own)
+                        else:
+                            if not future.done():
+                                future.set_result(alone)
                     continue
                 at = 0
                 for texts_of, _, future in batch:
@@ -137,11 +153,14 @@ def build_app(checker: Callable[[Sequence[str], bool], list[tuple[list[Span], li
         if request.method == "POST":
             chunks = []
             size = 0
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > body_limit:
-                    return error(413, f"request body over {body_limit} bytes")
-                chunks.append(chunk)
+            try:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > body_limit:
+                        return error(413, f"request body over {body_limit} bytes")
+                    chunks.append(chunk)
+            except ClientDisconnect:  # gone, or closed for taking longer than read_timeout
+                return error(408, "the request body did not arrive")
             body = b"".join(chunks)
         try:
             params = parse_params(body, request.url.query)
@@ -160,8 +179,8 @@ def build_app(checker: Callable[[Sequence[str], bool], list[tuple[list[Span], li
             return error(500, "internal error while checking the text (logged on the server)")
         found = []
         for (a, _), (spans, edits) in zip(lines, results):
-            shift = [Span(s.start + a, s.end + a, s.label, s.score, s.fixes, s.evidence) for s in spans]
-            moved = [Edit(e.start + a, e.end + a, e.replacement, e.score, e.alternatives) for e in edits]
+            shift = [replace(s, start=s.start + a, end=s.end + a) for s in spans]
+            moved = [replace(e, start=e.start + a, end=e.end + a) for e in edits]
             found += found_spans(asked.plain, shift, moved)
         return JSONResponse(response(asked, found), media_type="application/json")
 
@@ -207,6 +226,96 @@ def create_app(fast: bool = False, threshold: float | None = None, model: str | 
 SETTINGS_ENV = "MTFIX_SERVE_SETTINGS"
 
 
+class GuardedProtocol(H11Protocol):
+    """uvicorn's h11 protocol with what it lacks against slow or many clients: a request (headers and body) must
+    arrive whole within ``read_timeout`` seconds of its first byte or of the connection (else 408 and the
+    connection closes), and past ``max_connections`` open connections a new one is answered 503 and closed at
+    once, so that held connections never use up the process's open files. Idle keep-alive connections close
+    after uvicorn's own keep-alive timeout."""
+
+    read_timeout = ServeConfig.read_timeout
+    max_connections = ServeConfig.max_connections
+
+    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._deadline: asyncio.TimerHandle | None = None
+        if len(self.connections) > self.max_connections:
+            _refuse(transport, 503, "too many open connections; try again in a moment")
+            return
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state in (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR):
+            self._disarm()
+        else:
+            self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        if getattr(self, "_deadline", None) is None:
+            self._deadline = self.loop.call_later(self.read_timeout, self._too_slow)
+
+    def _disarm(self) -> None:
+        if getattr(self, "_deadline", None) is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        if self.conn.our_state is h11.IDLE:
+            _refuse(self.transport, 408, f"the request did not arrive within {self.read_timeout:g} s")
+        else:
+            self.transport.close()
+
+
+def _refuse(transport: Any, status: int, message: str) -> None:
+    """Answer in LanguageTool's plain-text error form, outside any request cycle, and close."""
+    body = f"Error: {message}".encode()
+    reason = {408: "Request Timeout", 503: "Service Unavailable"}[status]
+    transport.write(f"HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain; charset=utf-8\r\n"
+                    f"content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode() + body)
+    transport.close()
+
+
+def connection_limit(config: ServeConfig) -> int:
+    """``config.max_connections``, and at most half the open files the process has left (the other half is room
+    for the connections accepted in one turn of the event loop before the surplus is closed)."""
+    import os
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return config.max_connections
+    try:
+        used = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        used = 32
+    return max(4, min(config.max_connections, (soft - used - 16) // 2))
+
+
+def guard(config: ServeConfig) -> type[GuardedProtocol]:
+    """The protocol class with this server's limits (class attributes, so that uvicorn's worker processes, which
+    import it by name, take them from app_from_env)."""
+    GuardedProtocol.read_timeout = config.read_timeout
+    GuardedProtocol.max_connections = connection_limit(config)
+    return GuardedProtocol
+
+
+def uvicorn_config(app: Any, host: str, port: int, config: ServeConfig | None = None, **kw: Any) -> uvicorn.Config:
+    """uvicorn's settings for mtfix's app: the guarded h11 protocol, quiet logs, 10 s to finish on shutdown."""
+    protocol = guard(config or ServeConfig())
+    # the listening queue, which is also how many connections asyncio accepts in one turn
+    backlog = max(8, min(2048, protocol.max_connections // 2))
+    return uvicorn.Config(app, host=host, port=port, http=protocol, backlog=backlog, log_level="warning",
+                          timeout_graceful_shutdown=10, **kw)
+
+
 class GracefulServer(uvicorn.Server):
     """uvicorn's server, which on SIGTERM or Ctrl-C finishes the requests in flight and then returns (exit status
     0), instead of re-raising the signal as uvicorn does."""
@@ -230,8 +339,11 @@ def app_from_env() -> Starlette:
     import os
 
     settings = json.loads(os.environ[SETTINGS_ENV])
-    return create_app(settings["fast"], settings["threshold"], settings["model"], settings["corrector"],
-                      settings["fix"], ServeConfig(**settings["config"]))
+    config = ServeConfig(**settings["config"])
+    app = create_app(settings["fast"], settings["threshold"], settings["model"], settings["corrector"],
+                     settings["fix"], config)
+    guard(config)
+    return app
 
 
 def serve(host: str, port: int, workers: int = 1, fast: bool = False, threshold: float | None = None,
@@ -248,7 +360,7 @@ def serve(host: str, port: int, workers: int = 1, fast: bool = False, threshold:
         os.environ[SETTINGS_ENV] = json.dumps({"fast": fast, "threshold": threshold, "model": model,
                                                "corrector": corrector, "fix": fix, "config": asdict(config)})
         uvicorn.run("mtfix.serve.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                    log_level="warning", timeout_graceful_shutdown=10)
+                    http="mtfix.serve.app:GuardedProtocol", log_level="warning", timeout_graceful_shutdown=10)
         return
     app = create_app(fast, threshold, model, corrector, fix, config)
-    GracefulServer(uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)).run()
+    GracefulServer(uvicorn_config(app, host, port, config)).run()

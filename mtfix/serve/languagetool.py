@@ -61,6 +61,7 @@ class CheckRequest:
     to_original: list[int] = field(default_factory=list)  # plain index -> original index (len(plain) + 1 items)
     language: str = "en-US"
     picky: bool = False
+    rules: "RuleFilter | None" = None
 
     def in_original(self, start: int, end: int) -> tuple[int, int]:
         """A plain-text span's (start, end) in the original string (an end maps after its last character)."""
@@ -105,12 +106,45 @@ def check_request(params: Mapping[str, str], max_length: int) -> CheckRequest:
         request = CheckRequest(params["text"], params["text"], list(range(len(params["text"]) + 1)))
     else:
         request = annotated(params["data"])
+    for name, text in (("text", request.original), ("interpretAs", request.plain)):
+        bad = next((i for i, c in enumerate(text) if "\ud800" <= c <= "\udfff"), None)
+        if bad is not None:
+            raise BadRequest(f"the {name} holds a lone surrogate (U+{ord(text[bad]):04X} at {bad}), which is not a "
+                             "character: send UTF-16 pairs whole")
     if utf16_length(request.original) > max_length:
         raise TooLong(f"text exceeds the limit of {max_length} characters (it has "
                       f"{utf16_length(request.original)}); split it, or start the server with --max-text-length")
     request.language = "en-US" if language == "auto" else language
     request.picky = level == "picky"
+    request.rules = RuleFilter.of(params)
     return request
+
+
+@dataclass(frozen=True)
+class RuleFilter:
+    """LanguageTool's rule and category switches, over mtfix's rule ids (one per class, RULES) and its one
+    category: ``disabledRules`` and ``disabledCategories`` drop matches; with ``enabledOnly=true`` only the
+    ``enabledRules`` and ``enabledCategories`` are kept (every mtfix rule is on by default, so ``enabledRules``
+    alone changes nothing)."""
+
+    disabled: frozenset[str] = frozenset()
+    disabled_categories: frozenset[str] = frozenset()
+    enabled: frozenset[str] = frozenset()
+    enabled_categories: frozenset[str] = frozenset()
+    only: bool = False
+
+    @classmethod
+    def of(cls, params: Mapping[str, str]) -> "RuleFilter":
+        def ids(name: str) -> frozenset[str]:
+            return frozenset(x.strip() for x in params.get(name, "").split(",") if x.strip())
+
+        return cls(ids("disabledRules"), ids("disabledCategories"), ids("enabledRules"), ids("enabledCategories"),
+                   params.get("enabledOnly", "false") == "true")
+
+    def allows(self, rule_id: str, category: str) -> bool:
+        if rule_id in self.disabled or category in self.disabled_categories:
+            return False
+        return not self.only or rule_id in self.enabled or category in self.enabled_categories
 
 
 def annotated(data: str) -> CheckRequest:
@@ -120,6 +154,8 @@ def annotated(data: str) -> CheckRequest:
         obj = json.loads(data)
     except json.JSONDecodeError as err:
         raise BadRequest(f"'data' is not valid JSON ({err.msg})") from None
+    except RecursionError:
+        raise BadRequest("'data' is nested too deeply") from None
     parts = obj.get("annotation") if isinstance(obj, dict) else None
     if not isinstance(parts, list):
         raise BadRequest("'data' must be a JSON object with an 'annotation' array")
@@ -228,9 +264,13 @@ def matches(request: CheckRequest, found: Iterable[Found], context_chars: int = 
                 replacements = [(f"{plain[word.start:word.end]} {r}".strip(), c) for r, c in replacements]
             start, end = word.start, word.end
         o_start, o_end = request.in_original(start, end)
+        if original[o_start:o_end] != plain[start:end]:
+            continue  # the span lies in markup read as its interpretAs: no match could be accepted there safely
         if o_end <= o_start:
             o_end = min(len(original), o_start + 1)
         rule_id, issue, short, description = RULES.get(kind, RULES["other"])
+        if request.rules is not None and not request.rules.allows(rule_id, CATEGORY["id"]):
+            continue
         offset, length = units(o_start), units(o_end) - units(o_start)
         c_start, c_end = max(0, o_start - context_chars), min(len(original), o_end + context_chars)
         sentence = next((plain[a:b] for a, b in sentences if a <= start < b), plain[start:end])
