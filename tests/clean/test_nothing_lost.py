@@ -383,3 +383,13 @@ def test_workers_are_capped_for_a_local_ray_address(tiny_models, tmp_path, capsy
     code, _, err = run(capsys, "clean", src, "-o", tmp_path / "out.jsonl", "--fast", "--engine", "ray",
                        "--ray-address", "local", "--workers", "100000")
     assert code == 1 and "--workers 100000 is more than this machine can run" in err
+
+
+def test_a_run_killed_with_one_worker_count_is_not_resumed_with_another(tiny_models, tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # two workers: a thread each, against two for one worker
+    src = corpus(tmp_path / "in.jsonl")
+    out = tmp_path / "out.jsonl"
+    _interrupted(tiny_models, src, out, monkeypatch)
+    with pytest.raises(InputError, match="threads differ"):
+        clean(config(tiny_models, src, out, workers=2))
+    assert Path(f"{out}.journal").exists() and not out.exists()
