@@ -108,7 +108,7 @@ class _FixWriter:
 
 
 # --conservative --round-trip: the span decoder's settings for round-trip articles, chosen on synthetic dev
-# (scripts/experiments/roundtrip_settings.py); its defaults are chosen on MLQE-PE dev, where edits without the
+# (docs/decisions.md); its defaults are chosen on MLQE-PE dev, where edits without the
 # source hurt
 ROUND_TRIP = {"min_score": 0.7, "swap_score": 0.7}
 

@@ -12,8 +12,6 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 def load_script(name: str):
     """A script of scripts/ as a module (they are run, not installed), to test its functions."""
     path = SCRIPTS / f"{name}.py"
-    if not path.exists():
-        path = SCRIPTS / "experiments" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
