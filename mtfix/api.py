@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
 from mtfix.detect import Detector, default_method, detect_texts, get_detector, read_as_is
+from mtfix.models import is_rewriter, shipped_corrector, shipped_rewriter
 from mtfix.text.formats import Document, Segment
 from mtfix.text.spans import Edit, Span, apply_edits
-from mtfix.models import is_rewriter, shipped_corrector, shipped_rewriter
 
 
 @dataclass(frozen=True)

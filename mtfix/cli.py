@@ -25,8 +25,8 @@ def read_alone(args: argparse.Namespace) -> bool:
 def cmd_detect(args: argparse.Namespace) -> int:
     from mtfix.detect import detect_segments, get_detector
     from mtfix.device import place, resolve, use
-    from mtfix.text.formats import read_segments
     from mtfix.render import Highlighter, progress
+    from mtfix.text.formats import read_segments
 
     if args.fast and args.method not in (None, "model"):
         raise InputError("--fast is the tagger alone: it goes with no --method, or --method model")
@@ -184,8 +184,8 @@ def _apply_review(args: argparse.Namespace) -> None:
 
 def cmd_fix(args: argparse.Namespace) -> int:
     from mtfix.api import fix_segments, load
-    from mtfix.text.formats import read_segments
     from mtfix.render import progress
+    from mtfix.text.formats import read_segments
 
     if args.fast and args.method not in (None, "model"):
         raise InputError("--fast is the tagger alone: it goes with no --method, or --method model")
@@ -266,8 +266,8 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 
 def _load_gold(path: str, part: str = "all") -> list[Any]:
-    from mtfix.text.formats import read_documents
     from mtfix.data.mlqe import MLQEError, read_mlqe
+    from mtfix.text.formats import read_documents
 
     p = Path(path)
     if p.suffix.lower() == ".tsv":
@@ -283,9 +283,9 @@ def _load_gold(path: str, part: str = "all") -> list[Any]:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from mtfix.text.formats import read_documents
     from mtfix.render import score_table
     from mtfix.score import AlignmentError, Settings, clean_rates, score
+    from mtfix.text.formats import read_documents
 
     if not args.gold and not args.clean:
         raise InputError("give --gold and --pred, or --clean, or both (see mtfix score --help)")
@@ -338,14 +338,18 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    import runpy
+TRAINERS = {"detector": ("tagger", "the artifact tagger, on the output of mtfix data build"),
+            "fusion": ("fusion", "the head that fuses the tagger with language-model evidence"),
+            "classes": ("classes", "the class head that names each span's kind of artifact"),
+            "rewriter": ("rewriter", "LoRA adapters on SmolLM2 that rewrite a marked span (the default corrector)"),
+            "corrector": ("span_decoder", "the span decoder on the detector's encoder states (--conservative)")}
 
-    script = Path(__file__).resolve().parents[1] / "scripts" / f"train_{args.what}.py"
-    if not script.exists():
-        raise InputError(f"{script} is missing: train from a source checkout")
-    main_fn = runpy.run_path(str(script))["main"]
-    return int(main_fn(args.rest))
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import importlib
+
+    module = importlib.import_module(f"mtfix.training.{TRAINERS[args.what][0]}")
+    return int(module.main(args.rest))
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -472,16 +476,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("train", help="train a model", description=(
-        "train detector --data DATASET --out FOLDER [options]: train the artifact tagger on the output of "
-        "mtfix data build (see scripts/train_detector.py --help). train fusion --data DATASET --tagger FOLDER "
-        "--out FOLDER: train the head that fuses the tagger with language-model evidence (see "
-        "scripts/train_fusion.py --help). train corrector --data DATASET --out FOLDER: train the span corrector "
-        "on the detector's encoder states (see scripts/train_corrector.py --help). train rewriter --data DATASET --out "
-        "FOLDER: LoRA adapters on SmolLM2 that rewrite a marked span (see scripts/train_rewriter.py --help)."),
-        add_help=False)
-    p.add_argument("what", choices=["detector", "fusion", "corrector", "rewriter"])
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_train)
+        "Train one of mtfix's models on the data set mtfix data build writes; 'mtfix train WHAT --help' lists each "
+        "trainer's options. Data and model folders are arguments (--data, --out), never read from the checkout."))
+    trainers = p.add_subparsers(dest="what", metavar="WHAT", required=True)
+    for what, (_, summary) in TRAINERS.items():
+        t = trainers.add_parser(what, help=summary, add_help=False)
+        t.add_argument("rest", nargs=argparse.REMAINDER)
+        t.set_defaults(func=cmd_train)
 
     p = sub.add_parser("fix", help="propose fixes and review them", description=(
         "Detect artifacts and propose a fix for each flagged span (the seq2seq corrector in models/corrector; an "
@@ -650,7 +651,12 @@ def _quiet_transformers() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) >= 2 and argv[0] == "train" and argv[1] in TRAINERS:
+        # each trainer parses its own options (argparse would take them for mtfix's own)
+        args = argparse.Namespace(command="train", what=argv[1], rest=argv[2:], func=cmd_train)
+    else:
+        args = parser.parse_args(argv)
     _quiet_transformers()
     previous = _terminate_as_interrupt()
     try:

@@ -26,12 +26,12 @@ DATA = ROOT.parent / "shared" / "data"
 def corpus_lines() -> list[str]:
     lines = []
     for f in sorted((DATA / "corpora").glob("*.txt")):
-        lines += [l.strip() for l in f.read_text(encoding="utf-8", errors="replace").splitlines() if l.strip()]
+        lines += [t.strip() for t in f.read_text(encoding="utf-8", errors="replace").splitlines() if t.strip()]
     for tar in sorted((DATA / "mlqe-pe").glob("*dev*.tar.gz")):
         with tarfile.open(tar) as t:
             for m in t.getmembers():
                 if m.name.endswith(".mt"):
-                    lines += [l.strip() for l in t.extractfile(m).read().decode().splitlines() if l.strip()]
+                    lines += [x.strip() for x in t.extractfile(m).read().decode().splitlines() if x.strip()]
     return lines
 
 

@@ -25,7 +25,7 @@ def news_sources(data: str, config: dict, dev_segments: int) -> list[str]:
     rows (numbered after them), as train_fusion drew them from its config."""
     import datasets
 
-    from mtfix.detect.train import FusionTrainConfig, fusion_dev_sample, fusion_news_rows, train_news_rows
+    from mtfix.training.evidence import FusionTrainConfig, fusion_dev_sample, fusion_news_rows, train_news_rows
 
     cfg = FusionTrainConfig.from_record(config)
     dd = datasets.load_from_disk(data)
@@ -44,7 +44,7 @@ def drift(probs: Any, sources: Sequence[str], shipped: float, per_1k: float
     source)}; the words of each source; and the highest rate on a source the threshold was not fitted on."""
     import torch
 
-    from mtfix.detect.train import clean_threshold
+    from mtfix.training.calibration import clean_threshold
 
     by_source: dict[str, list[int]] = defaultdict(list)
     for i, source in enumerate(sources):
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from mtfix.detect.fuse import load_fusion, select
-    from mtfix.detect.train import evidence_groups, join_news, train_news_path
+    from mtfix.training.evidence import evidence_groups, join_news, train_news_path
 
     for path, what in ((Path(args.head) / "training.json", "--head: no fusion head"), (Path(args.evidence),
                                                                                    "--evidence: no such file")):

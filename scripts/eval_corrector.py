@@ -4,7 +4,7 @@
     python scripts/eval_corrector.py compare --data runs/data/dataset --variant seq2seq=runs/corrector \
         --variant scratch=runs/corrector-scratch --variant rerank=runs/corrector+rerank -o runs/corrector-dev.md
 
-Dev rows used for a corrector's calibration (see mtfix.correct.train.sampled_rows) are left out; the rest
+Dev rows used for a corrector's calibration (see mtfix.training.span_decoder.sampled_rows) are left out; the rest
 are halved by a hash of the text: "fit" (the reranker's weights and each variant's --min-score) and "eval"
 (the comparison). Each slice holds the gold spans of synthetic, MLQE-PE and apertium rows, and as many "keep"
 spans on unflagged words (what a detector's false flags look like): an edit there is a false edit.
@@ -23,14 +23,14 @@ from typing import Any, Sequence
 import torch
 
 from mtfix.correct import Corrector, Option, Rerank, lm_window, span_traits, unfounded
-from mtfix.text.formats import Document
 from mtfix.correct.rerank import fit_rerank
+from mtfix.models import is_rewriter
 from mtfix.score import Settings, score
+from mtfix.text.formats import Document
 from mtfix.text.spans import Edit, Span
 from mtfix.text.tokens import tokenize
-from mtfix.detect.train import family
-from mtfix.correct.train import CorrectorTrainConfig, sampled_rows
-from mtfix.models import is_rewriter
+from mtfix.training.common import family
+from mtfix.training.span_decoder import CorrectorTrainConfig, sampled_rows
 
 FAMILIES = ("synthetic", "mlqe-pe", "apertium")
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -48,10 +48,8 @@ def dev_slices(data: str, corrector: str, per_family: int | dict[str, int], spli
     stays for choosing the default."""
     import datasets
 
-    from mtfix.models import shipped_detector
-    from mtfix.detect.train import tagger_training_rows
-
-    from mtfix.models import shipped_corrector
+    from mtfix.models import shipped_corrector, shipped_detector
+    from mtfix.training.evidence import tagger_training_rows
 
     dd = datasets.load_from_disk(data)
     if not (Path(corrector) / "training.json").exists():  # the LM rewriter trained on train rows only: keep the
@@ -191,7 +189,7 @@ def best_threshold(golds: Sequence[Document], preds: Sequence[Document]) -> tupl
 def fit_logistic(golds: Sequence[Document], found: Any, kinds: Sequence[str]) -> Rerank:
     """The first reranker, kept as the baseline: a logistic regression of 'this option is the gold fix' on the two
     gains, the word count and the kind, then Platt scaling of each span's best option."""
-    from mtfix.detect.train import fit_platt
+    from mtfix.training.calibration import fit_platt
 
     x, y = [], []
     for gold, per_text in zip(golds, found):

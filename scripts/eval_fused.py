@@ -52,7 +52,7 @@ def contexts_for(name: str, docs: list, count: int) -> list[str] | None:
         from mtfix.detect.fuse import document_contexts
 
         return document_contexts([d.text for d in docs], count)
-    from mtfix.detect.train import rows_in_context
+    from mtfix.training.evidence import rows_in_context
 
     return rows_in_context([{"text": d.text, "reference": d.reference or ""} for d in docs], count)
 
@@ -100,15 +100,15 @@ def probabilities(method: str, ev: list, features: list, head=None, columns=None
 
 
 def predictions(docs: list, ev: list, probs: list[list[float]], threshold: float) -> list:
-    from mtfix.text.spans import word_spans
     from mtfix.text.formats import Document
+    from mtfix.text.spans import word_spans
 
     return [Document(d.text, word_spans(scores.tokens, p, threshold), id=d.id)
             for d, (scores, _), p in zip(docs, ev, probs)]
 
 
 def threshold_for(probs: list[list[float]], per_1k: float) -> float:
-    from mtfix.detect.train import clean_threshold
+    from mtfix.training.calibration import clean_threshold
 
     return clean_threshold(torch.tensor([p for doc in probs for p in doc]), per_1k)
 
@@ -130,9 +130,9 @@ def main() -> None:
                         help="another fusion head (a fused/ folder) scored on the same evidence, e.g. the head "
                              "shipped before (repeatable)")
     args = parser.parse_args()
-    from mtfix.text.formats import write_jsonl
     from mtfix.detect.fuse import FEATURES, GROUPS, FusedDetector
     from mtfix.score import Settings, clean_rates, score
+    from mtfix.text.formats import write_jsonl
 
     out = args.eval
     detector = FusedDetector.load(args.model, str(Path(args.model) / "fused"))
@@ -175,8 +175,8 @@ def main() -> None:
     fusion_ev = Path(args.fusion_evidence)
     if fusion_ev.exists() and dropped:
         from mtfix.detect.fuse import select
-        from mtfix.detect.train import (FusionTrainConfig, evidence_groups, fit_head, fit_stacked, fusion_weights,
-            join_evidence, second_stage_weights, train_evidence_path)
+        from mtfix.training.evidence import FusionTrainConfig, evidence_groups, join_evidence, train_evidence_path
+        from mtfix.training.fusion import fit_head, fit_stacked, fusion_weights, second_stage_weights
 
         fusion = torch.load(fusion_ev)
         record = json.loads((Path(args.model) / "fused" / "training.json").read_text())

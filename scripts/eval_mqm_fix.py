@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
                 if t == default:
                     for label in {s["label"] for s in hits} or {"(none)"}:
                         by_category[label] += 1
-        share = (lambda n: f"{n} ({n / edits:.2f})" if edits else "0")
+        def share(n: int) -> str:
+            return f"{n} ({n / edits:.2f})" if edits else "0"
         rows.append(f"| {t:g}{' (default)' if t == default else ''} | {edits} | {share(inside)} | {share(major)} | "
                     f"{share(edits - inside)} | {1000 * edits / max(words, 1):.2f} |")
     text = (f"MQM held-out, the first {len(golds)} segments ({words:,} words): the corrector's edits behind the "

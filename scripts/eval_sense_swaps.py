@@ -36,11 +36,11 @@ def main() -> int:
     from mtfix.data.build import default_resources, next_words
     from mtfix.data.corrupt import corrupt
     from mtfix.detect import review_point
-    from mtfix.errors import NotBuiltError
     from mtfix.detect.fuse import FusedDetector, lm_gated
-    from mtfix.detect.train import rows_in_context
+    from mtfix.errors import NotBuiltError
     from mtfix.models import shipped_detector
     from mtfix.text.tokens import tokenize
+    from mtfix.training.evidence import rows_in_context
 
     split = load_from_disk(args.data)[args.split]
     order = [i for i in range(len(split)) if split[i]["source"].startswith("clean")]

@@ -28,8 +28,9 @@ def by_sentence(probs: Any, config: Any, in_context: float, alone: float) -> Non
     threshold fitted in context and at ``alone``, and the threshold that keeps each at the budget."""
     import torch
 
-    from mtfix.detect.train import clean_threshold, threshold_news_rows
     from mtfix.text.tokens import sentence_spans, tokenize
+    from mtfix.training.calibration import clean_threshold
+    from mtfix.training.evidence import threshold_news_rows
 
     first = []
     for row in threshold_news_rows(config):  # the words in collect_evidence's order: each row's tokens
@@ -61,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     import functools
 
     from mtfix.detect.fuse import load_fusion
-    from mtfix.detect.train import FusionTrainConfig, alone_threshold, evidence_detector
     from mtfix.models import shipped_detector
+    from mtfix.training.evidence import FusionTrainConfig, evidence_detector
+    from mtfix.training.fusion import alone_threshold
 
     path = Path(args.model) if args.model else shipped_detector()
     fused = path / "fused"

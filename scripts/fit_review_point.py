@@ -27,7 +27,6 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-
 NEWS = ("clean:abc-", "clean:state-union")  # the clean news the default threshold was fitted on (not post-edits)
 
 
@@ -62,9 +61,9 @@ def main() -> int:
     from datasets import load_from_disk
 
     from mtfix.detect.fuse import FusedDetector
-    from mtfix.detect.train import rows_in_context
     from mtfix.models import shipped_detector
     from mtfix.text.tokens import tokenize
+    from mtfix.training.evidence import rows_in_context
 
     split = load_from_disk(args.data)[args.split]
     path = Path(args.model) if args.model else shipped_detector()

@@ -114,8 +114,8 @@ def tiny_models(tmp_path_factory) -> tuple[Path, Path]:
     from transformers import AutoTokenizer
 
     from mtfix.correct.seq2seq import CorrectorConfig, SpanCorrector
-    from mtfix.detect.train import minilm_dir
-    from mtfix.correct.train import train_pieces
+    from mtfix.training.common import minilm_dir
+    from mtfix.training.span_decoder import train_pieces
 
     from .detect.test_tagger import tiny_model
 

@@ -12,7 +12,7 @@ def test_load_spell_and_detect():
 def test_load_a_trained_model_folder(tmp_path):
     from transformers import AutoTokenizer
 
-    from mtfix.detect.train import minilm_dir
+    from mtfix.training.common import minilm_dir
 
     from .detect.test_tagger import tiny_model
 

@@ -304,7 +304,7 @@ def test_clean_copies_numbers_through_exactly_as_written(tiny_models, tmp_path, 
     assert summary["written"] == len(NUMBERS) and summary["rejected"] == 0
     lines = (tmp_path / "out.jsonl").read_text().splitlines()
     for line, n in zip(lines, NUMBERS):
-        assert line.startswith(f'{{"text": "') and f'"n": {n}, "deep": [{{"x": {n}}}]' in line
+        assert line.startswith('{"text": "') and f'"n": {n}, "deep": [{{"x": {n}}}]' in line
     csv_out = tmp_path / "out.csv"
     clean(config(tiny_models, src, csv_out))
     import csv
@@ -489,7 +489,7 @@ def test_no_combination_touches_a_file_mtfix_did_not_write(tiny_models, tmp_path
     ours |= {str(Path(target).with_name(f"{Path(target).stem}.filtered{Path(target).suffix}")), f"{target}.filtered"}
     for path, content in before.items():
         if path in ours and content not in ("folder", "special") and not path.startswith(str(src)) and \
-                not (out in ("symlink_to_input", "hardlink_to_input", "side_file_is_input")):
+                out not in ("symlink_to_input", "hardlink_to_input", "side_file_is_input"):
             continue  # a plain file named as OUT (or beside it, as its side files) is OUT's to replace
         assert after.get(path) == content, f"{path} changed ({out}, {policy}, {out_format})"
     assert not [p for p in after if p.endswith(".part") or ".journal" in p or p.endswith(".lock")]

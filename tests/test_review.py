@@ -1,7 +1,7 @@
 import io
 
-from mtfix.text.formats import Document
 from mtfix.review import Review
+from mtfix.text.formats import Document
 from mtfix.text.spans import Edit
 
 TEXT = "the two guides met in one Explosion"

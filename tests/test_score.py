@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from mtfix.text.formats import Document
 from mtfix.score import Settings, clean_rates, correction_stats, detection_metrics, detection_stats, score
+from mtfix.text.formats import Document
 from mtfix.text.spans import Edit, Span
 
 EPS = 1e-9

@@ -18,8 +18,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from mtfix.clean.corpus import (MARKER, Record, Writer, check_columns, check_input, format_of_name, fingerprint,
-    guess_format, input_schema, jsonable, read_records)
+from mtfix.clean.corpus import (
+    MARKER,
+    Record,
+    Writer,
+    check_columns,
+    check_input,
+    fingerprint,
+    format_of_name,
+    guess_format,
+    input_schema,
+    jsonable,
+    read_records,
+)
 from mtfix.errors import InputError, MtfixError
 from mtfix.text.outputs import is_special, same_file
 from mtfix.text.spans import span_class

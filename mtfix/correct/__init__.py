@@ -14,9 +14,9 @@ from typing import Any, Callable, Sequence
 import torch
 
 from mtfix.correct.seq2seq import INSERT, INSIDE, SpanCorrector, beam_search, sequence_logprob
+from mtfix.detect.encode import SentenceInput, window_input
 from mtfix.text.spans import Edit, Span
 from mtfix.text.tokens import Token, sentence_spans, sentence_tokens, tokenize
-from mtfix.detect.encode import SentenceInput, window_input
 
 
 class Pieces:

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from mtfix.text.align import UNTAGGED
 from mtfix.data.classify import classify_change
+from mtfix.data.examples import SPLITS, Example
 from mtfix.data.mlqe import read_mlqe
+from mtfix.text.align import UNTAGGED
 from mtfix.text.spans import Span
 from mtfix.text.tokens import detokenize, sentence_spans
-from mtfix.data.examples import SPLITS, Example
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 PAIRS = ["ro-en", "et-en", "ne-en", "si-en", "ru-en"]

@@ -6,7 +6,6 @@ from typing import Any
 
 from mtfix.data.examples import SPLITS, Example
 
-
 CANNOT_TEACH = {
     "mlqe-pe": "Its tags mark every word a post-editor changed, most of them fluent meaning changes that only the "
                "source reveals (the 'meaning', 'missing' and 'extra' kinds, not visible to a monolingual reader); "

@@ -1,12 +1,10 @@
 """Name the kind of a change, and whether a reader without the source could see it."""
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
-from mtfix.text.words import ARTICLES, PREPOSITIONS, STOP
+from mtfix.text.words import ARTICLES, PREPOSITIONS, PRONOUNS, STOP, words_of
 
-PRONOUNS = {"he", "she", "it", "they", "his", "her", "its", "their", "him", "them", "hers", "theirs"}
 # kinds a monolingual reader can spot; "meaning", "missing" and "extra" of content words need the source
 VISIBLE = {"non-word", "casing", "spacing", "punctuation", "repetition", "article", "pronoun", "preposition",
            "morphology", "function-word"}
@@ -17,11 +15,6 @@ def _zipf(word: str) -> float:
     from wordfreq import zipf_frequency
 
     return zipf_frequency(word, "en")
-
-
-def words_of(s: str) -> list[str]:
-    """The words of ``s`` (letters and digits, with inner apostrophes and hyphens)."""
-    return re.findall(r"[^\W_]+(?:['’-][^\W_]+)*", s)
 
 
 def _same_stem(a: str, b: str) -> bool:

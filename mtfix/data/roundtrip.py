@@ -7,8 +7,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
-from mtfix.text.align import diff_edits
 from mtfix.errors import MtfixError
+from mtfix.text.align import diff_edits
 from mtfix.text.spans import Span, apply_edits
 from mtfix.text.tokens import tokenize
 

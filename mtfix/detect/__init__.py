@@ -6,12 +6,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
+from mtfix.detect.classes import shipped_classes
 from mtfix.errors import NotBuiltError
+from mtfix.models import MODELS, shipped_detector, shipped_fusion
 from mtfix.text.formats import Document, Segment
 from mtfix.text.spans import Span
 from mtfix.text.tokens import sentence_spans, tokenize
-from mtfix.detect.classes import shipped_classes
-from mtfix.models import MODELS, shipped_detector, shipped_fusion
 
 METHODS = ("fused", "model", "spell", "lm", "all-ok", "all-bad")
 

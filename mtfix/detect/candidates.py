@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import Sequence
 
-from mtfix.text.words import STOP
 from mtfix.text.tokens import Token
+from mtfix.text.words import STOP
 
 PRONOUN_SWAPS = {"his": ["its", "their"], "her": ["its", "their"], "he": ["it"], "she": ["it"],
                  "its": ["their"], "their": ["its"]}

@@ -56,9 +56,10 @@ def reader_span(text: str, tokens: Sequence[Token], start: int, end: int) -> tup
 
 def features(text: str, tokens: Sequence[Token], start: int, end: int, generator: Any = None) -> list[float]:
     """The class head's features of ``text[start:end]`` (see FEATURES), ``tokens`` the text's tokens."""
-    from mtfix.data.classify import PRONOUNS as pronouns, words_of
     from mtfix.detect.candidates import CandidateGenerator
-    from mtfix.text.words import ARTICLES, PREPOSITIONS, STOP as stop
+    from mtfix.text.words import ARTICLES, PREPOSITIONS, words_of
+    from mtfix.text.words import PRONOUNS as pronouns
+    from mtfix.text.words import STOP as stop
 
     articles, prepositions = ARTICLES | {"one"}, set(PREPOSITIONS)  # "in one Explosion": "one" as an article
 

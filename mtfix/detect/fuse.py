@@ -19,11 +19,11 @@ import torch
 from torch import nn
 
 from mtfix.detect.candidates import Candidate, CandidateGenerator
-from mtfix.text.words import STOP
-from mtfix.text.features import case_pattern, freq_bucket
 from mtfix.detect.lm import FullContrast, LanguageModelScorer, WordScores
+from mtfix.text.features import case_pattern, freq_bucket
 from mtfix.text.spans import Span
 from mtfix.text.tokens import Token, is_word, tokenize
+from mtfix.text.words import STOP
 
 KINDS = ("pivot", "spelling", "case", "spacing", "pronoun", "article")
 # the whole-window contrast (lm.FullContrast): the best related candidate's, the LM's own choice's, and whether the

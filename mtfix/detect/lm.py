@@ -17,8 +17,8 @@ import torch
 
 from mtfix.errors import MtfixError
 from mtfix.text.spans import Span
-from mtfix.text.words import STOP
 from mtfix.text.tokens import Token, tokenize
+from mtfix.text.words import STOP
 
 if TYPE_CHECKING:
     from mtfix.detect.candidates import Candidate

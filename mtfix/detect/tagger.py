@@ -11,8 +11,8 @@ from torch import nn
 from transformers import BertConfig, BertModel, PretrainedConfig, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from mtfix.text.features import N_CASE, N_FREQ, N_SPACE
 from mtfix.models import init_weights
+from mtfix.text.features import N_CASE, N_FREQ, N_SPACE
 
 if TYPE_CHECKING:
     from mtfix.text.spans import Span

@@ -18,16 +18,25 @@ from typing import Any, Callable, Sequence
 
 import h11
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from mtfix.serve.languagetool import (LANGUAGES, BadRequest, CheckRequest, TooLong, check_request, found_spans,
-                                      parse_params, response, segments)
+from mtfix.serve.languagetool import (
+    LANGUAGES,
+    BadRequest,
+    CheckRequest,
+    TooLong,
+    check_request,
+    found_spans,
+    parse_params,
+    response,
+    segments,
+)
 from mtfix.text.spans import Edit, Span
 
 log = logging.getLogger("mtfix.serve")

@@ -223,7 +223,7 @@ def test_cli_clean_reports_and_fails_cleanly(tiny_models, tmp_path, capsys):
 
 
 def test_swap_score_reaches_the_corrector_and_the_journal_settings(tiny_models):
-    from mtfix.clean import Cleaner, CleanConfig
+    from mtfix.clean import CleanConfig, Cleaner
 
     tagger, corrector = tiny_models
     config = CleanConfig(input="x", output="y", policy="fix", model=str(tagger), fast=True,
@@ -286,7 +286,7 @@ def test_records_of_csv_and_parquet_are_keyed_apart():
 
 
 def test_the_records_of_a_corpus_are_each_read_alone_and_the_lines_of_a_text_as_one_document(tmp_path, monkeypatch):
-    from mtfix.clean import Cleaner, CleanConfig
+    from mtfix.clean import CleanConfig, Cleaner
 
     asked = []
     monkeypatch.setattr("mtfix.api.load", lambda *args, **options: asked.append(options["alone"]))

@@ -4,16 +4,24 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
 from mtfix.correct import Corrector, Option, Pieces, Rerank, TaggerEncoder, deletion_extent, span_input
-from mtfix.correct.seq2seq import INSERT, INSIDE, CorrectorConfig, SpanCorrector, beam_search, sequence_logprob, \
-    teacher_batch
-from mtfix.text.spans import Span, apply_edits
+from mtfix.correct.seq2seq import (
+    INSERT,
+    INSIDE,
+    CorrectorConfig,
+    SpanCorrector,
+    beam_search,
+    sequence_logprob,
+    teacher_batch,
+)
 from mtfix.detect.tagger import TaggerDetector
-from mtfix.detect.train import minilm_dir
-from mtfix.correct.train import batch_memory, prepare, span_examples, train_pieces
+from mtfix.text.spans import Span, apply_edits
+from mtfix.training.common import minilm_dir
+from mtfix.training.span_decoder import batch_memory, prepare, span_examples, train_pieces
 
 from ..conftest import CLEAN
 from ..detect.test_tagger import tiny_model

@@ -5,9 +5,20 @@ import pytest
 import torch
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-from mtfix.correct.rewriter import (Rewriter, RewriterConfig, detector_pairs, encode_pair, pairs_from_rows, prompt,
-                                    save, sentence_pairs, sentence_target, target_loss, train)
-from mtfix.detect.train import minilm_dir
+from mtfix.correct.rewriter import (
+    Rewriter,
+    RewriterConfig,
+    detector_pairs,
+    encode_pair,
+    pairs_from_rows,
+    prompt,
+    save,
+    sentence_pairs,
+    sentence_target,
+    target_loss,
+    train,
+)
+from mtfix.training.common import minilm_dir
 
 
 def tiny_lm():

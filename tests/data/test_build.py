@@ -113,7 +113,7 @@ def test_each_sentence_of_running_text_knows_the_sentences_before_it():
 
 def test_fusion_rows_are_read_after_their_documents_sentences_when_asked(monkeypatch):
     from mtfix.data.build import Doc
-    from mtfix.detect.train import FusionTrainConfig, row_contexts
+    from mtfix.training.evidence import FusionTrainConfig, row_contexts
 
     monkeypatch.setattr("mtfix.data.build.documents", lambda data_dir: [
         Doc(["The rain came.", "Farmers were glad."], "clean:abc-rural", "train")])
@@ -143,7 +143,7 @@ def test_a_damaged_rows_context_carries_artifacts_of_its_own_and_a_clean_rows_do
 def test_fusion_rows_contexts_are_damaged_when_asked(monkeypatch):
     from mtfix.data.build import Doc
     from mtfix.data.corrupt import Resources
-    from mtfix.detect.train import FusionTrainConfig, row_contexts
+    from mtfix.training.evidence import FusionTrainConfig, row_contexts
 
     monkeypatch.setattr("mtfix.data.build.documents", lambda data_dir: [
         Doc(["The two leaders met at noon today.", "Farmers were glad."], "clean:abc-rural", "train")])

@@ -1,7 +1,8 @@
 import random
 
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from mtfix.data.corrupt import CORRUPTORS, MULTI_WORD, Corruption, Resources, corrupt, realise
 from mtfix.text.spans import apply_edits, gold_edits

@@ -1,7 +1,16 @@
 import json
 
 from mtfix.detect import Bounded
-from mtfix.detect.classes import CLASSES, FROM_LABEL, ClassHead, class_of_label, features, fit, reader_span, shipped_classes
+from mtfix.detect.classes import (
+    CLASSES,
+    FROM_LABEL,
+    ClassHead,
+    class_of_label,
+    features,
+    fit,
+    reader_span,
+    shipped_classes,
+)
 from mtfix.text.spans import Span, span_class
 from mtfix.text.tokens import tokenize
 

@@ -9,12 +9,24 @@ import torch
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from mtfix.detect.candidates import Candidate, CandidateGenerator
-from mtfix.detect.fuse import (FEATURES, NO_CONTRAST, FusedDetector, FusionConfig, FusionHead, gated_candidates,
-    load_fusion, save_fusion, word_features)
+from mtfix.detect.fuse import (
+    FEATURES,
+    NO_CONTRAST,
+    FusedDetector,
+    FusionConfig,
+    FusionHead,
+    gated_candidates,
+    load_fusion,
+    save_fusion,
+    word_features,
+)
 from mtfix.detect.lm import LanguageModelScorer
 from mtfix.detect.tagger import TaggerDetector
 from mtfix.text.tokens import tokenize
-from mtfix.detect.train import FusionTrainConfig, average_precision, clean_threshold, fit_head, minilm_dir, train_fusion
+from mtfix.training.calibration import average_precision, clean_threshold
+from mtfix.training.common import minilm_dir
+from mtfix.training.evidence import FusionTrainConfig
+from mtfix.training.fusion import fit_head, train_fusion
 
 from .test_tagger import tiny_model
 
@@ -345,7 +357,7 @@ def _fake_plausible(monkeypatch, words=("cattle",)):
 
 def test_plausible_rows_carry_one_fluent_swap_with_its_clean_sentence_as_reference(monkeypatch):
     from mtfix.data import build
-    from mtfix.detect.train import plausible_rows
+    from mtfix.training.evidence import plausible_rows
 
     _fake_plausible(monkeypatch)
     next_words = build.next_words
@@ -365,7 +377,7 @@ def test_plausible_rows_carry_one_fluent_swap_with_its_clean_sentence_as_referen
 
 def test_train_fusion_fits_on_lm_plausible_swaps_in_news_no_other_row_shares(scorer, tokenizer, tmp_path,
                                                                              monkeypatch):
-    from mtfix.detect.train import plausible_sentences
+    from mtfix.training.evidence import plausible_sentences
 
     data, tagger_dir, sentence = _fusion_data(tmp_path, tokenizer, train_news=6)
     monkeypatch.setattr("mtfix.detect.fuse.LanguageModelScorer", lambda: scorer)
@@ -376,7 +388,7 @@ def test_train_fusion_fits_on_lm_plausible_swaps_in_news_no_other_row_shares(sco
     split = datasets.load_from_disk(str(data))["train"]
     picked = {r["text"] for r in plausible_sentences(split, config)}
     assert len(picked) == 4  # all that is left (a few more than asked: not every sentence has a place for one)
-    from mtfix.detect.train import tagger_training_rows, train_news_rows, unseen_train_rows
+    from mtfix.training.evidence import tagger_training_rows, train_news_rows, unseen_train_rows
 
     seen = {r["text"] for r in tagger_training_rows(split, str(tagger_dir))}
     seen |= {r["text"] for r in unseen_train_rows(split, str(tagger_dir), config.train_mix, random.Random(13))}
@@ -397,7 +409,7 @@ def test_train_fusion_fits_on_lm_plausible_swaps_in_news_no_other_row_shares(sco
 
 def test_fusion_options_that_need_a_train_split_are_refused_in_one_line_without_one(tmp_path):
     from mtfix.errors import InputError
-    from mtfix.detect.train import train_split
+    from mtfix.training.evidence import train_split
 
     data = tmp_path / "dataset"
     datasets.DatasetDict({"dev": datasets.Dataset.from_list([{"text": "a", "source": "clean:abc-rural"}])}
@@ -452,7 +464,7 @@ def test_train_fusion_retag_recomputes_the_tagger_columns_as_a_fresh_collection_
 
 def test_retag_refuses_evidence_of_other_rows():
     from mtfix.errors import InputError
-    from mtfix.detect.train import retag_evidence
+    from mtfix.training.evidence import retag_evidence
 
     class Half:
         def word_probabilities(self, texts):
@@ -496,7 +508,7 @@ def _clustered(n_sentences, seed):
 
 
 def test_a_stacked_head_learns_from_the_words_around_it_and_survives_saving(tmp_path):
-    from mtfix.detect.train import fit_stacked
+    from mtfix.training.fusion import fit_stacked
 
     x, y, sentence = _clustered(600, 0)
     w = torch.ones(len(y))
@@ -543,7 +555,7 @@ def test_evidence_from_before_lines_were_recorded_is_retagged_not_refused(scorer
 
 
 def test_the_second_stage_weighs_clean_lines_three_times_by_default(scorer, tokenizer, tmp_path, monkeypatch):
-    import mtfix.detect.train as train_module
+    import mtfix.training.fusion as train_module
 
     data, tagger_dir, _ = _fusion_data(tmp_path, tokenizer)
     monkeypatch.setattr("mtfix.detect.fuse.LanguageModelScorer", lambda: scorer)
@@ -623,7 +635,7 @@ def test_fused_without_a_head_says_what_to_do(tmp_path, tokenizer, capsys):
 
 
 def test_platt_scaling_undoes_a_prior_shift():
-    from mtfix.detect.train import fit_platt
+    from mtfix.training.calibration import fit_platt
 
     torch.manual_seed(0)
     logits = torch.randn(20_000) * 2
@@ -658,7 +670,8 @@ def test_each_word_carries_its_sentences_evidence():
 
 
 def test_heads_are_judged_at_the_clean_news_budget():
-    from mtfix.detect.train import held_out_measures, word_mcc
+    from mtfix.training.calibration import word_mcc
+    from mtfix.training.fusion import held_out_measures
 
     gold = torch.tensor([True, False, True, False, True, False])
     assert word_mcc(gold, gold) == pytest.approx(1.0) and word_mcc(~gold, gold) == pytest.approx(-1.0)
@@ -675,7 +688,8 @@ def test_heads_are_judged_at_the_clean_news_budget():
 
 def test_train_rows_for_the_head_are_those_the_tagger_never_saw(tmp_path):
     from mtfix.errors import InputError
-    from mtfix.detect.train import sample_mix, unseen_train_rows
+    from mtfix.training.common import sample_mix
+    from mtfix.training.evidence import unseen_train_rows
 
     rows = [{"text": f"{fam} sentence {i}.", "source": source, "spans": []}
             for fam, source in (("mlqe", "mlqe-pe:ro-en"), ("clean", "clean:abc-rural")) for i in range(20)]
@@ -691,7 +705,7 @@ def test_train_rows_for_the_head_are_those_the_tagger_never_saw(tmp_path):
 
 
 def test_joined_evidence_numbers_the_second_sets_segments_after_the_first():
-    from mtfix.detect.train import join_evidence
+    from mtfix.training.evidence import join_evidence
 
     def ev(segments, families):
         n = len(segments)
@@ -704,7 +718,7 @@ def test_joined_evidence_numbers_the_second_sets_segments_after_the_first():
 
 
 def test_train_news_for_the_threshold_shares_no_sentence_with_rows_the_tagger_or_head_saw(tmp_path):
-    from mtfix.detect.train import FusionTrainConfig, train_news_rows, unseen_train_news
+    from mtfix.training.evidence import FusionTrainConfig, train_news_rows, unseen_train_news
 
     sents = [f"Sentence number {i} of the news." for i in range(12)]
     rows = [{"text": " ".join(sents[i:i + 2]), "source": "clean:abc-rural", "spans": []} for i in range(11)]
@@ -724,7 +738,7 @@ def test_train_news_for_the_threshold_shares_no_sentence_with_rows_the_tagger_or
 
 
 def test_train_news_joins_the_threshold_pool_as_segments_of_its_own():
-    from mtfix.detect.train import evidence_groups, join_news
+    from mtfix.training.evidence import evidence_groups, join_news
 
     def words(segments, lines):
         n = len(segments)
@@ -739,7 +753,8 @@ def test_train_news_joins_the_threshold_pool_as_segments_of_its_own():
 
 
 def test_each_words_weight_is_its_familys_times_its_invisibility():
-    from mtfix.detect.train import FusionTrainConfig, fusion_weights
+    from mtfix.training.evidence import FusionTrainConfig
+    from mtfix.training.fusion import fusion_weights
 
     evidence = {"train": {"segment": torch.tensor([0, 0, 1, 2, 3]),
                           "invisible": torch.tensor([False, True, False, False, False])},
@@ -776,7 +791,7 @@ def test_train_fusion_passes_the_nonword_floor_option_on(monkeypatch, option, fl
     from mtfix.cli import main
 
     seen = []
-    monkeypatch.setattr("mtfix.detect.train.train_fusion", lambda config, log: seen.append(config))
+    monkeypatch.setattr("mtfix.training.fusion.train_fusion", lambda config, log: seen.append(config))
     assert main(["train", "fusion", "--data", "d", "--tagger", "t", "--out", "o", *option]) == 0
     assert [c.nonword_floor for c in seen] == [floor]
 

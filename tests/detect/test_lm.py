@@ -5,8 +5,8 @@ import torch
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from mtfix.detect.lm import LanguageModelScorer, LMDetector
-from mtfix.detect.train import minilm_dir
 from mtfix.text.tokens import tokenize
+from mtfix.training.common import minilm_dir
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +81,8 @@ def test_word_scores_are_those_of_the_whole_output_distribution(tiny_scorer, dty
 
     scorer = LanguageModelScorer(copy.deepcopy(tiny_scorer.model).to(dtype), tiny_scorer.tokenizer)
     text = "the two guides discussed the need to improve relations"
-    swap = lambda t, tokens, s: [[Candidate(w.start, w.end, "leaders", "pivot")] if w.text == "guides" else []
-                                 for w in tokens]
+    def swap(t, tokens, s):
+        return [[Candidate(w.start, w.end, "leaders", "pivot")] if w.text == "guides" else [] for w in tokens]
     (got,) = scorer.score([text], swap)
     ids = [scorer.bos] + scorer.tokenizer(text, add_special_tokens=False)["input_ids"]
     with torch.inference_mode():

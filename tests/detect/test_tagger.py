@@ -5,10 +5,12 @@ import torch
 from transformers import AutoTokenizer, BertConfig
 
 from mtfix.detect.encode import collate, encode
-from mtfix.errors import InputError
 from mtfix.detect.tagger import ArtifactTagger, TaggerConfig, TaggerDetector, native_bf16, tagger_dtype
+from mtfix.errors import InputError
 from mtfix.text.tokens import tokenize
-from mtfix.detect.train import ece, fit_temperature, labelled_windows, minilm_dir
+from mtfix.training.calibration import ece, fit_temperature
+from mtfix.training.common import minilm_dir
+from mtfix.training.tagger import labelled_windows
 
 
 @pytest.fixture(scope="module")

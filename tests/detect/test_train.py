@@ -6,7 +6,7 @@ from transformers import AutoTokenizer, BertConfig, BertModel
 
 from mtfix.cli import main
 from mtfix.detect.tagger import TaggerDetector
-from mtfix.detect.train import minilm_dir
+from mtfix.training.common import minilm_dir
 
 SENTENCE = "The council said farmers would get water from the river in spring."
 
@@ -51,7 +51,7 @@ def test_mtfix_train_detector_end_to_end(tmp_path, capsys):
 def test_corrector_trains_on_exported_rows_with_a_given_pieces_model(tmp_path, tiny_models):
     """The rented-GPU path: the run's rows written to one file, then a run on exactly them that reuses an
     existing pieces model (no data set, no sentencepiece training)."""
-    from mtfix.correct.train import CorrectorTrainConfig, export_rows, read_rows, sampled_rows, train_corrector
+    from mtfix.training.span_decoder import CorrectorTrainConfig, export_rows, read_rows, sampled_rows, train_corrector
 
     tagger, corrector = tiny_models
     data = tmp_path / "dataset"

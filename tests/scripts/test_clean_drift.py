@@ -6,7 +6,6 @@ import torch
 
 from ..conftest import load_script
 
-
 HEAD = Path(__file__).resolve().parents[2] / "models" / "detector" / "fused"
 
 

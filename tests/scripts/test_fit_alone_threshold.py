@@ -29,13 +29,13 @@ def test_the_threshold_keeps_the_news_read_alone_at_the_heads_budget_and_is_writ
     news = {"x": torch.rand(5_000, len(FEATURES), generator=g) * 4 - 2, "segment": torch.arange(5_000) // 25,
             "line": torch.zeros(5_000, dtype=torch.long)}
     seen = []
-    monkeypatch.setattr("mtfix.detect.train.news_alone_evidence",
+    monkeypatch.setattr("mtfix.training.fusion.news_alone_evidence",
                         lambda config, log, detector: seen.append(config) or news)
     assert script.main(["--data", "d", "--model", str(folder), "--cache", str(tmp_path / "c.pt"), "--write"]) == 0
     config = load_config(folder / "fused")
     assert seen[0].seed == 3 and seen[0].data == "d" and seen[0].context == 2  # the head's own draw
     from mtfix.detect.fuse import load_fusion
-    from mtfix.detect.train import news_probabilities
+    from mtfix.training.fusion import news_probabilities
 
     head, _ = load_fusion(folder / "fused")
     flagged = int((news_probabilities(head, config, news) >= config.alone_threshold).sum())

@@ -178,9 +178,9 @@ def test_slow_and_many_clients_do_not_exhaust_the_server():
 
 
 def test_a_body_that_trickles_in_is_closed_after_the_read_timeout():
-    from mtfix.serve.app import uvicorn_config
-
     import uvicorn
+
+    from mtfix.serve.app import uvicorn_config
 
     port = free_port()
     config = ServeConfig(read_timeout=1.0)

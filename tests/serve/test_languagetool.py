@@ -4,8 +4,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mtfix.serve.languagetool import (BadRequest, TooLong, Utf16, annotated, check_request, found_spans, matches,
-                                      parse_params, response, segments, utf16_length)
+from mtfix.serve.languagetool import (
+    BadRequest,
+    TooLong,
+    Utf16,
+    annotated,
+    check_request,
+    found_spans,
+    matches,
+    parse_params,
+    response,
+    segments,
+    utf16_length,
+)
 from mtfix.text.spans import Edit, Span
 
 

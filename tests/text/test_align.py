@@ -1,4 +1,5 @@
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mtfix.text.align import UNTAGGED, diff_edits, gold_spans
 from mtfix.text.spans import Span, apply_edits, gold_edits

@@ -1,5 +1,6 @@
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mtfix import Edit, OverlapError, Span, apply_edits
 from mtfix.text.spans import gold_edits
