@@ -61,13 +61,15 @@ class MTFix:
 
     def _load_corrector(self) -> Any:
         """The corrector: the LM rewriter by default, a span decoder where the folder holds one."""
-        from mtfix.correct import Corrector, TaggerEncoder, encoder_mismatch
+        from mtfix.correct.span_decoder import Corrector, TaggerEncoder, encoder_mismatch
         from mtfix.errors import NotBuiltError
 
         path = self.corrector_path or shipped_rewriter() or shipped_corrector()
         if path is None:
-            raise NotBuiltError("no trained corrector in models/rewriter or models/corrector; train one with "
-                                "'mtfix train rewriter'")
+            from mtfix.models import looked_in
+
+            raise NotBuiltError(f"no corrector found (looked in {looked_in()}): give --corrector FOLDER or set "
+                                "MTFIX_MODELS, or train one with 'mtfix train rewriter'")
         if is_rewriter(path):
             from mtfix.correct.rewriter import RewriteCorrector
 

@@ -6,7 +6,43 @@ from pathlib import Path
 
 from torch import nn
 
-MODELS = Path(os.environ.get("MTFIX_MODELS", Path(__file__).resolve().parents[1] / "models"))
+CHECKOUT = Path(__file__).resolve().parents[1] / "models"  # a source checkout's (or an editable install's)
+
+
+def installed_models() -> Path | None:
+    """The models a wheel carries (installed under share/mtfix/models), if this installation has them."""
+    from importlib import metadata
+
+    try:
+        files = metadata.distribution("mtfix").files or []
+    except metadata.PackageNotFoundError:
+        return None
+    for f in files:
+        if f.as_posix().endswith("share/mtfix/models/README.md"):
+            return Path(str(f.locate())).parent
+    return None
+
+
+def models_root() -> Path:
+    """Where the shipped models are: $MTFIX_MODELS, else a checkout's models/ beside the package, else those the
+    installed wheel carries."""
+    if os.environ.get("MTFIX_MODELS"):
+        return Path(os.environ["MTFIX_MODELS"])
+    if (CHECKOUT / "detector" / "config.json").exists():
+        return CHECKOUT
+    return installed_models() or CHECKOUT
+
+
+def looked_in() -> str:
+    """Where models were looked for, for error messages."""
+    places = [f"$MTFIX_MODELS ({os.environ['MTFIX_MODELS']})"] if os.environ.get("MTFIX_MODELS") else []
+    places.append(str(CHECKOUT))
+    installed = installed_models()
+    places.append(str(installed) if installed else "the installed package (it carries none)")
+    return ", ".join(places)
+
+
+MODELS = models_root()
 
 
 def shipped_detector() -> Path | None:

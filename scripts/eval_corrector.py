@@ -22,8 +22,10 @@ from typing import Any, Sequence
 
 import torch
 
-from mtfix.correct import Corrector, Option, Rerank, lm_window, span_traits, unfounded
+from mtfix.correct.base import Option, Rerank
+from mtfix.correct.guards import lm_window, span_traits, unfounded
 from mtfix.correct.rerank import fit_rerank
+from mtfix.correct.span_decoder import Corrector
 from mtfix.models import is_rewriter
 from mtfix.score import Settings, score
 from mtfix.text.formats import Document
@@ -143,7 +145,7 @@ def run(corrector: Corrector, golds: Sequence[Document], spans: Sequence[list[Sp
 
 def predictions(corrector: Corrector, golds: Sequence[Document], found: Any) -> list[Document]:
     """Each span's best option as an edit with its calibrated score (min-score applied later, by threshold)."""
-    from mtfix.correct import deletion_extent
+    from mtfix.correct.guards import deletion_extent
 
     preds = []
     for gold, per_text in zip(golds, found):

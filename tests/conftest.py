@@ -137,4 +137,4 @@ def tiny_models(tmp_path_factory) -> tuple[Path, Path]:
 def inventions_allowed(monkeypatch):
     """The tiny untrained corrector writes non-words ("EEEE"), which `mtfix fix` never proposes (invents, tested
     in test_correct.py); tests of the plumbing around the edits let them through."""
-    monkeypatch.setattr("mtfix.correct.invents", lambda replacement, known: False)
+    monkeypatch.setattr("mtfix.correct.guards.invents", lambda replacement, known: False)

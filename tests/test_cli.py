@@ -306,7 +306,7 @@ def test_conservative_is_the_span_decoder_and_round_trip_fills_in_its_settings(t
 def test_fix_refuses_a_corrector_trained_on_another_detector_in_one_line(tiny_models, tmp_path, capsys):
     import shutil
 
-    from mtfix.correct import sha1_of
+    from mtfix.correct.span_decoder import sha1_of
 
     tagger, corrector = tiny_models
     other = tmp_path / "corrector"

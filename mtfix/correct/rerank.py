@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 import torch
 
-from mtfix.correct import TRAITS, Option, Rerank
+from mtfix.correct.base import TRAITS, Option, Rerank
 from mtfix.text.formats import Document
 
 

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
-from mtfix.correct import Corrector
+from mtfix.correct.span_decoder import Corrector
 from mtfix.detect.lm import cache_rows
 
 MARK_OPEN, MARK_CLOSE = "[[", "]]"
@@ -490,7 +490,15 @@ def guarded(text: str, span: Any, replacement: str, window: tuple[int, int]) -> 
     loses_content and deletes_words took away more right edits of the rewriter than wrong ones (16 / 4, 3 / 0), so
     only deletions of a content word that repeats nothing beside it stay guarded (deletes_content); wipes_repeat
     and invents took away none."""
-    from mtfix.correct import _around, drops_capitals, is_code, is_stub, loses_content, misreads, spelling_variant
+    from mtfix.correct.guards import (
+        _around,
+        drops_capitals,
+        is_code,
+        is_stub,
+        loses_content,
+        misreads,
+        spelling_variant,
+    )
     from mtfix.text.tokens import tokenize
 
     original = text[span.start:span.end]
@@ -505,7 +513,7 @@ def guarded(text: str, span: Any, replacement: str, window: tuple[int, int]) -> 
 def rewriter_item(text: str, span: Any, left: int = 48, right: int = 24) -> tuple[str, int, int]:
     """What the rewriter reads for a span: its sentence (at most ``left`` words before the span and ``right``
     after it, as it was trained on sentences, not whole paragraphs), with the span's offsets in it."""
-    from mtfix.correct import lm_window
+    from mtfix.correct.guards import lm_window
 
     lo, hi = lm_window(text, span, left, right)
     return text[lo:hi], span.start - lo, span.end - lo
@@ -520,7 +528,7 @@ class RewriteCorrector(Corrector):
     def __init__(self, rewriter: Rewriter, rerank: Any = None, beams: int = 4, min_score: float | None = None,
                  swap_score: float | None = None, batch_size: int = 32, lm: Any = None, generator: Any = None
                  ) -> None:
-        from mtfix.correct import Rerank
+        from mtfix.correct.base import Rerank
 
         self.rewriter, self.beams, self.batch_size = rewriter, beams, batch_size
         self.rerank = rerank or Rerank(softmax=True)
@@ -533,7 +541,7 @@ class RewriteCorrector(Corrector):
     def load(cls, path: str, lm: Any = None, **kwargs: Any) -> "RewriteCorrector":
         """The adapters in ``path`` with their reranking stage (rerank.json), on the model of ``lm`` (a
         LanguageModelScorer: the detector's), else on SmolLM2 loaded once for both the rewriter and the scorer."""
-        from mtfix.correct import Rerank
+        from mtfix.correct.base import Rerank
         from mtfix.detect.lm import LanguageModelScorer
         from mtfix.errors import MtfixError
 
@@ -548,7 +556,8 @@ class RewriteCorrector(Corrector):
 
     def candidates(self, texts: Sequence[str], spans: Sequence[Sequence[Any]]) -> list[list[tuple[Any, list[Any]]]]:
         """For each span, its options against keeping the original, with both gains and their traits."""
-        from mtfix.correct import Option, generated, lm_window
+        from mtfix.correct.base import Option, generated
+        from mtfix.correct.guards import lm_window
         from mtfix.text.tokens import tokenize
 
         jobs = [(i, span) for i, per_text in enumerate(spans) for span in per_text]

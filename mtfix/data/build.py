@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import random
 import re
 import zipfile
@@ -19,7 +20,8 @@ from mtfix.text.align import UNTAGGED
 from mtfix.text.spans import Span
 from mtfix.text.tokens import detokenize, sentence_spans
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+# the data MLQE-PE and the corpora come from: $MTFIX_DATA, else ../shared/data beside a source checkout
+SHARED = Path(os.environ.get("MTFIX_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data")
 PAIRS = ["ro-en", "et-en", "ne-en", "si-en", "ru-en"]
 TRAIN_PIVOTS = ["spa", "cat", "epo"]
 HELD_OUT_PIVOT = "glg"  # never in train or dev: the held-out test of transfer to an unseen MT system

@@ -16,7 +16,6 @@ from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
-from mtfix.correct import Pieces, marked_memory, sha1_of, span_input
 from mtfix.correct.seq2seq import (
     CorrectorConfig,
     SpanCorrector,
@@ -25,6 +24,7 @@ from mtfix.correct.seq2seq import (
     sequence_logprob,
     teacher_batch,
 )
+from mtfix.correct.span_decoder import Pieces, marked_memory, sha1_of, span_input
 from mtfix.detect.encode import SentenceInput
 from mtfix.text.tokens import tokenize
 from mtfix.training.calibration import fit_platt
@@ -235,7 +235,7 @@ def evaluate(model: SpanCorrector, prepared: Prepared, pieces: Pieces, beams: in
 
 def train_corrector(config: CorrectorTrainConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train, calibrate and save a corrector; returns the training record (also written to training.json)."""
-    from mtfix.correct import ScratchEncoder, TaggerEncoder
+    from mtfix.correct.span_decoder import ScratchEncoder, TaggerEncoder
 
     if not config.rows:
         import datasets

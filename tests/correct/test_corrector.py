@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
-from mtfix.correct import Corrector, Option, Pieces, Rerank, TaggerEncoder, deletion_extent, span_input
+from mtfix.correct.base import Option, Rerank
+from mtfix.correct.guards import deletion_extent
 from mtfix.correct.seq2seq import (
     INSERT,
     INSIDE,
@@ -18,6 +19,7 @@ from mtfix.correct.seq2seq import (
     sequence_logprob,
     teacher_batch,
 )
+from mtfix.correct.span_decoder import Corrector, Pieces, TaggerEncoder, span_input
 from mtfix.detect.tagger import TaggerDetector
 from mtfix.text.spans import Span, apply_edits
 from mtfix.training.common import minilm_dir
@@ -293,7 +295,7 @@ def test_softmax_rerank_weighs_each_option_against_keeping(pieces, encoder):
 
 
 def test_option_traits_tell_non_words_and_near_spellings():
-    from mtfix.correct import option_traits
+    from mtfix.correct.base import option_traits
 
     options = [Option("pariah", "spelling", 0.0, lm_gain=4.0), Option("party", "nbest", 0.0, lm_gain=1.0)]
     option_traits("pariad", options)
@@ -313,7 +315,7 @@ def test_rerank_reads_the_trait_weights():
 
 
 def test_lost_counts_content_words_an_option_drops_unless_repeated_nearby():
-    from mtfix.correct import span_traits
+    from mtfix.correct.guards import span_traits
 
     text = "They met the the leaders of pallavaraya plebiscite fame."
     repeat = [Option("", "nbest", 0.0)]
@@ -326,7 +328,7 @@ def test_lost_counts_content_words_an_option_drops_unless_repeated_nearby():
 
 
 def test_repeat_and_inner_lower_traits():
-    from mtfix.correct import repeats, sentence_initial, span_traits
+    from mtfix.correct.guards import repeats, sentence_initial, span_traits
 
     text = "Talks in Berlin in Berlin ended. Explosion hit the port in one Explosion."
     assert repeats(text, Span(15, 25)) and repeats(text, Span(6, 15))  # " in Berlin", either copy
@@ -343,7 +345,7 @@ def test_repeat_and_inner_lower_traits():
 
 
 def test_lm_window_stays_in_the_sentence_and_caps_the_words_before():
-    from mtfix.correct import lm_window
+    from mtfix.correct.guards import lm_window
 
     text = "First sentence here. " + " ".join(f"w{i}" for i in range(40)) + " target word after. Next one."
     start = text.index("target")
@@ -352,7 +354,7 @@ def test_lm_window_stays_in_the_sentence_and_caps_the_words_before():
 
 
 def test_options_that_delete_meaning_are_never_proposed(pieces, encoder):
-    from mtfix.correct import loses_content
+    from mtfix.correct.guards import loses_content
 
     text = "There are more than 40 separate regional kitchens in the the country."
     start = text.index("regional")
@@ -376,7 +378,7 @@ def test_options_that_delete_meaning_are_never_proposed(pieces, encoder):
 
 
 def test_stubs_and_spelling_conventions_are_never_proposed(pieces, encoder):
-    from mtfix.correct import is_stub, misreads, spelling_variant, unfounded
+    from mtfix.correct.guards import is_stub, misreads, spelling_variant, unfounded
 
     assert is_stub("PikabuPolitics", "Pa") and is_stub("manoeuvre", "man") and is_stub("vanhoutta", "max")
     assert not is_stub("pariad", "pariah") and not is_stub("confidanteled", "confidant")
@@ -417,7 +419,7 @@ def test_stubs_and_spelling_conventions_are_never_proposed(pieces, encoder):
 
 
 def test_codes_and_numbers_are_never_edited_away():
-    from mtfix.correct import is_code, loses_content, unfounded
+    from mtfix.correct.guards import is_code, loses_content, unfounded
 
     assert is_code("250pxrightthbus") and is_code("xxxxUNTITLED12") and not is_code("guides")
     text = "The book appeared as 9789985328 in Tartu in the the spring."
@@ -428,7 +430,7 @@ def test_codes_and_numbers_are_never_edited_away():
 
 
 def test_a_content_word_replaced_by_function_words_is_lost():
-    from mtfix.correct import loses_content
+    from mtfix.correct.guards import loses_content
 
     text = "We drove to trichy in May."
     start = text.index("trichy")
@@ -438,7 +440,7 @@ def test_a_content_word_replaced_by_function_words_is_lost():
 
 
 def test_invented_words_are_never_proposed():
-    from mtfix.correct import invents, unfounded
+    from mtfix.correct.guards import invents, unfounded
 
     assert invents("Sathdasath", ["Sathyavagissyan"]) and invents("Efficer", ["Officer"])
     assert not invents("pariah", ["pariad"]) and not invents("projects which", ["projectsWhich"])
@@ -452,7 +454,7 @@ def test_invented_words_are_never_proposed():
 
 
 def test_words_in_capitals_are_kept_or_respelled_in_capitals():
-    from mtfix.correct import drops_capitals, unfounded
+    from mtfix.correct.guards import drops_capitals, unfounded
 
     assert drops_capitals("from PNTCD", "from Prom") and drops_capitals("CHILDREN", "Babies")
     assert drops_capitals("AD", "AA") and drops_capitals("REPECT", "Respect")  # lowercased: a guess at a heading
@@ -467,7 +469,7 @@ def test_words_in_capitals_are_kept_or_respelled_in_capitals():
 
 
 def test_meaning_swaps_need_the_swap_score(pieces, encoder):
-    from mtfix.correct import is_swap
+    from mtfix.correct.guards import is_swap
 
     assert is_swap("guides", "leaders") and is_swap("aeroplanes", "aircraft") and is_swap("kodo", "theirs")
     assert not any(is_swap(a, b) for a, b in [("Explosion", "explosion"), ("projectsWhich", "projects which"),
@@ -482,7 +484,7 @@ def test_meaning_swaps_need_the_swap_score(pieces, encoder):
 
 
 def test_deleting_several_words_is_proposed_only_for_a_repetition():
-    from mtfix.correct import deletes_words, unfounded
+    from mtfix.correct.guards import deletes_words, unfounded
 
     text = "The altar reads Ayurvedika Ayurvedika, yajurvedika bhanurvedika, Samavedika and more."
     start = text.index(" yajurvedika")
@@ -498,7 +500,7 @@ def test_deleting_several_words_is_proposed_only_for_a_repetition():
 
 
 def test_an_option_that_leaves_no_copy_of_a_repeated_word_is_never_proposed():
-    from mtfix.correct import unfounded, wipes_repeat
+    from mtfix.correct.guards import unfounded, wipes_repeat
 
     text = "Many Siamese Siamese Siamese cats came."
     assert wipes_repeat(text, Span(0, 27), "Many") and unfounded(text, Span(0, 27), "Many")

@@ -2,8 +2,9 @@
 import math
 import random
 
-from mtfix.correct import Corrector, Option, option_traits
+from mtfix.correct.base import Option, option_traits
 from mtfix.correct.rerank import choice_targets, fit_rerank
+from mtfix.correct.span_decoder import Corrector
 from mtfix.text.formats import Document
 from mtfix.text.spans import Span
 

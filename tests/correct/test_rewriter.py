@@ -207,7 +207,7 @@ class _FakeGenerator:
 
 
 def test_the_rewrite_corrector_ranks_the_rewriters_and_the_generators_options_against_keeping():
-    from mtfix.correct import Rerank
+    from mtfix.correct.base import Rerank
     from mtfix.correct.rewriter import RewriteCorrector
     from mtfix.text.spans import Span
 
@@ -254,7 +254,7 @@ def test_the_rewriter_shares_its_base_model_and_leaves_it_plain_for_the_scorer(t
 
 
 def test_the_rewriters_guards_are_the_ones_that_still_prevent_wrong_edits():
-    from mtfix.correct import lm_window, unfounded
+    from mtfix.correct.guards import lm_window, unfounded
     from mtfix.correct.rewriter import guarded
     from mtfix.text.spans import Span
 

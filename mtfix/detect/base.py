@@ -1,0 +1,99 @@
+"""Which detector: the methods, the protocol every detector follows, and the one function that loads a detector
+by name from a model folder (the shipped models, or a path), with its operating point."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from mtfix.detect.bounded import Bounded, Detector
+from mtfix.detect.classes import shipped_classes
+from mtfix.errors import NotBuiltError
+from mtfix.models import MODELS, shipped_detector, shipped_fusion
+from mtfix.text.spans import Span
+from mtfix.text.tokens import tokenize
+
+METHODS = ("fused", "model", "spell", "lm", "all-ok", "all-bad")
+
+
+class ConstantDetector:
+    """The trivial baselines: flag every word (all-bad) or none (all-ok)."""
+
+    def __init__(self, bad: bool) -> None:
+        self.name = "all-bad" if bad else "all-ok"
+        self.bad = bad
+
+    def detect(self, texts: Sequence[str]) -> list[list[Span]]:
+        if not self.bad:
+            return [[] for _ in texts]
+        return [[Span(t.start, t.end, "artifact", 1.0) for t in tokenize(text)] for text in texts]
+
+
+def default_method(fast: bool = False, model_path: str | None = None) -> str:
+    """fused when a fusion head is there (and not ``fast``), else the tagger; for the shipped models, or for the
+    detector folder ``model_path``. No detector anywhere is an error, never a silent fall back to a weaker method."""
+    if model_path:
+        return "fused" if (Path(model_path) / "fused" / "config.json").exists() and not fast else "model"
+    if shipped_fusion() and not fast:
+        return "fused"
+    if shipped_detector():
+        return "model"
+    from mtfix.models import looked_in
+
+    raise NotBuiltError(f"no detector found (looked in {looked_in()}): give --model FOLDER or set MTFIX_MODELS, or "
+                        "--method spell for the spelling baseline")
+
+
+def get_detector(method: str = "spell", threshold: float | None = None, model_path: str | None = None,
+                 batch_size: int = 32, lm_gate: float | None = None, alone: bool = False) -> Detector:
+    """The detector for ``method``; ``threshold`` (and, for the fused detector, ``lm_gate``) None keeps the
+    detector's own default; ``alone``: a fused head fitted to read each segment after the previous ones reads
+    every segment alone (for inputs whose segments are unrelated sentences)."""
+    if method in ("all-ok", "all-bad"):
+        return ConstantDetector(method == "all-bad")
+    if method == "spell":
+        from mtfix.detect.spell import SpellDetector
+
+        return Bounded(SpellDetector(), shipped_classes())
+    if method in ("model", "fused"):
+        path = Path(model_path) if model_path else shipped_detector()
+        if path is None or not (path / "config.json").exists():
+            raise NotBuiltError(f"no trained detector at {path or MODELS / 'detector'}; use --method spell "
+                                "or train one with 'mtfix train detector'")
+        if method == "fused":
+            fusion = path / "fused"
+            if not (fusion / "config.json").exists():
+                raise NotBuiltError(f"no fusion head at {fusion}; use --fast (the tagger alone) or train one "
+                                    "with 'mtfix train fusion'")
+            from mtfix.detect.fuse import FusedDetector
+
+            return Bounded(FusedDetector.load(str(path), str(fusion), threshold=threshold, batch_size=batch_size,
+                                              lm_gate=lm_gate, alone=alone), shipped_classes(path))
+        from mtfix.detect.tagger import TaggerDetector
+
+        return Bounded(TaggerDetector.load(str(path), threshold=threshold, batch_size=batch_size),
+                       shipped_classes(path))
+    if method == "lm":
+        from mtfix.detect.lm import LMDetector
+
+        return Bounded(LMDetector(threshold=0.5 if threshold is None else threshold), shipped_classes())
+    raise NotBuiltError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def review_point(model_path: str | None = None, alone: bool = False) -> tuple[float, float]:
+    """The fused detector's review point: its review threshold (for text read alone with ``alone``, where the head
+    reads context and has one fitted for that) and an LM gate of 0 (every segment read)."""
+    path = Path(model_path) if model_path else shipped_detector()
+    config = path / "fused" if path else None
+    review = None
+    if config is not None and (config / "config.json").exists():
+        import json
+
+        from mtfix.detect.fuse import FusionConfig
+
+        raw = json.loads((config / "config.json").read_text())
+        review = FusionConfig(context=raw.get("context", 0), review_threshold=raw.get("review_threshold"),
+                              alone_review_threshold=raw.get("alone_review_threshold")).review_point(alone)
+    if review is None:
+        raise NotBuiltError(f"no review point in {(config or MODELS / 'detector' / 'fused') / 'config.json'}; fit "
+                            "one with scripts/fit_review_point.py --write")
+    return float(review), 0.0

@@ -1,0 +1,144 @@
+"""What every detector is (the Detector protocol), how a call reads its texts (after the text before them, or
+alone), and bounded time: a word too long to be English is flagged and never read by a model, and a segment too
+long for one pass is read in pieces of whole sentences."""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any, Protocol, Sequence
+
+from mtfix.text.spans import Span
+from mtfix.text.tokens import sentence_spans, tokenize
+
+
+class Detector(Protocol):
+    name: str
+
+    def detect(self, texts: Sequence[str]) -> list[list[Span]]: ...
+
+
+MAX_WORD = 200     # characters: longer than any English word or ordinary address; flagged, never read by a model
+
+
+MAX_PIECE = 4_000  # characters the models read as one piece; a longer segment is read sentence group by group
+
+
+_LONG_RUN = re.compile(r"\S{%d,}" % (MAX_WORD + 1))  # a token never crosses whitespace: no such run, no such word
+
+
+def read_as_is(text: str) -> bool:
+    """Whether the models read ``text`` whole: at most MAX_PIECE characters and no overlong word (see ``pieces``);
+    a regular expression screens out the common case before any tokenising."""
+    if len(text) > MAX_PIECE:
+        return False
+    return not _LONG_RUN.search(text) or all(len(t.text) <= MAX_WORD for t in tokenize(text))
+
+
+def pieces(text: str) -> tuple[list[tuple[int, int]], list[Span]]:
+    """The (start, end) pieces of ``text`` the models read, and a span of class "other" for each overlong word
+    left out of them, so that the work per segment grows linearly with its length. A segment of at most
+    MAX_PIECE characters with no overlong word is one piece: itself."""
+    if read_as_is(text):
+        return [(0, len(text))], []
+    overlong = [t for t in tokenize(text) if len(t.text) > MAX_WORD]
+    flags = [Span(t.start, t.end, "other", 1.0, evidence={"kind": "overlong word", "chars": len(t.text)})
+             for t in overlong]
+    stretches, cursor = [], 0  # the text between overlong words
+    for t in overlong:
+        stretches.append((cursor, t.start))
+        cursor = t.end
+    stretches.append((cursor, len(text)))
+    out: list[tuple[int, int]] = []
+    for lo, hi in stretches:
+        if not text[lo:hi].strip():
+            continue
+        start = end = None
+        for s_lo, s_hi in ((a + lo, b + lo) for a, b in sentence_spans(text[lo:hi])):
+            for c_lo, c_hi in _cut(text, s_lo, s_hi):
+                if start is not None and c_hi - start > MAX_PIECE:
+                    out.append((start, end))
+                    start = None
+                if start is None:
+                    start = c_lo
+                end = c_hi
+        if start is not None:
+            out.append((start, end))
+    return out, flags
+
+
+def _cut(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
+    """A sentence longer than MAX_PIECE cut at the last space before each MAX_PIECE characters."""
+    out = []
+    while hi - lo > MAX_PIECE:
+        space = text.rfind(" ", lo + 1, lo + MAX_PIECE)
+        stop = space if space > lo else lo + MAX_PIECE
+        out.append((lo, stop))
+        lo = stop
+        while lo < hi and text[lo].isspace():
+            lo += 1
+    if hi > lo:
+        out.append((lo, hi))
+    return out
+
+
+class Bounded:
+    """Any detector, reading long segments piece by piece and leaving overlong words out (see ``pieces``); with
+    a class head (mtfix.detect.classes), every span it returns carries its class and that class's probability."""
+
+    def __init__(self, inner: Detector, classes: Any = None) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.classes = classes
+        self._own_generator: Any = None
+
+    @property
+    def class_generator(self) -> Any:
+        """The candidate generator the class head reads: the detector's own, else one loaded for it."""
+        own = getattr(self.inner, "generator", None)
+        if own is not None:
+            return own
+        if self._own_generator is None:
+            from mtfix.detect.candidates import CandidateGenerator
+
+            self._own_generator = CandidateGenerator()
+        return self._own_generator
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def detect(self, texts: Sequence[str], before: str | None = None) -> list[list[Span]]:
+        """The inner detector's spans (see the class); ``before``: the text that came before ``texts``, for a
+        detector that reads each segment after the previous ones (``reads_context``)."""
+        found = self._detect(texts, before)
+        if self.classes is None:
+            return found
+        return self.classes.assign(texts, found, self.class_generator)
+
+    def _detect(self, texts: Sequence[str], before: str | None) -> list[list[Span]]:
+        if all(read_as_is(t) for t in texts):
+            return detect_texts(self.inner, texts, before)
+        cut = [pieces(t) for t in texts]
+        flat = [texts[i][lo:hi] for i, (p, _) in enumerate(cut) for lo, hi in p]
+        # the pieces, in order: consecutive text too
+        found = iter(detect_texts(self.inner, flat, before) if flat else [])
+        out = []
+        for p, flags in cut:
+            spans = list(flags)
+            for lo, _ in p:
+                spans += [replace(s, start=s.start + lo, end=s.end + lo) for s in next(found)]
+            out.append(sorted(spans, key=lambda s: (s.start, s.end)))
+        return out
+
+
+def reads_context(detector: Any) -> bool:
+    """Whether ``detector`` reads each segment after the sentences before it (a fused head fitted that way, not
+    told to read segments alone): it then takes the text before a batch as ``before``."""
+    return bool(getattr(detector, "context", 0))
+
+
+def detect_texts(detector: Any, texts: Sequence[str], before: str | None = None) -> list[list[Span]]:
+    """``detector``'s spans of ``texts``, given ``before`` (the text that came before them) where it reads
+    context; any other detector takes the texts alone."""
+    return detector.detect(texts, before=before) if reads_context(detector) else detector.detect(texts)
