@@ -144,8 +144,8 @@ def load(method: str | None = None, threshold: float | None = None, model: str |
          min_score: float | None = None, swap_score: float | None = None, lm_gate: float | None = None,
          device: str | None = "auto", review: bool = False, alone: bool = False) -> MTFix:
     """Load mtfix offline: the shipped fused detector by default (``fast``: the tagger alone), or ``method``
-    ('fused', 'model', 'spell', 'lm', ...); the corrector (``corrector``: a folder other than
-    models/corrector) loads when first used, with its own --min-score and --swap-score unless given;
+    ('fused', 'model', 'spell', 'lm', ...); the corrector (the LM rewriter of models/rewriter, or ``corrector``: a
+    rewriter or span decoder folder) loads when first used, with its own --min-score and --swap-score unless given;
     ``lm_gate`` (fused detector) overrides the model's LM gate (0 sends every segment to the language model);
     ``device``: auto (a CUDA GPU where there is one, else the CPU), cpu or cuda; on a GPU, the process's default
     torch device becomes it; ``review``: the fused detector's review point (its review threshold, every segment

@@ -12,6 +12,6 @@ class InputError(MtfixError):
 
 
 class NotBuiltError(MtfixError):
-    """A command or method that a later issue will provide."""
+    """A model the command needs is not there (not found where mtfix looks, or not trained yet)."""
 
     exit_code = 2

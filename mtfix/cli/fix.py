@@ -108,8 +108,9 @@ def cmd_fix(args: argparse.Namespace) -> int:
 def parser_fix(sub: Any) -> None:
     """The `mtfix fix` command's options."""
     p = sub.add_parser("fix", help="propose fixes and review them", description=(
-        "Detect artifacts and propose a fix for each flagged span (the seq2seq corrector in models/corrector; an "
-        "edit only where it beats keeping the original). Output: a coloured word-level diff (deletions red, "
+        "Detect artifacts and propose a fix for each flagged span (the LM rewriter: SmolLM2 with the adapters in "
+        "models/rewriter; --conservative: the span decoder in models/corrector; an edit only where it beats keeping "
+        "the original). Output: a coloured word-level diff (deletions red, "
         "insertions green, each edit's score; piped or with NO_COLOR: [-old-]{+new+}[score], and [?span?] for a "
         "flagged span with no confident fix), or with --apply / -o the fixed text, or --format jsonl (the "
         "correction format, with alternatives). --interactive walks through the edits one by one. Text outside "

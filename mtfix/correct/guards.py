@@ -82,7 +82,7 @@ def misreads(original: str, replacement: str) -> bool:
     """A one-word original of six letters or more that the English lexicon (wordfreq) has never seen (a garbled
     word, a foreign name) replaced by one word not like it (difflib ratio under 0.6, case aside, the likeness
     _alike, as drops_capitals): the decoder's guess at a word it cannot read, a stub's longer cousin
-    ("churtumas" -> "church", "newindriani" -> "nether", both at 0.9 or more on MLQE-PE dev at stop 20). A real
+    ("churtumas" -> "church", "newindriani" -> "nether", both scored 0.9 or more on MLQE-PE dev). A real
     spelling fix stays like the word ("pariad" -> "pariah" 0.83, "confidanteled" -> "confidant" 0.82). Never
     proposed."""
     word, new = original.strip(), replacement.strip()

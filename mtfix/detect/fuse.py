@@ -153,9 +153,9 @@ class FusionConfig:
     gate_nats: float = GATE_NATS
     bias: float = 0.0
     members: int = 1          # nets fitted with successive seeds whose logits are averaged
-    lm_gate: float = 0.0      # segments whose highest tagger P(BAD) is under this skip the LM (scripts/gate_fusion.py)
+    lm_gate: float = 0.0      # segments whose highest tagger P(BAD) is under this skip the LM (docs/decisions.md)
     stack: int | None = None  # a stacked head: its second stage's hidden width (0: logistic); None: one stage
-    nonword_floor: float | None = None  # see nonword_floor; None: none (heads saved before stop 24)
+    nonword_floor: float | None = None  # see nonword_floor; None: none (heads saved without one)
     review_threshold: float | None = None  # the review point (--review): more recall for one article under review
     full_contrast: dict[str, Any] | None = None  # lm.FullContrast's settings the head was fitted with (None: defaults)
     context: int = 0          # the previous sentences of the document the LM reads before a segment (0: none)

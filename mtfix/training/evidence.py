@@ -24,10 +24,9 @@ class FusionTrainConfig:
     mix: dict[str, int] = field(default_factory=lambda: {"synthetic": 2000, "mlqe-pe": 1500, "clean": 1500,
                                                          "apertium": 300})
     clean_news: int = 3000          # further dev clean-news segments that fix the threshold (all the dev news left)
-    # candidate heads (0: logistic regression; the best on held-out dev wins). 128 alone since stop 23: the logistic
-    # first stage won the held-out rule by 0.002 MCC there, and lost casing, pivot and synthetic MCC (sweep_fusion)
+    # candidate heads (0: logistic regression; the best on held-out dev wins); 128 alone: docs/decisions.md
     hidden: tuple[int, ...] = (128,)
-    invisible_weight: float = 1.0   # these three chosen on dev: scripts/sweep_fusion.py
+    invisible_weight: float = 1.0   # these three chosen on dev (docs/decisions.md, the fusion sweep)
     family_weight: dict[str, float] = field(default_factory=lambda: {"mlqe-pe": 2.0})
     # more rows to fit on, from the train split: only rows the tagger never trained on (its draw is reproduced
     # from its training.json); choosing, calibrating and the threshold stay on dev
@@ -39,19 +38,18 @@ class FusionTrainConfig:
     members: int = 4                # nets per head, fitted with seeds seed, seed + 1, ...; their logits averaged
     stack: int | None = 32          # the second stage's hidden width (fuse.line_context); None: one stage
     # the second stage's family weights (None: family_weight's); clean x3 there held MLQE-PE MCC from 3 down to 2
-    # dev clean-news flags per 1,000 (scripts/sweep_fusion.py --stack-weight, two fitting seeds)
+    # dev clean-news flags per 1,000 (docs/decisions.md)
     stack_weight: dict[str, float] | None = field(default_factory=lambda: {"mlqe-pe": 1.0, "clean": 3.0})
-    # under the 3 the issue allows, by the margin that the drift between samples of news asks for: fitted on half
-    # the pool (dev news and --train-news) at 2.25, the other half stays at 3 or fewer in 94-96% of halvings, at 2.5
-    # in 86-87% (scripts/clean_budget.py; stop 22, on dev news alone: 88% at 2, half at 3)
+    # under 3 flags per 1,000 of unseen news, by the margin that the drift between samples of news asks for: fitted
+    # on half the pool (dev news and --train-news) at 2.25, the other half stays at 3 or fewer in 94-96% of
+    # halvings (docs/decisions.md, the clean-news budget)
     clean_flags_per_1k: float = 2.25
     # train-split clean-news rows that fix the threshold beside dev's (0: dev's alone); none shares a sentence with
     # a row the tagger or the head trained on. More news, less drift between the news it is fitted on and unseen news
     train_news: int = 6000
     # a lower-case word the lexicon does not know keeps the tagger's P(BAD) where that reaches the tagger's own
-    # threshold (fuse.nonword_floor; the default threshold is fitted with it). On dev (sweep_fusion.py --head, stop 24)
-    # neutral: unused-dev MLQE-PE MCC 0.417 both, synthetic MCC 0.536 -> 0.539; the seed's "confidanteled" (tagger
-    # 0.59, head 0.12) is flagged
+    # threshold (fuse.nonword_floor; the default threshold is fitted with it): neutral on dev, and the seed's
+    # "confidanteled" (tagger 0.59, head 0.12) is flagged (docs/decisions.md)
     nonword_floor: bool = True
     cache: str = "runs/fusion/evidence.pt"  # the evidence, reused while the tagger and the data stay the same
     retag: bool = False             # a cache from another tagger: recompute only the tagger's columns (no LM pass)
