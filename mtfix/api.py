@@ -41,13 +41,14 @@ class MTFix:
         if device != "cpu":
             place(detector, device)
 
-    def detect(self, texts: Sequence[str] | str, before: str | None = None) -> list[list[Span]]:
+    def detect(self, texts: Sequence[str] | str, before: str | None = None, threshold: float | None = None
+               ) -> list[list[Span]]:
         """Flagged spans for each text (a single string is taken as one text). The texts are read as consecutive
         segments of one document (``before``: the text that came before them) where the detector reads context;
-        load(alone=True) reads each alone."""
+        load(alone=True) reads each alone. ``threshold``: this call's operating point (None: the detector's)."""
         if isinstance(texts, str):
             texts = [texts]
-        return detect_texts(self.detector, list(texts), before)
+        return detect_texts(self.detector, list(texts), before, threshold)
 
     @property
     def corrector(self) -> Any:
@@ -90,9 +91,10 @@ class MTFix:
         """Edits for the spans of one text (an edit only where it beats keeping the original)."""
         return self.corrector.correct([text], [list(spans)])[0]
 
-    def fix(self, texts: Sequence[str] | str, before: str | None = None) -> list[Fixed]:
+    def fix(self, texts: Sequence[str] | str, before: str | None = None, threshold: float | None = None
+            ) -> list[Fixed]:
         """Detect and correct each text; the fixed text applies every proposed edit (the texts read as ``detect``
-        reads them)."""
+        reads them, at ``threshold`` where given)."""
         if isinstance(texts, str):
             texts = [texts]
         texts = list(texts)
@@ -105,7 +107,7 @@ class MTFix:
         if shared:
             tagger.share = corrector.encoder.shared
         try:
-            spans = detect_texts(self.detector, texts, before)
+            spans = detect_texts(self.detector, texts, before, threshold)
             edits = corrector.correct(texts, [[s for s in found if not overlong(s)] for found in spans])
         finally:
             if shared:

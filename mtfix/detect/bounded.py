@@ -108,21 +108,23 @@ class Bounded:
             raise AttributeError(name)
         return getattr(self.inner, name)
 
-    def detect(self, texts: Sequence[str], before: str | None = None) -> list[list[Span]]:
+    def detect(self, texts: Sequence[str], before: str | None = None, threshold: float | None = None
+               ) -> list[list[Span]]:
         """The inner detector's spans (see the class); ``before``: the text that came before ``texts``, for a
-        detector that reads each segment after the previous ones (``reads_context``)."""
-        found = self._detect(texts, before)
+        detector that reads each segment after the previous ones (``reads_context``); ``threshold``: this call's
+        operating point (None: the detector's own)."""
+        found = self._detect(texts, before, threshold)
         if self.classes is None:
             return found
         return self.classes.assign(texts, found, self.class_generator)
 
-    def _detect(self, texts: Sequence[str], before: str | None) -> list[list[Span]]:
+    def _detect(self, texts: Sequence[str], before: str | None, threshold: float | None) -> list[list[Span]]:
         if all(read_as_is(t) for t in texts):
-            return detect_texts(self.inner, texts, before)
+            return detect_texts(self.inner, texts, before, threshold)
         cut = [pieces(t) for t in texts]
         flat = [texts[i][lo:hi] for i, (p, _) in enumerate(cut) for lo, hi in p]
         # the pieces, in order: consecutive text too
-        found = iter(detect_texts(self.inner, flat, before) if flat else [])
+        found = iter(detect_texts(self.inner, flat, before, threshold) if flat else [])
         out = []
         for p, flags in cut:
             spans = list(flags)
@@ -138,7 +140,12 @@ def reads_context(detector: Any) -> bool:
     return bool(getattr(detector, "context", 0))
 
 
-def detect_texts(detector: Any, texts: Sequence[str], before: str | None = None) -> list[list[Span]]:
+def detect_texts(detector: Any, texts: Sequence[str], before: str | None = None, threshold: float | None = None
+                 ) -> list[list[Span]]:
     """``detector``'s spans of ``texts``, given ``before`` (the text that came before them) where it reads
-    context; any other detector takes the texts alone."""
-    return detector.detect(texts, before=before) if reads_context(detector) else detector.detect(texts)
+    context (any other detector takes the texts alone), at ``threshold`` where one is given (a detector with an
+    operating point: the tagger, the fused detector)."""
+    options: dict[str, Any] = {"before": before} if reads_context(detector) else {}
+    if threshold is not None:
+        options["threshold"] = threshold
+    return detector.detect(texts, **options)

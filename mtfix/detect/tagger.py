@@ -188,10 +188,12 @@ class TaggerDetector:
                 self.share[texts[segment]] = sorted(found, key=lambda pair: pair[0].lo)
         return probs
 
-    def detect(self, texts: list[str]) -> list[list["Span"]]:
-        """Spans of consecutive words whose P(BAD) reaches the threshold; a span scores its highest word."""
+    def detect(self, texts: list[str], threshold: float | None = None) -> list[list["Span"]]:
+        """Spans of consecutive words whose P(BAD) reaches ``threshold`` (None: the model's); a span scores its
+        highest word."""
         from mtfix.text.spans import word_spans
         from mtfix.text.tokens import tokenize
 
-        return [word_spans(tokenize(text), probs, self.threshold)
+        threshold = self.threshold if threshold is None else threshold
+        return [word_spans(tokenize(text), probs, threshold)
                 for text, probs in zip(texts, self.word_probabilities(list(texts)))]

@@ -61,18 +61,13 @@ class Checker:
         self.lock = threading.Lock()
 
     def __call__(self, texts: Sequence[str], picky: bool) -> list[tuple[list[Span], list[Edit]]]:
+        # picky: the detector's own threshold (default, or --threshold) times PICKY_FACTOR, for this call only
+        threshold = getattr(self.fixer.detector, "threshold", None)
+        threshold = threshold * PICKY_FACTOR if picky and threshold is not None else None
         with self.lock:
-            detector = getattr(self.fixer.detector, "inner", self.fixer.detector)  # through detect.Bounded
-            threshold = getattr(detector, "threshold", None)
-            if picky and threshold is not None:
-                detector.threshold = threshold * PICKY_FACTOR
-            try:
-                if self.fix:
-                    return [(f.spans, f.edits) for f in self.fixer.fix(list(texts))]
-                return [(spans, []) for spans in self.fixer.detect(list(texts))]
-            finally:
-                if picky and threshold is not None:
-                    detector.threshold = threshold
+            if self.fix:
+                return [(f.spans, f.edits) for f in self.fixer.fix(list(texts), threshold=threshold)]
+            return [(spans, []) for spans in self.fixer.detect(list(texts), threshold=threshold)]
 
 
 class Batcher:
