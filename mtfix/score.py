@@ -127,18 +127,24 @@ def _f(p: float, r: float, beta: float = 1.0) -> float:
     return (1 + b2) * p * r / (b2 * p + r) if p + r > 0 else 0.0
 
 
+def mcc(tp: float, fp: float, fn: float, tn: float) -> float:
+    """Matthews correlation from the four counts of a binary decision (0 where a row or column is empty): the one
+    word MCC of scoring and of training."""
+    denom = math.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    return (tp * tn - fp * fn) / denom if denom > 0 else 0.0
+
+
 def detection_metrics(s: dict[str, float]) -> dict[str, float]:
     tp, fp, fn, tn = s["tp"], s["fp"], s["fn"], s["tn"]
     p_bad, r_bad = _div(tp, tp + fp), _div(tp, tp + fn)
     p_ok, r_ok = _div(tn, tn + fn), _div(tn, tn + fp)
     f1_bad, f1_ok = _f(p_bad, r_bad), _f(p_ok, r_ok)
-    denom = math.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-    mcc = (tp * tn - fp * fn) / denom if denom > 0 else 0.0
+    word_mcc = mcc(tp, fp, fn, tn)
     ep, er = _div(s["exact_pred"], s["n_pred"]), _div(s["exact_gold"], s["n_gold"])
     pp, pr = _div(s["part_pred"], s["n_pred"]), _div(s["part_gold"], s["n_gold"])
     return {
         "word_precision_bad": p_bad, "word_recall_bad": r_bad, "word_f1_bad": f1_bad, "word_f1_ok": f1_ok,
-        "word_f1_mult": f1_bad * f1_ok, "word_mcc": mcc,
+        "word_f1_mult": f1_bad * f1_ok, "word_mcc": word_mcc,
         "span_exact_precision": ep, "span_exact_recall": er, "span_exact_f05": _f(ep, er, 0.5),
         "span_partial_precision": pp, "span_partial_recall": pr, "span_partial_f05": _f(pp, pr, 0.5),
     }

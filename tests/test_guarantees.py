@@ -15,32 +15,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mtfix.clean import CleanConfig, WorkerDied, _take_lock, clean
-from mtfix.cli import main
+from mtfix.clean import WorkerDied, _take_lock, clean
 from mtfix.errors import InputError
 
+from .clean_helpers import children, config, corpus, interrupted, run
 from .conftest import CLEAN
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "MTFIX_NO_PROGRESS": "1"}
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
-
-
-def config(tiny_models, src, out, **kw) -> CleanConfig:
-    tagger, corrector = tiny_models
-    return CleanConfig(input=str(src), output=str(out), fast=True, model=str(tagger), corrector=str(corrector),
-                       threshold=0.5, min_score=0.0, chunk_size=kw.pop("chunk_size", 3), **kw)
-
-
-def corpus(path: Path, n: int = 12) -> Path:
-    path.write_text("".join(json.dumps({"id": i, "text": CLEAN[i % len(CLEAN)]}) + "\n" for i in range(n)))
-    return path
 
 
 def snapshot(folder: Path) -> dict[str, bytes | str]:
@@ -149,30 +131,10 @@ def test_workers_are_capped_at_what_the_machine_holds(tiny_models, tmp_path, cap
 
 # --- 5-9: resume that is exact -----------------------------------------------------------------------------
 
-def _interrupted(tiny_models, src, out, monkeypatch, after: int = 2, **kw):
-    """A run stopped (as by Ctrl-C) after ``after`` chunks are committed; its journal stays."""
-    from mtfix import clean as clean_module
-
-    real = clean_module.Cleaner.process
-    calls = {"n": 0}
-
-    def process(self, chunk, records, before=""):
-        calls["n"] += 1
-        if calls["n"] > after:
-            raise KeyboardInterrupt
-        return real(self, chunk, records, before)
-
-    monkeypatch.setattr(clean_module.Cleaner, "process", process)
-    with pytest.raises(KeyboardInterrupt):
-        clean(config(tiny_models, src, out, **kw))
-    monkeypatch.setattr(clean_module.Cleaner, "process", real)
-    assert Path(f"{out}.journal").exists() and not Path(out).exists()
-
-
 def test_resume_with_another_batch_size_is_refused(tiny_models, tmp_path, monkeypatch):
     src = corpus(tmp_path / "in.jsonl")
     out = tmp_path / "out.jsonl"
-    _interrupted(tiny_models, src, out, monkeypatch)
+    interrupted(tiny_models, src, out, monkeypatch)
     with pytest.raises(InputError, match="batch_size differ"):
         clean(config(tiny_models, src, out, batch_size=5))
     clean(config(tiny_models, src, out))
@@ -184,7 +146,7 @@ def test_resume_with_another_batch_size_is_refused(tiny_models, tmp_path, monkey
 def test_a_damaged_chunk_in_the_journal_is_redone(tiny_models, tmp_path, monkeypatch, damage):
     src = corpus(tmp_path / "in.jsonl")
     out = tmp_path / "out.jsonl"
-    _interrupted(tiny_models, src, out, monkeypatch)
+    interrupted(tiny_models, src, out, monkeypatch)
     with sqlite3.connect(f"{out}.journal") as db:
         if damage == "invalid json":
             db.execute("UPDATE chunks SET result = '{not json' WHERE id = 0")
@@ -200,7 +162,7 @@ def test_a_damaged_chunk_in_the_journal_is_redone(tiny_models, tmp_path, monkeyp
 def test_random_bytes_in_the_journal_are_one_line(tiny_models, tmp_path, monkeypatch, capsys):
     src = corpus(tmp_path / "in.jsonl", 60)
     out = tmp_path / "out.jsonl"
-    _interrupted(tiny_models, src, out, monkeypatch, after=15)
+    interrupted(tiny_models, src, out, monkeypatch, after=15)
     capsys.readouterr()  # what the interrupted run wrote is not the resumed run's message
     journal = Path(f"{out}.journal")
     with sqlite3.connect(journal) as db:
@@ -222,7 +184,7 @@ def test_random_bytes_in_the_journal_are_one_line(tiny_models, tmp_path, monkeyp
 def test_a_journal_chunk_beyond_the_input_is_refused(tiny_models, tmp_path, monkeypatch):
     src = corpus(tmp_path / "in.jsonl")
     out = tmp_path / "out.jsonl"
-    _interrupted(tiny_models, src, out, monkeypatch)
+    interrupted(tiny_models, src, out, monkeypatch)
     with sqlite3.connect(f"{out}.journal") as db:
         sha, result = db.execute("SELECT sha, result FROM chunks WHERE id = 0").fetchone()
         moved = result.replace('"chunk": 0', '"chunk": 99', 1)
@@ -232,18 +194,6 @@ def test_a_journal_chunk_beyond_the_input_is_refused(tiny_models, tmp_path, monk
     with pytest.raises(InputError, match="beyond the input"):
         clean(config(tiny_models, src, out))
     assert not out.exists()
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def test_a_killed_worker_stops_the_run_in_one_line_and_keeps_the_checkpoint(tiny_models, tmp_path):
@@ -258,7 +208,7 @@ def test_a_killed_worker_stops_the_run_in_one_line_and_keeps_the_checkpoint(tiny
     workers: list[int] = []
     while time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
-        workers = [p for p in _children(proc.pid)
+        workers = [p for p in children(proc.pid)
                    if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
         if len(workers) == 2 and journal.exists():
             break

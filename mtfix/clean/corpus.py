@@ -57,13 +57,18 @@ def format_of_name(path: str) -> str | None:
 def fingerprint(path: str) -> str:
     """A digest of the input's whole content (every file of a dataset folder, with its name), streamed: an input
     changed anywhere, whatever its size and modification time, is a different run."""
-    import hashlib
-
     p = Path(path)
     files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    return digest_files([(str(f.relative_to(p)) if p.is_dir() else f.name, f) for f in files])
+
+
+def digest_files(files: Iterable[tuple[str, Path]]) -> str:
+    """A SHA-1 digest of files, each under a name, read in blocks (however large)."""
+    import hashlib
+
     h = hashlib.sha1()
-    for f in files:
-        h.update(f"{f.relative_to(p) if p.is_dir() else f.name}:{f.stat().st_size}:".encode())
+    for name, f in files:
+        h.update(f"{name}:{f.stat().st_size}:".encode())
         with open(f, "rb") as stream:
             for block in iter(lambda: stream.read(1 << 22), b""):
                 h.update(block)

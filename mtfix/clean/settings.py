@@ -1,13 +1,12 @@
 """What a `mtfix clean` run is asked to do (CleanConfig), and the limits the machine sets on it."""
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mtfix.clean.corpus import format_of_name, guess_format
+from mtfix.clean.corpus import digest_files, format_of_name, guess_format
 from mtfix.errors import InputError
 
 POLICIES = ("annotate", "fix", "filter")
@@ -75,15 +74,8 @@ class CleanConfig:
         folders = [Path(self.model) if self.model else MODELS / "detector"]
         if self.policy == "fix" or self.suggest:
             folders += [Path(self.corrector)] if self.corrector else [MODELS / "rewriter", MODELS / "corrector"]
-        h = hashlib.sha1()
-        for folder in folders:
-            files = sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix != ".md") if folder.is_dir() else []
-            for f in files:
-                h.update(f"{f.relative_to(folder)}:{f.stat().st_size}:".encode())
-                with open(f, "rb") as stream:
-                    for block in iter(lambda: stream.read(1 << 22), b""):
-                        h.update(block)
-        return h.hexdigest()
+        return digest_files((str(f.relative_to(folder)), f) for folder in folders if folder.is_dir()
+                            for f in sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix != ".md"))
 
     def threads(self) -> int:
         """The threads each process's models run on (the engine and --workers decide it): sums over other
@@ -99,11 +91,7 @@ class CleanConfig:
 
         if not DICT_PATH.is_file():
             return "missing"
-        h = hashlib.sha1()
-        with open(DICT_PATH, "rb") as stream:
-            for block in iter(lambda: stream.read(1 << 22), b""):
-                h.update(block)
-        return h.hexdigest()
+        return digest_files([("de-en", DICT_PATH)])
 
     def owned(self) -> list[str]:
         """The fields this run writes into each record: an input field of the same name would be overwritten, so

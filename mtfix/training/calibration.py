@@ -2,8 +2,6 @@
 MCC, and the threshold that keeps clean text at a budget of flags."""
 from __future__ import annotations
 
-import math
-
 import torch
 
 
@@ -61,10 +59,12 @@ def average_precision(scores: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 def word_mcc(pred: torch.Tensor, gold: torch.Tensor) -> float:
-    """Matthews correlation of boolean word predictions with boolean gold labels."""
+    """Matthews correlation of boolean word predictions with boolean gold labels (mtfix.score.mcc)."""
+    from mtfix.score import mcc
+
     tp, tn = float((pred & gold).sum()), float((~pred & ~gold).sum())
     fp, fn = float((pred & ~gold).sum()), float((~pred & gold).sum())
-    return (tp * tn - fp * fn) / (math.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)) or 1.0)
+    return mcc(tp, fp, fn, tn)
 
 
 def clean_threshold(probs: torch.Tensor, per_1k: float) -> float:

@@ -17,31 +17,13 @@ from pathlib import Path
 import pytest
 
 from mtfix.clean import CleanConfig, clean
-from mtfix.cli import main
 from mtfix.errors import InputError
 
+from ..clean_helpers import children, config, corpus, interrupted, run
 from ..conftest import CLEAN
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "MTFIX_NO_PROGRESS": "1"}
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
-
-
-def config(tiny_models, src, out, **kw) -> CleanConfig:
-    tagger, corrector = tiny_models
-    return CleanConfig(input=str(src), output=str(out), fast=True, model=str(tagger), corrector=str(corrector),
-                       threshold=0.5, min_score=0.0, chunk_size=kw.pop("chunk_size", 3), **kw)
-
-
-def corpus(path: Path, n: int = 12) -> Path:
-    path.write_text("".join(json.dumps({"id": i, "text": CLEAN[i % len(CLEAN)]}) + "\n" for i in range(n)))
-    return path
 
 
 def cli_options(tiny_models) -> list[str]:
@@ -155,26 +137,6 @@ def test_a_long_csv_field_is_kept_and_a_too_long_text_rejected_with_its_content(
 
 # --- resumes that would mix two runs ------------------------------------------------------------------------
 
-def _interrupted(tiny_models, src, out, monkeypatch, after: int = 2, **kw):
-    """A run stopped (as by Ctrl-C) after ``after`` chunks are committed; its journal stays."""
-    from mtfix import clean as clean_module
-
-    real = clean_module.Cleaner.process
-    calls = {"n": 0}
-
-    def process(self, chunk, records, before=""):
-        calls["n"] += 1
-        if calls["n"] > after:
-            raise KeyboardInterrupt
-        return real(self, chunk, records, before)
-
-    monkeypatch.setattr(clean_module.Cleaner, "process", process)
-    with pytest.raises(KeyboardInterrupt):
-        clean(config(tiny_models, src, out, **kw))
-    monkeypatch.setattr(clean_module.Cleaner, "process", real)
-    assert Path(f"{out}.journal").exists() and not Path(out).exists()
-
-
 def test_an_input_changed_past_its_first_mib_with_size_and_time_restored_is_not_resumed(tiny_models, tmp_path,
                                                                                        monkeypatch):
     src = tmp_path / "in.txt"
@@ -182,7 +144,7 @@ def test_an_input_changed_past_its_first_mib_with_size_and_time_restored_is_not_
     src.write_text("\n".join(lines) + "\n")
     assert src.stat().st_size > 3 << 20
     out = tmp_path / "out.jsonl"
-    _interrupted(tiny_models, src, out, monkeypatch, chunk_size=8)
+    interrupted(tiny_models, src, out, monkeypatch, chunk_size=8)
     stamp = src.stat()
     data = bytearray(src.read_bytes())
     at = data.index(b"wheat", 3 << 19)  # past the first MiB, before the last
@@ -214,7 +176,7 @@ def test_a_journal_row_of_the_wrong_shape_is_redone(tiny_models, tmp_path, monke
 
     src = corpus(tmp_path / "in.jsonl")
     out = tmp_path / "out.jsonl"
-    _interrupted(tiny_models, src, out, monkeypatch)
+    interrupted(tiny_models, src, out, monkeypatch)
     with sqlite3.connect(f"{out}.journal") as db:
         db.execute("UPDATE chunks SET sha = ?, result = ? WHERE id = 1",
                    (hashlib.sha256(shape.encode()).hexdigest(), shape))
@@ -227,18 +189,6 @@ def test_a_journal_row_of_the_wrong_shape_is_redone(tiny_models, tmp_path, monke
 
 # --- processes and files left behind --------------------------------------------------------------------------
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = entry.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(entry.parent.name))
-    return found
-
-
 def test_workers_die_with_their_parent(tiny_models, tmp_path):
     src = corpus(tmp_path / "in.jsonl", 4000)
     out = tmp_path / "out.jsonl"
@@ -249,7 +199,7 @@ def test_workers_die_with_their_parent(tiny_models, tmp_path):
     workers: list[int] = []
     while time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
-        workers = [p for p in _children(proc.pid)
+        workers = [p for p in children(proc.pid)
                    if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
         if len(workers) == 2 and Path(f"{out}.journal").exists():
             break
@@ -389,7 +339,7 @@ def test_a_run_killed_with_one_worker_count_is_not_resumed_with_another(tiny_mod
     monkeypatch.setattr(os, "cpu_count", lambda: 2)  # two workers: a thread each, against two for one worker
     src = corpus(tmp_path / "in.jsonl")
     out = tmp_path / "out.jsonl"
-    _interrupted(tiny_models, src, out, monkeypatch)
+    interrupted(tiny_models, src, out, monkeypatch)
     with pytest.raises(InputError, match="threads differ"):
         clean(config(tiny_models, src, out, workers=2))
     assert Path(f"{out}.journal").exists() and not out.exists()
