@@ -13,6 +13,7 @@ from mtfix.clean.corpus import Record
 from mtfix.clean.journal import DENSITY_BINS, ChunkResult
 from mtfix.clean.settings import CleanConfig
 from mtfix.errors import InputError, MtfixError
+from mtfix.score import word_labels
 from mtfix.text.spans import span_class
 from mtfix.text.tokens import tokenize
 
@@ -29,9 +30,7 @@ class Cleaner:
 
         self.config = config
         self.alone = config.reads_alone()  # else the lines of a plain text, read after the text before them
-        self.mt = load(config.method, config.threshold, config.model, config.batch_size, config.fast,
-                       config.corrector, config.min_score, config.swap_score, config.lm_gate, config.device,
-                       alone=self.alone)
+        self.mt = load(**config.load_options(), alone=self.alone)
         self.correct = config.policy == "fix" or config.suggest
 
     def process(self, chunk: int, records: list[Record], before: str = "") -> ChunkResult:
@@ -59,7 +58,7 @@ class Cleaner:
             blank = (([], [] if self.correct else None, record.text if self.correct else None))
             spans, edits, fixed_text = by_index.get(record.index, blank)
             tokens = tokenize(record.text)
-            flagged = sum(1 for t in tokens if any(s.start < t.end and t.start < s.end for s in spans))
+            flagged = sum(word_labels(tokens, spans))  # the words a (non-empty) span touches, as score counts
             density = 100.0 * flagged / max(1, len(tokens))
             added: dict[str, Any] = {"spans": [s.to_json(record.text) for s in spans]}
             if edits is not None:

@@ -77,6 +77,13 @@ class CleanConfig:
         return digest_files((str(f.relative_to(folder)), f) for folder in folders if folder.is_dir()
                             for f in sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix != ".md"))
 
+    def load_options(self) -> dict[str, Any]:
+        """The keywords of mtfix.load that this run's options give (the models, their operating point, the
+        device)."""
+        keys = ("method", "threshold", "model", "batch_size", "fast", "corrector", "min_score", "swap_score",
+                "lm_gate", "device")
+        return {k: getattr(self, k) for k in keys}
+
     def threads(self) -> int:
         """The threads each process's models run on (the engine and --workers decide it): sums over other
         thread counts round differently in their last digits, so a journal is resumed only with the same count."""

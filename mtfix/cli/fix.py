@@ -67,8 +67,9 @@ def cmd_fix(args: argparse.Namespace) -> int:
     segments = read_segments(args.input, args.input_format, args.text_field)
     first = next(segments, None)  # a missing, empty or binary input fails here, before any model loads
     segments = itertools.chain([first] if first else [], segments)
-    mt = load(args.method, args.threshold, args.model, args.batch_size, args.fast, args.corrector, args.min_score,
-              args.swap_score, args.lm_gate, args.device, alone=read_alone(args))
+    mt = load(method=args.method, threshold=args.threshold, model=args.model, batch_size=args.batch_size,
+              fast=args.fast, corrector=args.corrector, min_score=args.min_score, swap_score=args.swap_score,
+              lm_gate=args.lm_gate, device=args.device, alone=read_alone(args))
     writer = FixWriter(fmt, args)
     bad = total = 0
     held: list[tuple[Any, Any]] = []  # --interactive: everything is reviewed before anything is written
