@@ -130,7 +130,7 @@ def foreign_files(folder: Path) -> list[str]:
                           and (p.name == MARKER or SAVED.fullmatch(p.name))))
 
 
-def _one_line(records: Iterator[Record]) -> Iterator[Record]:
+def one_line_records(records: Iterator[Record]) -> Iterator[Record]:
     """For plain-text output: a text with a line break would become two lines; such records are rejected."""
     for record in records:
         if record.text is not None and any(c in record.text for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"):

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterator
 
 from mtfix.clean.corpus import Record, check_columns, check_input, fingerprint, guess_format, read_records
 from mtfix.clean.journal import JOURNAL_VERSION, ChunkResult, Journal
-from mtfix.clean.outputs import _one_line, check_outputs, remove_temporaries, write_outputs
+from mtfix.clean.outputs import check_outputs, one_line_records, remove_temporaries, write_outputs
 from mtfix.clean.runner import Job, check_ray_address, chunk_jobs, chunks, run_local, run_ray
 from mtfix.clean.settings import POLICIES, CleanConfig, check_workers, output_format
 from mtfix.errors import InputError
@@ -35,7 +35,7 @@ def clean(config: CleanConfig, progress: Callable[[int, int], None] | None = Non
 
     def records() -> Iterator[Record]:
         found = read_records(config.input, in_format, config.text_field, config.owned())
-        return _one_line(found) if out_format == "text" else found
+        return one_line_records(found) if out_format == "text" else found
 
     journal = Journal(Path(f"{config.output}.journal"), meta, config.restart, warn)
     try:
