@@ -6,6 +6,18 @@ from typing import Any
 DEVICES = ("auto", "cpu", "cuda")
 
 
+def native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether this CPU computes bf16 natively (x86 avx512_bf16 or AMX, as Linux reports them): elsewhere bf16 is
+    emulated, and slower than fp32."""
+    from pathlib import Path
+
+    try:
+        flags = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def resolve(name: str | None) -> str:
     """The device ``name`` means here: auto is cuda where a CUDA GPU is visible, else cpu; cuda (or cuda:N)
     where none is, a one-line InputError."""

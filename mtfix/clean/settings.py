@@ -59,7 +59,7 @@ class CleanConfig:
         # a plain-text input read as one document: a journal from before each chunk carried the text before it
         # (its first lines were read with nothing before them) is not resumed
         return {**{k: getattr(self, k) for k in keys}, "device": resolve(self.device), "models": self.models(),
-                "threads": self.threads(), "dictionary": self.dictionary(),
+                "threads": self.threads(), "dictionary": self.dictionary(), "precision": self.precision(),
                 **({"alone": True} if self.alone else {}),
                 **({"records_alone": True} if self.records_format() else {}),
                 **({"chunk_context": True} if not self.reads_alone() else {})}
@@ -83,6 +83,14 @@ class CleanConfig:
         keys = ("method", "threshold", "model", "batch_size", "fast", "corrector", "min_score", "swap_score",
                 "lm_gate", "device")
         return {k: getattr(self, k) for k in keys}
+
+    def precision(self) -> str:
+        """The precision the tagger and SmolLM2 run in on the CPU (bf16 where it is native, or as
+        MTFIX_TAGGER_DTYPE and MTFIX_LM_DTYPE say): scores differ in their last digits between them."""
+        from mtfix.detect.lm import lm_dtype
+        from mtfix.detect.tagger import tagger_dtype
+
+        return f"tagger {str(tagger_dtype()).removeprefix('torch.')}, lm {str(lm_dtype()).removeprefix('torch.')}"
 
     def threads(self) -> int:
         """The threads each process's models run on (the engine and --workers decide it): sums over other

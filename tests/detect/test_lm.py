@@ -205,3 +205,31 @@ def test_a_context_is_read_first_and_only_the_texts_words_are_scored(tiny_scorer
     assert read[1].surprisal == pytest.approx(alone[1].surprisal, abs=1e-4)
     with pytest.raises(ValueError):
         tiny_scorer.score(texts, contexts=contexts[:2])
+
+
+def test_the_lm_runs_in_bf16_only_where_the_cpu_computes_it_natively(monkeypatch):
+    import pytest
+    import torch
+
+    from mtfix.detect.lm import lm_dtype
+    from mtfix.errors import InputError
+
+    monkeypatch.delenv("MTFIX_LM_DTYPE", raising=False)
+    for native, dtype in ((True, torch.bfloat16), (False, torch.float32)):
+        monkeypatch.setattr("mtfix.device.native_bf16", lambda native=native: native)
+        assert lm_dtype() == dtype
+    monkeypatch.setenv("MTFIX_LM_DTYPE", "bf16")
+    assert lm_dtype() == torch.bfloat16  # asked for, it is used even where it is emulated
+    monkeypatch.setenv("MTFIX_LM_DTYPE", "fp16")
+    with pytest.raises(InputError, match="MTFIX_LM_DTYPE must be fp32 or bf16"):
+        lm_dtype()
+
+
+def test_the_journal_key_holds_the_precision(monkeypatch):
+    from mtfix.clean import CleanConfig
+
+    monkeypatch.setenv("MTFIX_LM_DTYPE", "fp32")
+    fp32 = CleanConfig(input="x", output="y").settings()
+    monkeypatch.setenv("MTFIX_LM_DTYPE", "bf16")
+    bf16 = CleanConfig(input="x", output="y").settings()
+    assert fp32["precision"].endswith("lm float32") and bf16["precision"].endswith("lm bfloat16")
