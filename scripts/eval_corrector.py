@@ -199,7 +199,7 @@ def fit_logistic(golds: Sequence[Document], found: Any, kinds: Sequence[str]) ->
         for span, options in per_text:
             want = fixes.get((span.start, span.end)) if span.label != "keep" else None
             for o in options:
-                x.append([o.s2s_gain, o.lm_gain, float(o.words_delta), *[float(o.kind == k) for k in kinds]])
+                x.append([o.corrector_gain, o.lm_gain, float(o.words_delta), *[float(o.kind == k) for k in kinds]])
                 y.append(float(o.replacement == want))
     xs, ys = torch.tensor(x), torch.tensor(y)
     w = torch.zeros(xs.size(1), requires_grad=True)

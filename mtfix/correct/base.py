@@ -36,7 +36,7 @@ class Rerank:
     softmax: bool = False
 
     def z(self, option: "Option") -> float:
-        return (self.s2s * option.s2s_gain + self.lm * option.lm_gain + self.length * option.words_delta
+        return (self.s2s * option.corrector_gain + self.lm * option.lm_gain + self.length * option.words_delta
                 + self.kinds.get(option.kind, 0.0) + self.bias
                 + sum(w * option.traits.get(name, 0.0) for name, w in self.traits.items()))
 
@@ -54,7 +54,8 @@ class Option:
 
     replacement: str
     kind: str           # "nbest", or the generator's kind (pivot, spelling, case, spacing, pronoun, article)
-    s2s_gain: float     # log P_seq2seq(replacement) - log P_seq2seq(original)
+    # log P(replacement) - log P(original) under the corrector that proposes (the rewriter, or the span decoder)
+    corrector_gain: float
     lm_gain: float = 0.0  # log P_LM(text with replacement) - log P_LM(text), over the span's sentence
     words_delta: int = 0  # words in the replacement - words in the original
     traits: dict[str, float] = field(default_factory=dict)  # see option_traits

@@ -11,8 +11,8 @@ from mtfix.text.formats import Document
 
 
 def features(option: Option, kinds: Sequence[str]) -> list[float]:
-    return [option.s2s_gain, option.lm_gain, float(option.words_delta), *[option.traits.get(t, 0.0) for t in TRAITS],
-            *[float(option.kind == k) for k in kinds]]
+    return [option.corrector_gain, option.lm_gain, float(option.words_delta),
+            *[option.traits.get(t, 0.0) for t in TRAITS], *[float(option.kind == k) for k in kinds]]
 
 
 def choice_targets(golds: Sequence[Document], found: Any, min_gain: float = 1.0) -> list[list[int]]:

@@ -588,7 +588,7 @@ class RewriteCorrector(Corrector):
                                    for item, per in zip(items[b:b + self.batch_size], per_chunk)])
             for per, (keep, *gains) in zip(per_chunk, values):
                 for o, value in zip(per.values(), gains):
-                    o.s2s_gain = value - keep
+                    o.corrector_gain = value - keep
             options += per_chunk
         out: list[list[tuple[Any, list[Any]]]] = [[] for _ in texts]
         windows: dict[tuple[int, int, int], tuple[int, int]] = {}

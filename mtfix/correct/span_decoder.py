@@ -321,7 +321,7 @@ class Corrector:
         lp = sequence_logprob(self.model, memory[rows], mask[rows], [originals[r] for r, _ in extra],
                               [self.pieces.encode(o.replacement) for _, o in extra])
         for (r, option), value in zip(extra, lp.tolist()):
-            option.s2s_gain = value - float(keep[r])
+            option.corrector_gain = value - float(keep[r])
             found[r].append(option)
 
     def _lm_gains(self, texts: Sequence[str], found: list[list[tuple[Span, list[Option]]]],
@@ -357,7 +357,7 @@ class Corrector:
             scored = [(o, self.rerank.z(o) / self.rerank.temperature + self.rerank.top_bias) for o in options]
         else:
             config = self.model.config
-            scored = [(o, o.s2s_gain / config.edit_temperature + config.edit_bias) for o in options]
+            scored = [(o, o.corrector_gain / config.edit_temperature + config.edit_bias) for o in options]
         scored.sort(key=lambda pair: -pair[1])
         return [(o, 1.0 / (1.0 + math.exp(-z))) for o, z in scored]
 

@@ -224,7 +224,7 @@ def test_the_rewrite_corrector_ranks_the_rewriters_and_the_generators_options_ag
     assert kinds.get("leaders") == "pivot" and kinds.get("chiefs") == "rewrite"  # both sources, no original
     assert "guides" not in kinds
     chiefs = next(o for o in options if o.replacement == "chiefs")
-    assert chiefs.s2s_gain > 0  # the rewriter learnt it: likelier than writing the span unchanged
+    assert chiefs.corrector_gain > 0  # the rewriter learnt it: likelier than writing the span unchanged
     (edits,) = corrector.correct([text], [[Span(8, 14)]])
     assert edits[0].replacement == "leaders"  # the LM's gain decides here (s2s weight 0): exp(4) / (1 + ...)
     corrector.rerank = Rerank(s2s=0.0, lm=0.0, bias=-3.0, min_score=0.5, softmax=True)
