@@ -52,6 +52,22 @@ def interrupted(tiny_models, src, out, monkeypatch, after: int = 2, **kw) -> Non
     assert Path(f"{out}.journal").exists() and not Path(out).exists()
 
 
+def started_workers(proc, journal: Path, count: int = 2, wait: float = 120) -> list[int]:
+    """The worker processes of a `mtfix clean --workers` run, once ``count`` of them run and its checkpoint is
+    there (fewer if it never gets that far)."""
+    import time
+
+    deadline = time.time() + wait
+    workers: list[int] = []
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        workers = [p for p in children(proc.pid)
+                   if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
+        if len(workers) == count and journal.exists():
+            break
+    return workers
+
+
 def children(pid: int) -> list[int]:
     """The processes whose parent is ``pid``."""
     found = []

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from mtfix.clean import WorkerDied, _take_lock, clean
 from mtfix.errors import InputError
 
-from .clean_helpers import children, config, corpus, interrupted, run
+from .clean_helpers import config, corpus, interrupted, run, started_workers
 from .conftest import CLEAN
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -204,14 +204,7 @@ def test_a_killed_worker_stops_the_run_in_one_line_and_keeps_the_checkpoint(tiny
                              str(tagger), "--corrector", str(corrector), "--threshold", "0.5", "--chunk-size", "2",
                              "--workers", "2"], env=ENV, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     journal = Path(f"{out}.journal")
-    deadline = time.time() + 120
-    workers: list[int] = []
-    while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-        workers = [p for p in children(proc.pid)
-                   if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
-        if len(workers) == 2 and journal.exists():
-            break
+    workers = started_workers(proc, journal)
     assert len(workers) == 2, "the workers never started"
     os.kill(workers[0], signal.SIGKILL)
     try:

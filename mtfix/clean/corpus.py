@@ -124,19 +124,9 @@ def columns(path: str, fmt: str) -> list[str] | None:
     if fmt == "csv":
         stream, name = _open_bytes(path)
         try:
-            reader = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
-            csv.field_size_limit(sys.maxsize)
-            try:
-                header = next(csv.reader(reader))
-            except StopIteration:
-                raise InputError(f"{name} is empty") from None
-            except csv.Error as err:
-                raise InputError(f"{name}: the header is not readable CSV ({err})") from None
+            return _csv_header(_csv_rows(stream)[1], name)
         finally:
             stream.close()
-        if any(_undecodable(h) for h in header):
-            raise InputError(f"{name}: the header is not UTF-8")
-        return header
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -259,20 +249,33 @@ class _Tap:
         return line
 
 
+def _csv_rows(stream: Any) -> tuple[_Tap, Any]:
+    """A csv reader over a byte stream, and the tap that keeps the lines of each row it reads. Invalid bytes are
+    carried as surrogates, so that one bad row is rejected and the reader goes on; a long field is the text's limit
+    to judge (MAX_CHARS), not csv's."""
+    csv.field_size_limit(sys.maxsize)
+    tap = _Tap(io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline=""))
+    return tap, csv.reader(tap)
+
+
+def _csv_header(rows: Any, name: str) -> list[str]:
+    """The header row, or a one-line refusal: an empty file, a header csv cannot read, or one not in UTF-8."""
+    try:
+        header = next(rows)
+    except StopIteration:
+        raise InputError(f"{name} is empty") from None
+    except csv.Error as err:
+        raise InputError(f"{name}: the header is not readable CSV ({err})") from None
+    if any(_undecodable(h) for h in header):
+        raise InputError(f"{name}: the header is not UTF-8")
+    return header
+
+
 def _read_csv(path: str, text_field: str) -> Iterator[Record]:
     stream, name = _open_bytes(path)
     try:
-        # invalid bytes are carried as surrogates, so that one bad row is rejected and the reader goes on
-        reader = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        csv.field_size_limit(sys.maxsize)  # a long field is the text's limit to judge (MAX_CHARS), not csv's
-        tap = _Tap(reader)
-        rows = csv.reader(tap)
-        try:
-            header = next(rows)
-        except StopIteration:
-            raise InputError(f"{name} is empty") from None
-        if any(_undecodable(h) for h in header):
-            raise InputError(f"{name}: the header is not UTF-8")
+        tap, rows = _csv_rows(stream)
+        header = _csv_header(rows, name)
         if len(set(header)) != len(header):
             raise InputError(f"{name} has two columns of one name; each column needs its own name: rename them")
         if text_field not in header:

@@ -31,7 +31,7 @@ class Cleaner:
         self.config = config
         self.alone = config.reads_alone()  # else the lines of a plain text, read after the text before them
         self.mt = load(**config.load_options(), alone=self.alone)
-        self.correct = config.policy == "fix" or config.suggest
+        self.correct = config.corrects()
 
     def process(self, chunk: int, records: list[Record], before: str = "") -> ChunkResult:
         """The fields to add to each record of a chunk (records carry their text only: their other fields stay
@@ -162,9 +162,8 @@ def run_local(config: CleanConfig, jobs: Iterator[Job],
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    threads = max(1, (os.cpu_count() or 1) // config.workers)
     pool = ProcessPoolExecutor(config.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                               initargs=(config, threads, os.getpid()))
+                               initargs=(config, config.threads(), os.getpid()))
     try:
         pending: deque[Any] = deque()
         for chunk, records, before in jobs:
@@ -187,8 +186,9 @@ class RayCleaner:
     def __init__(self, config: dict[str, Any]) -> None:
         import torch
 
-        torch.set_num_threads(1)
-        self.cleaner = Cleaner(CleanConfig(**config))
+        settings = CleanConfig(**config)
+        torch.set_num_threads(settings.threads())
+        self.cleaner = Cleaner(settings)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         results = []

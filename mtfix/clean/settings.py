@@ -72,10 +72,14 @@ class CleanConfig:
         from mtfix.models import MODELS
 
         folders = [Path(self.model) if self.model else MODELS / "detector"]
-        if self.policy == "fix" or self.suggest:
+        if self.corrects():
             folders += [Path(self.corrector)] if self.corrector else [MODELS / "rewriter", MODELS / "corrector"]
         return digest_files((str(f.relative_to(folder)), f) for folder in folders if folder.is_dir()
                             for f in sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix != ".md"))
+
+    def corrects(self) -> bool:
+        """Whether the run corrects as well as detects (--policy fix, or --suggest)."""
+        return self.policy == "fix" or self.suggest
 
     def load_options(self) -> dict[str, Any]:
         """The keywords of mtfix.load that this run's options give (the models, their operating point, the
@@ -93,8 +97,9 @@ class CleanConfig:
         return f"tagger {str(tagger_dtype()).removeprefix('torch.')}, lm {str(lm_dtype()).removeprefix('torch.')}"
 
     def threads(self) -> int:
-        """The threads each process's models run on (the engine and --workers decide it): sums over other
-        thread counts round differently in their last digits, so a journal is resumed only with the same count."""
+        """The threads each worker process's models run on (the engine and --workers decide it; one process
+        alone keeps torch's own): sums over other thread counts round differently in their last digits, so a
+        journal is resumed only with the same count."""
         if self.engine == "ray":
             return 1
         return max(1, (os.cpu_count() or 1) // max(1, self.workers))
@@ -112,7 +117,7 @@ class CleanConfig:
         """The fields this run writes into each record: an input field of the same name would be overwritten, so
         such input is refused (CSV, parquet, datasets) or its records rejected whole (JSONL)."""
         fields = ["spans", "density"]
-        if self.policy == "fix" or self.suggest:
+        if self.corrects():
             fields += ["edits", "fixed"]
         if self.policy == "fix":
             fields.append(f"original_{self.text_field}")

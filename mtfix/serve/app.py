@@ -314,10 +314,14 @@ def guard(config: ServeConfig) -> type[GuardedProtocol]:
 def uvicorn_config(app: Any, host: str, port: int, config: ServeConfig | None = None, **kw: Any) -> uvicorn.Config:
     """uvicorn's settings for mtfix's app: the guarded h11 protocol, quiet logs, 10 s to finish on shutdown."""
     protocol = guard(config or ServeConfig())
-    # the listening queue, which is also how many connections asyncio accepts in one turn
-    backlog = max(8, min(2048, protocol.max_connections // 2))
-    return uvicorn.Config(app, host=host, port=port, http=protocol, backlog=backlog, log_level="warning",
-                          timeout_graceful_shutdown=10, **kw)
+    return uvicorn.Config(app, host=host, port=port, http=protocol, backlog=backlog(protocol.max_connections),
+                          log_level="warning", timeout_graceful_shutdown=10, **kw)
+
+
+def backlog(connections: int) -> int:
+    """The listening queue, which is also how many connections asyncio accepts in one turn: half the connection
+    limit, so that a burst is closed before it uses up the open files."""
+    return max(8, min(2048, connections // 2))
 
 
 class GracefulServer(uvicorn.Server):
@@ -364,7 +368,8 @@ def serve(host: str, port: int, workers: int = 1, fast: bool = False, threshold:
         os.environ[SETTINGS_ENV] = json.dumps({"fast": fast, "threshold": threshold, "model": model,
                                                "corrector": corrector, "fix": fix, "config": asdict(config)})
         uvicorn.run("mtfix.serve.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                    http="mtfix.serve.app:GuardedProtocol", log_level="warning", timeout_graceful_shutdown=10)
+                    http="mtfix.serve.app:GuardedProtocol", backlog=backlog(connection_limit(config)),
+                    log_level="warning", timeout_graceful_shutdown=10)
         return
     app = create_app(fast, threshold, model, corrector, fix, config)
     GracefulServer(uvicorn_config(app, host, port, config)).run()

@@ -160,10 +160,6 @@ class JsonNumber:
     def __init__(self, text: str) -> None:
         self.text = text
 
-    def value(self) -> int | float:
-        """The number as Python reads it (for columns that need one)."""
-        return int(self.text) if re.fullmatch(r"-?[0-9]+", self.text) else float(self.text)
-
     def __eq__(self, other: object) -> bool:
         return isinstance(other, JsonNumber) and other.text == self.text
 

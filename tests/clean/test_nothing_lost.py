@@ -19,7 +19,7 @@ import pytest
 from mtfix.clean import CleanConfig, clean
 from mtfix.errors import InputError
 
-from ..clean_helpers import children, config, corpus, interrupted, run
+from ..clean_helpers import config, corpus, interrupted, run, started_workers
 from ..conftest import CLEAN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,14 +195,7 @@ def test_workers_die_with_their_parent(tiny_models, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "mtfix", "clean", str(src), "-o", str(out),
                              *cli_options(tiny_models), "--chunk-size", "2", "--workers", "2"],
                             env=ENV, cwd=ROOT, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    workers: list[int] = []
-    while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-        workers = [p for p in children(proc.pid)
-                   if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
-        if len(workers) == 2 and Path(f"{out}.journal").exists():
-            break
+    workers = started_workers(proc, Path(f"{out}.journal"))
     assert len(workers) == 2, "the workers never started"
     proc.kill()
     proc.wait()
