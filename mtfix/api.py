@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
-from mtfix.detect import Detector, default_method, detect_texts, get_detector, read_as_is
+from mtfix.detect import Detector, default_method, detect_texts, document_head, get_detector, read_as_is
+from mtfix.detect.document import Tally, rounded
 from mtfix.models import is_rewriter, shipped_corrector, shipped_rewriter
 from mtfix.text.formats import Document, Segment
 from mtfix.text.spans import Edit, Span, apply_edits
@@ -41,14 +42,26 @@ class MTFix:
         if device != "cpu":
             place(detector, device)
 
-    def detect(self, texts: Sequence[str] | str, before: str | None = None, threshold: float | None = None
-               ) -> list[list[Span]]:
+    def detect(self, texts: Sequence[str] | str, before: str | None = None, threshold: float | None = None,
+               tallies: list[Tally] | None = None) -> list[list[Span]]:
         """Flagged spans for each text (a single string is taken as one text). The texts are read as consecutive
         segments of one document (``before``: the text that came before them) where the detector reads context;
-        load(alone=True) reads each alone. ``threshold``: this call's operating point (None: the detector's)."""
+        load(alone=True) reads each alone. ``threshold``: this call's operating point (None: the detector's);
+        ``tallies``: a list that gets what was read of each text, for ``mt_probability``."""
         if isinstance(texts, str):
             texts = [texts]
-        return detect_texts(self.detector, list(texts), before, threshold)
+        return detect_texts(self.detector, list(texts), before, threshold, tallies)
+
+    def mt_probability(self, tallies: Sequence[Tally]) -> float | None:
+        """The calibrated probability that the text whose segments gave ``tallies`` (from ``detect`` or ``fix``)
+        went through machine translation; None where the detector has no document head or read no word."""
+        head = document_head(self.detector)
+        if head is None or not tallies:
+            return None
+        total = Tally()
+        for t in tallies:
+            total = total + t
+        return rounded(head.probability(total))
 
     @property
     def corrector(self) -> Any:
@@ -91,10 +104,10 @@ class MTFix:
         """Edits for the spans of one text (an edit only where it beats keeping the original)."""
         return self.corrector.correct([text], [list(spans)])[0]
 
-    def fix(self, texts: Sequence[str] | str, before: str | None = None, threshold: float | None = None
-            ) -> list[Fixed]:
+    def fix(self, texts: Sequence[str] | str, before: str | None = None, threshold: float | None = None,
+            tallies: list[Tally] | None = None) -> list[Fixed]:
         """Detect and correct each text; the fixed text applies every proposed edit (the texts read as ``detect``
-        reads them, at ``threshold`` where given)."""
+        reads them, at ``threshold`` where given; ``tallies`` as ``detect`` fills it)."""
         if isinstance(texts, str):
             texts = [texts]
         texts = list(texts)
@@ -107,7 +120,7 @@ class MTFix:
         if shared:
             tagger.share = corrector.encoder.shared
         try:
-            spans = detect_texts(self.detector, texts, before, threshold)
+            spans = detect_texts(self.detector, texts, before, threshold, tallies)
             edits = corrector.correct(texts, [[s for s in found if not overlong(s)] for found in spans])
         finally:
             if shared:
@@ -121,13 +134,16 @@ def overlong(span: Span) -> bool:
     return (span.evidence or {}).get("kind") == "overlong word"
 
 
-def fix_segments(mt: MTFix, segments: Iterable[Segment], batch_size: int = 32
+def fix_segments(mt: MTFix, segments: Iterable[Segment], batch_size: int = 32, whole: bool = False
                  ) -> Iterator[tuple[Segment, Document | None]]:
-    """Each readable segment with its correction result, in input order; unreadable ones with None."""
+    """Each readable segment with its correction result, in input order; unreadable ones with None; each with its
+    document's MT probability where the detector has a document head (``whole``: the segments are one
+    document)."""
     from mtfix.detect import batched, reads_context, record_id
 
     return batched(segments, batch_size, mt.fix, lambda seg, f: Document(
-        f.text, f.spans, id=record_id(seg), edits=f.edits, fixed=f.fixed), reads_context(mt.detector))
+        f.text, f.spans, id=record_id(seg), edits=f.edits, fixed=f.fixed), reads_context(mt.detector),
+        document_head(mt.detector), whole)
 
 
 def _tagger_of(detector: Any) -> Any:

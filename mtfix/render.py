@@ -9,17 +9,41 @@ from typing import Any, Callable, Iterator
 from mtfix.text.formats import Document, Segment
 
 
-class Highlighter:
-    """Prints each segment with its flagged spans in colour and their scores after them."""
+def mt_line(p: float, whole: bool) -> str:
+    """The line the terminal views print above a document: its MT probability."""
+    what = "this document" if whole else "this record"
+    verdict = "reads as machine-translated" if p >= 0.5 else "reads as written in English"
+    return f"{what} {verdict}: P(machine-translated) = {p:.2f}"
 
-    def __init__(self, out: Any) -> None:
+
+class DocumentLine:
+    """Prints a document's MT probability above it: once above a whole document (``whole``: the segments are one
+    document), else above each record that has one."""
+
+    def __init__(self, console: Any, whole: bool) -> None:
+        self.console, self.whole, self.shown = console, whole, False
+
+    def __call__(self, doc: Document) -> None:
+        if doc.mt_probability is None or (self.whole and self.shown):
+            return
+        self.console.print(mt_line(doc.mt_probability, self.whole), style="bold" if self.whole else "dim")
+        self.shown = True
+
+
+class Highlighter:
+    """Prints each segment with its flagged spans in colour and their scores after them, the document's MT
+    probability above it."""
+
+    def __init__(self, out: Any, whole: bool = False) -> None:
         from rich.console import Console
 
         self.console = Console(file=out, highlight=False, soft_wrap=True)
+        self.document = DocumentLine(self.console, whole)
 
     def show(self, doc: Document) -> None:
         from rich.text import Text
 
+        self.document(doc)
         line = Text(doc.text)
         for span in doc.spans:
             if span.end > span.start:
@@ -46,12 +70,14 @@ class DiffView:
     score after it; flagged spans with no confident fix are underlined in yellow. Without colour (a pipe, a file,
     NO_COLOR) the marks are written out: [-deleted-]{+inserted+}[score], [?flagged, not fixed?]."""
 
-    def __init__(self, out: Any) -> None:
+    def __init__(self, out: Any, whole: bool = False) -> None:
         from rich.console import Console
 
         self.console = Console(file=out, highlight=False, soft_wrap=True)
+        self.document = DocumentLine(self.console, whole)
 
     def show(self, doc: Document) -> None:
+        self.document(doc)
         edits = doc.edits or []
         unfixed = [s for s in doc.spans if s.end > s.start and not any(e.start < s.end and s.start < e.end
                                                                       for e in edits)]

@@ -12,6 +12,12 @@ from typing import Any, Callable
 from mtfix.errors import InputError
 
 DENSITY_BINS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, float("inf"))  # flagged words per 100
+MT_BINS = tuple(i / 10 for i in range(11))  # documents by MT probability, in tenths
+
+
+def mt_bin(p: float) -> int:
+    """The MT_BINS bin of an MT probability (1.0 in the last)."""
+    return min(int(p * 10), len(MT_BINS) - 2)
 
 
 JOURNAL_VERSION = 2

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from mtfix.clean.corpus import MARKER, Record, Writer, input_schema, jsonable
-from mtfix.clean.journal import COUNTS, DENSITY_BINS, Journal
+from mtfix.clean.journal import COUNTS, DENSITY_BINS, MT_BINS, Journal, mt_bin
 from mtfix.clean.runner import chunks
 from mtfix.clean.settings import CleanConfig
+from mtfix.detect.document import Tally, rounded
 from mtfix.errors import InputError
 from mtfix.text.outputs import is_special, same_file
 
@@ -41,18 +42,38 @@ def reject_row(record: Record) -> dict[str, Any]:
     return row
 
 
+def whole_document(config: CleanConfig, journal: Journal) -> float | None:
+    """The MT probability of a plain-text input read as one document, from every chunk's tally in the journal
+    (None where each record is its own document, or the detector has no document head)."""
+    if config.reads_alone():
+        return None
+    head = config.document_head()
+    if head is None:
+        return None
+    total = Tally()
+    for chunk in journal.ids():
+        found = journal.get(chunk)
+        if found is not None and isinstance(found.stats.get("tally"), dict):
+            total = total + Tally.from_json(found.stats["tally"])
+    return rounded(head.probability(total))
+
+
 def merge_stats(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
     total: dict[str, Any] = {"records": 0, "written": 0, "words": 0, "flagged_words": 0, "rejected": 0,
-                             "filtered": 0, "edits": 0, "classes": Counter(), "density": [0] * (len(DENSITY_BINS) - 1)}
+                             "filtered": 0, "edits": 0, "classes": Counter(), "density": [0] * (len(DENSITY_BINS) - 1),
+                             "mt_probability": [0] * (len(MT_BINS) - 1)}
     for part in parts:
         for key in COUNTS:
             total[key] += part[key]
         total["classes"].update(part["classes"])
         total["density"] = [a + b for a, b in zip(total["density"], part["density"])]
+        found = part.get("mt_probability") or [0] * (len(MT_BINS) - 1)
+        total["mt_probability"] = [a + b for a, b in zip(total["mt_probability"], found)]
     total["classes"] = dict(sorted(total["classes"].items(), key=lambda kv: (-kv[1], kv[0])))
     total["flags_per_100_words"] = round(100.0 * total["flagged_words"] / max(1, total["words"]), 3)
     total["density_bins"] = [f"{lo:g}-{hi:g}" if hi != float("inf") else f"{lo:g}+"
                              for lo, hi in zip(DENSITY_BINS, DENSITY_BINS[1:])]
+    total["mt_probability_bins"] = [f"{lo:.1f}-{hi:.1f}" for lo, hi in zip(MT_BINS, MT_BINS[1:])]
     return total
 
 
@@ -154,6 +175,8 @@ def write_outputs(config: CleanConfig, journal: Journal, records: Iterable[Recor
     blank_lines = out_format == "text" and config.policy == "fix"
     parts = []
     n_chunks = 0
+    document = whole_document(config, journal)  # a plain text read as one document: its MT probability
+    routed: Counter = Counter()
     try:
         for chunk, batch in chunks(records, config.chunk_size):
             n_chunks = chunk + 1
@@ -168,6 +191,12 @@ def write_outputs(config: CleanConfig, journal: Journal, records: Iterable[Recor
                         writers["out"].write({config.text_field: ""})
                     continue
                 route, added = found
+                if document is not None:
+                    added = {**added, "mt_probability": document}
+                    limit = config.max_mt_probability
+                    if config.policy == "filter" and limit is not None and document > limit:
+                        route = "filtered"
+                routed[route] += 1
                 writers[route].write(output_row(record, added, config))
             parts.append(result.stats)
         extra_ids = [i for i in journal.ids() if i >= n_chunks]
@@ -175,6 +204,10 @@ def write_outputs(config: CleanConfig, journal: Journal, records: Iterable[Recor
             raise InputError(f"the checkpoint {journal.path} holds {len(extra_ids)} chunk(s) beyond the input's "
                              f"{n_chunks}; it was not written by this run: rerun with --restart")
         summary = merge_stats(parts)
+        summary.update(written=routed["out"], filtered=routed["filtered"])
+        if document is not None:
+            summary["mt_probability"][mt_bin(document)] += 1
+            summary["document_mt_probability"] = document
         summary.update(input=config.input, output=config.output, policy=config.policy, format=out_format, **extra)
         for w in (*writers.values(), rejects):
             w.commit()

@@ -46,9 +46,19 @@ th{{text-align:left;padding-right:2em;font-weight:normal;color:#555}}td{{text-al
 (policy {html.escape(summary['policy'])}, {summary.get('seconds', 0):,} s)</p>
 <table>{table}</table>
 {bar_chart("Records by artifact density (flagged words per 100)", summary["density_bins"], summary["density"])}
+{_mt_chart(summary)}
 {bar_chart("Flags by class", list(classes), list(classes.values())) if classes else "<p>No flags.</p>"}
 </body></html>
 """
+
+
+def _mt_chart(summary: dict[str, Any]) -> str:
+    """The documents by their MT probability (nothing where no document head read them)."""
+    counts = summary.get("mt_probability") or []
+    if not any(counts):
+        return ""
+    return bar_chart("Documents by the probability that they went through machine translation",
+                     summary["mt_probability_bins"], counts)
 
 
 def write_summary(summary: dict[str, Any], json_path: Path, html_path: Path) -> None:

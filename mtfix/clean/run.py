@@ -20,6 +20,12 @@ def clean(config: CleanConfig, progress: Callable[[int, int], None] | None = Non
         raise InputError(f"unknown policy {config.policy!r}; choose one of {', '.join(POLICIES)}")
     if config.engine not in ("local", "ray"):
         raise InputError(f"unknown engine {config.engine!r}; choose local or ray")
+    if config.max_mt_probability is not None:
+        if config.policy != "filter":
+            raise InputError("--max-mt-probability says which documents --policy filter routes: give --policy filter")
+        if config.document_head() is None:
+            raise InputError("--max-mt-probability needs a detector with a document head (document.json beside the "
+                             "model): the fused detector or --fast, not a baseline")
     check_input(config.input)
     in_format = guess_format(config.input, config.input_format)
     config.input_format = in_format

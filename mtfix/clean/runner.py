@@ -10,8 +10,10 @@ from dataclasses import asdict
 from typing import Any, Callable, Iterable, Iterator
 
 from mtfix.clean.corpus import Record
-from mtfix.clean.journal import DENSITY_BINS, ChunkResult
+from mtfix.clean.journal import DENSITY_BINS, MT_BINS, ChunkResult, mt_bin
 from mtfix.clean.settings import CleanConfig
+from mtfix.detect import document_head
+from mtfix.detect.document import Tally, rounded
 from mtfix.errors import InputError, MtfixError
 from mtfix.score import word_labels
 from mtfix.text.spans import span_class
@@ -32,6 +34,7 @@ class Cleaner:
         self.alone = config.reads_alone()  # else the lines of a plain text, read after the text before them
         self.mt = load(**config.load_options(), alone=self.alone)
         self.correct = config.corrects()
+        self.head = document_head(self.mt.detector)
 
     def process(self, chunk: int, records: list[Record], before: str = "") -> ChunkResult:
         """The fields to add to each record of a chunk (records carry their text only: their other fields stay
@@ -41,15 +44,21 @@ class Cleaner:
         good = [r for r in records if r.text is not None and r.text.strip()]
         texts = [r.text for r in good if r.text is not None]
         before_text = None if self.alone else before
+        tallies: list[Tally] | None = [] if self.head is not None else None
         if self.correct:
-            fixed = self.mt.fix(texts, before=before_text) if texts else []
+            fixed = self.mt.fix(texts, before=before_text, tallies=tallies) if texts else []
             found = [(f.spans, f.edits, f.fixed) for f in fixed]
         else:
-            found = [(spans, None, None) for spans in (self.mt.detect(texts, before=before_text) if texts else [])]
+            found = [(spans, None, None) for spans in (self.mt.detect(texts, before=before_text, tallies=tallies)
+                                                       if texts else [])]
         by_index = {r.index: f for r, f in zip(good, found)}
+        counted = {r.index: t for r, t in zip(good, tallies or [])}
         stats: dict[str, Any] = {"records": len(records), "written": 0, "words": 0, "flagged_words": 0,
                                  "rejected": 0, "filtered": 0, "edits": 0, "classes": Counter(),
-                                 "density": [0] * (len(DENSITY_BINS) - 1)}
+                                 "density": [0] * (len(DENSITY_BINS) - 1),
+                                 "mt_probability": [0] * (len(MT_BINS) - 1)}
+        if not self.alone and self.head is not None:  # the lines of one document: its tally, summed at the end
+            stats["tally"] = sum(counted.values(), Tally()).to_json()
         for record in records:
             if record.text is None:
                 result.found.append(None)
@@ -65,7 +74,15 @@ class Cleaner:
                 added["edits"] = [e.to_json(record.text) for e in edits]
                 added["fixed"] = fixed_text
             added["density"] = round(density, 3)
-            route = "filtered" if self.config.policy == "filter" and density > self.config.max_density else "out"
+            p = None
+            if self.alone and record.index in counted:  # each record its own document
+                p = rounded(self.head.probability(counted[record.index]))
+                if p is not None:
+                    added["mt_probability"] = p
+                    stats["mt_probability"][mt_bin(p)] += 1
+            limit = self.config.max_mt_probability
+            route = "filtered" if self.config.policy == "filter" and (
+                density > self.config.max_density or (limit is not None and p is not None and p > limit)) else "out"
             result.found.append((route, added))
             stats["filtered" if route == "filtered" else "written"] += 1
             stats["words"] += len(tokens)

@@ -30,6 +30,7 @@ class CleanConfig:
     min_score: float | None = None
     swap_score: float | None = None  # the corrector's bar for meaning swaps (mtfix fix --swap-score)
     max_density: float = 10.0      # filter: records above this many flagged words per 100 go to OUT.filtered
+    max_mt_probability: float | None = None  # filter: documents more likely machine-translated go there too
     chunk_size: int = 64
     workers: int = 1
     engine: str = "local"
@@ -50,7 +51,8 @@ class CleanConfig:
         (the batch size is one: padding moves the models' scores in their last digits)."""
         from mtfix.device import resolve
 
-        keys = ("text_field", "policy", "suggest", "min_score", "swap_score", "max_density", "chunk_size", "fast",
+        keys = ("text_field", "policy", "suggest", "min_score", "swap_score", "max_density", "max_mt_probability",
+                "chunk_size", "fast",
                 "method", "threshold", "lm_gate", "model", "corrector", "input_format", "output_format",
                 "batch_size")
         # the device the models run on, as resolved (a GPU's scores differ from the CPU's in their last digits);
@@ -116,12 +118,25 @@ class CleanConfig:
     def owned(self) -> list[str]:
         """The fields this run writes into each record: an input field of the same name would be overwritten, so
         such input is refused (CSV, parquet, datasets) or its records rejected whole (JSONL)."""
-        fields = ["spans", "density"]
+        fields = ["spans", "density"] + (["mt_probability"] if self.document_head() is not None else [])
         if self.corrects():
             fields += ["edits", "fixed"]
         if self.policy == "fix":
             fields.append(f"original_{self.text_field}")
         return fields
+
+    def document_head(self) -> Any:
+        """The document head of the detector this run loads (detect.document): the fused detector's, or the
+        tagger's with --fast; None for the baselines, or a detector folder without one."""
+        from mtfix.detect import default_method
+        from mtfix.detect.document import load_heads
+        from mtfix.models import shipped_detector
+
+        method = self.method or default_method(self.fast, self.model)
+        if method not in ("fused", "model"):
+            return None
+        folder = Path(self.model) if self.model else shipped_detector()
+        return load_heads(folder).get("fused" if method == "fused" else "fast")
 
     def records_format(self) -> bool:
         """Whether the input is a corpus of records other than JSONL (CSV, parquet, a datasets dataset)."""

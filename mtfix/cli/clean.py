@@ -20,7 +20,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
     config = CleanConfig(input=args.input, output=args.output, input_format=args.input_format,
                          output_format=args.output_format, text_field=args.text_field, policy=args.policy,
                          suggest=args.suggest, min_score=args.min_score, swap_score=args.swap_score,
-                         max_density=args.max_density,
+                         max_density=args.max_density, max_mt_probability=args.max_mt_probability,
                          chunk_size=args.chunk_size, workers=args.workers, engine=args.engine,
                          ray_address=args.ray_address, fast=args.fast, method=args.method,
                          threshold=args.threshold, lm_gate=args.lm_gate, model=args.model,
@@ -43,7 +43,8 @@ def parser_clean(sub: Any) -> None:
     """The `mtfix clean` command's options."""
     p = sub.add_parser("clean", help="clean a whole corpus, resumably", description=(
         "Run a corpus through the detector (and, with --policy fix or --suggest, the corrector). Every input "
-        "record is written to OUT in input order with fields added: spans, density (flagged words per 100), and "
+        "record is written to OUT in input order with fields added: spans, density (flagged words per 100), "
+        "mt_probability (the probability that the record's document went through machine translation), and "
         "edits and fixed where corrected; blank lines of a plain-text input stay in place. Unusable records "
         "(invalid UTF-8, empty or missing text, binary, over-long or truncated lines) go to OUT.rejects.jsonl "
         "with their line, reason and raw content, and the exit status is 1. A summary is written to "
@@ -58,7 +59,7 @@ def parser_clean(sub: Any) -> None:
     p.add_argument("--policy", choices=["annotate", "fix", "filter"], default="annotate",
                    help="annotate: add the fields only (default); fix: also replace the text by the fixed text "
                         "(edits scoring at least --min-score; the original kept in original_TEXTFIELD); filter: "
-                        "route records above --max-density to OUT.filtered (same format)")
+                        "route records above --max-density (or --max-mt-probability) to OUT.filtered (same format)")
     p.add_argument("--suggest", action="store_true", help="annotate/filter: run the corrector too and add its edits")
     p.add_argument("--min-score", type=float, default=None, help="the corrector's edit threshold (fix, --suggest)")
     p.add_argument("--swap-score", type=float, default=None,
@@ -66,6 +67,11 @@ def parser_clean(sub: Any) -> None:
     round_trip_option(p)
     p.add_argument("--max-density", type=float, default=10.0,
                    help="filter: records with more flagged words per 100 than this are filtered (default 10)")
+    p.add_argument("--max-mt-probability", type=float, default=None, metavar="P",
+                   help="filter: also filter the documents whose MT probability (mt_probability: the calibrated "
+                        "probability that the document went through machine translation) is above P; each record "
+                        "of JSONL, CSV, parquet or a dataset is a document, a plain-text input (without --alone) one "
+                        "document whole")
     p.add_argument("--text-field", default="text", help="the field or column holding the text (default: text)")
     p.add_argument("--input-format", default="auto", choices=["auto", "jsonl", "text", "csv", "parquet", "dataset"])
     p.add_argument("--output-format", default="auto", choices=["auto", "jsonl", "text", "csv", "parquet", "dataset"],

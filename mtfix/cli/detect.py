@@ -31,12 +31,13 @@ def cmd_detect(args: argparse.Namespace) -> int:
     place(detector, device)
     threshold = args.threshold if args.threshold is not None else 0.0
     out = OutputFile(args.output, [args.input])
-    highlighter = Highlighter(out.stream) if args.format == "pretty" else None
+    whole = not read_alone(args)  # the lines of a plain-text file are one document: one MT probability
+    highlighter = Highlighter(out.stream, whole) if args.format == "pretty" else None
     bad = total = 0
     complete = False
     try:
         with progress("detecting", args.input) as advance:
-            for segment, doc in detect_segments(detector, segments, args.batch_size, threshold):
+            for segment, doc in detect_segments(detector, segments, args.batch_size, threshold, whole):
                 total += 1
                 advance(segment)
                 if doc is None:
@@ -63,7 +64,10 @@ def parser_detect(sub: Any) -> None:
     """The `mtfix detect` command's options."""
     p = sub.add_parser("detect", help="flag artifact spans", description=(
         "Flag machine-translation artifacts. Input: plain text (one segment per line) or JSONL; "
-        "'-' reads standard input. Output: the text with flagged spans highlighted, or JSONL."))
+        "'-' reads standard input. Output: the text with flagged spans highlighted, or JSONL. Each record also "
+        "carries mt_probability: the calibrated probability that its document went through machine translation "
+        "(a plain-text file is one document, every line carrying the file's value, printed above the text; a JSONL "
+        "record, or a line with --alone, is its own)."))
     p.add_argument("input", metavar="FILE", help="text or JSONL file, or - for standard input")
     p.add_argument("--method", default=None, choices=list(METHODS),
                    help="fused (the default): the tagger in models/detector with SmolLM2 language-model evidence "

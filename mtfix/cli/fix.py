@@ -13,12 +13,15 @@ from mtfix.text.outputs import OutputFile
 
 
 def _fixed_record(segment: Any, doc: Any, text_field: str) -> str:
-    """--apply output: the fixed line, or for JSONL the record with its text replaced (the original kept)."""
+    """--apply output: the fixed line, or for JSONL the record with its text replaced (the original kept) and its
+    MT probability."""
     if segment.record is None:
         return doc.fixed + segment.eol
     record = dict(segment.record)
     record[text_field] = doc.fixed
     record[f"original_{text_field}"] = doc.text
+    if doc.mt_probability is not None:
+        record["mt_probability"] = doc.mt_probability
     return json.dumps(record, ensure_ascii=False) + "\n"
 
 
@@ -33,7 +36,7 @@ class FixWriter:
         if fmt == "diff":
             from mtfix.render import DiffView
 
-            self.view = DiffView(self.file.stream)
+            self.view = DiffView(self.file.stream, whole=not read_alone(args))
 
     def write(self, segment: Any, doc: Any) -> None:
         if doc is None:
@@ -76,7 +79,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
     complete = False
     try:
         with progress("fixing", args.input) as advance:
-            for segment, doc in fix_segments(mt, segments, args.batch_size):
+            for segment, doc in fix_segments(mt, segments, args.batch_size, whole=not read_alone(args)):
                 total += 1
                 advance(segment)
                 if doc is None:

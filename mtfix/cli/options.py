@@ -50,7 +50,7 @@ def apply_round_trip(args: argparse.Namespace) -> None:
                 setattr(args, name, value)
 
 
-PROBABILITIES = ("threshold", "min_score", "swap_score", "lm_gate")
+PROBABILITIES = ("threshold", "min_score", "swap_score", "lm_gate", "max_mt_probability")
 
 
 AT_LEAST_ONE = ("batch_size", "workers", "chunk_size", "max_clean", "max_text_length")

@@ -7,6 +7,7 @@ from typing import Sequence
 
 from mtfix.detect.bounded import Bounded, Detector
 from mtfix.detect.classes import shipped_classes
+from mtfix.detect.document import load_heads
 from mtfix.errors import NotBuiltError
 from mtfix.models import MODELS, shipped_detector, shipped_fusion
 from mtfix.text.spans import Span
@@ -67,11 +68,12 @@ def get_detector(method: str = "spell", threshold: float | None = None, model_pa
             from mtfix.detect.fuse import FusedDetector
 
             return Bounded(FusedDetector.load(str(path), str(fusion), threshold=threshold, batch_size=batch_size,
-                                              lm_gate=lm_gate, alone=alone), shipped_classes(path))
+                                              lm_gate=lm_gate, alone=alone), shipped_classes(path),
+                           load_heads(path).get("fused"))
         from mtfix.detect.tagger import TaggerDetector
 
         return Bounded(TaggerDetector.load(str(path), threshold=threshold, batch_size=batch_size),
-                       shipped_classes(path))
+                       shipped_classes(path), load_heads(path).get("fast"))
     if method == "lm":
         from mtfix.detect.lm import LMDetector
 

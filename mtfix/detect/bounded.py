@@ -7,6 +7,7 @@ import re
 from dataclasses import replace
 from typing import Any, Protocol, Sequence
 
+from mtfix.detect.document import Tally
 from mtfix.text.spans import Span
 from mtfix.text.tokens import sentence_spans, tokenize
 
@@ -85,10 +86,11 @@ class Bounded:
     """Any detector, reading long segments piece by piece and leaving overlong words out (see ``pieces``); with
     a class head (mtfix.detect.classes), every span it returns carries its class and that class's probability."""
 
-    def __init__(self, inner: Detector, classes: Any = None) -> None:
+    def __init__(self, inner: Detector, classes: Any = None, document: Any = None) -> None:
         self.inner = inner
         self.name = inner.name
         self.classes = classes
+        self.document = document  # the document head (detect.document.DocumentHead) that reads its tallies, if any
         self._own_generator: Any = None
 
     @property
@@ -108,29 +110,38 @@ class Bounded:
             raise AttributeError(name)
         return getattr(self.inner, name)
 
-    def detect(self, texts: Sequence[str], before: str | None = None, threshold: float | None = None
-               ) -> list[list[Span]]:
+    def detect(self, texts: Sequence[str], before: str | None = None, threshold: float | None = None,
+               tallies: list[Any] | None = None) -> list[list[Span]]:
         """The inner detector's spans (see the class); ``before``: the text that came before ``texts``, for a
         detector that reads each segment after the previous ones (``reads_context``); ``threshold``: this call's
-        operating point (None: the detector's own)."""
-        found = self._detect(texts, before, threshold)
+        operating point (None: the detector's own); ``tallies``: a list that gets each text's document.Tally
+        where the inner detector tallies (``tallies_words``)."""
+        found = self._detect(texts, before, threshold, tallies)
         if self.classes is None:
             return found
         return self.classes.assign(texts, found, self.class_generator)
 
-    def _detect(self, texts: Sequence[str], before: str | None, threshold: float | None) -> list[list[Span]]:
+    def _detect(self, texts: Sequence[str], before: str | None, threshold: float | None,
+                tallies: list[Any] | None) -> list[list[Span]]:
         if all(read_as_is(t) for t in texts):
-            return detect_texts(self.inner, texts, before, threshold)
+            return detect_texts(self.inner, texts, before, threshold, tallies)
         cut = [pieces(t) for t in texts]
         flat = [texts[i][lo:hi] for i, (p, _) in enumerate(cut) for lo, hi in p]
         # the pieces, in order: consecutive text too
-        found = iter(detect_texts(self.inner, flat, before, threshold) if flat else [])
+        counted: list[Any] | None = [] if tallies is not None and tallies_words(self.inner) else None
+        found = iter(detect_texts(self.inner, flat, before, threshold, counted) if flat else [])
+        parts = iter(counted or [])
         out = []
         for p, flags in cut:
             spans = list(flags)
+            whole = Tally()
             for lo, _ in p:
                 spans += [replace(s, start=s.start + lo, end=s.end + lo) for s in next(found)]
+                if counted is not None:
+                    whole = whole + next(parts)
             out.append(sorted(spans, key=lambda s: (s.start, s.end)))
+            if counted is not None:
+                tallies.append(whole)  # type: ignore[union-attr]
         return out
 
 
@@ -140,12 +151,22 @@ def reads_context(detector: Any) -> bool:
     return bool(getattr(detector, "context", 0))
 
 
-def detect_texts(detector: Any, texts: Sequence[str], before: str | None = None, threshold: float | None = None
-                 ) -> list[list[Span]]:
+def tallies_words(detector: Any) -> bool:
+    """Whether ``detector`` tallies what it reads for the document's MT probability (the fused detector and the
+    tagger do; the baselines do not)."""
+    inner = getattr(detector, "inner", detector)
+    return getattr(inner, "name", "") in ("fused", "model")
+
+
+def detect_texts(detector: Any, texts: Sequence[str], before: str | None = None, threshold: float | None = None,
+                 tallies: list[Any] | None = None) -> list[list[Span]]:
     """``detector``'s spans of ``texts``, given ``before`` (the text that came before them) where it reads
     context (any other detector takes the texts alone), at ``threshold`` where one is given (a detector with an
-    operating point: the tagger, the fused detector)."""
+    operating point: the tagger, the fused detector); ``tallies``: a list that gets each text's document.Tally
+    where the detector tallies (``tallies_words``), else stays as it is."""
     options: dict[str, Any] = {"before": before} if reads_context(detector) else {}
     if threshold is not None:
         options["threshold"] = threshold
+    if tallies is not None and tallies_words(detector):
+        options["tallies"] = tallies
     return detector.detect(texts, **options)

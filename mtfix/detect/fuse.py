@@ -471,11 +471,18 @@ class FusedDetector:
             out.append(word_spans(scores.tokens, probs, threshold, why))
         return out
 
-    def detect(self, texts: Sequence[str], before: str | None = None, threshold: float | None = None
-               ) -> list[list[Span]]:
+    def detect(self, texts: Sequence[str], before: str | None = None, threshold: float | None = None,
+               tallies: list[Any] | None = None) -> list[list[Span]]:
         """Spans of consecutive flagged words, each with the evidence that fired. ``texts`` are consecutive
         segments of one document, ``before`` the text that came before them: where the head reads context
         (FusionConfig.context), the LM reads each segment after the sentences before it. ``threshold``: the
-        operating point of this call (None: the detector's)."""
+        operating point of this call (None: the detector's); ``tallies``: a list that gets each text's
+        document.Tally."""
         evidence = self.evidence(texts, self.contexts(texts, before))
-        return self.spans_from(evidence, self.probabilities(evidence), threshold)
+        probabilities = self.probabilities(evidence)
+        if tallies is not None:
+            from mtfix.detect.document import tally
+
+            tallies += [tally(scores.tokens, probs, tagger, scores.surprisal, scores.entropy)
+                        for (scores, tagger), probs in zip(evidence, probabilities)]
+        return self.spans_from(evidence, probabilities, threshold)

@@ -179,12 +179,19 @@ class TaggerDetector:
                 self.share[texts[segment]] = sorted(found, key=lambda pair: pair[0].lo)
         return probs
 
-    def detect(self, texts: list[str], threshold: float | None = None) -> list[list["Span"]]:
+    def detect(self, texts: list[str], threshold: float | None = None, tallies: list[Any] | None = None
+               ) -> list[list["Span"]]:
         """Spans of consecutive words whose P(BAD) reaches ``threshold`` (None: the model's); a span scores its
-        highest word."""
+        highest word. ``tallies``: a list that gets each text's document.Tally."""
+        from mtfix.detect.document import tally
         from mtfix.text.spans import word_spans
         from mtfix.text.tokens import tokenize
 
         threshold = self.threshold if threshold is None else threshold
-        return [word_spans(tokenize(text), probs, threshold)
-                for text, probs in zip(texts, self.word_probabilities(list(texts)))]
+        out = []
+        for text, probs in zip(texts, self.word_probabilities(list(texts))):
+            tokens = tokenize(text)
+            out.append(word_spans(tokens, probs, threshold))
+            if tallies is not None:
+                tallies.append(tally(tokens, probs))
+        return out

@@ -60,14 +60,26 @@ class Checker:
         self.fixer, self.fix = fixer, fix
         self.lock = threading.Lock()
 
-    def __call__(self, texts: Sequence[str], picky: bool) -> list[tuple[list[Span], list[Edit]]]:
+    def __call__(self, texts: Sequence[str], picky: bool) -> list[tuple[Any, ...]]:
+        """Per text, its spans, its edits and what the detector read of it (a document.Tally; None where the
+        detector keeps none)."""
         # picky: the detector's own threshold (default, or --threshold) times PICKY_FACTOR, for this call only
         threshold = getattr(self.fixer.detector, "threshold", None)
         threshold = threshold * PICKY_FACTOR if picky and threshold is not None else None
+        tallies: list[Any] = []
         with self.lock:
             if self.fix:
-                return [(f.spans, f.edits) for f in self.fixer.fix(list(texts), threshold=threshold)]
-            return [(spans, []) for spans in self.fixer.detect(list(texts), threshold=threshold)]
+                found = [(f.spans, f.edits) for f in self.fixer.fix(list(texts), threshold=threshold,
+                                                                    tallies=tallies)]
+            else:
+                found = [(spans, []) for spans in self.fixer.detect(list(texts), threshold=threshold,
+                                                                    tallies=tallies)]
+        counted = tallies if len(tallies) == len(found) else [None] * len(found)
+        return [(spans, edits, t) for (spans, edits), t in zip(found, counted)]
+
+    def mt_probability(self, tallies: Sequence[Any]) -> float | None:
+        """The MT probability of a request's text, from its lines' tallies."""
+        return self.fixer.mt_probability([t for t in tallies if t is not None])
 
 
 class Batcher:
@@ -181,12 +193,17 @@ def build_app(checker: Callable[[Sequence[str], bool], list[tuple[list[Span], li
         except Exception:
             log.exception("checking failed")
             return error(500, "internal error while checking the text (logged on the server)")
-        found = []
-        for (a, _), (spans, edits) in zip(lines, results):
+        found, tallies = [], []
+        for (a, _), (spans, edits, *read) in zip(lines, results):
             shift = [replace(s, start=s.start + a, end=s.end + a) for s in spans]
             moved = [replace(e, start=e.start + a, end=e.end + a) for e in edits]
             found += found_spans(asked.plain, shift, moved)
-        return JSONResponse(response(asked, found), media_type="application/json")
+            tallies += read
+        answer = response(asked, found)
+        reader = getattr(checker, "mt_probability", None)
+        if reader is not None:  # the request's text is one document
+            answer["mtfix"] = {"mt_probability": reader(tallies)}
+        return JSONResponse(answer, media_type="application/json")
 
     async def languages(_: Request) -> Response:
         return JSONResponse(LANGUAGES)

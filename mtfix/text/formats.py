@@ -26,11 +26,16 @@ class Document:
     id: str | None = None
     edits: list[Edit] | None = None
     fixed: str | None = None
+    # the calibrated probability that the document this segment belongs to went through machine translation
+    # (mtfix.detect.document), where a detector read it
+    mt_probability: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"format_version": FORMAT_VERSION}
         if self.id is not None:
             out["id"] = self.id
+        if self.mt_probability is not None:
+            out["mt_probability"] = self.mt_probability
         out["text"] = self.text
         out["spans"] = [s.to_json(self.text) for s in self.spans]
         if self.edits is not None:
@@ -57,7 +62,9 @@ class Document:
             if fixed is None:
                 fixed = applied
         ref = obj.get("reference")
-        return cls(text, spans, ref if isinstance(ref, str) else None, obj.get("id"), edits, fixed)
+        p = obj.get("mt_probability")
+        return cls(text, spans, ref if isinstance(ref, str) else None, obj.get("id"), edits, fixed,
+                   float(p) if isinstance(p, (int, float)) and not isinstance(p, bool) else None)
 
 
 @dataclass

@@ -103,7 +103,7 @@ def detected(data: Any, n: int, seed: int) -> tuple[list[list[float]], list[int]
     return rows, labels
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mtfix train classes", description=USAGE,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True)
@@ -118,7 +118,7 @@ def main() -> int:
     parser.add_argument("--out", default="models/detector/classes.json")
     parser.add_argument("--report", default=None, help="write the dev report here (Markdown)")
     parser.add_argument("--detected", type=int, default=0, help="also class the detector's spans on N dev rows")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     from datasets import load_from_disk
 

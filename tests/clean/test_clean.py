@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -289,7 +290,8 @@ def test_the_records_of_a_corpus_are_each_read_alone_and_the_lines_of_a_text_as_
     from mtfix.clean import CleanConfig, Cleaner
 
     asked = []
-    monkeypatch.setattr("mtfix.api.load", lambda *args, **options: asked.append(options["alone"]))
+    monkeypatch.setattr("mtfix.api.load", lambda *args, **options: asked.append(options["alone"]) or
+                        SimpleNamespace(detector=None))
     for name, alone in (("a.jsonl", True), ("a.csv", True), ("a.parquet", True), ("a.txt", False)):
         Cleaner(CleanConfig(input=str(tmp_path / name), output="y"))
         assert asked[-1] is alone, name

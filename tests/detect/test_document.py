@@ -1,0 +1,193 @@
+"""The document's MT probability: tallies that add, the head, and every output that carries it."""
+import json
+import math
+import shutil
+
+import pytest
+
+from mtfix.detect.document import FAST_FEATURES, FEATURES, DocumentHead, Tally, features, load_heads, save_heads, \
+    tally
+from mtfix.text.tokens import tokenize
+
+from ..clean_helpers import run
+from ..conftest import CLEAN
+
+
+def head(names=FAST_FEATURES, centre=0.2, scale=0.1):
+    """A head that reads the mean word probability only: P = sigmoid(3 (mean_p - centre) / scale)."""
+    weights = tuple(3.0 if n == "mean_p" else 0.0 for n in names)
+    return DocumentHead(tuple(names), tuple(centre if n == "mean_p" else 0.0 for n in names),
+                        tuple(scale if n == "mean_p" else 1.0 for n in names), weights, 0.0)
+
+
+def test_a_tally_counts_words_not_punctuation_and_tallies_add():
+    text = "The two guides , who met , left ."
+    tokens = tokenize(text)
+    probs = [0.05, 0.2, 0.95, 0.0, 0.4, 0.6, 0.0, 0.1, 0.0]
+    t = tally(tokens, probs, surprisal=[3.0] * 9, entropy=[2.0] * 9)
+    assert (t.words, t.p10, t.p30, t.p50, t.p90) == (6, 5, 3, 2, 1)
+    assert t.p == pytest.approx(0.05 + 0.2 + 0.95 + 0.4 + 0.6 + 0.1) and t.lm_words == 6
+    assert t.surprisal == pytest.approx(18.0) and t.surprising == 0
+    half = tally(tokens[:4], probs[:4]) + tally(tokens[4:], probs[4:])
+    assert half.words == 6 and half.p == pytest.approx(t.p) and half.lm_words == 0  # no LM read: none counted
+    assert Tally.from_json(json.loads(json.dumps(t.to_json()))) == t
+    x = features(t)
+    assert set(FEATURES) <= set(x) and x["mean_p"] == pytest.approx(t.p / 6) and x["log_words"] == math.log1p(6)
+
+
+def test_the_head_rises_with_the_evidence_and_survives_saving(tmp_path):
+    h = head(FEATURES)
+    low = h.probability(Tally(words=10, p=0.5))
+    high = h.probability(Tally(words=10, p=5.0))
+    assert 0 < low < 0.5 < high < 1 and h.probability(Tally()) is None
+    save_heads({"fused": h, "fast": head()}, tmp_path)
+    loaded = load_heads(tmp_path)
+    assert loaded["fused"].probability(Tally(words=10, p=5.0)) == high and set(loaded) == {"fused", "fast"}
+    assert load_heads(tmp_path / "elsewhere") == {}
+
+
+def test_fit_head_separates_and_measure_reports_auc_per_family():
+    from mtfix.training.document import Doc, fit_head, measure
+
+    rows = []
+    for k in range(30):
+        for family, p in (("clean", 0.02), ("synthetic", 0.3), ("mqm", 0.12)):
+            doc = Doc(f"{family}{k}", family, "clean:abc-science" if family == "clean" else family, "fit", ["x"] * 4)
+            rows.append((doc, 4, Tally(words=40, p=40 * (p + 0.001 * k), p50=int(40 * p))))
+    fitted = fit_head(rows, FAST_FEATURES)
+    report = measure(fitted, rows)
+    assert report["documents"]["synthetic"] == 1.0 and report["documents"]["mqm"] == 1.0
+    assert report["count"]["clean"] == 30 and 0 <= report["ece"] < 0.5
+    assert fitted.probability(rows[0][2]) < 0.5 < fitted.probability(rows[1][2])
+
+
+@pytest.fixture
+def fast_folder(tiny_models, tmp_path):
+    """The tiny tagger with a document head for --fast."""
+    folder = tmp_path / "tagger"
+    shutil.copytree(tiny_models[0], folder)
+    save_heads({"fast": head(centre=0.5, scale=0.3)}, folder)  # the tiny tagger's words sit near 0.5
+    return folder
+
+
+def expected(folder, lines):
+    """The head's probability of ``lines`` read as one document, from the tagger's own word probabilities."""
+    from mtfix.detect.tagger import TaggerDetector
+
+    tagger = TaggerDetector.load(str(folder))
+    total = Tally()
+    for line, probs in zip(lines, tagger.word_probabilities(lines)):
+        total = total + tally(tokenize(line), probs)
+    return round(load_heads(folder)["fast"].probability(total), 4)
+
+
+def test_detect_gives_a_text_file_one_probability_and_each_jsonl_record_its_own(fast_folder, tmp_path, capsys):
+    lines = CLEAN[:3]
+    text = tmp_path / "in.txt"
+    text.write_text("\n".join(lines) + "\n")
+    code, out, _ = run(capsys, "detect", text, "--fast", "--model", fast_folder, "--format", "jsonl",
+                       "--batch-size", 2)
+    rows = [json.loads(x) for x in out.splitlines()]
+    assert code == 0 and len(rows) == 3
+    assert {r["mt_probability"] for r in rows} == {expected(fast_folder, lines)}  # across batches: one document
+    code, out, _ = run(capsys, "detect", text, "--fast", "--model", fast_folder, "--format", "jsonl", "--alone")
+    alone = [json.loads(x)["mt_probability"] for x in out.splitlines()]
+    assert alone == [expected(fast_folder, [line]) for line in lines]
+    records = tmp_path / "in.jsonl"
+    records.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(lines)))
+    code, out, _ = run(capsys, "detect", records, "--fast", "--model", fast_folder, "--format", "jsonl")
+    assert [json.loads(x)["mt_probability"] for x in out.splitlines()] == alone
+    code, out, _ = run(capsys, "detect", text, "--fast", "--model", fast_folder)
+    assert out.splitlines()[0].startswith("this document reads as") and "P(machine-translated) = " in out
+    assert out.count("P(machine-translated)") == 1
+    code, out, _ = run(capsys, "detect", text, "--method", "spell", "--format", "jsonl")
+    assert code == 0 and all("mt_probability" not in json.loads(x) for x in out.splitlines())
+
+
+def test_a_segment_read_in_pieces_is_tallied_whole(fast_folder):
+    from mtfix.detect import get_detector
+
+    detector = get_detector("model", model_path=str(fast_folder))
+    long = " ".join(CLEAN * 12)  # over MAX_PIECE characters: read sentence group by group
+    tallies = []
+    detector.detect([long, CLEAN[0]], tallies=tallies)
+    words = [t for t in tokenize(long) if t.text.isalpha()]
+    assert len(tallies) == 2 and tallies[0].words >= len(words) and tallies[1].words == len(CLEAN[0].split())
+
+
+def test_clean_carries_it_and_filters_on_it(fast_folder, tmp_path, capsys):
+    from mtfix.clean import CleanConfig, clean
+
+    lines = CLEAN[:5]
+    text = tmp_path / "in.txt"
+    text.write_text("\n".join(lines) + "\n")
+    summary = clean(CleanConfig(input=str(text), output=str(tmp_path / "out.jsonl"), fast=True,
+                                model=str(fast_folder), chunk_size=2))
+    rows = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert {r["mt_probability"] for r in rows} == {expected(fast_folder, lines)}  # across chunks: one document
+    assert sum(summary["mt_probability"]) == 1 and summary["document_mt_probability"] == rows[0]["mt_probability"]
+    assert "machine translation" in (tmp_path / "out.jsonl.summary.html").read_text()
+    records = tmp_path / "in.jsonl"
+    records.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(lines)))
+    probs = [expected(fast_folder, [line]) for line in lines]
+    limit = sorted(probs)[2]
+    summary = clean(CleanConfig(input=str(records), output=str(tmp_path / "f.jsonl"), fast=True,
+                                model=str(fast_folder), policy="filter", max_mt_probability=limit, max_density=100))
+    kept = [json.loads(x) for x in (tmp_path / "f.jsonl").read_text().splitlines()]
+    gone = [json.loads(x) for x in (tmp_path / "f.filtered.jsonl").read_text().splitlines()]
+    assert [r["mt_probability"] for r in kept] == [p for p in probs if p <= limit]
+    assert [r["mt_probability"] for r in gone] == [p for p in probs if p > limit]
+    assert summary["written"] == len(kept) and summary["filtered"] == len(gone) >= 1 and len(set(probs)) > 1
+    assert sum(summary["mt_probability"]) == 5
+    for extra, message in (([], "give --policy filter"), (["--policy", "filter", "--method", "spell"],
+                                                          "needs a detector with a document head")):
+        code, _, err = run(capsys, "clean", records, "-o", tmp_path / "x.jsonl", "--max-mt-probability", 0.5,
+                           "--model", fast_folder, *extra)
+        assert code == 1 and message in err
+    code, _, err = run(capsys, "clean", records, "-o", tmp_path / "x.jsonl", "--max-mt-probability", 1.5)
+    assert code == 1 and "is a probability" in err
+
+
+def test_the_server_answers_the_documents_probability(fast_folder):
+    import mtfix
+    from mtfix.serve.app import Checker
+
+    checker = Checker(mtfix.load(fast=True, model=str(fast_folder)), fix=False)
+    found = checker(CLEAN[:2], False)
+    assert [len(x) for x in found] == [3, 3]
+    assert checker.mt_probability([t for _, _, t in found]) == expected(fast_folder, CLEAN[:2])
+
+
+def test_the_check_answer_carries_the_requests_probability_from_all_its_lines():
+    from starlette.testclient import TestClient
+
+    from mtfix.serve.app import build_app
+
+    class Counting:
+        def __call__(self, texts, picky):
+            return [([], [], Tally(words=len(t.split()))) for t in texts]
+
+        def mt_probability(self, tallies):
+            return sum(t.words for t in tallies) / 100
+
+    client = TestClient(build_app(Counting()))
+    answer = client.post("/v2/check", data={"language": "en-US", "text": "one two three\n\nfour five"}).json()
+    assert answer["mtfix"] == {"mt_probability": 0.05} and answer["matches"] == []
+
+
+def test_documents_are_also_read_at_their_first_lines():
+    from mtfix.training.document import Doc, examples
+
+    doc = Doc("d", "clean", "clean:abc-rural", "fit", ["a"] * 5)
+    read = {"d": {"fast": [Tally(words=k + 1, p=0.1).to_json() for k in range(5)]}}
+    sizes = [(n, t.words) for _, n, t in examples([doc], read, "fast")]
+    assert sizes == [(1, 1), (2, 3), (4, 10), (5, 15)]  # 1, 2, 4 lines and the whole; no 8 in five lines
+
+
+@pytest.mark.parametrize("what", ["document", "classes"])
+def test_every_trainer_prints_its_help(what, capsys):
+    from mtfix.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["train", what, "--help"])
+    assert stop.value.code == 0 and f"mtfix train {what}" in capsys.readouterr().out
