@@ -43,14 +43,26 @@ class MTFix:
             place(detector, device)
 
     def detect(self, texts: Sequence[str] | str, before: str | None = None, threshold: float | None = None,
-               tallies: list[Tally] | None = None) -> list[list[Span]]:
+               tallies: list[Tally] | None = None, prior: Tally | None = None, one_document: bool | None = None
+               ) -> list[list[Span]]:
         """Flagged spans for each text (a single string is taken as one text). The texts are read as consecutive
         segments of one document (``before``: the text that came before them) where the detector reads context;
-        load(alone=True) reads each alone. ``threshold``: this call's operating point (None: the detector's);
-        ``tallies``: a list that gets what was read of each text, for ``mt_probability``."""
+        load(alone=True) reads each alone. ``threshold``: this call's operating point (None: the detector's, which
+        follows the document: the texts' together, after ``prior``, the tally of what came before, or each
+        text's own with ``one_document`` False; None: together where the detector reads context); ``tallies``: a
+        list that gets what was read of each text, for ``mt_probability``."""
         if isinstance(texts, str):
             texts = [texts]
-        return detect_texts(self.detector, list(texts), before, threshold, tallies)
+        return detect_texts(self.detector, list(texts), before, threshold, tallies,
+                            self._prior(prior, one_document))
+
+    def _prior(self, prior: Tally | None, one_document: bool | None) -> Tally | None:
+        """What a call's texts are read after as one document (None: each text its own)."""
+        from mtfix.detect import reads_context
+
+        if one_document is None:
+            one_document = prior is not None or reads_context(self.detector)
+        return (prior or Tally()) if one_document else None
 
     def mt_probability(self, tallies: Sequence[Tally]) -> float | None:
         """The calibrated probability that the text whose segments gave ``tallies`` (from ``detect`` or ``fix``)
@@ -105,9 +117,11 @@ class MTFix:
         return self.corrector.correct([text], [list(spans)])[0]
 
     def fix(self, texts: Sequence[str] | str, before: str | None = None, threshold: float | None = None,
-            tallies: list[Tally] | None = None) -> list[Fixed]:
+            tallies: list[Tally] | None = None, prior: Tally | None = None, one_document: bool | None = None
+            ) -> list[Fixed]:
         """Detect and correct each text; the fixed text applies every proposed edit (the texts read as ``detect``
-        reads them, at ``threshold`` where given; ``tallies`` as ``detect`` fills it)."""
+        reads them, at ``threshold`` where given; ``tallies``, ``prior`` and ``one_document`` as ``detect`` takes
+        them)."""
         if isinstance(texts, str):
             texts = [texts]
         texts = list(texts)
@@ -120,7 +134,7 @@ class MTFix:
         if shared:
             tagger.share = corrector.encoder.shared
         try:
-            spans = detect_texts(self.detector, texts, before, threshold, tallies)
+            spans = detect_texts(self.detector, texts, before, threshold, tallies, self._prior(prior, one_document))
             edits = corrector.correct(texts, [[s for s in found if not overlong(s)] for found in spans])
         finally:
             if shared:

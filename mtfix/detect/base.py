@@ -7,7 +7,7 @@ from typing import Sequence
 
 from mtfix.detect.bounded import Bounded, Detector
 from mtfix.detect.classes import shipped_classes
-from mtfix.detect.document import load_heads
+from mtfix.detect.document import load_follow, load_heads
 from mtfix.errors import NotBuiltError
 from mtfix.models import MODELS, shipped_detector, shipped_fusion
 from mtfix.text.spans import Span
@@ -45,10 +45,12 @@ def default_method(fast: bool = False, model_path: str | None = None) -> str:
 
 
 def get_detector(method: str = "spell", threshold: float | None = None, model_path: str | None = None,
-                 batch_size: int = 32, lm_gate: float | None = None, alone: bool = False) -> Detector:
+                 batch_size: int = 32, lm_gate: float | None = None, alone: bool = False, follow: bool = True
+                 ) -> Detector:
     """The detector for ``method``; ``threshold`` (and, for the fused detector, ``lm_gate``) None keeps the
-    detector's own default; ``alone``: a fused head fitted to read each segment after the previous ones reads
-    every segment alone (for inputs whose segments are unrelated sentences)."""
+    detector's own default, which for the fused detector follows the document where its folder holds a fitted
+    ``follow`` (document.json) and ``follow`` is true; ``alone``: a fused head fitted to read each segment after
+    the previous ones reads every segment alone (for inputs whose segments are unrelated sentences)."""
     if method in ("all-ok", "all-bad"):
         return ConstantDetector(method == "all-bad")
     if method == "spell":
@@ -67,9 +69,12 @@ def get_detector(method: str = "spell", threshold: float | None = None, model_pa
                                     "with 'mtfix train fusion'")
             from mtfix.detect.fuse import FusedDetector
 
-            return Bounded(FusedDetector.load(str(path), str(fusion), threshold=threshold, batch_size=batch_size,
-                                              lm_gate=lm_gate, alone=alone), shipped_classes(path),
-                           load_heads(path).get("fused"))
+            fused = FusedDetector.load(str(path), str(fusion), threshold=threshold, batch_size=batch_size,
+                                       lm_gate=lm_gate, alone=alone)
+            fused.document = load_heads(path).get("fused")
+            if threshold is None and follow:  # the detector's own operating point follows the document
+                fused.follow = load_follow(path)
+            return Bounded(fused, shipped_classes(path), fused.document)
         from mtfix.detect.tagger import TaggerDetector
 
         return Bounded(TaggerDetector.load(str(path), threshold=threshold, batch_size=batch_size),

@@ -32,6 +32,8 @@ def batched(segments: Iterable[Segment], batch_size: int, process: Callable[...,
         tallies: list[Tally] = []
         if head is not None:
             options["tallies"] = tallies
+            if whole:  # one document: a threshold that follows it reads what came before too
+                options["prior"] = total
         results = iter(process(texts, **options)) if texts else iter(())
         counts = iter(tallies)
         if context:

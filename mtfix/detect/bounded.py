@@ -111,25 +111,32 @@ class Bounded:
         return getattr(self.inner, name)
 
     def detect(self, texts: Sequence[str], before: str | None = None, threshold: float | None = None,
-               tallies: list[Any] | None = None) -> list[list[Span]]:
+               tallies: list[Any] | None = None, prior: Tally | None = None) -> list[list[Span]]:
         """The inner detector's spans (see the class); ``before``: the text that came before ``texts``, for a
         detector that reads each segment after the previous ones (``reads_context``); ``threshold``: this call's
         operating point (None: the detector's own); ``tallies``: a list that gets each text's document.Tally
-        where the inner detector tallies (``tallies_words``)."""
-        found = self._detect(texts, before, threshold, tallies)
+        where the inner detector tallies (``tallies_words``); ``prior``: the texts are one document's, read after
+        what this tally holds (else each text is its own document, for a threshold that follows it)."""
+        found = self._detect(texts, before, threshold, tallies, prior)
         if self.classes is None:
             return found
         return self.classes.assign(texts, found, self.class_generator)
 
     def _detect(self, texts: Sequence[str], before: str | None, threshold: float | None,
-                tallies: list[Any] | None) -> list[list[Span]]:
+                tallies: list[Any] | None, prior: Tally | None) -> list[list[Span]]:
         if all(read_as_is(t) for t in texts):
-            return detect_texts(self.inner, texts, before, threshold, tallies)
+            return detect_texts(self.inner, texts, before, threshold, tallies, prior)
+        if prior is None and len(texts) > 1 and getattr(self.inner, "follow", None) is not None:
+            # each text its own document: the pieces of one text are read as one
+            out: list[list[Span]] = []
+            for text in texts:
+                out += self._detect([text], before, threshold, tallies, Tally())
+            return out
         cut = [pieces(t) for t in texts]
         flat = [texts[i][lo:hi] for i, (p, _) in enumerate(cut) for lo, hi in p]
         # the pieces, in order: consecutive text too
         counted: list[Any] | None = [] if tallies is not None and tallies_words(self.inner) else None
-        found = iter(detect_texts(self.inner, flat, before, threshold, counted) if flat else [])
+        found = iter(detect_texts(self.inner, flat, before, threshold, counted, prior) if flat else [])
         parts = iter(counted or [])
         out = []
         for p, flags in cut:
@@ -159,14 +166,17 @@ def tallies_words(detector: Any) -> bool:
 
 
 def detect_texts(detector: Any, texts: Sequence[str], before: str | None = None, threshold: float | None = None,
-                 tallies: list[Any] | None = None) -> list[list[Span]]:
+                 tallies: list[Any] | None = None, prior: Any = None) -> list[list[Span]]:
     """``detector``'s spans of ``texts``, given ``before`` (the text that came before them) where it reads
     context (any other detector takes the texts alone), at ``threshold`` where one is given (a detector with an
     operating point: the tagger, the fused detector); ``tallies``: a list that gets each text's document.Tally
-    where the detector tallies (``tallies_words``), else stays as it is."""
+    where the detector tallies (``tallies_words``), else stays as it is; ``prior``: the texts are one
+    document's, read after what this document.Tally holds (the fused detector's threshold follows the document)."""
     options: dict[str, Any] = {"before": before} if reads_context(detector) else {}
     if threshold is not None:
         options["threshold"] = threshold
     if tallies is not None and tallies_words(detector):
         options["tallies"] = tallies
+    if prior is not None and getattr(getattr(detector, "inner", detector), "name", "") == "fused":
+        options["prior"] = prior
     return detector.detect(texts, **options)

@@ -125,16 +125,45 @@ class DocumentHead:
                    float(raw["bias"]), raw.get("record"))
 
 
+@dataclass(frozen=True)
+class Follow:
+    """The word threshold that follows the document: from an MT probability of ``cut`` on, a document's words are
+    flagged from ``low`` (a translated document holds artifacts: a weaker word is worth a flag there), below it at
+    the detector's own threshold. Fitted by `mtfix train document` so that clean documents keep their budget."""
+
+    cut: float
+    low: float
+
+    def threshold(self, p: float | None, default: float) -> float:
+        return min(self.low, default) if p is not None and p >= self.cut else default
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cut": self.cut, "low": self.low}
+
+
 def load_heads(detector_folder: Path | None) -> dict[str, DocumentHead]:
     """The document heads of a detector folder: 'fused' and 'fast' (the tagger alone), those it holds."""
-    if detector_folder is None or not (detector_folder / FILE).exists():
-        return {}
-    raw = json.loads((detector_folder / FILE).read_text())
+    raw = _read(detector_folder)
     return {name: DocumentHead.from_json(head) for name, head in raw.items() if name in ("fused", "fast")}
 
 
-def save_heads(heads: dict[str, DocumentHead], detector_folder: Path) -> None:
-    (detector_folder / FILE).write_text(json.dumps({k: h.to_json() for k, h in heads.items()}, indent=1) + "\n")
+def load_follow(detector_folder: Path | None) -> Follow | None:
+    """The fused detector's threshold that follows the document, where the folder holds one."""
+    found = _read(detector_folder).get("follow")
+    return Follow(float(found["cut"]), float(found["low"])) if found else None
+
+
+def _read(detector_folder: Path | None) -> dict[str, Any]:
+    if detector_folder is None or not (detector_folder / FILE).exists():
+        return {}
+    return json.loads((detector_folder / FILE).read_text())
+
+
+def save_heads(heads: dict[str, DocumentHead], detector_folder: Path, follow: Follow | None = None) -> None:
+    found = {k: h.to_json() for k, h in heads.items()}
+    if follow is not None:
+        found["follow"] = follow.to_json()
+    (detector_folder / FILE).write_text(json.dumps(found, indent=1) + "\n")
 
 
 def rounded(p: float | None) -> float | None:

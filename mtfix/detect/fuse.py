@@ -383,6 +383,10 @@ class FusedDetector:
         self.lm_gate = config.lm_gate if lm_gate is None else lm_gate
         # the previous sentences the LM reads before each segment (the head's own setting; 0 with ``alone``)
         self.context = 0 if alone else config.context
+        # the document head and the threshold that follows the document (get_detector sets them where the
+        # detector folder holds them and the operating point is the detector's own)
+        self.document: Any = None
+        self.follow: Any = None
 
     @classmethod
     def load(cls, tagger_path: str, fusion_path: str, threshold: float | None = None,
@@ -447,16 +451,18 @@ class FusedDetector:
         return self.probabilities(self.evidence(texts, self.contexts(texts, before)))
 
     def spans_from(self, evidence: Sequence[tuple[WordScores, list[float]]],
-                   probabilities: Sequence[list[float]], threshold: float | None = None) -> list[list[Span]]:
-        """Spans of consecutive flagged words (at ``threshold``, None: the detector's), each carrying the evidence
-        of its strongest word: the tagger's P(BAD), the LM's surprisal (nats), and the candidate that made the
-        sentence most likely, by how much."""
+                   probabilities: Sequence[list[float]], threshold: float | Sequence[float] | None = None
+                   ) -> list[list[Span]]:
+        """Spans of consecutive flagged words (at ``threshold``: one for all texts, or one per text; None: the
+        detector's), each carrying the evidence of its strongest word: the tagger's P(BAD), the LM's surprisal
+        (nats), and the candidate that made the sentence most likely, by how much."""
         from mtfix.text.spans import word_spans
 
         threshold = self.threshold if threshold is None else threshold
+        thresholds = [threshold] * len(evidence) if isinstance(threshold, (int, float)) else list(threshold)
 
         out = []
-        for (scores, tagger), probs in zip(evidence, probabilities):
+        for (scores, tagger), probs, threshold in zip(evidence, probabilities, thresholds):
             def why(i: int, scores: WordScores = scores, tagger: list[float] = tagger) -> dict[str, Any]:
                 found: dict[str, Any] = {"tagger": round(tagger[i], 3)}
                 if scores.surprisal:  # not where the LM gate left the segment to the tagger
@@ -472,17 +478,35 @@ class FusedDetector:
         return out
 
     def detect(self, texts: Sequence[str], before: str | None = None, threshold: float | None = None,
-               tallies: list[Any] | None = None) -> list[list[Span]]:
+               tallies: list[Any] | None = None, prior: Any = None) -> list[list[Span]]:
         """Spans of consecutive flagged words, each with the evidence that fired. ``texts`` are consecutive
         segments of one document, ``before`` the text that came before them: where the head reads context
         (FusionConfig.context), the LM reads each segment after the sentences before it. ``threshold``: the
-        operating point of this call (None: the detector's); ``tallies``: a list that gets each text's
-        document.Tally."""
+        operating point of this call (None: the detector's own, which follows the document where the detector
+        has a document head and a fitted ``follow``: then ``prior``, the document.Tally of the document read
+        before ``texts``, says the texts are one document's, else each text is its own); ``tallies``: a list that
+        gets each text's document.Tally."""
+        from mtfix.detect.document import tally
+
         evidence = self.evidence(texts, self.contexts(texts, before))
         probabilities = self.probabilities(evidence)
+        counted = [tally(scores.tokens, probs, tagger, scores.surprisal, scores.entropy)
+                   for (scores, tagger), probs in zip(evidence, probabilities)]
         if tallies is not None:
-            from mtfix.detect.document import tally
+            tallies += counted
+        return self.spans_from(evidence, probabilities, self.thresholds(counted, threshold, prior))
 
-            tallies += [tally(scores.tokens, probs, tagger, scores.surprisal, scores.entropy)
-                        for (scores, tagger), probs in zip(evidence, probabilities)]
-        return self.spans_from(evidence, probabilities, threshold)
+    def thresholds(self, counted: Sequence[Any], threshold: float | None, prior: Any) -> float | list[float]:
+        """The threshold of each text: ``threshold`` where given, else the detector's, lowered in a document
+        that reads as translated (``follow``); one document (``prior``: what was read of it before) or each
+        text its own."""
+        if threshold is not None:
+            return threshold
+        if self.follow is None or self.document is None:
+            return self.threshold
+        if prior is not None:
+            total = prior
+            for t in counted:
+                total = total + t
+            return self.follow.threshold(self.document.probability(total), self.threshold)
+        return [self.follow.threshold(self.document.probability(t), self.threshold) for t in counted]

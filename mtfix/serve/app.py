@@ -67,13 +67,13 @@ class Checker:
         threshold = getattr(self.fixer.detector, "threshold", None)
         threshold = threshold * PICKY_FACTOR if picky and threshold is not None else None
         tallies: list[Any] = []
+        # the lines of several requests come together: none's threshold follows another's document
+        options = {"threshold": threshold, "tallies": tallies, "one_document": False}
         with self.lock:
             if self.fix:
-                found = [(f.spans, f.edits) for f in self.fixer.fix(list(texts), threshold=threshold,
-                                                                    tallies=tallies)]
+                found = [(f.spans, f.edits) for f in self.fixer.fix(list(texts), **options)]
             else:
-                found = [(spans, []) for spans in self.fixer.detect(list(texts), threshold=threshold,
-                                                                    tallies=tallies)]
+                found = [(spans, []) for spans in self.fixer.detect(list(texts), **options)]
         counted = tallies if len(tallies) == len(found) else [None] * len(found)
         return [(spans, edits, t) for (spans, edits), t in zip(found, counted)]
 

@@ -428,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", help="also write the measurements here (JSON)")
     args = parser.parse_args(argv)
 
-    from mtfix.detect.document import FAST_FEATURES, FEATURES, save_heads
+    from mtfix.detect.document import FAST_FEATURES, FEATURES, Follow, save_heads
     from mtfix.detect.fuse import FusedDetector
     from mtfix.models import shipped_detector
 
@@ -480,7 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=1) + "\n")
     if args.write:
-        save_heads(heads, folder)
+        chosen = Follow(follow["cut"], follow["low"]) if follow["low"] < default else None
+        save_heads(heads, folder, chosen)
         log(f"wrote {folder / 'document.json'}")
     return 0
 

@@ -10,6 +10,7 @@ from mtfix.detect.document import FAST_FEATURES, FEATURES, DocumentHead, Tally, 
 from mtfix.text.tokens import tokenize
 
 from ..clean_helpers import run
+from .test_fuse import scorer, tokenizer  # noqa: F401 (fixtures)
 from ..conftest import CLEAN
 
 
@@ -191,3 +192,53 @@ def test_every_trainer_prints_its_help(what, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["train", what, "--help"])
     assert stop.value.code == 0 and f"mtfix train {what}" in capsys.readouterr().out
+
+
+@pytest.fixture
+def fused_folder(tmp_path, tokenizer):
+    """A tiny fused detector whose own threshold flags no word (0.99)."""
+    from mtfix.detect.fuse import FEATURES as WORD_FEATURES
+    from mtfix.detect.fuse import FusionConfig, FusionHead, save_fusion
+
+    from .test_tagger import tiny_model
+
+    tiny_model().save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    save_fusion(FusionHead(len(WORD_FEATURES), 8), FusionConfig(hidden=8, threshold=0.99), tmp_path / "fused")
+    return tmp_path
+
+
+@pytest.mark.parametrize("translated", [True, False])
+def test_the_default_threshold_follows_the_document(fused_folder, scorer, monkeypatch, translated):
+    from mtfix.detect import get_detector
+    from mtfix.detect.document import Follow
+
+    monkeypatch.setattr("mtfix.detect.fuse.LanguageModelScorer", lambda: scorer)
+    sure = DocumentHead(("log_words",), (0.0,), (1.0,), (0.0,), 30.0 if translated else -30.0)
+    save_heads({"fused": sure}, fused_folder, Follow(cut=0.9, low=0.0))
+    texts = CLEAN[:2]
+    followed = get_detector("fused", model_path=str(fused_folder)).detect(texts, prior=Tally())
+    assert all(followed) is translated  # from 0 in a translated document: every word; else 0.99: none
+    alone = get_detector("fused", model_path=str(fused_folder)).detect(texts)  # each text its own document
+    assert alone == followed
+    fixed = get_detector("fused", threshold=0.99, model_path=str(fused_folder)).detect(texts, prior=Tally())
+    assert fixed == [[], []]  # an operating point given: it stands
+    unfollowed = get_detector("fused", model_path=str(fused_folder), follow=False).detect(texts, prior=Tally())
+    assert unfollowed == [[], []]
+
+
+def test_one_document_or_each_its_own(fused_folder, scorer, monkeypatch):
+    """A head that finds a long text translated and a short one not: read as one document, the short text's
+    words follow the long one's verdict; read each alone, they do not."""
+    import mtfix
+    from mtfix.detect.document import Follow
+
+    monkeypatch.setattr("mtfix.detect.fuse.LanguageModelScorer", lambda: scorer)
+    words = DocumentHead(("log_words",), (0.0,), (1.0,), (10.0,), -25.0)  # P > 0.5 from about 12 words on
+    save_heads({"fused": words}, fused_folder, Follow(cut=0.5, low=0.0))
+    fixer = mtfix.load(model=str(fused_folder))
+    texts = [" ".join(CLEAN[:3]), "Prices rose."]
+    together = fixer.detect(texts, one_document=True)
+    apart = fixer.detect(texts)  # this head reads no context: each text its own document
+    assert together[1] and not apart[1] and together[0] and apart[0]
+    assert fixer.detect(texts, one_document=False) == apart
