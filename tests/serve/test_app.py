@@ -181,8 +181,8 @@ def test_picky_is_an_argument_of_the_call_not_a_change_to_the_model(tiny_models)
     high = 0.503  # the tiny tagger's P(BAD) sits near 0.5: one word reaches this, every word 0.7 of it
     fixer = mtfix.load(model=str(tagger), fast=True, corrector=str(corrector), threshold=high)
     texts = ["The two guides met in one Explosion on Monday.", "A pariad was there."]
-    picky = [spans for spans, _ in Checker(fixer, fix=False)(texts, True)]
-    default = [spans for spans, _ in Checker(fixer, fix=False)(texts, False)]
+    picky = [spans for spans, _, _ in Checker(fixer, fix=False)(texts, True)]
+    default = [spans for spans, _, _ in Checker(fixer, fix=False)(texts, False)]
     assert fixer.detector.threshold == high  # the loaded model is left as it was
     assert sum(len(s) for s in picky) > sum(len(s) for s in default) > 0
     lower = mtfix.load(model=str(tagger), fast=True, corrector=str(corrector), threshold=high * PICKY_FACTOR)
