@@ -1,41 +1,39 @@
-"""Calibration and the measures training reports: temperature and Platt fits, ECE, average precision, word
-MCC, and the threshold that keeps clean text at a budget of flags."""
+"""Calibration and the measures training reports: temperature and Platt fits and average precision
+(scikit-learn's), ECE, word MCC, and the threshold that keeps clean text at a budget of flags."""
 from __future__ import annotations
 
 import torch
 
 
+def _one_weight(x: torch.Tensor, labels: torch.Tensor, intercept: bool) -> tuple[float, float]:
+    """scikit-learn's (nearly unregularised) logistic regression of ``labels`` on one score: its weight and
+    intercept."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=1e6, fit_intercept=intercept, max_iter=1000)
+    model.fit(x.detach().float().reshape(-1, 1).numpy(), labels.detach().long().numpy())
+    return float(model.coef_[0][0]), float(model.intercept_[0]) if intercept else 0.0
+
+
+def _temperature(weight: float) -> float:
+    """The temperature a logistic weight gives (logit / T), held within e^-4 and e^4 as before."""
+    import math
+
+    return math.exp(max(-4.0, min(4.0, -math.log(weight)))) if weight > 0 else math.exp(4.0)
+
+
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """The temperature that minimises the negative log-likelihood on held-out words."""
-    log_t = torch.zeros(1, requires_grad=True)
-    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=100)
-
-    def step() -> torch.Tensor:
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(logits / log_t.clamp(-4, 4).exp(), labels)
-        loss.backward()
-        return loss
-
-    opt.step(step)
-    return float(log_t.detach().clamp(-4, 4).exp())
+    """The temperature that minimises the negative log-likelihood on held-out words (two-class logits: a
+    logistic regression on their difference, without intercept)."""
+    weight, _ = _one_weight(logits[:, 1] - logits[:, 0], labels, intercept=False)
+    return _temperature(weight)
 
 
 def fit_platt(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
-    """Temperature and bias for one-logit scores (Platt scaling): a bias undoes the prior shift that per-source
-    training weights cause, which a temperature alone cannot."""
-    log_t = torch.zeros(1, requires_grad=True)
-    bias = torch.zeros(1, requires_grad=True)
-    opt = torch.optim.LBFGS([log_t, bias], lr=0.1, max_iter=200)
-
-    def step() -> torch.Tensor:
-        opt.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits / log_t.clamp(-4, 4).exp() + bias,
-                                                                    labels.float())
-        loss.backward()
-        return loss
-
-    opt.step(step)
-    return float(log_t.detach().clamp(-4, 4).exp()), float(bias.detach())
+    """Temperature and bias for one-logit scores (Platt scaling: a logistic regression on the logit): a bias undoes
+    the prior shift that per-source training weights cause, which a temperature alone cannot."""
+    weight, bias = _one_weight(logits, labels, intercept=True)
+    return _temperature(weight), bias
 
 
 def ece(probs: torch.Tensor, labels: torch.Tensor, bins: int = 10) -> float:
@@ -51,11 +49,12 @@ def ece(probs: torch.Tensor, labels: torch.Tensor, bins: int = 10) -> float:
 
 
 def average_precision(scores: torch.Tensor, labels: torch.Tensor) -> float:
-    """Area under the precision-recall curve (ranking quality, threshold-free)."""
-    order = scores.argsort(descending=True)
-    hits = labels[order]
-    precision = hits.cumsum(0) / torch.arange(1, len(hits) + 1)
-    return float((precision * hits).sum() / hits.sum().clamp(min=1))
+    """Area under the precision-recall curve (ranking quality, threshold-free; scikit-learn's)."""
+    from sklearn.metrics import average_precision_score
+
+    if not bool(labels.bool().any()):
+        return 0.0
+    return float(average_precision_score(labels.bool().numpy(), scores.detach().float().numpy()))
 
 
 def word_mcc(pred: torch.Tensor, gold: torch.Tensor) -> float:

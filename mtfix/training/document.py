@@ -279,7 +279,10 @@ def measure(head: Any, test: list[tuple[Doc, int, Any]], sentences: list[tuple[D
     all whole test documents; the sentence-level Pearson correlation with HTER per pair beside the flag-density
     baseline."""
     import numpy as np
+    import torch
     from sklearn.metrics import roc_auc_score
+
+    from mtfix.training.calibration import ece
 
     def auc(rows: list[tuple[Doc, int, Any]], family: str, clean_source: str | None = None) -> float | None:
         picked = [(d, p) for d, _, p in rows if d.family == family or
@@ -296,9 +299,8 @@ def measure(head: Any, test: list[tuple[Doc, int, Any]], sentences: list[tuple[D
         out["documents"][family] = auc(whole, family)
         out["one line"][family] = auc(single, family)
         out["against abc-science only"][family] = auc(whole, family, "clean:abc-science")
-    probs = np.array([p for _, _, p in whole])
-    labels = np.array([d.translated for d, _, _ in whole])
-    out["ece"] = round(_ece(probs, labels), 3)
+    out["ece"] = round(ece(torch.tensor([p for _, _, p in whole]), torch.tensor([d.translated for d, _, _ in whole])),
+                       3)
     out["count"] = {f: sum(d.family == f for d, _, _ in whole) for f in FAMILIES}
     clean = [p for d, _, p in whole if d.family == "clean"]
     out["clean above 0.5"] = round(sum(p >= 0.5 for p in clean) / max(len(clean), 1), 3)
@@ -393,18 +395,6 @@ def fit_follow(rows: list[tuple[Doc, float, list[float], list[bool] | None]], de
             if clean <= base + budget and score(figures) > best_score:
                 best, best_score = {"cut": cut, "low": low}, score(figures)
     return best, tried
-
-
-def _ece(probs: Any, labels: Any, bins: int = 10) -> float:
-    import numpy as np
-
-    edges = np.linspace(0, 1, bins + 1)
-    total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        mask = (probs >= lo) & ((probs < hi) if hi < 1 else (probs <= hi))
-        if mask.any():
-            total += mask.mean() * abs(probs[mask].mean() - labels[mask].mean())
-    return float(total)
 
 
 USAGE = __doc__
