@@ -72,7 +72,9 @@ def get_detector(method: str = "spell", threshold: float | None = None, model_pa
             fused = FusedDetector.load(str(path), str(fusion), threshold=threshold, batch_size=batch_size,
                                        lm_gate=lm_gate, alone=alone)
             fused.document = load_heads(path).get("fused")
-            if threshold is None and follow:  # the detector's own operating point follows the document
+            if threshold is None and follow and not alone:
+                # the detector's own operating point follows the document; fitted on documents read in context,
+                # text read alone keeps the threshold fitted for it
                 fused.follow = load_follow(path)
             return Bounded(fused, shipped_classes(path), fused.document)
         from mtfix.detect.tagger import TaggerDetector

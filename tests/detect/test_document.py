@@ -225,6 +225,8 @@ def test_the_default_threshold_follows_the_document(fused_folder, scorer, monkey
     assert fixed == [[], []]  # an operating point given: it stands
     unfollowed = get_detector("fused", model_path=str(fused_folder), follow=False).detect(texts, prior=Tally())
     assert unfollowed == [[], []]
+    read_alone = get_detector("fused", model_path=str(fused_folder), alone=True).detect(texts, prior=Tally())
+    assert read_alone == [[], []]  # fitted on text read in context: text read alone keeps its own threshold
 
 
 def test_one_document_or_each_its_own(fused_folder, scorer, monkeypatch):
