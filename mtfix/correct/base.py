@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from mtfix.detect.candidates import Candidate
 from mtfix.text.spans import Span
 from mtfix.text.tokens import Token, tokenize
 
@@ -130,14 +131,20 @@ def option_traits(original: str, options: Sequence[Option], context: str = "", r
                     "inner_lower": float(not initial and o.replacement == original.lower() != original)}
 
 
-def generated(generator: Any, text: str, tokens: Sequence[Token], span: Span) -> list[tuple[str, str]]:
+def generated(generator: Any, text: str, tokens: Sequence[Token], span: Span, pivots: Sequence[str] | None = None
+              ) -> list[tuple[str, str]]:
     """The candidate generator's proposals for a one-word span, as (replacement of the whole span, kind), the
-    original left out: what both correctors add to their own options."""
+    original left out: what both correctors add to their own options. ``pivots``: the pivot siblings to propose
+    (ranked in context: correct.siblings) instead of the generator's most frequent ones."""
     inside = [j for j, t in enumerate(tokens) if span.start <= t.start and t.end <= span.end]
     if len(inside) != 1:
         return []
     out = []
-    for cand in generator.for_word(text, tokens, inside[0]):
+    found = generator.for_word(text, tokens, inside[0])
+    if pivots is not None:
+        word = tokens[inside[0]]
+        found = [c for c in found if c.kind != "pivot"] + [Candidate(word.start, word.end, p, "pivot") for p in pivots]
+    for cand in found:
         if span.start <= cand.start and cand.end <= span.end:
             replacement = text[span.start:cand.start] + cand.replacement + text[cand.end:span.end]
             if replacement != text[span.start:span.end]:

@@ -521,19 +521,19 @@ def rewriter_item(text: str, span: Any, left: int = 48, right: int = 24) -> tupl
 
 class RewriteCorrector(Corrector):
     """The corrector on the language model: for each span, the rewriter's n-best and the candidate generator's
-    proposals (spelling, case, spacing, pivot siblings, pronouns, articles), each scored by the rewriter (its
-    log-probability against writing the span unchanged) and by the base LM over the span's sentence (against the
-    original), ranked by the reranking stage with keeping the original always one of the choices."""
+    proposals (spelling, case, spacing, pronouns, articles; pivot siblings ranked in context), each scored by the
+    rewriter (its log-probability against writing the span unchanged) and by the base LM over the span's sentence
+    (against the original), ranked by the reranking stage with keeping the original always one of the choices."""
 
     def __init__(self, rewriter: Rewriter, rerank: Any = None, beams: int = 4, min_score: float | None = None,
-                 swap_score: float | None = None, batch_size: int = 32, lm: Any = None, generator: Any = None
-                 ) -> None:
+                 swap_score: float | None = None, batch_size: int = 32, lm: Any = None, generator: Any = None,
+                 pivots_in_context: bool = True) -> None:
         from mtfix.correct.base import Rerank
 
         self.rewriter, self.beams, self.batch_size = rewriter, beams, batch_size
         self.rerank = rerank or Rerank(softmax=True)
         self._lm, self._generator, self.encoder = lm, generator, None
-        self.guards = True  # False: keep the options ``guarded`` rules out (to measure each rule on dev)
+        self.guards, self.pivots_in_context = True, pivots_in_context  # guards False: to measure each rule on dev
         self.min_score = self.rerank.min_score if min_score is None else min_score
         self.swap_score = swap_score if swap_score is not None else self.rerank.swap_score
 
@@ -558,26 +558,26 @@ class RewriteCorrector(Corrector):
         """For each span, its options against keeping the original, with both gains and their traits."""
         from mtfix.correct.base import Option, generated
         from mtfix.correct.guards import lm_window
+        from mtfix.correct.siblings import ranked_siblings
         from mtfix.text.tokens import tokenize
 
         jobs = [(i, span) for i, per_text in enumerate(spans) for span in per_text]
         items = [rewriter_item(texts[i], span) for i, span in jobs]
-        tokens: dict[int, list[Any]] = {}  # each text tokenised once, whatever its number of spans
+        tokens = {i: tokenize(texts[i]) for i in {i for i, _ in jobs}}  # each text once, whatever its spans
+        pivots = ranked_siblings(self.lm, self.generator, texts, jobs, tokens) if self.pivots_in_context else None
         options: list[dict[str, Any]] = []
         for b in range(0, len(jobs), self.batch_size):
             # each span's prompt read once: the beam search and the scoring of every option continue from it
             read = self.rewriter.read(items[b:b + self.batch_size])
             found = read.nbest(self.beams)
             per_chunk: list[dict[str, Any]] = []
-            for (i, span), best in zip(jobs[b:b + self.batch_size], found):
+            for k, ((i, span), best) in enumerate(zip(jobs[b:b + self.batch_size], found), start=b):
                 original = texts[i][span.start:span.end]
                 per: dict[str, Any] = {}
                 for text, _ in best:
                     if text != original and text.strip() != original.strip():
                         per[text] = Option(text, "rewrite", 0.0)
-                if i not in tokens:
-                    tokens[i] = tokenize(texts[i])
-                for text, kind in generated(self.generator, texts[i], tokens[i], span):
+                for text, kind in generated(self.generator, texts[i], tokens[i], span, pivots and pivots.get(k)):
                     if text not in per:
                         per[text] = Option(text, kind, 0.0)
                 for o in per.values():

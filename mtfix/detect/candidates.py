@@ -20,6 +20,7 @@ PRONOUN_SWAPS = {"his": ["its", "their"], "her": ["its", "their"], "he": ["it"],
                  "its": ["their"], "their": ["its"]}
 ARTICLE_SWAPS = {"one": ["a", "an", ""], "the": [""], "a": ["the", ""], "an": ["the", ""]}
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+MAX_SIBLINGS = 40  # pivot siblings of a word kept, most frequent first (the detector tries max_per_kind of them)
 
 
 @dataclass(frozen=True)
@@ -91,9 +92,9 @@ class CandidateGenerator:
 
         return zipf_frequency(word, "en")
 
-    def siblings(self, word: str) -> list[str]:
-        """Pivot siblings of ``word`` (plural kept), most frequent first; remembered per word (the dictionary does
-        not change, and the same words come back across a corpus)."""
+    def siblings(self, word: str, limit: int | None = None) -> list[str]:
+        """Pivot siblings of ``word`` (plural kept), most frequent first, at most ``limit`` (None: max_per_kind);
+        remembered per word (the dictionary does not change, and the same words come back across a corpus)."""
         if self.pivot is None:
             return []
         found = self._siblings.get(word)
@@ -101,7 +102,7 @@ class CandidateGenerator:
             if len(self._siblings) >= 200_000:
                 self._siblings.clear()
             found = self._siblings[word] = self._rank_siblings(word)
-        return list(found)
+        return list(found[:self.max_per_kind if limit is None else limit])
 
     def _rank_siblings(self, word: str) -> tuple[str, ...]:
         low = word.lower()
@@ -113,7 +114,7 @@ class CandidateGenerator:
         # most frequent first, ties alphabetically: the set's order changes from process to process (string
         # hashing), and with it, before, which of equally frequent siblings made the cut
         ranked = sorted((w for w in words if self.zipf(w) >= self.min_zipf), key=lambda w: (-self.zipf(w), w))
-        return tuple(_match_case(w, word) for w in ranked[: self.max_per_kind])
+        return tuple(_match_case(w, word) for w in ranked[:MAX_SIBLINGS])
 
     def spelling(self, word: str) -> list[str]:
         from symspellpy import Verbosity
