@@ -44,15 +44,15 @@ class Cleaner:
         good = [r for r in records if r.text is not None and r.text.strip()]
         texts = [r.text for r in good if r.text is not None]
         before_text = None if self.alone else before
-        tallies: list[Tally] | None = [] if self.head is not None else None
+        tallies: list[Tally] = []
+        options: dict[str, Any] = {"before": before_text, **({"tallies": tallies} if self.head is not None else {})}
         if self.correct:
-            fixed = self.mt.fix(texts, before=before_text, tallies=tallies) if texts else []
+            fixed = self.mt.fix(texts, **options) if texts else []
             found = [(f.spans, f.edits, f.fixed) for f in fixed]
         else:
-            found = [(spans, None, None) for spans in (self.mt.detect(texts, before=before_text, tallies=tallies)
-                                                       if texts else [])]
+            found = [(spans, None, None) for spans in (self.mt.detect(texts, **options) if texts else [])]
         by_index = {r.index: f for r, f in zip(good, found)}
-        counted = {r.index: t for r, t in zip(good, tallies or [])}
+        counted = {r.index: t for r, t in zip(good, tallies)}
         stats: dict[str, Any] = {"records": len(records), "written": 0, "words": 0, "flagged_words": 0,
                                  "rejected": 0, "filtered": 0, "edits": 0, "classes": Counter(),
                                  "density": [0] * (len(DENSITY_BINS) - 1),

@@ -577,7 +577,7 @@ class RewriteCorrector(Corrector):
                 for text, _ in best:
                     if text != original and text.strip() != original.strip():
                         per[text] = Option(text, "rewrite", 0.0)
-                for text, kind in generated(self.generator, texts[i], tokens[i], span, pivots and pivots.get(k)):
+                for text, kind in generated(self.generator, texts[i], tokens[i], span, (pivots or {}).get(k)):
                     if text not in per:
                         per[text] = Option(text, kind, 0.0)
                 for o in per.values():

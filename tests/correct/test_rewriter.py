@@ -200,6 +200,9 @@ class _FakeLM:
 
 
 class _FakeGenerator:
+    def siblings(self, word, limit=None):  # no dictionary: the pivot candidate below stands
+        return []
+
     def for_word(self, text, tokens, i):
         from mtfix.detect.candidates import Candidate
 

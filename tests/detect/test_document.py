@@ -5,12 +5,10 @@ import shutil
 
 import pytest
 
-from mtfix.detect.document import FAST_FEATURES, FEATURES, DocumentHead, Tally, features, load_heads, save_heads, \
-    tally
+from mtfix.detect.document import FAST_FEATURES, FEATURES, DocumentHead, Tally, features, load_heads, save_heads, tally
 from mtfix.text.tokens import tokenize
 
 from ..clean_helpers import run
-from .test_fuse import scorer, tokenizer  # noqa: F401 (fixtures)
 from ..conftest import CLEAN
 
 

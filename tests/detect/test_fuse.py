@@ -6,7 +6,6 @@ from dataclasses import replace
 import datasets
 import pytest
 import torch
-from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from mtfix.detect.candidates import Candidate, CandidateGenerator
 from mtfix.detect.fuse import (
@@ -20,28 +19,13 @@ from mtfix.detect.fuse import (
     save_fusion,
     word_features,
 )
-from mtfix.detect.lm import LanguageModelScorer
 from mtfix.detect.tagger import TaggerDetector
 from mtfix.text.tokens import tokenize
 from mtfix.training.calibration import average_precision, clean_threshold
-from mtfix.training.common import minilm_dir
 from mtfix.training.evidence import FusionTrainConfig
 from mtfix.training.fusion import fit_head, train_fusion
 
 from .test_tagger import tiny_model
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return AutoTokenizer.from_pretrained(minilm_dir())
-
-
-@pytest.fixture(scope="module")
-def scorer(tokenizer):
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64,
-                                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2))
-    return LanguageModelScorer(model.eval(), tokenizer, batch_size=2)
 
 
 def swap_guides(text, tokens, surprisal):
