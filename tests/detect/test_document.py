@@ -193,17 +193,9 @@ def test_every_trainer_prints_its_help(what, capsys):
 
 
 @pytest.fixture
-def fused_folder(tmp_path, tokenizer):
+def fused_folder(fused_at):
     """A tiny fused detector whose own threshold flags no word (0.99)."""
-    from mtfix.detect.fuse import FEATURES as WORD_FEATURES
-    from mtfix.detect.fuse import FusionConfig, FusionHead, save_fusion
-
-    from .test_tagger import tiny_model
-
-    tiny_model().save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
-    save_fusion(FusionHead(len(WORD_FEATURES), 8), FusionConfig(hidden=8, threshold=0.99), tmp_path / "fused")
-    return tmp_path
+    return fused_at(0.99)
 
 
 @pytest.mark.parametrize("translated", [True, False])

@@ -562,12 +562,9 @@ def test_the_second_stage_weighs_clean_lines_three_times_by_default(scorer, toke
 
 
 @pytest.fixture
-def detector_folder(tmp_path, tokenizer):
-    """A tiny tagger with a fusion head in fused/, laid out like models/detector."""
-    tiny_model().save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
-    save_fusion(FusionHead(len(FEATURES), 8), FusionConfig(hidden=8, threshold=0.0), tmp_path / "fused")
-    return tmp_path
+def detector_folder(fused_at):
+    """A tiny tagger with a fusion head in fused/ that flags every word, laid out like models/detector."""
+    return fused_at(0.0)
 
 
 def test_cli_picks_the_fused_detector_and_fast_keeps_the_tagger(detector_folder, scorer, monkeypatch, capsys):
