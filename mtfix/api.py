@@ -70,10 +70,7 @@ class MTFix:
         head = document_head(self.detector)
         if head is None or not tallies:
             return None
-        total = Tally()
-        for t in tallies:
-            total = total + t
-        return rounded(head.probability(total))
+        return rounded(head.probability(sum(tallies, Tally())))
 
     @property
     def corrector(self) -> Any:

@@ -50,12 +50,9 @@ def whole_document(config: CleanConfig, journal: Journal) -> float | None:
     head = config.document_head()
     if head is None:
         return None
-    total = Tally()
-    for chunk in journal.ids():
-        found = journal.get(chunk)
-        if found is not None and isinstance(found.stats.get("tally"), dict):
-            total = total + Tally.from_json(found.stats["tally"])
-    return rounded(head.probability(total))
+    found = [journal.get(chunk) for chunk in journal.ids()]
+    return rounded(head.probability(sum((Tally.from_json(f.stats["tally"]) for f in found
+                                         if f is not None and isinstance(f.stats.get("tally"), dict)), Tally())))
 
 
 def merge_stats(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:

@@ -26,18 +26,18 @@ def cmd_detect(args: argparse.Namespace) -> int:
     segments = itertools.chain([first] if first else [], segments)
     device = resolve(args.device)
     use(device)
+    alone = read_alone(args)  # else the lines of a plain-text file are one document: one MT probability
     detector = get_detector(args.method or default_method(args.fast, args.model), args.threshold, args.model,
-                            args.batch_size, args.lm_gate, read_alone(args))
+                            args.batch_size, args.lm_gate, alone)
     place(detector, device)
     threshold = args.threshold if args.threshold is not None else 0.0
     out = OutputFile(args.output, [args.input])
-    whole = not read_alone(args)  # the lines of a plain-text file are one document: one MT probability
-    highlighter = Highlighter(out.stream, whole) if args.format == "pretty" else None
+    highlighter = Highlighter(out.stream, not alone) if args.format == "pretty" else None
     bad = total = 0
     complete = False
     try:
         with progress("detecting", args.input) as advance:
-            for segment, doc in detect_segments(detector, segments, args.batch_size, threshold, whole):
+            for segment, doc in detect_segments(detector, segments, args.batch_size, threshold, not alone):
                 total += 1
                 advance(segment)
                 if doc is None:

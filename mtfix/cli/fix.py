@@ -70,16 +70,17 @@ def cmd_fix(args: argparse.Namespace) -> int:
     segments = read_segments(args.input, args.input_format, args.text_field)
     first = next(segments, None)  # a missing, empty or binary input fails here, before any model loads
     segments = itertools.chain([first] if first else [], segments)
+    alone = read_alone(args)  # else the lines of a plain-text file are one document: one MT probability
     mt = load(method=args.method, threshold=args.threshold, model=args.model, batch_size=args.batch_size,
               fast=args.fast, corrector=args.corrector, min_score=args.min_score, swap_score=args.swap_score,
-              lm_gate=args.lm_gate, device=args.device, alone=read_alone(args))
+              lm_gate=args.lm_gate, device=args.device, alone=alone)
     writer = FixWriter(fmt, args)
     bad = total = 0
     held: list[tuple[Any, Any]] = []  # --interactive: everything is reviewed before anything is written
     complete = False
     try:
         with progress("fixing", args.input) as advance:
-            for segment, doc in fix_segments(mt, segments, args.batch_size, whole=not read_alone(args)):
+            for segment, doc in fix_segments(mt, segments, args.batch_size, whole=not alone):
                 total += 1
                 advance(segment)
                 if doc is None:

@@ -7,5 +7,5 @@ from mtfix.detect.batching import BEFORE_CHARS, batched, detect_segments, docume
 from mtfix.detect.bounded import MAX_PIECE, MAX_WORD, Bounded, Detector, detect_texts, pieces, read_as_is, reads_context
 
 __all__ = ["BEFORE_CHARS", "MAX_PIECE", "MAX_WORD", "METHODS", "Bounded", "ConstantDetector", "Detector", "batched",
-           "default_method", "detect_segments", "document_head", "detect_texts", "get_detector", "pieces", "read_as_is",
+           "default_method", "detect_segments", "detect_texts", "document_head", "get_detector", "pieces", "read_as_is",
            "reads_context", "record_id", "review_point"]

@@ -76,11 +76,12 @@ def get_detector(method: str = "spell", threshold: float | None = None, model_pa
                 # the detector's own operating point follows the document; fitted on documents read in context,
                 # text read alone keeps the threshold fitted for it
                 fused.follow = load_follow(path)
-            return Bounded(fused, shipped_classes(path), fused.document)
+            return Bounded(fused, shipped_classes(path))
         from mtfix.detect.tagger import TaggerDetector
 
-        return Bounded(TaggerDetector.load(str(path), threshold=threshold, batch_size=batch_size),
-                       shipped_classes(path), load_heads(path).get("fast"))
+        tagger = TaggerDetector.load(str(path), threshold=threshold, batch_size=batch_size)
+        tagger.document = load_heads(path).get("fast")
+        return Bounded(tagger, shipped_classes(path))
     if method == "lm":
         from mtfix.detect.lm import LMDetector
 

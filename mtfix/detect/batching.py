@@ -73,7 +73,8 @@ def record_id(segment: Segment) -> Any:
 
 
 def document_head(detector: Detector) -> Any:
-    """The detector's document head where it has one and tallies what it reads (else None: no MT probability)."""
+    """The detector's document head (a Bounded detector's: its inner one's) where it has one and tallies what it
+    reads (else None: no MT probability)."""
     head = getattr(detector, "document", None)
     return head if head is not None and tallies_words(detector) else None
 

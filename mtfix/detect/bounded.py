@@ -86,11 +86,10 @@ class Bounded:
     """Any detector, reading long segments piece by piece and leaving overlong words out (see ``pieces``); with
     a class head (mtfix.detect.classes), every span it returns carries its class and that class's probability."""
 
-    def __init__(self, inner: Detector, classes: Any = None, document: Any = None) -> None:
+    def __init__(self, inner: Detector, classes: Any = None) -> None:
         self.inner = inner
         self.name = inner.name
         self.classes = classes
-        self.document = document  # the document head (detect.document.DocumentHead) that reads its tallies, if any
         self._own_generator: Any = None
 
     @property
@@ -141,14 +140,11 @@ class Bounded:
         out = []
         for p, flags in cut:
             spans = list(flags)
-            whole = Tally()
             for lo, _ in p:
                 spans += [replace(s, start=s.start + lo, end=s.end + lo) for s in next(found)]
-                if counted is not None:
-                    whole = whole + next(parts)
             out.append(sorted(spans, key=lambda s: (s.start, s.end)))
-            if counted is not None:
-                tallies.append(whole)  # type: ignore[union-attr]
+            if counted is not None:  # a text's tally: its pieces'
+                tallies.append(sum((next(parts) for _ in p), Tally()))  # type: ignore[union-attr]
         return out
 
 

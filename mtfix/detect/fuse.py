@@ -505,8 +505,5 @@ class FusedDetector:
         if self.follow is None or self.document is None:
             return self.threshold
         if prior is not None:
-            total = prior
-            for t in counted:
-                total = total + t
-            return self.follow.threshold(self.document.probability(total), self.threshold)
+            return self.follow.threshold(self.document.probability(sum(counted, prior)), self.threshold)
         return [self.follow.threshold(self.document.probability(t), self.threshold) for t in counted]

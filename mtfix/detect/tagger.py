@@ -133,6 +133,7 @@ class TaggerDetector:
         # when a dict: each text's sentence inputs with their encoder states are left here for the corrector,
         # so that one encoder pass serves detection and correction
         self.share: dict[str, list[Any]] | None = None
+        self.document: Any = None  # the --fast document head (detect.document), where get_detector found one
 
     @classmethod
     def load(cls, path: str, dtype: torch.dtype | None = None, **kwargs: Any) -> "TaggerDetector":

@@ -241,9 +241,7 @@ def examples(docs: Sequence[Doc], read: dict[str, dict[str, Any]], kind: str, si
     for doc in docs:
         rows = [Tally.from_json(t) for t in read[doc.id][kind]]
         for size in sorted({*[s for s in sizes if s < len(rows)], len(rows)}):
-            total = Tally()
-            for t in rows[:size]:
-                total = total + t
+            total = sum(rows[:size], Tally())
             if total.words:
                 out.append((doc, size, total))
     return out
@@ -327,9 +325,7 @@ def word_rows(docs: Sequence[Doc], read: dict[str, dict[str, Any]], head: Any
     out = []
     for doc in docs:
         row = read[doc.id]
-        total = Tally()
-        for t in row["fused"]:
-            total = total + Tally.from_json(t)
+        total = sum((Tally.from_json(t) for t in row["fused"]), Tally())
         probs: list[float] = []
         labels: list[bool] | None = [] if doc.spans is not None or doc.family == "clean" else None
         for k, line in enumerate(doc.lines):
@@ -369,6 +365,28 @@ def follow_figures(rows: list[tuple[Doc, float, list[float], list[bool] | None]]
     for family, (tp, flagged, gold) in sorted(per.items()):
         out[family] = {"recall": round(tp / max(gold, 1), 3), "precision": round(tp / max(flagged, 1), 3)}
     return out
+
+
+def write_scoring(rows: list[tuple[Doc, float, list[float], list[bool] | None]], read: dict[str, dict[str, Any]],
+                  policies: dict[str, Any], folder: Path) -> None:
+    """FAMILY.gold.jsonl and FAMILY-POLICY.pred.jsonl in ``folder`` for the labelled translated documents and the
+    clean ABC science ones: each line a record, its spans the words flagged at ``policies[POLICY](p)`` (p: its
+    document's MT probability), from the cached readings, as the detector forms them (text.spans.word_spans)."""
+    from mtfix.text.formats import Document
+    from mtfix.text.spans import Span, word_spans
+    from mtfix.text.tokens import tokenize
+
+    folder.mkdir(parents=True, exist_ok=True)
+    picked = [r for r in rows if r[3] is not None and (r[0].family != "clean" or r[0].source == "clean:abc-science")]
+    for family in sorted({r[0].family for r in picked}):
+        mine = [r for r in picked if r[0].family == family]
+        gold = [Document(line, [Span(a, b, "artifact", 1.0, ()) for a, b in (doc.spans[k] if doc.spans else [])])
+                for doc, *_ in mine for k, line in enumerate(doc.lines)]
+        (folder / f"{family}.gold.jsonl").write_text("".join(json.dumps(d.to_json()) + "\n" for d in gold))
+        for name, policy in policies.items():
+            pred = [Document(line, word_spans(tokenize(line), probs, policy(p)))
+                    for doc, p, *_ in mine for line, probs in zip(doc.lines, read[doc.id]["probs"])]
+            (folder / f"{family}-{name}.pred.jsonl").write_text("".join(json.dumps(d.to_json()) + "\n" for d in pred))
 
 
 def fit_follow(rows: list[tuple[Doc, float, list[float], list[bool] | None]], default: float, budget: float
@@ -422,6 +440,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--write", action="store_true", help="write document.json into the detector folder")
     parser.add_argument("--report", help="also write the measurements here (JSON)")
+    parser.add_argument("--score-dir", help="also write the held-out round trips and ABC science documents as gold "
+                                            "and, from the cached readings, the words flagged at the default "
+                                            "threshold and at the one that follows the document, for mtfix score")
     args = parser.parse_args(argv)
 
     from mtfix.detect.document import FAST_FEATURES, FEATURES, Follow, save_heads
@@ -473,6 +494,9 @@ def main(argv: list[str] | None = None) -> int:
                                                             r[0].source == "clean:abc-science"], policy),
                         "tried": tried}
     log(f"follow: {json.dumps({k: v for k, v in report['follow'].items() if k != 'tried'})}")
+    if args.score_dir:
+        write_scoring(test_rows, read, {"default": lambda p: default, "follow": policy}, Path(args.score_dir))
+        log(f"wrote gold and predictions for mtfix score to {args.score_dir}")
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=1) + "\n")
     if args.write:

@@ -234,3 +234,18 @@ def test_one_document_or_each_its_own(fused_folder, scorer, monkeypatch):
     apart = fixer.detect(texts)  # this head reads no context: each text its own document
     assert together[1] and not apart[1] and together[0] and apart[0]
     assert fixer.detect(texts, one_document=False) == apart
+
+
+def test_the_scoring_files_flag_each_documents_words_at_its_policys_threshold(tmp_path):
+    from mtfix.training.document import Doc, write_scoring
+
+    doc = Doc("s", "synthetic", "synthetic", "test", ["Two guides met ."], spans=[[(4, 10)]])
+    clean = Doc("c", "clean", "clean:abc-science", "test", ["Prices rose ."])
+    read = {"s": {"probs": [[0.1, 0.4, 0.2, 0.0]]}, "c": {"probs": [[0.3, 0.1, 0.0]]}}
+    rows = [(doc, 0.9, [0.1, 0.4, 0.2], [False, True, False]), (clean, 0.1, [0.3, 0.1], [False, False])]
+    write_scoring(rows, read, {"low": lambda p: 0.25 if p >= 0.8 else 0.5}, tmp_path)
+    gold = json.loads((tmp_path / "synthetic.gold.jsonl").read_text())
+    (pred,) = [json.loads(x) for x in (tmp_path / "synthetic-low.pred.jsonl").read_text().splitlines()]
+    assert [s["text"] for s in gold["spans"]] == ["guides"] and [s["text"] for s in pred["spans"]] == ["guides"]
+    (kept,) = [json.loads(x) for x in (tmp_path / "clean-low.pred.jsonl").read_text().splitlines()]
+    assert kept["spans"] == []  # its document reads as clean: 0.5, which 0.3 does not reach
