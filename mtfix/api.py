@@ -4,9 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
-from mtfix.detect import Detector, default_method, detect_texts, document_head, get_detector, read_as_is
+from mtfix.detect import Detector, detect_texts, document_head, read_as_is
 from mtfix.detect.document import Tally, rounded
 from mtfix.models import is_rewriter, shipped_corrector, shipped_rewriter
+from mtfix.settings import CorrectSettings, DetectSettings
 from mtfix.text.formats import Document, Segment
 from mtfix.text.spans import Edit, Span, apply_edits
 
@@ -168,35 +169,45 @@ def _tagger_of(detector: Any) -> Any:
     return inner if isinstance(inner, TaggerDetector) else None
 
 
-def load(method: str | None = None, threshold: float | None = None, model: str | None = None,
-         batch_size: int = 32, fast: bool = False, corrector: str | None = None,
-         min_score: float | None = None, swap_score: float | None = None, lm_gate: float | None = None,
-         device: str | None = "auto", review: bool = False, alone: bool = False) -> MTFix:
+def load(method: str | None = None, **options: Any) -> MTFix:
     """Load mtfix offline: the shipped fused detector by default (``fast``: the tagger alone), or ``method``
-    ('fused', 'model', 'spell', 'lm', ...); the corrector (the LM rewriter of models/rewriter, or ``corrector``: a
-    rewriter or span decoder folder) loads when first used, with its own --min-score and --swap-score unless given;
-    ``lm_gate`` (fused detector) overrides the model's LM gate (0 sends every segment to the language model);
-    ``device``: auto (a CUDA GPU where there is one, else the CPU), cpu or cuda; on a GPU, the process's default
-    torch device becomes it; ``review``: the fused detector's review point (its review threshold, every segment
-    read by the LM), for one article under review; ``alone``: each text read alone, not after the texts before
-    it (for unrelated sentences; a fused head fitted with context reads the texts of one call, and the segments of
-    a file, as one document). Out-of-range numbers and a missing GPU raise InputError at once."""
+    ('fused', 'model', 'spell', 'lm', ...); the keywords are the fields of settings.DetectSettings and
+    settings.CorrectSettings, as the command line's options name them: ``threshold``, ``lm_gate`` (the fused
+    detector's LM gate: 0 sends every segment to the language model), ``model``, ``batch_size``, ``device`` (auto: a
+    CUDA GPU where there is one, else the CPU; on a GPU, the process's default torch device becomes it), ``review``
+    (the fused detector's review point, for one article under review), ``alone`` (each text read alone, not after
+    the texts before it: for unrelated sentences); ``corrector`` (a rewriter or span decoder folder instead of the
+    LM rewriter of models/rewriter; it loads when first used), ``min_score``, ``swap_score``, ``conservative`` and
+    ``round_trip``. Out-of-range numbers, options that do not go together and a missing GPU raise InputError at
+    once."""
+    from mtfix.settings import split
+
+    return from_settings(*split({"method": method, **options}))
+
+
+def from_settings(detect: DetectSettings, correct: CorrectSettings) -> MTFix:
+    """mtfix with the detector and the corrector these settings describe (what load and the commands use)."""
     from mtfix.device import resolve, use
-    from mtfix.errors import InputError
 
-    for name, value in (("threshold", threshold), ("min_score", min_score), ("swap_score", swap_score),
-                        ("lm_gate", lm_gate)):
-        if value is not None and not 0.0 <= value <= 1.0:
-            raise InputError(f"{name} is a probability: give a value from 0 to 1, not {value:g}")
-    if not batch_size >= 1:
-        raise InputError(f"batch_size must be at least 1, not {batch_size}")
-    if review:
-        from mtfix.detect import review_point
-
-        if threshold is not None or lm_gate is not None or fast or method not in (None, "fused"):
-            raise InputError("review is a point of the fused detector: it sets the threshold and the LM gate itself")
-        threshold, lm_gate = review_point(model, alone)
-    where = resolve(device)
+    correct = correct.resolved()
+    where = resolve(detect.device)
     use(where)
-    return MTFix(get_detector(method or default_method(fast, model), threshold, model, batch_size, lm_gate, alone),
-                 corrector_path=corrector, min_score=min_score, swap_score=swap_score, device=where)
+    return MTFix(detect.detector(), corrector_path=correct.corrector, min_score=correct.min_score,
+                 swap_score=correct.swap_score, device=where)
+
+
+def _signature() -> Any:
+    """load's signature as help() and editors show it: ``method``, then the settings' fields as keywords."""
+    import inspect
+    from dataclasses import MISSING, fields
+
+    from mtfix.settings import CorrectSettings, DetectSettings
+
+    keywords = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
+                                  default=None if f.default is MISSING else f.default)
+                for cls in (DetectSettings, CorrectSettings) for f in fields(cls) if f.name != "method"]
+    first = inspect.Parameter("method", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
+    return inspect.Signature([first, *keywords], return_annotation="MTFix")
+
+
+load.__signature__ = _signature()  # type: ignore[attr-defined]

@@ -70,19 +70,28 @@ def test_fix_without_a_corrector_says_how_to_get_one(tmp_path, monkeypatch):
         fixer.fix("a pariad")
 
 
-def test_the_package_load_takes_every_option_of_the_api_load():
-    """``mtfix.load`` (what the README documents) forwards every option of mtfix.api.load, by name and default."""
+def test_load_takes_the_settings_fields_as_keywords():
+    """``mtfix.load``'s keywords are the detector's and the corrector's settings, by name and default, as help()
+    shows them; an unknown one is a TypeError, a value out of range or options that do not go together an
+    InputError."""
     import inspect
+    from dataclasses import fields
 
     import pytest
 
-    import mtfix.api
     from mtfix.errors import InputError
+    from mtfix.settings import CorrectSettings, DetectSettings
 
-    ours, theirs = inspect.signature(mtfix.load).parameters, inspect.signature(mtfix.api.load).parameters
-    assert [(p.name, p.default) for p in ours.values()] == [(p.name, p.default) for p in theirs.values()]
-    with pytest.raises(InputError, match="lm_gate is a probability"):
+    shown = [(p.name, p.default) for p in inspect.signature(mtfix.load).parameters.values()]
+    assert shown == [(f.name, f.default) for cls in (DetectSettings, CorrectSettings) for f in fields(cls)]
+    with pytest.raises(InputError, match="--lm-gate is a probability"):
         mtfix.load("spell", lm_gate=2.0, device="cpu")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'thresold'"):
+        mtfix.load("spell", thresold=0.5)
+    with pytest.raises(InputError, match="--fast is the tagger alone"):
+        mtfix.load("spell", fast=True)
+    with pytest.raises(InputError, match="--review sets the threshold"):
+        mtfix.load(review=True, threshold=0.3)
 
 
 def test_load_refuses_numbers_out_of_range():
@@ -90,9 +99,9 @@ def test_load_refuses_numbers_out_of_range():
 
     from mtfix.errors import InputError
 
-    for kwargs, message in (({"threshold": 1.5}, "threshold is a probability"),
-                            ({"min_score": -0.1}, "min_score is a probability"),
-                            ({"batch_size": 0}, "batch_size must be at least 1")):
+    for kwargs, message in (({"threshold": 1.5}, "--threshold is a probability"),
+                            ({"min_score": -0.1}, "--min-score is a probability"),
+                            ({"batch_size": 0}, "--batch-size must be at least 1")):
         with pytest.raises(InputError, match=message):
             mtfix.load("spell", **kwargs)
 

@@ -269,14 +269,13 @@ def test_conservative_is_the_span_decoder_and_round_trip_fills_in_its_settings(t
 
     read_alone: list[bool] = []
 
-    def record(method, threshold, model, batch_size, fast, corrector, min_score, swap_score, lm_gate, device,
-               alone=False):
-        assert device == "auto"  # a GPU where there is one, unless told otherwise
-        seen.append((corrector, min_score, swap_score, lm_gate))
-        read_alone.append(alone)
+    def record(detect, correct):
+        assert detect.device == "auto"  # a GPU where there is one, unless told otherwise
+        seen.append((correct.corrector, correct.min_score, correct.swap_score, detect.lm_gate))
+        read_alone.append(detect.alone)
         raise InputError("stop here")
 
-    monkeypatch.setattr(mtfix.api, "load", record)
+    monkeypatch.setattr(mtfix.api, "from_settings", record)
     src = tmp_path / "in.txt"
     src.write_text("The two guides met.\n")
     decoder = str(shipped_corrector())

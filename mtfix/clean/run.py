@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -9,26 +10,15 @@ from mtfix.clean.corpus import Record, check_columns, check_input, fingerprint, 
 from mtfix.clean.journal import JOURNAL_VERSION, ChunkResult, Journal
 from mtfix.clean.outputs import check_outputs, one_line_records, remove_temporaries, write_outputs
 from mtfix.clean.runner import Job, check_ray_address, chunk_jobs, chunks, run_local, run_ray
-from mtfix.clean.settings import POLICIES, CleanConfig, check_workers, output_format
-from mtfix.errors import InputError
+from mtfix.clean.settings import CleanConfig, check_workers, output_format
 
 
 def clean(config: CleanConfig, progress: Callable[[int, int], None] | None = None,
           warn: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run (or resume) the cleaning; returns the summary. ``progress(records, words)`` after each chunk."""
-    if config.policy not in POLICIES:
-        raise InputError(f"unknown policy {config.policy!r}; choose one of {', '.join(POLICIES)}")
-    if config.engine not in ("local", "ray"):
-        raise InputError(f"unknown engine {config.engine!r}; choose local or ray")
-    if config.max_mt_probability is not None:
-        if config.policy != "filter":
-            raise InputError("--max-mt-probability says which documents --policy filter routes: give --policy filter")
-        if config.document_head() is None:
-            raise InputError("--max-mt-probability needs a detector with a document head (document.json beside the "
-                             "model): the fused detector or --fast, not a baseline")
     check_input(config.input)
     in_format = guess_format(config.input, config.input_format)
-    config.input_format = in_format
+    config = replace(config, input_format=in_format)
     out_format = output_format(config)
     check_outputs(config, out_format)
     check_columns(config.input, in_format, config.owned())

@@ -28,11 +28,11 @@ class Cleaner:
     """What each worker holds: the models, loaded once, and the policy."""
 
     def __init__(self, config: CleanConfig) -> None:
-        from mtfix.api import load
+        from mtfix.api import from_settings
 
         self.config = config
         self.alone = config.reads_alone()  # else the lines of a plain text, read after the text before them
-        self.mt = load(**config.load_options(), alone=self.alone)
+        self.mt = from_settings(config.detect_settings(), config.correct_settings())
         self.correct = config.corrects()
         self.head = document_head(self.mt.detector)
 

@@ -8,9 +8,7 @@ from typing import Any
 
 from mtfix.clean.corpus import digest_files, format_of_name, guess_format
 from mtfix.errors import InputError
-
-POLICIES = ("annotate", "fix", "filter")
-
+from mtfix.settings import CleanSettings, CorrectSettings, DetectSettings
 
 GIB = 1 << 30
 
@@ -18,33 +16,16 @@ GIB = 1 << 30
 WORKER_MEMORY = {"fast": 1 * GIB, "full": 2 * GIB}  # what one worker holds with its models, with room to spare
 
 
-@dataclass
-class CleanConfig:
-    input: str
-    output: str
-    input_format: str = "auto"
-    output_format: str = "auto"
-    text_field: str = "text"
-    policy: str = "annotate"
-    suggest: bool = False          # annotate/filter: also run the corrector and add its edits
-    min_score: float | None = None
-    swap_score: float | None = None  # the corrector's bar for meaning swaps (mtfix fix --swap-score)
-    max_density: float = 10.0      # filter: records above this many flagged words per 100 go to OUT.filtered
-    max_mt_probability: float | None = None  # filter: documents more likely machine-translated go there too
-    chunk_size: int = 64
-    workers: int = 1
-    engine: str = "local"
-    ray_address: str | None = None
-    fast: bool = False
-    method: str | None = None
-    threshold: float | None = None
-    lm_gate: float | None = None
-    model: str | None = None
-    corrector: str | None = None
-    device: str = "auto"           # where the models run: auto, cpu, cuda (mtfix.device)
-    batch_size: int = 32
-    restart: bool = False
-    alone: bool = False            # each record read alone (records of JSONL, CSV, parquet, datasets always are)
+@dataclass(frozen=True, kw_only=True)
+class CleanConfig(CleanSettings):
+    """A `mtfix clean` run's settings (mtfix.settings.CleanSettings), with what the run derives from them: its
+    journal's key, the fields it writes, the detector's document head."""
+
+    def check(self) -> None:
+        super().check()
+        if self.max_mt_probability is not None and self.document_head() is None:
+            raise InputError("--max-mt-probability needs a detector with a document head (document.json beside "
+                             "the model): the fused detector or --fast, not a baseline")
 
     def settings(self) -> dict[str, Any]:
         """Every option that can change an output byte: a journal written under other settings is not reused
@@ -83,12 +64,12 @@ class CleanConfig:
         """Whether the run corrects as well as detects (--policy fix, or --suggest)."""
         return self.policy == "fix" or self.suggest
 
-    def load_options(self) -> dict[str, Any]:
-        """The keywords of mtfix.load that this run's options give (the models, their operating point, the
-        device)."""
-        keys = ("method", "threshold", "model", "batch_size", "fast", "corrector", "min_score", "swap_score",
-                "lm_gate", "device")
-        return {k: getattr(self, k) for k in keys}
+    def detect_settings(self) -> DetectSettings:
+        """The detector's settings of this run, reading each record alone where reads_alone says so."""
+        return DetectSettings.from_args(self, alone=self.reads_alone())
+
+    def correct_settings(self) -> CorrectSettings:
+        return CorrectSettings.from_args(self)
 
     def precision(self) -> str:
         """The precision the tagger and SmolLM2 run in on the CPU (bf16 where it is native, or as

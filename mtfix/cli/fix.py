@@ -7,8 +7,9 @@ import json
 import sys
 from typing import Any
 
-from mtfix.cli.options import model_options, read_alone, review_option, round_trip_option
+from mtfix.cli.options import correct_settings, detect_settings, model_options, read_alone
 from mtfix.errors import InputError
+from mtfix.settings import CorrectSettings, DetectSettings
 from mtfix.text.outputs import OutputFile
 
 
@@ -55,12 +56,11 @@ class FixWriter:
 
 
 def cmd_fix(args: argparse.Namespace) -> int:
-    from mtfix.api import fix_segments, load
+    from mtfix.api import fix_segments, from_settings
     from mtfix.render import progress
     from mtfix.text.formats import read_segments
 
-    if args.fast and args.method not in (None, "model"):
-        raise InputError("--fast is the tagger alone: it goes with no --method, or --method model")
+    detect, correct = detect_settings(args), correct_settings(args)  # checked before the input is read
     fmt = args.format or ("text" if args.apply or args.output or args.interactive else "diff")
     if args.interactive:
         if args.input == "-":
@@ -70,17 +70,15 @@ def cmd_fix(args: argparse.Namespace) -> int:
     segments = read_segments(args.input, args.input_format, args.text_field)
     first = next(segments, None)  # a missing, empty or binary input fails here, before any model loads
     segments = itertools.chain([first] if first else [], segments)
-    alone = read_alone(args)  # else the lines of a plain-text file are one document: one MT probability
-    mt = load(method=args.method, threshold=args.threshold, model=args.model, batch_size=args.batch_size,
-              fast=args.fast, corrector=args.corrector, min_score=args.min_score, swap_score=args.swap_score,
-              lm_gate=args.lm_gate, device=args.device, alone=alone)
+    alone = detect.alone  # else the lines of a plain-text file are one document: one MT probability
+    mt = from_settings(detect, correct)
     writer = FixWriter(fmt, args)
     bad = total = 0
     held: list[tuple[Any, Any]] = []  # --interactive: everything is reviewed before anything is written
     complete = False
     try:
         with progress("fixing", args.input) as advance:
-            for segment, doc in fix_segments(mt, segments, args.batch_size, whole=not alone):
+            for segment, doc in fix_segments(mt, segments, detect.batch_size, whole=not alone):
                 total += 1
                 advance(segment)
                 if doc is None:
@@ -127,19 +125,12 @@ def parser_fix(sub: Any) -> None:
                    help="diff: the word-level diff (default without --apply / -o); text: the fixed text (default with "
                         "--apply or -o; JSONL input keeps its records, the original in original_TEXTFIELD); "
                         "jsonl: the correction format")
-    p.add_argument("--min-score", type=float, default=None,
-                   help="propose an edit only when its calibrated probability of being right reaches this "
-                        "(default: the corrector's own, chosen on dev)")
-    p.add_argument("--swap-score", type=float, default=None,
-                   help="the bar for meaning swaps (a content word put in place of an unrelated one: 'guides' -> "
-                        "'leaders'), when above --min-score; lower it for round-trip articles, where wrong-sense "
-                        "words are common (default: the corrector's own, chosen on dev)")
-    round_trip_option(p)
+    CorrectSettings.options(p, ("min_score", "swap_score", "conservative", "round_trip"))
     p.add_argument("--interactive", action="store_true",
                    help="review each edit in the terminal: accept, reject, pick an alternative, type your own, "
                         "undo, quit and save; then write the text with the accepted edits")
     model_options(p)
-    review_option(p)
+    DetectSettings.options(p, ("review",))
     p.add_argument("--input-format", default="auto", choices=["auto", "text", "jsonl"])
     p.add_argument("--text-field", default="text", help="JSONL field holding the text (default: text)")
     p.set_defaults(func=cmd_fix)

@@ -11,7 +11,7 @@ from mtfix.cli.clean import parser_clean
 from mtfix.cli.data import parser_data
 from mtfix.cli.detect import parser_detect
 from mtfix.cli.fix import parser_fix
-from mtfix.cli.options import apply_round_trip, check_options
+from mtfix.cli.options import check_numbers
 from mtfix.cli.score import parser_score
 from mtfix.cli.serve import parser_serve
 from mtfix.cli.train import TRAINERS, cmd_train, parser_train
@@ -58,8 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_transformers()
     previous = _terminate_as_interrupt()
     try:
-        apply_round_trip(args)
-        check_options(args)
+        if args.command in ("data", "score"):
+            check_numbers(args)  # the stages' settings check their own as they are made
         if args.command == "data" and args.action in ("mlqe", "mqm") and not args.path:
             raise InputError(f"mtfix data {args.action} needs the path of "
                              + ("an MLQE-PE tarball or folder" if args.action == "mlqe" else "an MQM .tsv file"))

@@ -10,10 +10,9 @@ from mtfix.detect.classes import shipped_classes
 from mtfix.detect.document import load_follow, load_heads
 from mtfix.errors import NotBuiltError
 from mtfix.models import MODELS, shipped_detector, shipped_fusion
+from mtfix.settings import METHODS
 from mtfix.text.spans import Span
 from mtfix.text.tokens import tokenize
-
-METHODS = ("fused", "model", "spell", "lm", "all-ok", "all-bad")
 
 
 class ConstantDetector:

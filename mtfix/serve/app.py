@@ -37,6 +37,7 @@ from mtfix.serve.languagetool import (
     response,
     segments,
 )
+from mtfix.settings import CorrectSettings, DetectSettings, ServeSettings
 from mtfix.text.spans import Edit, Span
 
 log = logging.getLogger("mtfix.serve")
@@ -233,15 +234,19 @@ def build_app(checker: Callable[[Sequence[str], bool], list[tuple[list[Span], li
                      exception_handlers={404: not_found, 405: not_found, 500: server_error})
 
 
-def create_app(fast: bool = False, threshold: float | None = None, model: str | None = None,
-               corrector: str | None = None, fix: bool = True, config: ServeConfig | None = None) -> Starlette:
+def create_app(settings: ServeSettings) -> Starlette:
     """The server with mtfix's models, loaded once and warmed up before the first request."""
-    import mtfix
+    from mtfix.api import from_settings
 
-    fixer = mtfix.load(threshold=threshold, model=model, fast=fast, corrector=corrector)
-    checker = Checker(fixer, fix=fix)
+    fixer = from_settings(DetectSettings.from_args(settings), CorrectSettings.from_args(settings))
+    checker = Checker(fixer, fix=not settings.no_fix)
     checker(["The council met on Monday to discuss the plan."], False)  # load the corrector and warm up
-    return build_app(checker, config)
+    return build_app(checker, limits(settings))
+
+
+def limits(settings: ServeSettings) -> ServeConfig:
+    """The HTTP limits the settings give (the rest keep ServeConfig's defaults)."""
+    return ServeConfig(max_text_length=settings.max_text_length, allow_origin=settings.allow_origin)
 
 
 SETTINGS_ENV = "MTFIX_SERVE_SETTINGS"
@@ -363,30 +368,25 @@ def app_from_env() -> Starlette:
     import json
     import os
 
-    settings = json.loads(os.environ[SETTINGS_ENV])
-    config = ServeConfig(**settings["config"])
-    app = create_app(settings["fast"], settings["threshold"], settings["model"], settings["corrector"],
-                     settings["fix"], config)
-    guard(config)
+    settings = ServeSettings(**json.loads(os.environ[SETTINGS_ENV]))
+    app = create_app(settings)
+    guard(limits(settings))
     return app
 
 
-def serve(host: str, port: int, workers: int = 1, fast: bool = False, threshold: float | None = None,
-          model: str | None = None, corrector: str | None = None, fix: bool = True,
-          config: ServeConfig | None = None) -> None:
+def serve(settings: ServeSettings) -> None:
     """Load the models, then answer until SIGTERM or Ctrl-C (uvicorn finishes the requests in flight)."""
     import json
     import os
 
-    config = config or ServeConfig()
-    if workers > 1:
+    config = limits(settings)
+    if settings.workers > 1:
         from dataclasses import asdict
 
-        os.environ[SETTINGS_ENV] = json.dumps({"fast": fast, "threshold": threshold, "model": model,
-                                               "corrector": corrector, "fix": fix, "config": asdict(config)})
-        uvicorn.run("mtfix.serve.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                    http="mtfix.serve.app:GuardedProtocol", backlog=backlog(connection_limit(config)),
-                    log_level="warning", timeout_graceful_shutdown=10)
+        os.environ[SETTINGS_ENV] = json.dumps(asdict(settings))
+        uvicorn.run("mtfix.serve.app:app_from_env", factory=True, host=settings.host, port=settings.port,
+                    workers=settings.workers, http="mtfix.serve.app:GuardedProtocol",
+                    backlog=backlog(connection_limit(config)), log_level="warning", timeout_graceful_shutdown=10)
         return
-    app = create_app(fast, threshold, model, corrector, fix, config)
-    GracefulServer(uvicorn_config(app, host, port, config)).run()
+    app = create_app(settings)
+    GracefulServer(uvicorn_config(app, settings.host, settings.port, config)).run()

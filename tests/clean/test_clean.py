@@ -290,7 +290,7 @@ def test_the_records_of_a_corpus_are_each_read_alone_and_the_lines_of_a_text_as_
     from mtfix.clean import CleanConfig, Cleaner
 
     asked = []
-    monkeypatch.setattr("mtfix.api.load", lambda *args, **options: asked.append(options["alone"]) or
+    monkeypatch.setattr("mtfix.api.from_settings", lambda detect, correct: asked.append(detect.alone) or
                         SimpleNamespace(detector=None))
     for name, alone in (("a.jsonl", True), ("a.csv", True), ("a.parquet", True), ("a.txt", False)):
         Cleaner(CleanConfig(input=str(tmp_path / name), output="y"))
@@ -326,14 +326,14 @@ def test_each_chunk_of_a_plain_text_is_read_after_the_text_before_it(tmp_path, m
 
     calls = []
 
-    class Recorder:  # what mtfix.api.load gives the cleaner: detect and fix, each told the text before
+    class Recorder:  # what mtfix.api.from_settings gives the cleaner: detect and fix, each told the text before
         detector = None
 
         def detect(self, texts, before=None):
             calls.append((list(texts), before))
             return [[] for _ in texts]
 
-    monkeypatch.setattr("mtfix.api.load", lambda *args, **options: Recorder())
+    monkeypatch.setattr("mtfix.api.from_settings", lambda detect, correct: Recorder())
     src = tmp_path / "in.txt"
     src.write_text("One.\nTwo.\n\nThree.\nFour.\nFive.\n")
     clean(CleanConfig(input=str(src), output=str(tmp_path / "out.jsonl"), chunk_size=2))
