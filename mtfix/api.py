@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
-from mtfix.detect import Detector, detect_texts, document_head, read_as_is
+from mtfix.detect import Detector, detect_texts, document_head, load_detector, read_as_is
 from mtfix.detect.document import Tally, rounded
 from mtfix.models import is_rewriter, shipped_corrector, shipped_rewriter
 from mtfix.settings import CorrectSettings, DetectSettings
@@ -192,7 +192,7 @@ def from_settings(detect: DetectSettings, correct: CorrectSettings) -> MTFix:
     correct = correct.resolved()
     where = resolve(detect.device)
     use(where)
-    return MTFix(detect.detector(), corrector_path=correct.corrector, min_score=correct.min_score,
+    return MTFix(load_detector(detect), corrector_path=correct.corrector, min_score=correct.min_score,
                  swap_score=correct.swap_score, device=where)
 
 

@@ -125,27 +125,6 @@ class DetectSettings(Settings):
             raise InputError("--review is a point of the fused detector: it goes with neither --fast nor another "
                              "--method")
 
-    def method_name(self) -> str:
-        """The method this loads: --method, else the fused detector where there is one (the tagger with --fast)."""
-        from mtfix.detect.base import default_method
-
-        return self.method or default_method(self.fast, self.model)
-
-    def point(self) -> tuple[float | None, float | None]:
-        """The threshold and the LM gate this reads at (None: the detector's own); --review gives its point's."""
-        if self.review:
-            from mtfix.detect.base import review_point
-
-            return review_point(self.model, self.alone)
-        return self.threshold, self.lm_gate
-
-    def detector(self) -> Any:
-        """The detector these settings describe (on the CPU; mtfix.device.place moves it)."""
-        from mtfix.detect.base import get_detector
-
-        threshold, lm_gate = self.point()
-        return get_detector(self.method_name(), threshold, self.model, self.batch_size, lm_gate, self.alone)
-
 
 # --conservative --round-trip: the span decoder's settings for round-trip articles, chosen on synthetic dev
 # (docs/decisions.md); its defaults are chosen on MLQE-PE dev, where edits without the source hurt

@@ -13,7 +13,7 @@ from mtfix.text.outputs import OutputFile
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    from mtfix.detect import detect_segments
+    from mtfix.detect import detect_segments, load_detector, settings_point
     from mtfix.device import place, resolve, use
     from mtfix.render import Highlighter, progress
     from mtfix.text.formats import read_segments
@@ -25,9 +25,9 @@ def cmd_detect(args: argparse.Namespace) -> int:
     device = resolve(settings.device)
     use(device)
     alone = settings.alone  # else the lines of a plain-text file are one document: one MT probability
-    detector = settings.detector()
+    detector = load_detector(settings)
     place(detector, device)
-    threshold = settings.point()[0]  # spans below a given (or --review's) threshold are dropped
+    threshold = settings_point(settings)[0]  # spans below a given (or --review's) threshold are dropped
     threshold = threshold if threshold is not None else 0.0
     out = OutputFile(args.output, [args.input])
     highlighter = Highlighter(out.stream, not alone) if args.format == "pretty" else None

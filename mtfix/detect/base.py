@@ -10,7 +10,7 @@ from mtfix.detect.classes import shipped_classes
 from mtfix.detect.document import load_follow, load_heads
 from mtfix.errors import NotBuiltError
 from mtfix.models import MODELS, shipped_detector, shipped_fusion
-from mtfix.settings import METHODS
+from mtfix.settings import METHODS, DetectSettings
 from mtfix.text.spans import Span
 from mtfix.text.tokens import tokenize
 
@@ -106,3 +106,18 @@ def review_point(model_path: str | None = None, alone: bool = False) -> tuple[fl
         raise NotBuiltError(f"no review point in {(config or MODELS / 'detector' / 'fused') / 'config.json'}; fit "
                             "one with scripts/fit_review_point.py --write")
     return float(review), 0.0
+
+
+def settings_point(settings: DetectSettings) -> tuple[float | None, float | None]:
+    """The threshold and the LM gate ``settings`` read at (None: the detector's own); --review gives its point's."""
+    if settings.review:
+        return review_point(settings.model, settings.alone)
+    return settings.threshold, settings.lm_gate
+
+
+def load_detector(settings: DetectSettings) -> Detector:
+    """The detector ``settings`` describe (on the CPU; mtfix.device.place moves it): --method, else the fused
+    detector where there is one (the tagger with --fast), at the settings' operating point."""
+    threshold, lm_gate = settings_point(settings)
+    return get_detector(settings.method or default_method(settings.fast, settings.model), threshold, settings.model,
+                        settings.batch_size, lm_gate, settings.alone)
