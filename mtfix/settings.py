@@ -91,7 +91,7 @@ class DetectSettings(Settings):
                                       "model's own, chosen on clean news to keep unseen clean news under 3 flags "
                                       "per 1,000 words: fitted at 2.25 on 190,000 dev and train news words for the "
                                       "fused detector, at 3 on dev news for --fast; the fused detector's drops in a "
-                                      "document that reads as machine-translated, as its document.json says: to "
+                                      "document that reads as machine-translated, as its points.json says: to "
                                       "0.2 from an MT probability of 0.8 for the shipped one, on text read in "
                                       "context)", "probability")
     lm_gate: float | None = setting(None, "the fused detector reads a segment with the language model only where "
@@ -126,11 +126,6 @@ class DetectSettings(Settings):
                              "--method")
 
 
-# --conservative --round-trip: the span decoder's settings for round-trip articles, chosen on synthetic dev
-# (docs/decisions.md); its defaults are chosen on MLQE-PE dev, where edits without the source hurt
-ROUND_TRIP = {"min_score": 0.7, "swap_score": 0.7}
-
-
 @dataclass(frozen=True, kw_only=True)
 class CorrectSettings(Settings):
     """Which corrector proposes the fixes, and its bars."""
@@ -147,7 +142,8 @@ class CorrectSettings(Settings):
                                         "decoder (models/corrector) at its bar chosen on MLQE-PE dev, which edits "
                                         "far less than the default LM corrector (models/rewriter)")
     round_trip: bool = setting(False, "the default's behaviour (round-trip articles); with --conservative: the "
-                                      "span decoder at --min-score 0.7 --swap-score 0.7, unless given")
+                                      "span decoder at its round-trip bars (models/corrector/points.json: "
+                                      "--min-score 0.7 --swap-score 0.7), unless given")
 
     def check(self) -> None:
         super().check()
@@ -160,11 +156,17 @@ class CorrectSettings(Settings):
         if not self.conservative:
             return self
         from mtfix.models import shipped_corrector
+        from mtfix.points import read_points
 
-        if shipped_corrector() is None:
+        folder = shipped_corrector()
+        if folder is None:
             raise InputError("--conservative needs the span decoder in models/corrector, and there is none")
-        bars = {k: v for k, v in ROUND_TRIP.items() if getattr(self, k) is None} if self.round_trip else {}
-        return replace(self, corrector=str(shipped_corrector()), conservative=False, round_trip=False, **bars)
+        bars = {}
+        if self.round_trip:  # the decoder's round-trip bars (points.json), chosen on synthetic dev
+            points = read_points(folder)
+            bars = {k: points[f"round_trip_{k}"] for k in ("min_score", "swap_score")
+                    if getattr(self, k) is None and f"round_trip_{k}" in points}
+        return replace(self, corrector=str(folder), conservative=False, round_trip=False, **bars)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,6 +27,7 @@ from mtfix.correct.guards import lm_window, span_traits, unfounded
 from mtfix.correct.rerank import fit_rerank
 from mtfix.correct.span_decoder import Corrector
 from mtfix.models import is_rewriter
+from mtfix.points import read_points, write_points
 from mtfix.score import Settings, score
 from mtfix.text.formats import Document
 from mtfix.text.spans import Edit, Span
@@ -308,10 +309,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         plain = Corrector.load(args.corrector, rerank=False, min_score=0.0)
         found, _ = run(plain, golds, spans)
         t_plain, _ = best_threshold(golds, predictions(plain, golds, found))
-        config_path = Path(args.corrector) / "config.json"
-        config = json.loads(config_path.read_text())
-        config["min_score"] = t_plain
-        config_path.write_text(json.dumps(config, indent=2) + "\n")
+        write_points(args.corrector, plain_min_score=t_plain)
         log(f"seq2seq alone: min-score {t_plain}")
     if args.no_rerank:
         return 0
@@ -342,7 +340,7 @@ def guard_table(golds: Sequence[Document], raw: Any, corrector: Corrector, thres
     reaches ``threshold``, how many such edits the rule takes away that were right (the gold fix) and that were
     wrong (another fix, or an edit on a span to keep). A rule earns its place when it takes away more wrong
     edits than right ones."""
-    from mtfix import correct as rules
+    from mtfix.correct import guards as rules
 
     checks = {
         "is_code": lambda t, s, r, w: rules.is_code(t[s.start:s.end]),
@@ -417,7 +415,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for spec in args.variant:
         name, path = spec.split("=", 1)
         corrector = load(path)
-        threshold = corrector.rerank.min_score if corrector.rerank else corrector.model.config.min_score
+        threshold = corrector.rerank.min_score if corrector.rerank else \
+            read_points(path.split("+")[0]).get("plain_min_score", 0.5)
         found, seconds = run(corrector, golds, spans)
         exact = exact_rates(golds, found, corrector, rows)
         result = score(golds, predictions(corrector, golds, found), Settings(threshold=threshold, bootstrap=0))

@@ -9,8 +9,9 @@ gives it to a head fitted before.
 
     python scripts/fit_alone_threshold.py --data runs/data/dataset [--model models/detector] [--write]
 
---write stores it as alone_threshold in the head's config.json (FusedDetector reads text alone at it); the review
-point's threshold for text read alone comes from scripts/fit_review_point.py --alone --write. --by-sentence also
+--write stores it as the detector folder's "alone" operating point (points.json, mtfix.points; FusedDetector reads
+text alone at it); the review point's threshold for text read alone comes from scripts/fit_review_point.py --alone
+--write. --by-sentence also
 reports the words of each row's first sentence (read with nothing before them) and of its later sentences (read
 after the earlier ones) apart. About 15 minutes on 2 cores for the shipped head's 189,879 words of news (cached in
 --cache).
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="the detector folder (tagger, head in fused/; default: the shipped one)")
     parser.add_argument("--cache", default="runs/alone-threshold/evidence.pt",
                         help="where the evidence read alone is cached (as CACHE's .news-alone.pt)")
-    parser.add_argument("--write", action="store_true", help="store the threshold in the head's config.json")
+    parser.add_argument("--write", action="store_true", help="store the threshold in the detector folder's points.json")
     parser.add_argument("--by-sentence", action="store_true",
                         help="also report the words of each row's first sentence (nothing before them) and of its "
                              "later sentences (read after the earlier ones) apart")
@@ -81,10 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.by_sentence:
         by_sentence(probs, config, fusion.threshold, threshold)
     if args.write:
-        raw = json.loads((fused / "config.json").read_text())
-        raw["alone_threshold"] = threshold
-        (fused / "config.json").write_text(json.dumps(raw, indent=2) + "\n")
-        print(f"written to {fused / 'config.json'} as alone_threshold")
+        from mtfix.points import FILE, write_points
+
+        write_points(path, alone=threshold)
+        print(f"written to {path / FILE} as alone")
     return 0
 
 

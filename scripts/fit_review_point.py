@@ -2,9 +2,9 @@
 recall differently from a batch job. Fitted on dev clean news, measured on dev round-trip data beside the corpus
 default; with --split test, measured once on held-out data (nothing is fitted then).
 
-    python scripts/fit_review_point.py --data runs/data/dataset --budget 10 --write models/detector/fused
+    python scripts/fit_review_point.py --data runs/data/dataset --budget 10 --write models/detector
     python scripts/fit_review_point.py --data runs/data/dataset --split test [--clean-rows 1500 --rows 1500]
-    python scripts/fit_review_point.py --data runs/data/dataset --alone [--write models/detector/fused]
+    python scripts/fit_review_point.py --data runs/data/dataset --alone [--write models/detector]
 
 The review point reads every segment with the language model (LM gate 0; a head fitted with context reads each row
 after its document's previous sentences) and flags words at the threshold that keeps --budget words per 1,000 of
@@ -14,13 +14,12 @@ source, and the share of gold spans touched per class on synthetic and apertium 
 the corpus default (the shipped threshold and LM gate) and at the review point.
 
 With --alone every row is read alone, as a JSONL record or --alone input is: a head that reads context then has a
-review point of its own for that (alone_review_threshold, beside the corpus default's alone_threshold from
+review point of its own for that (the "alone_review" point, beside the corpus default's "alone" from
 scripts/fit_alone_threshold.py), fitted and measured the same way.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
@@ -51,7 +50,8 @@ def main() -> int:
     parser.add_argument("--clean-rows", type=int, default=1500)
     parser.add_argument("--rows", type=int, default=1000, help="synthetic and apertium rows each")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--write", help="dev: write the fitted review threshold into this fusion folder's config")
+    parser.add_argument("--write", metavar="FOLDER",
+                        help="dev: write the fitted review threshold into this detector folder's points.json")
     parser.add_argument("--alone", action="store_true",
                         help="read every row alone (JSONL records, --alone): the review point for text read alone")
     parser.add_argument("--model", help="the detector folder (tagger, head in fused/; default: the shipped one)")
@@ -94,10 +94,9 @@ def main() -> int:
         allowed = int(len(words) * args.budget / 1000)
         review = words[allowed] + 1e-6 if allowed < len(words) else 0.0
         if args.write:
-            config_path = Path(args.write) / "config.json"
-            config = json.loads(config_path.read_text())
-            config["alone_review_threshold" if alone else "review_threshold"] = review
-            config_path.write_text(json.dumps(config, indent=2) + "\n")
+            from mtfix.points import write_points
+
+            write_points(args.write, **{"alone_review" if alone else "review": review})
     if review is None:
         raise SystemExit(f"no review threshold{' for text read alone' if alone else ''}: fit one on dev first "
                          f"({'--alone ' if alone else ''}--write)")

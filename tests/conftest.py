@@ -114,6 +114,7 @@ def tiny_models(tmp_path_factory) -> tuple[Path, Path]:
     from transformers import AutoTokenizer
 
     from mtfix.correct.seq2seq import CorrectorConfig, SpanCorrector
+    from mtfix.points import write_points
     from mtfix.training.common import minilm_dir
     from mtfix.training.span_decoder import train_pieces
 
@@ -126,7 +127,8 @@ def tiny_models(tmp_path_factory) -> tuple[Path, Path]:
     pieces = train_pieces(iter(CLEAN * 30), corrector, vocab_size=300)
     torch.manual_seed(0)
     SpanCorrector(CorrectorConfig(vocab_size=pieces.size, d_model=32, layers=1, heads=2, ffn=64, dropout=0.0,
-                                  sep_id=pieces.sep_id, min_score=0.0)).save_pretrained(corrector)
+                                  sep_id=pieces.sep_id)).save_pretrained(corrector)
+    write_points(corrector, plain_min_score=0.0)
     for extra in corrector.glob("pieces.vocab"):
         extra.unlink()
     shutil.rmtree(corrector / "__pycache__", ignore_errors=True)

@@ -339,11 +339,11 @@ def test_review_point_sets_the_threshold_and_gate_itself(tmp_path, capsys):
 
 def test_the_shipped_review_point_reads_every_segment_and_flags_more_than_the_default():
     from mtfix.detect import review_point
+    from mtfix.points import read_points
 
-    shipped = json.loads((ROOT / "models" / "detector" / "fused" / "config.json").read_text())
+    shipped = read_points(ROOT / "models" / "detector")
     threshold, gate = review_point()
-    assert gate == 0.0 and 0.0 < threshold < shipped["threshold"]
+    assert gate == 0.0 and 0.0 < threshold < shipped["fused_threshold"]
     # text read alone (JSONL records, --alone) has both points of its own, each higher: the same clean budgets
     alone, gate = review_point(alone=True)
-    assert gate == 0.0 and threshold < alone < shipped["alone_threshold"] and shipped["threshold"] < shipped[
-        "alone_threshold"]
+    assert gate == 0.0 and threshold < alone < shipped["alone"] and shipped["fused_threshold"] < shipped["alone"]

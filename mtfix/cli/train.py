@@ -9,7 +9,8 @@ TRAINERS = {"detector": ("tagger", "the artifact tagger, on the output of mtfix 
             "document": ("document", "the head that reads how likely a whole document went through MT"),
             "classes": ("classes", "the class head that names each span's kind of artifact"),
             "rewriter": ("rewriter", "LoRA adapters on SmolLM2 that rewrite a marked span (the default corrector)"),
-            "corrector": ("span_decoder", "the span decoder on the detector's encoder states (--conservative)")}
+            "corrector": ("span_decoder", "the span decoder on the detector's encoder states (--conservative)"),
+            "calibrate": ("calibrate", "show or set a model folder's operating points (points.json)")}
 
 
 def cmd_train(args: argparse.Namespace) -> int:

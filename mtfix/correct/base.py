@@ -43,10 +43,21 @@ class Rerank:
 
     @classmethod
     def load(cls, path: Path) -> "Rerank | None":
-        return cls(**json.loads(path.read_text())) if path.exists() else None
+        """The weights in ``path`` (rerank.json) with the bars of its folder's points.json."""
+        from mtfix.points import read_points
+
+        if not path.exists():
+            return None
+        bars = {k: v for k, v in read_points(path.parent).items() if k in ("min_score", "swap_score")}
+        return cls(**{**json.loads(path.read_text()), **bars})
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        """The weights in ``path`` (rerank.json); the bars in its folder's points.json."""
+        from mtfix.points import write_points
+
+        weights = {k: v for k, v in asdict(self).items() if k not in ("min_score", "swap_score")}
+        path.write_text(json.dumps(weights, indent=2) + "\n")
+        write_points(path.parent, min_score=self.min_score, swap_score=self.swap_score)
 
 
 @dataclass

@@ -30,8 +30,7 @@ class CorrectorConfig(PretrainedConfig):
                  dropout: float = 0.1, max_len: int = 48, encoder: str = "tagger",
                  scratch_encoder: dict[str, Any] | None = None, tagger_sha1: str = "", pad_id: int = 0,
                  bos_id: int = 2, eos_id: int = 3, sep_id: int = 4, edit_temperature: float = 1.0,
-                 edit_bias: float = 0.0, min_score: float = 0.5, encoder_hidden: int | None = None,
-                 **kwargs: Any) -> None:
+                 edit_bias: float = 0.0, encoder_hidden: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.encoder_hidden = encoder_hidden or d_model  # the encoder states' width (projected to d_model)
         self.vocab_size, self.d_model, self.layers, self.heads, self.ffn = vocab_size, d_model, layers, heads, ffn
@@ -39,8 +38,9 @@ class CorrectorConfig(PretrainedConfig):
         self.scratch_encoder = scratch_encoder
         self.tagger_sha1 = tagger_sha1  # the detector whose encoder states this decoder was trained on
         self.pad_id, self.bos_id, self.eos_id, self.sep_id = pad_id, bos_id, eos_id, sep_id
-        # P(edit is right) = sigmoid((logp(edit) - logp(keep)) / temperature + bias), fitted on dev
-        self.edit_temperature, self.edit_bias, self.min_score = edit_temperature, edit_bias, min_score
+        # P(edit is right) = sigmoid((logp(edit) - logp(keep)) / temperature + bias), fitted on dev; the bar an edit
+        # must reach is the folder's operating point (points.json: plain_min_score)
+        self.edit_temperature, self.edit_bias = edit_temperature, edit_bias
 
 
 @dataclass

@@ -185,7 +185,7 @@ class Corrector:
         self.model, self.pieces, self.encoder = model.eval(), pieces, encoder
         self.beams, self.batch_size = beams, batch_size
         self.rerank, self._lm, self._generator = rerank, lm, generator
-        default = rerank.min_score if rerank is not None else model.config.min_score
+        default = rerank.min_score if rerank is not None else getattr(model.config, "min_score", 0.5)
         self.min_score = default if min_score is None else min_score
         self.swap_score = swap_score if swap_score is not None else rerank.swap_score if rerank is not None else None
 
@@ -211,6 +211,10 @@ class Corrector:
         weights = Rerank.load(Path(path) / "rerank.json") if rerank is not False else None
         if rerank and weights is None:
             weights = Rerank()
+        if weights is None and kwargs.get("min_score") is None:  # the decoder's own bar, without its reranker
+            from mtfix.points import read_points
+
+            kwargs["min_score"] = read_points(path).get("plain_min_score", getattr(model.config, "min_score", 0.5))
         return cls(model, pieces, encoder, rerank=weights, **kwargs)
 
     @property

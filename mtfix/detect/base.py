@@ -48,8 +48,9 @@ def get_detector(method: str = "spell", threshold: float | None = None, model_pa
                  ) -> Detector:
     """The detector for ``method``; ``threshold`` (and, for the fused detector, ``lm_gate``) None keeps the
     detector's own default, which for the fused detector follows the document where its folder holds a fitted
-    ``follow`` (document.json) and ``follow`` is true; ``alone``: a fused head fitted to read each segment after
-    the previous ones reads every segment alone (for inputs whose segments are unrelated sentences)."""
+    threshold that follows it (follow_cut and follow_low in points.json) and ``follow`` is true; ``alone``: a fused
+    head fitted to read each segment after the previous ones reads every segment alone (for inputs whose segments
+    are unrelated sentences)."""
     if method in ("all-ok", "all-bad"):
         return ConstantDetector(method == "all-bad")
     if method == "spell":
@@ -98,13 +99,16 @@ def review_point(model_path: str | None = None, alone: bool = False) -> tuple[fl
         import json
 
         from mtfix.detect.fuse import FusionConfig
+        from mtfix.points import read_points
 
-        raw = json.loads((config / "config.json").read_text())
-        review = FusionConfig(context=raw.get("context", 0), review_threshold=raw.get("review_threshold"),
-                              alone_review_threshold=raw.get("alone_review_threshold")).review_point(alone)
+        points = read_points(path)
+        context = json.loads((config / "config.json").read_text()).get("context", 0)
+        review = FusionConfig(context=context, review_threshold=points.get("review"),
+                              alone_review_threshold=points.get("alone_review")).review_point(alone)
     if review is None:
-        raise NotBuiltError(f"no review point in {(config or MODELS / 'detector' / 'fused') / 'config.json'}; fit "
-                            "one with scripts/fit_review_point.py --write")
+        folder = path or MODELS / "detector"
+        raise NotBuiltError(f"no review point in {folder / 'points.json'}; fit one with scripts/fit_review_point.py "
+                            f"--write {folder}, or set one: mtfix train calibrate {folder} --set review=P")
     return float(review), 0.0
 
 

@@ -137,9 +137,6 @@ class Follow:
     def threshold(self, p: float | None, default: float) -> float:
         return min(self.low, default) if p is not None and p >= self.cut else default
 
-    def to_json(self) -> dict[str, Any]:
-        return {"cut": self.cut, "low": self.low}
-
 
 def load_heads(detector_folder: Path | None) -> dict[str, DocumentHead]:
     """The document heads of a detector folder: 'fused' and 'fast' (the tagger alone), those it holds."""
@@ -148,9 +145,13 @@ def load_heads(detector_folder: Path | None) -> dict[str, DocumentHead]:
 
 
 def load_follow(detector_folder: Path | None) -> Follow | None:
-    """The fused detector's threshold that follows the document, where the folder holds one."""
-    found = _read(detector_folder).get("follow")
-    return Follow(float(found["cut"]), float(found["low"])) if found else None
+    """The fused detector's threshold that follows the document, where the folder's operating points hold one."""
+    from mtfix.points import read_points
+
+    found = read_points(detector_folder)
+    if found.get("follow_cut") is None or found.get("follow_low") is None:
+        return None
+    return Follow(float(found["follow_cut"]), float(found["follow_low"]))
 
 
 def _read(detector_folder: Path | None) -> dict[str, Any]:
@@ -160,10 +161,11 @@ def _read(detector_folder: Path | None) -> dict[str, Any]:
 
 
 def save_heads(heads: dict[str, DocumentHead], detector_folder: Path, follow: Follow | None = None) -> None:
-    found = {k: h.to_json() for k, h in heads.items()}
-    if follow is not None:
-        found["follow"] = follow.to_json()
-    (detector_folder / FILE).write_text(json.dumps(found, indent=1) + "\n")
+    """The heads in document.json; the threshold that follows the document (None: none) in points.json."""
+    from mtfix.points import write_points
+
+    (detector_folder / FILE).write_text(json.dumps({k: h.to_json() for k, h in heads.items()}, indent=1) + "\n")
+    write_points(detector_folder, follow_cut=follow.cut if follow else None, follow_low=follow.low if follow else None)
 
 
 def rounded(p: float | None) -> float | None:

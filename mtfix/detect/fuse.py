@@ -166,15 +166,17 @@ class FusionConfig:
     alone_review_threshold: float | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The head's config.json (its operating points go to the detector folder's points.json: points())."""
         return {"features": list(self.features), "hidden": self.hidden, "members": self.members,
-                "temperature": self.temperature, "bias": self.bias, "threshold": self.threshold,
-                "gate_nats": self.gate_nats, "lm_gate": self.lm_gate, "stack": self.stack,
-                "nonword_floor": self.nonword_floor, "review_threshold": self.review_threshold,
+                "temperature": self.temperature, "bias": self.bias, "gate_nats": self.gate_nats,
+                "stack": self.stack, "nonword_floor": self.nonword_floor,
                 **({"full_contrast": self.full_contrast} if self.full_contrast is not None else {}),
-                **({"context": self.context} if self.context else {}),
-                **({"alone_threshold": self.alone_threshold} if self.alone_threshold is not None else {}),
-                **({"alone_review_threshold": self.alone_review_threshold}
-                   if self.alone_review_threshold is not None else {})}
+                **({"context": self.context} if self.context else {})}
+
+    def points(self) -> dict[str, Any]:
+        """The head's operating points, as points.json names them."""
+        return {"fused_threshold": self.threshold, "lm_gate": self.lm_gate, "review": self.review_threshold,
+                "alone": self.alone_threshold, "alone_review": self.alone_review_threshold}
 
     def default_threshold(self, alone: bool = False) -> float:
         """The corpus default's threshold for text read in context, or alone (``alone``; a head that reads no
@@ -300,21 +302,42 @@ def save_fusion(head: FusionHead, config: FusionConfig, path: Path, record: dict
     """The head as fp16 safetensors with its config (and the training record) in ``path``."""
     from safetensors.torch import save_file
 
+    from mtfix.points import write_points
+
     path.mkdir(parents=True, exist_ok=True)
     save_file({k: v.half().contiguous() for k, v in head.state_dict().items()}, str(path / "model.safetensors"))
-    (path / "config.json").write_text(json.dumps(config.to_json(), indent=2))
+    if in_detector(path):  # its operating points in the detector folder's points.json
+        (path / "config.json").write_text(json.dumps(config.to_json(), indent=2))
+        write_points(path.parent, **config.points())
+    else:  # a head of its own keeps them beside its weights
+        legacy = {"threshold": config.threshold, "lm_gate": config.lm_gate, "review_threshold": config.review_threshold,
+                  "alone_threshold": config.alone_threshold, "alone_review_threshold": config.alone_review_threshold}
+        (path / "config.json").write_text(json.dumps({**config.to_json(), **{k: v for k, v in legacy.items()
+                                                                              if v is not None}}, indent=2))
     if record is not None:
         (path / "training.json").write_text(json.dumps(record, indent=2))
 
 
+def in_detector(path: Path) -> bool:
+    """Whether the head folder ``path`` is a detector folder's fusion head (FOLDER/fused)."""
+    return path.name == "fused"
+
+
 def load_config(path: Path) -> FusionConfig:
-    """The FusionConfig saved in the head folder ``path``."""
+    """The FusionConfig saved in the head folder ``path``, with its operating points from the detector folder
+    above it (points.json; a head saved before it holds its own)."""
+    from mtfix.points import read_points
+
     raw = json.loads((path / "config.json").read_text())
-    return FusionConfig(tuple(raw["features"]), raw["hidden"], raw["temperature"], raw["threshold"],
+    found = read_points(path.parent) if in_detector(path) and "threshold" not in raw else {}
+    points = {"fused_threshold": raw.get("threshold"), "lm_gate": raw.get("lm_gate", 0.0),
+              "review": raw.get("review_threshold"), "alone": raw.get("alone_threshold"),
+              "alone_review": raw.get("alone_review_threshold")} if not found else found
+    return FusionConfig(tuple(raw["features"]), raw["hidden"], raw["temperature"], points["fused_threshold"],
                         raw.get("gate_nats", GATE_NATS), raw.get("bias", 0.0), raw.get("members", 1),
-                        raw.get("lm_gate", 0.0), raw.get("stack"), raw.get("nonword_floor"),
-                        raw.get("review_threshold"), raw.get("full_contrast"), raw.get("context", 0),
-                        raw.get("alone_threshold"), raw.get("alone_review_threshold"))
+                        points.get("lm_gate", 0.0), raw.get("stack"), raw.get("nonword_floor"),
+                        points.get("review"), raw.get("full_contrast"), raw.get("context", 0),
+                        points.get("alone"), points.get("alone_review"))
 
 
 def load_fusion(path: Path) -> tuple[FusionHead, FusionConfig]:

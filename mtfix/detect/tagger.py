@@ -41,15 +41,13 @@ class TaggerConfig(PretrainedConfig):
     model_type = "mtfix-tagger"
 
     def __init__(self, encoder: dict[str, Any] | None = None, feature_dim: int = 32, head_dim: int = 256,
-                 calibration: float = 1.0, threshold: float = 0.5, window: int = 256, case_freq: bool = False,
-                 **kwargs: Any) -> None:
+                 calibration: float = 1.0, window: int = 256, case_freq: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.encoder = encoder or BertConfig(hidden_size=64, num_hidden_layers=1, num_attention_heads=2,
                                              intermediate_size=128).to_dict()
         self.feature_dim = feature_dim
         self.head_dim = head_dim
         self.calibration = calibration  # temperature fitted on dev: probabilities are softmax(logits / calibration)
-        self.threshold = threshold      # the default decision threshold, chosen on dev
         self.window = window            # subword window; longer segments are split into overlapping windows
         self.case_freq = case_freq      # a joint casing x frequency embedding: "Explosion" is common, yet capitalised
 
@@ -128,7 +126,8 @@ class TaggerDetector:
                  batch_size: int = 32) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
-        self.threshold = model.config.threshold if threshold is None else threshold
+        # the folder's threshold (points.json, which load reads); a tagger saved before it kept its own in config
+        self.threshold = getattr(model.config, "threshold", 0.5) if threshold is None else threshold
         self.batch_size = batch_size
         # when a dict: each text's sentence inputs with their encoder states are left here for the corrector,
         # so that one encoder pass serves detection and correction
@@ -137,10 +136,15 @@ class TaggerDetector:
 
     @classmethod
     def load(cls, path: str, dtype: torch.dtype | None = None, **kwargs: Any) -> "TaggerDetector":
-        """The tagger saved in ``path``, in ``dtype`` (default: tagger_dtype())."""
+        """The tagger saved in ``path``, in ``dtype`` (default: tagger_dtype()), at the folder's threshold
+        (points.json) unless given."""
         from transformers import AutoTokenizer
 
+        from mtfix.points import read_points
+
         model = ArtifactTagger.from_pretrained(path, dtype=dtype or tagger_dtype())
+        if kwargs.get("threshold") is None:
+            kwargs["threshold"] = read_points(path).get("threshold")
         return cls(model, AutoTokenizer.from_pretrained(path), **kwargs)
 
     def word_probabilities(self, texts: list[str]) -> list[list[float]]:

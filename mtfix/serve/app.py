@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from mtfix.points import DEFAULTS, read_points
 from mtfix.serve.languagetool import (
     LANGUAGES,
     BadRequest,
@@ -41,7 +42,6 @@ from mtfix.settings import CorrectSettings, DetectSettings, ServeSettings
 from mtfix.text.spans import Edit, Span
 
 log = logging.getLogger("mtfix.serve")
-PICKY_FACTOR = 0.7  # level=picky: flag at 70% of the threshold (a reviewer trades false flags for recall)
 
 
 @dataclass
@@ -55,18 +55,20 @@ class ServeConfig:
 
 
 class Checker:
-    """Reads texts in batches on one model thread: ``check(texts, picky)`` -> per text, spans and edits."""
+    """Reads texts in batches on one model thread: ``check(texts, picky)`` -> per text, spans and edits. A picky
+    request is flagged at ``picky`` times the detector's threshold (the detector folder's point: a reviewer trades
+    false flags for recall)."""
 
-    def __init__(self, fixer: Any, fix: bool = True) -> None:
-        self.fixer, self.fix = fixer, fix
+    def __init__(self, fixer: Any, fix: bool = True, picky: float = DEFAULTS["picky"]) -> None:
+        self.fixer, self.fix, self.picky = fixer, fix, picky
         self.lock = threading.Lock()
 
     def __call__(self, texts: Sequence[str], picky: bool) -> list[tuple[Any, ...]]:
         """Per text, its spans, its edits and what the detector read of it (a document.Tally; None where the
         detector keeps none)."""
-        # picky: the detector's own threshold (default, or --threshold) times PICKY_FACTOR, for this call only
+        # picky: the detector's own threshold (default, or --threshold) times self.picky, for this call only
         threshold = getattr(self.fixer.detector, "threshold", None)
-        threshold = threshold * PICKY_FACTOR if picky and threshold is not None else None
+        threshold = threshold * self.picky if picky and threshold is not None else None
         tallies: list[Any] = []
         # the lines of several requests come together: none's threshold follows another's document
         options = {"threshold": threshold, "tallies": tallies, "one_document": False}
@@ -237,9 +239,11 @@ def build_app(checker: Callable[[Sequence[str], bool], list[tuple[list[Span], li
 def create_app(settings: ServeSettings) -> Starlette:
     """The server with mtfix's models, loaded once and warmed up before the first request."""
     from mtfix.api import from_settings
+    from mtfix.models import shipped_detector
 
     fixer = from_settings(DetectSettings.from_args(settings), CorrectSettings.from_args(settings))
-    checker = Checker(fixer, fix=not settings.no_fix)
+    picky = read_points(settings.model or shipped_detector()).get("picky", DEFAULTS["picky"])
+    checker = Checker(fixer, fix=not settings.no_fix, picky=picky)
     checker(["The council met on Monday to discuss the plan."], False)  # load the corrector and warm up
     return build_app(checker, limits(settings))
 

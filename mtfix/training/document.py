@@ -438,7 +438,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="clean news flags per 1,000 words the threshold that follows the document may add to "
                              "the default's (default 0.1)")
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--write", action="store_true", help="write document.json into the detector folder")
+    parser.add_argument("--write", action="store_true", help="write document.json (the heads) and the threshold that "
+                                                             "follows the document (points.json) into the detector "
+                                                             "folder")
     parser.add_argument("--report", help="also write the measurements here (JSON)")
     parser.add_argument("--score-dir", help="also write the held-out round trips and ABC science documents as gold "
                                             "and, from the cached readings, the words flagged at the default "

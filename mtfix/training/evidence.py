@@ -313,8 +313,10 @@ def plausible_evidence(config: FusionTrainConfig, dev_key: dict[str, Any], log: 
 
 
 def tagger_threshold(tagger: str) -> float:
-    """The decision threshold saved with the tagger in folder ``tagger`` (what --fast flags at)."""
-    return float(json.loads((Path(tagger) / "config.json").read_text())["threshold"])
+    """The decision threshold of the tagger in folder ``tagger`` (what --fast flags at: its points.json)."""
+    from mtfix.points import read_points
+
+    return float(read_points(tagger).get("threshold", 0.5))  # none fitted: 0.5, as TaggerDetector reads it
 
 
 def evidence_detector(tagger: str) -> Any:

@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from mtfix.detect.encode import Window, collate, sentence_windows
+from mtfix.points import write_points
 from mtfix.text.tokens import tokenize
 from mtfix.training.calibration import ece, fit_temperature
 from mtfix.training.common import device_problem, family, is_news, json_object, minilm_dir, sample_mix
@@ -112,8 +113,9 @@ def recalibrate(path: str, config: TrainConfig, log: Callable[[str], None] = pri
     tokenizer = AutoTokenizer.from_pretrained(path)
     found = calibrate(model, tokenizer, datasets.load_from_disk(config.data)["dev"], config,
                       random.Random(config.seed), log)
-    model.config.calibration, model.config.threshold = found["temperature"], found["threshold"]
+    model.config.calibration = found["temperature"]
     model.config.save_pretrained(path)
+    write_points(path, threshold=found["threshold"])
     record_path = Path(path) / "training.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else {}
     record.update(found)
@@ -193,11 +195,11 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict[str, 
                               "train_minutes": (time.time() - started) / 60}
     record.update(calibrate(model, tokenizer, dd["dev"], config, rng, log))
     model.config.calibration = record["temperature"]
-    model.config.threshold = record["threshold"]
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     model.half().save_pretrained(out)
     tokenizer.save_pretrained(out)
+    write_points(out, threshold=record["threshold"])
     (out / "training.json").write_text(json.dumps(record, indent=2))
     log(f"saved {out} ({record['train_minutes']:.1f} min training)")
     return record

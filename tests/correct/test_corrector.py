@@ -49,7 +49,7 @@ def tagger_dir(tmp_path_factory) -> Path:
 def tiny_corrector(pieces: Pieces, seed: int = 0) -> SpanCorrector:
     torch.manual_seed(seed)
     config = CorrectorConfig(vocab_size=pieces.size, d_model=32, layers=1, heads=2, ffn=64, dropout=0.0,
-                             sep_id=pieces.sep_id, min_score=0.0)
+                             sep_id=pieces.sep_id)
     return SpanCorrector(config)
 
 

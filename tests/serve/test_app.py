@@ -175,16 +175,17 @@ def test_mtfix_serve_starts_from_the_cli_and_stops_on_sigterm(tiny_models):
 
 def test_picky_is_an_argument_of_the_call_not_a_change_to_the_model(tiny_models):
     import mtfix
-    from mtfix.serve.app import PICKY_FACTOR
 
     tagger, corrector = tiny_models
     high = 0.503  # the tiny tagger's P(BAD) sits near 0.5: one word reaches this, every word 0.7 of it
     fixer = mtfix.load(model=str(tagger), fast=True, corrector=str(corrector), threshold=high)
     texts = ["The two guides met in one Explosion on Monday.", "A pariad was there."]
-    picky = [spans for spans, _, _ in Checker(fixer, fix=False)(texts, True)]
+    checker = Checker(fixer, fix=False)
+    factor = checker.picky
+    picky = [spans for spans, _, _ in checker(texts, True)]
     default = [spans for spans, _, _ in Checker(fixer, fix=False)(texts, False)]
     assert fixer.detector.threshold == high  # the loaded model is left as it was
     assert sum(len(s) for s in picky) > sum(len(s) for s in default) > 0
-    lower = mtfix.load(model=str(tagger), fast=True, corrector=str(corrector), threshold=high * PICKY_FACTOR)
-    assert picky == lower.detect(texts) == fixer.detect(texts, threshold=high * PICKY_FACTOR)
+    lower = mtfix.load(model=str(tagger), fast=True, corrector=str(corrector), threshold=high * factor)
+    assert picky == lower.detect(texts) == fixer.detect(texts, threshold=high * factor)
     assert default == fixer.detect(texts)
