@@ -310,12 +310,15 @@ def save_fusion(head: FusionHead, config: FusionConfig, path: Path, record: dict
         (path / "config.json").write_text(json.dumps(config.to_json(), indent=2))
         write_points(path.parent, **config.points())
     else:  # a head of its own keeps them beside its weights
-        legacy = {"threshold": config.threshold, "lm_gate": config.lm_gate, "review_threshold": config.review_threshold,
-                  "alone_threshold": config.alone_threshold, "alone_review_threshold": config.alone_review_threshold}
-        (path / "config.json").write_text(json.dumps({**config.to_json(), **{k: v for k, v in legacy.items()
-                                                                              if v is not None}}, indent=2))
+        own = {OWN_KEYS[k]: v for k, v in config.points().items() if v is not None}
+        (path / "config.json").write_text(json.dumps({**config.to_json(), **own}, indent=2))
     if record is not None:
         (path / "training.json").write_text(json.dumps(record, indent=2))
+
+
+# a head saved outside a detector folder (or before points.json) keeps its points in its config, by these names
+OWN_KEYS = {"fused_threshold": "threshold", "lm_gate": "lm_gate", "review": "review_threshold",
+            "alone": "alone_threshold", "alone_review": "alone_review_threshold"}
 
 
 def in_detector(path: Path) -> bool:
@@ -330,10 +333,8 @@ def load_config(path: Path) -> FusionConfig:
 
     raw = json.loads((path / "config.json").read_text())
     found = read_points(path.parent) if in_detector(path) and "threshold" not in raw else {}
-    points = {"fused_threshold": raw.get("threshold"), "lm_gate": raw.get("lm_gate", 0.0),
-              "review": raw.get("review_threshold"), "alone": raw.get("alone_threshold"),
-              "alone_review": raw.get("alone_review_threshold")} if not found else found
-    return FusionConfig(tuple(raw["features"]), raw["hidden"], raw["temperature"], points["fused_threshold"],
+    points = found or {name: raw[key] for name, key in OWN_KEYS.items() if raw.get(key) is not None}
+    return FusionConfig(tuple(raw["features"]), raw["hidden"], raw["temperature"], points.get("fused_threshold"),
                         raw.get("gate_nats", GATE_NATS), raw.get("bias", 0.0), raw.get("members", 1),
                         points.get("lm_gate", 0.0), raw.get("stack"), raw.get("nonword_floor"),
                         points.get("review"), raw.get("full_contrast"), raw.get("context", 0),
