@@ -5,9 +5,10 @@ exact-fix rate per artifact class (given the gold spans), and the seed article's
     python scripts/eval_fix.py --data runs/data/dataset --split dev --out runs/fix-dev     # choose --min-score
     python scripts/eval_fix.py --data runs/data/dataset --split test --out runs/fix-test   # once per model
 
-Corrections are made once with --min-score 0 and scored at each threshold (mtfix score --threshold), so the
-dev run shows the whole trade-off; the test run reports the corrector's default. Meaning swaps (a content word
-put in place of an unrelated one) are held to the corrector's own --swap-score throughout.
+Corrections are made once with --min-score 0 --swap-score 0 and scored at each setting: the edits under a
+swap bar (meaning swaps, a content word put in place of an unrelated one, scored under --swap-score) are left
+out, then mtfix score --threshold applies the min-score. The dev run shows the whole trade-off at the
+corrector's own swap bar; the test run reports the corrector's default. --swap-scores adds other swap bars.
 """
 from __future__ import annotations
 
@@ -32,14 +33,40 @@ def mtfix(*args: str) -> str:
 
 
 def fix(gold: Path, pred: Path, extra: list[str]) -> None:
-    """Corrections for ``gold`` at --min-score 0; kept from an earlier run of the same --out."""
+    """Corrections for ``gold`` at --min-score 0 and --swap-score 0; kept from an earlier run of the same --out."""
     if not pred.exists():
-        mtfix("fix", "--format", "jsonl", "--min-score", "0", str(gold), "-o", str(pred), *extra)
+        mtfix("fix", "--format", "jsonl", "--min-score", "0", "--swap-score", "0", str(gold), "-o", str(pred),
+              *extra)
 
 
-def score(gold: Path, pred: Path, threshold: float) -> dict:
-    return json.loads(mtfix("score", "--gold", str(gold), "--pred", str(pred), "--json", "--bootstrap", "200",
-                            "--threshold", str(threshold)))
+def at_swap(pred: Path, swap: float | None) -> Path:
+    """``pred`` as `mtfix fix --swap-score swap` would have written it: the meaning swaps scored under ``swap``
+    left out (the best option is dropped, not replaced: what the corrector does)."""
+    from mtfix.correct.guards import is_swap
+
+    if swap is None:
+        return pred
+    out = pred.with_name(f"{pred.stem}.swap{swap:g}.jsonl")
+    lines = []
+    for line in pred.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record.get("edits"):
+            record["edits"] = [e for e in record["edits"]
+                               if e["score"] >= swap or not is_swap(e["original"], e["replacement"])]
+        lines.append(json.dumps(record, ensure_ascii=False))
+    out.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    return out
+
+
+def score(gold: Path, pred: Path, setting: tuple[float, float | None]) -> dict:
+    threshold, swap = setting
+    return json.loads(mtfix("score", "--gold", str(gold), "--pred", str(at_swap(pred, swap)), "--json",
+                            "--bootstrap", "200", "--threshold", str(threshold)))
+
+
+def name(setting: tuple[float, float | None]) -> str:
+    """A setting's key in report.json and its column head: the min-score, and the swap bar after a slash."""
+    return f"{setting[0]:g}" if setting[1] is None else f"{setting[0]:g}/{setting[1]:g}"
 
 
 def defaults(corrector: str | None) -> tuple[float, float | None]:
@@ -67,12 +94,19 @@ def main() -> None:
                              "split's clean sentences, given the gold spans and end to end (the data set holds none)")
     parser.add_argument("--apertium-limit", type=int, default=300,
                         help="the first N apertium rows of the split (test: Galician, a pivot never trained on)")
+    parser.add_argument("--swap-scores", default="",
+                        help="swap bars to score besides the corrector's own, comma-separated (each at the default "
+                             "min-score on test, at every min-score on dev)")
     args = parser.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     extra = (["--corrector", args.corrector] if args.corrector else []) + (["--fast"] if args.fast else [])
     default, swap = defaults(args.corrector)
     thresholds = sorted(set(THRESHOLDS + [default])) if args.split == "dev" else [default]
+    bars = [swap] + [float(b) for b in args.swap_scores.split(",") if b and float(b) != swap]
+    # each setting is (min-score, swap bar); the corrector's own swap bar is written without its "/bar"
+    settings = [(t, None if b == swap else b) for b in bars for t in thresholds]
+    own = {s: (s[0], swap if s[1] is None else s[1]) for s in settings}
     report: dict = {"default_min_score": default, "mlqe": {}, "clean": {}, "synthetic": {}}
     subset = f", the first {args.limit} segments of each pair" if args.limit else ""
     swaps = f"; meaning swaps only at {swap:g} or more, the default --swap-score" if swap is not None else ""
@@ -87,13 +121,12 @@ def main() -> None:
                 gold.write_text("".join(gold.read_text().splitlines(keepends=True)[:args.limit]))
         pred = out / f"{pair}.fix.jsonl"
         fix(gold, pred, extra)
-        scores = [e["score"] for line in pred.read_text().splitlines() for e in json.loads(line).get("edits", [])]
-        for t in thresholds:
-            r = score(gold, pred, t)
+        for s in settings:
+            r = score(gold, pred, own[s])
             c, x = r["correction"], r["text"]
-            report["mlqe"][f"{pair}@{t:g}"] = {"correction": c, "text": x}
+            report["mlqe"][f"{pair}@{name(s)}"] = {"correction": c, "text": x}
             lines.append(
-                f"| {pair} | {t:g} | {sum(1 for v in scores if v >= t)} | "
+                f"| {pair} | {name(s)} | {count_edits(at_swap(pred, own[s][1]), s[0])} | "
                 f"{c['edit_precision']['value']:.3f} | {c['edit_recall']['value']:.3f} | "
                 f"{c['edit_f05']['value']:.3f} | "
                 f"{x['chrf_input']['value']:.2f} -> {x['chrf_fixed']['value']:.2f} ({x['chrf_delta']['value']:+.2f}) | "
@@ -113,53 +146,55 @@ def main() -> None:
     # the detector's flags at its own threshold (every span it wrote); --threshold T would count only the spans
     # scored T or more, which is the min-score of the edits, not the detector's
     flags = json.loads(mtfix("score", "--clean", str(pred), "--json"))["clean"]["flags_per_1k_words"]
-    for t in thresholds:
-        rates = json.loads(mtfix("score", "--clean", str(pred), "--json", "--threshold", str(t)))["clean"]
+    for s in settings:
+        rates = json.loads(mtfix("score", "--clean", str(at_swap(pred, own[s][1])), "--json", "--threshold",
+                                 str(s[0])))["clean"]
         rates["flags_per_1k_words"] = flags
-        report["clean"][f"{t:g}"] = rates
-        lines.append(f"| {t:g} | {rates['edits_per_1k_words']:.2f} (of {rates['words']:,} words) | "
+        report["clean"][name(s)] = rates
+        lines.append(f"| {name(s)} | {rates['edits_per_1k_words']:.2f} (of {rates['words']:,} words) | "
                      f"{rates['flags_per_1k_words']:.1f} |")
 
     synth_gold = out / "synthetic.gold.jsonl"
     if not synth_gold.exists():
         mtfix("data", "export", args.data, "--split", args.split, "--source", "synthetic", "-o", str(synth_gold))
     lines += ["", f"### Synthetic {args.split}: exact-fix rate per class, given the gold spans", "",
-              "| class | spans | best option is the fix | " + " | ".join(f"fixed at {t:g}" for t in thresholds) + " |",
-              "|---|---|---|" + "---|" * len(thresholds)]
+              "| class | spans | best option is the fix | "
+              + " | ".join(f"fixed at {name(s)}" for s in settings) + " |",
+              "|---|---|---|" + "---|" * len(settings)]
     synth_gold.write_text("".join(synth_gold.read_text().splitlines(keepends=True)[:args.synthetic_limit]))
-    report["synthetic"] = exact_by_class(synth_gold, args.corrector, thresholds, args.synthetic_limit)
+    report["synthetic"] = exact_by_class(synth_gold, args.corrector, settings, args.synthetic_limit)
     for label, r in report["synthetic"].items():
         lines.append(f"| {label} | {r['spans']} | {r['best']:.2f} | "
-                     + " | ".join(f"{r['fixed'][f'{t:g}']:.2f}" for t in thresholds) + " |")
+                     + " | ".join(f"{r['fixed'][name(s)]:.2f}" for s in settings) + " |")
     pred = out / "synthetic.fix.jsonl"
     fix(synth_gold, pred, extra)
-    report["synthetic_end_to_end"] = end_to_end_by_class(synth_gold, pred, thresholds)
+    report["synthetic_end_to_end"] = end_to_end_by_class(synth_gold, pred, settings, own)
     lines += ["", f"### Synthetic {args.split}: the gold span fixed end to end (the detector's spans, then the "
-              "corrector)", "", "| class | spans | " + " | ".join(f"fixed at {t:g}" for t in thresholds) + " |",
-              "|---|---|" + "---|" * len(thresholds)]
+              "corrector)", "", "| class | spans | " + " | ".join(f"fixed at {name(s)}" for s in settings) + " |",
+              "|---|---|" + "---|" * len(settings)]
     for label, r in report["synthetic_end_to_end"].items():
-        lines.append(f"| {label} | {r['spans']} | " + " | ".join(f"{r['fixed'][f'{t:g}']:.2f}" for t in thresholds)
+        lines.append(f"| {label} | {r['spans']} | " + " | ".join(f"{r['fixed'][name(s)]:.2f}" for s in settings)
                      + " |")
 
     if args.multi_word:
         multi_gold = out / "multi-word.gold.jsonl"
         if not multi_gold.exists():
             write_multi_word(args.data, args.split, args.multi_word, multi_gold)
-        report["multi_word"] = exact_by_class(multi_gold, args.corrector, thresholds, args.multi_word)
+        report["multi_word"] = exact_by_class(multi_gold, args.corrector, settings, args.multi_word)
         pred = out / "multi-word.fix.jsonl"
         fix(multi_gold, pred, extra)
-        report["multi_word_end_to_end"] = end_to_end_by_class(multi_gold, pred, thresholds)
+        report["multi_word_end_to_end"] = end_to_end_by_class(multi_gold, pred, settings, own)
         lines += ["", f"### Multi-word damage, {args.multi_word} rows made from the {args.split} split's clean "
                   "sentences: the fix given the gold span, and end to end", "",
                   "| class | spans | best option is the fix | "
-                  + " | ".join(f"fixed at {t:g}" for t in thresholds) + " | "
-                  + " | ".join(f"end to end at {t:g}" for t in thresholds) + " |",
-                  "|---|---|---|" + "---|" * (2 * len(thresholds))]
+                  + " | ".join(f"fixed at {name(s)}" for s in settings) + " | "
+                  + " | ".join(f"end to end at {name(s)}" for s in settings) + " |",
+                  "|---|---|---|" + "---|" * (2 * len(settings))]
         for label, r in report["multi_word"].items():
             e2e = report["multi_word_end_to_end"].get(label, {"fixed": {}})["fixed"]
             lines.append(f"| {label} | {r['spans']} | {r['best']:.2f} | "
-                         + " | ".join(f"{r['fixed'][f'{t:g}']:.2f}" for t in thresholds) + " | "
-                         + " | ".join(f"{e2e.get(f'{t:g}', 0.0):.2f}" for t in thresholds) + " |")
+                         + " | ".join(f"{r['fixed'][name(s)]:.2f}" for s in settings) + " | "
+                         + " | ".join(f"{e2e.get(name(s), 0.0):.2f}" for s in settings) + " |")
 
     apertium_gold = out / "apertium.gold.jsonl"
     if not apertium_gold.exists():
@@ -171,72 +206,81 @@ def main() -> None:
     lines += ["", f"### Apertium round trips, {args.split} ({pivots}"
               f"; the first {args.apertium_limit} rows): edits against the original English", "",
               "| min-score | edits | edit P | edit R | chrF round trip -> fixed (delta) |", "|---|---|---|---|---|"]
-    scores = [e["score"] for line in pred.read_text().splitlines() for e in json.loads(line).get("edits", [])]
-    for t in thresholds:
-        r = score(apertium_gold, pred, t)
+    for s in settings:
+        r = score(apertium_gold, pred, own[s])
         c, x = r["correction"], r["text"]
-        report.setdefault("apertium", {})[f"{t:g}"] = {"correction": c, "text": x}
-        lines.append(f"| {t:g} | {sum(1 for v in scores if v >= t)} | {c['edit_precision']['value']:.3f} | "
+        report.setdefault("apertium", {})[name(s)] = {"correction": c, "text": x}
+        lines.append(f"| {name(s)} | {count_edits(at_swap(pred, own[s][1]), s[0])} | "
+                     f"{c['edit_precision']['value']:.3f} | "
                      f"{c['edit_recall']['value']:.3f} | {x['chrf_input']['value']:.2f} -> "
                      f"{x['chrf_fixed']['value']:.2f} ({x['chrf_delta']['value']:+.2f}) |")
 
     seed = ROOT / "seeds" / "article_backtranslated.txt"
     seed_pred = out / "seed.fix.jsonl"
     fix(seed, seed_pred, extra)
-    edits = [e for line in seed_pred.read_text().splitlines() for e in json.loads(line)["edits"]
+    edits = [e for line in at_swap(seed_pred, swap).read_text().splitlines() for e in json.loads(line)["edits"]
              if e["score"] >= min(thresholds)]
     report["seed"] = [{"original": e["original"], "replacement": e["replacement"], "score": e["score"]} for e in edits]
     lines += ["", f"### Seed article: the edits scored at least {min(thresholds):g} (the default: {default:g})", ""]
     lines += [f"- \"{e['original']}\" -> \"{e['replacement']}\" ({e['score']:.2f})" for e in edits]
     if args.split == "dev":
-        lines += ["", f"Suggested --min-score: {suggest(report, thresholds)} (the lowest at which no MLQE-PE pair's "
+        suggested = suggest(report, [s for s in settings if s[1] is None])
+        lines += ["", f"Suggested --min-score: {suggested} (the lowest at which no MLQE-PE pair's "
                   "chrF falls and clean news gets at most 1 edit per 1,000 words)"]
     (out / "report.json").write_text(json.dumps(report, indent=2))
     (out / "report.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
-def suggest(report: dict, thresholds: list[float]) -> str:
-    for t in thresholds:
-        chrf = [v["text"]["chrf_delta"]["value"] for k, v in report["mlqe"].items() if k.endswith(f"@{t:g}")]
-        if all(d >= 0 for d in chrf) and report["clean"][f"{t:g}"]["edits_per_1k_words"] <= 1:
-            return f"{t:g}"
+def suggest(report: dict, settings: list[tuple[float, float | None]]) -> str:
+    for s in settings:
+        chrf = [v["text"]["chrf_delta"]["value"] for k, v in report["mlqe"].items() if k.endswith(f"@{name(s)}")]
+        if all(d >= 0 for d in chrf) and report["clean"][name(s)]["edits_per_1k_words"] <= 1:
+            return name(s)
     return "none of those tried"
 
 
-def exact_by_class(gold_path: Path, corrector_path: str | None, thresholds: list[float], limit: int = 1500) -> dict:
+def count_edits(pred: Path, threshold: float) -> int:
+    return sum(1 for line in pred.read_text().splitlines() for e in json.loads(line).get("edits", [])
+               if e["score"] >= threshold)
+
+
+def exact_by_class(gold_path: Path, corrector_path: str | None, settings: list[tuple[float, float | None]],
+                   limit: int = 1500) -> dict:
     """Given the gold spans: how often the best option is the gold fix, and how often it is proposed at each
-    --min-score (meaning swaps at the corrector's own --swap-score)."""
+    (--min-score, --swap-score) setting (None: the corrector's own --swap-score)."""
     import mtfix as api
     from mtfix.text.formats import read_documents
 
     corrector = api.load(fast=True, corrector=corrector_path).corrector
     docs = list(read_documents(str(gold_path)))[:limit]
-    counts = exact_counts(docs, corrector, [(t, None) for t in thresholds])
+    counts = exact_counts(docs, corrector, settings)
     return {k: {"spans": v[0], "best": v[1] / v[0],
-                "fixed": {f"{t:g}": v[2 + j] / v[0] for j, t in enumerate(thresholds)}}
+                "fixed": {name(s): v[2 + j] / v[0] for j, s in enumerate(settings)}}
             for k, v in sorted(counts.items())}
 
 
-def end_to_end_by_class(gold_path: Path, pred_path: Path, thresholds: list[float]) -> dict:
+def end_to_end_by_class(gold_path: Path, pred_path: Path, settings: list[tuple[float, float | None]],
+                        own: dict) -> dict:
     """Per class: the share of gold spans that `mtfix fix` (the detector's spans, then the corrector) restores,
-    at each --min-score: the edits scored at least that which touch the span, applied, give the text the span's
-    gold fix gives."""
+    at each setting: the edits it keeps (``own`` gives each setting's swap bar) that touch the span, applied,
+    give the text the span's gold fix gives."""
     from mtfix.text.formats import read_documents
     from mtfix.text.spans import apply_edits
 
     counts: dict[str, list[int]] = {}
-    for gold, pred in zip(read_documents(str(gold_path)), read_documents(str(pred_path))):
+    preds = {s: list(read_documents(str(at_swap(pred_path, own[s][1])))) for s in settings}
+    for i, gold in enumerate(read_documents(str(gold_path))):
         for span in gold.spans:
             if not span.fixes:
                 continue
             want = gold.text[:span.start] + span.fixes[0] + gold.text[span.end:]
-            c = counts.setdefault(span.label, [0] + [0] * len(thresholds))
+            c = counts.setdefault(span.label, [0] + [0] * len(settings))
             c[0] += 1
-            for j, t in enumerate(thresholds):
-                near = [e for e in pred.edits if e.score >= t and e.start <= span.end and span.start <= e.end]
+            for j, s in enumerate(settings):
+                near = [e for e in preds[s][i].edits if e.score >= s[0] and e.start <= span.end and span.start <= e.end]
                 c[1 + j] += int(bool(near) and apply_edits(gold.text, near) == want)
-    return {k: {"spans": v[0], "fixed": {f"{t:g}": v[1 + j] / v[0] for j, t in enumerate(thresholds)}}
+    return {k: {"spans": v[0], "fixed": {name(s): v[1 + j] / v[0] for j, s in enumerate(settings)}}
             for k, v in sorted(counts.items())}
 
 
