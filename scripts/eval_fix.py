@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MLQE = ROOT.parent / "shared" / "data" / "mlqe-pe"
 PAIRS = ["ro-en", "et-en", "ne-en", "si-en", "ru-en"]
+PARTS = ["mlqe", "clean", "synthetic", "end-to-end", "apertium"]
 THRESHOLDS = [0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]
 
 
@@ -97,7 +98,12 @@ def main() -> None:
     parser.add_argument("--swap-scores", default="",
                         help="swap bars to score besides the corrector's own, comma-separated (each at the default "
                              "min-score on test, at every min-score on dev)")
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help=f"what to run, comma-separated (default: all of {', '.join(PARTS)})")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    if parts - set(PARTS):
+        parser.error(f"--parts: unknown {', '.join(sorted(parts - set(PARTS)))}")
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     extra = (["--corrector", args.corrector] if args.corrector else []) + (["--fast"] if args.fast else [])
@@ -113,68 +119,73 @@ def main() -> None:
     lines = [f"### MLQE-PE {args.split}{subset}: the detector's spans, corrected (min-score {default:g} is the "
              f"default{swaps})", "", "| pair | min-score | edits | edit P | edit R | edit F0.5 | "
              "chrF MT -> fixed (delta) | TER MT -> fixed (delta) |", "|---|---|---|---|---|---|---|---|"]
-    for pair in args.pairs.split(","):
-        gold = out / f"{pair}.gold.jsonl"
-        if not gold.exists():
-            mtfix("data", "mlqe", str(MLQE / f"{pair}-{args.split}.tar.gz"), "-o", str(gold))
-            if args.limit:
-                gold.write_text("".join(gold.read_text().splitlines(keepends=True)[:args.limit]))
-        pred = out / f"{pair}.fix.jsonl"
-        fix(gold, pred, extra)
-        for s in settings:
-            r = score(gold, pred, own[s])
-            c, x = r["correction"], r["text"]
-            report["mlqe"][f"{pair}@{name(s)}"] = {"correction": c, "text": x}
-            lines.append(
-                f"| {pair} | {name(s)} | {count_edits(at_swap(pred, own[s][1]), s[0])} | "
-                f"{c['edit_precision']['value']:.3f} | {c['edit_recall']['value']:.3f} | "
-                f"{c['edit_f05']['value']:.3f} | "
-                f"{x['chrf_input']['value']:.2f} -> {x['chrf_fixed']['value']:.2f} ({x['chrf_delta']['value']:+.2f}) | "
-                f"{x['ter_input']['value']:.2f} -> {x['ter_fixed']['value']:.2f} ({x['ter_delta']['value']:+.2f}) |")
-    print("\n".join(lines), flush=True)
+    if "mlqe" in parts:
+        for pair in args.pairs.split(","):
+            gold = out / f"{pair}.gold.jsonl"
+            if not gold.exists():
+                mtfix("data", "mlqe", str(MLQE / f"{pair}-{args.split}.tar.gz"), "-o", str(gold))
+                if args.limit:
+                    gold.write_text("".join(gold.read_text().splitlines(keepends=True)[:args.limit]))
+            pred = out / f"{pair}.fix.jsonl"
+            fix(gold, pred, extra)
+            for s in settings:
+                r = score(gold, pred, own[s])
+                c, x = r["correction"], r["text"]
+                report["mlqe"][f"{pair}@{name(s)}"] = {"correction": c, "text": x}
+                lines.append(
+                    f"| {pair} | {name(s)} | {count_edits(at_swap(pred, own[s][1]), s[0])} | "
+                    f"{c['edit_precision']['value']:.3f} | {c['edit_recall']['value']:.3f} | "
+                    f"{c['edit_f05']['value']:.3f} | "
+                    f"{x['chrf_input']['value']:.2f} -> {x['chrf_fixed']['value']:.2f} "
+                    f"({x['chrf_delta']['value']:+.2f}) | {x['ter_input']['value']:.2f} -> "
+                    f"{x['ter_fixed']['value']:.2f} ({x['ter_delta']['value']:+.2f}) |")
+        print("\n".join(lines), flush=True)
 
-    clean_gold = out / "clean.gold.jsonl"
-    if not clean_gold.exists():
-        mtfix("data", "export", args.data, "--split", args.split, "--source", "clean:abc-,clean:state-union",
-              "-o", str(clean_gold))
-        if args.clean_limit:
-            clean_gold.write_text("".join(clean_gold.read_text().splitlines(keepends=True)[:args.clean_limit]))
-    pred = out / "clean.fix.jsonl"
-    fix(clean_gold, pred, extra)
-    lines += ["", f"### Clean news ({args.split} split, held out from training): edits per 1,000 words", "",
-              "| min-score | edits per 1,000 words | flagged words per 1,000 |", "|---|---|---|"]
-    # the detector's flags at its own threshold (every span it wrote); --threshold T would count only the spans
-    # scored T or more, which is the min-score of the edits, not the detector's
-    flags = json.loads(mtfix("score", "--clean", str(pred), "--json"))["clean"]["flags_per_1k_words"]
-    for s in settings:
-        rates = json.loads(mtfix("score", "--clean", str(at_swap(pred, own[s][1])), "--json", "--threshold",
-                                 str(s[0])))["clean"]
-        rates["flags_per_1k_words"] = flags
-        report["clean"][name(s)] = rates
-        lines.append(f"| {name(s)} | {rates['edits_per_1k_words']:.2f} (of {rates['words']:,} words) | "
-                     f"{rates['flags_per_1k_words']:.1f} |")
+    if "clean" in parts:
+        clean_gold = out / "clean.gold.jsonl"
+        if not clean_gold.exists():
+            mtfix("data", "export", args.data, "--split", args.split, "--source", "clean:abc-,clean:state-union",
+                  "-o", str(clean_gold))
+            if args.clean_limit:
+                clean_gold.write_text("".join(clean_gold.read_text().splitlines(keepends=True)[:args.clean_limit]))
+        pred = out / "clean.fix.jsonl"
+        fix(clean_gold, pred, extra)
+        lines += ["", f"### Clean news ({args.split} split, held out from training): edits per 1,000 words", "",
+                  "| min-score | edits per 1,000 words | flagged words per 1,000 |", "|---|---|---|"]
+        # the detector's flags at its own threshold (every span it wrote); --threshold T would count only the spans
+        # scored T or more, which is the min-score of the edits, not the detector's
+        flags = json.loads(mtfix("score", "--clean", str(pred), "--json"))["clean"]["flags_per_1k_words"]
+        for s in settings:
+            rates = json.loads(mtfix("score", "--clean", str(at_swap(pred, own[s][1])), "--json", "--threshold",
+                                     str(s[0])))["clean"]
+            rates["flags_per_1k_words"] = flags
+            report["clean"][name(s)] = rates
+            lines.append(f"| {name(s)} | {rates['edits_per_1k_words']:.2f} (of {rates['words']:,} words) | "
+                         f"{rates['flags_per_1k_words']:.1f} |")
 
     synth_gold = out / "synthetic.gold.jsonl"
-    if not synth_gold.exists():
+    if parts & {"synthetic", "end-to-end"} and not synth_gold.exists():
         mtfix("data", "export", args.data, "--split", args.split, "--source", "synthetic", "-o", str(synth_gold))
-    lines += ["", f"### Synthetic {args.split}: exact-fix rate per class, given the gold spans", "",
-              "| class | spans | best option is the fix | "
-              + " | ".join(f"fixed at {name(s)}" for s in settings) + " |",
-              "|---|---|---|" + "---|" * len(settings)]
-    synth_gold.write_text("".join(synth_gold.read_text().splitlines(keepends=True)[:args.synthetic_limit]))
-    report["synthetic"] = exact_by_class(synth_gold, args.corrector, settings, args.synthetic_limit)
-    for label, r in report["synthetic"].items():
-        lines.append(f"| {label} | {r['spans']} | {r['best']:.2f} | "
-                     + " | ".join(f"{r['fixed'][name(s)]:.2f}" for s in settings) + " |")
-    pred = out / "synthetic.fix.jsonl"
-    fix(synth_gold, pred, extra)
-    report["synthetic_end_to_end"] = end_to_end_by_class(synth_gold, pred, settings, own)
-    lines += ["", f"### Synthetic {args.split}: the gold span fixed end to end (the detector's spans, then the "
-              "corrector)", "", "| class | spans | " + " | ".join(f"fixed at {name(s)}" for s in settings) + " |",
-              "|---|---|" + "---|" * len(settings)]
-    for label, r in report["synthetic_end_to_end"].items():
-        lines.append(f"| {label} | {r['spans']} | " + " | ".join(f"{r['fixed'][name(s)]:.2f}" for s in settings)
-                     + " |")
+        synth_gold.write_text("".join(synth_gold.read_text().splitlines(keepends=True)[:args.synthetic_limit]))
+    if "synthetic" in parts:
+        lines += ["", f"### Synthetic {args.split}: exact-fix rate per class, given the gold spans", "",
+                  "| class | spans | best option is the fix | "
+                  + " | ".join(f"fixed at {name(s)}" for s in settings) + " |",
+                  "|---|---|---|" + "---|" * len(settings)]
+        report["synthetic"] = exact_by_class(synth_gold, args.corrector, settings, args.synthetic_limit)
+        for label, r in report["synthetic"].items():
+            lines.append(f"| {label} | {r['spans']} | {r['best']:.2f} | "
+                         + " | ".join(f"{r['fixed'][name(s)]:.2f}" for s in settings) + " |")
+    if "end-to-end" in parts:
+        pred = out / "synthetic.fix.jsonl"
+        fix(synth_gold, pred, extra)
+        report["synthetic_end_to_end"] = end_to_end_by_class(synth_gold, pred, settings, own)
+        lines += ["", f"### Synthetic {args.split}: the gold span fixed end to end (the detector's spans, then the "
+                  "corrector)", "", "| class | spans | " + " | ".join(f"fixed at {name(s)}" for s in settings) + " |",
+                  "|---|---|" + "---|" * len(settings)]
+        for label, r in report["synthetic_end_to_end"].items():
+            lines.append(f"| {label} | {r['spans']} | " + " | ".join(f"{r['fixed'][name(s)]:.2f}" for s in settings)
+                         + " |")
 
     if args.multi_word:
         multi_gold = out / "multi-word.gold.jsonl"
@@ -196,24 +207,25 @@ def main() -> None:
                          + " | ".join(f"{r['fixed'][name(s)]:.2f}" for s in settings) + " | "
                          + " | ".join(f"{e2e.get(name(s), 0.0):.2f}" for s in settings) + " |")
 
-    apertium_gold = out / "apertium.gold.jsonl"
-    if not apertium_gold.exists():
-        mtfix("data", "export", args.data, "--split", args.split, "--source", "apertium", "-o", str(apertium_gold))
-        apertium_gold.write_text("".join(apertium_gold.read_text().splitlines(keepends=True)[:args.apertium_limit]))
-    pred = out / "apertium.fix.jsonl"
-    fix(apertium_gold, pred, extra)
-    pivots = "Galician, never trained on" if args.split == "test" else "Spanish, Catalan, Esperanto"
-    lines += ["", f"### Apertium round trips, {args.split} ({pivots}"
-              f"; the first {args.apertium_limit} rows): edits against the original English", "",
-              "| min-score | edits | edit P | edit R | chrF round trip -> fixed (delta) |", "|---|---|---|---|---|"]
-    for s in settings:
-        r = score(apertium_gold, pred, own[s])
-        c, x = r["correction"], r["text"]
-        report.setdefault("apertium", {})[name(s)] = {"correction": c, "text": x}
-        lines.append(f"| {name(s)} | {count_edits(at_swap(pred, own[s][1]), s[0])} | "
-                     f"{c['edit_precision']['value']:.3f} | "
-                     f"{c['edit_recall']['value']:.3f} | {x['chrf_input']['value']:.2f} -> "
-                     f"{x['chrf_fixed']['value']:.2f} ({x['chrf_delta']['value']:+.2f}) |")
+    if "apertium" in parts:
+        apertium_gold = out / "apertium.gold.jsonl"
+        if not apertium_gold.exists():
+            mtfix("data", "export", args.data, "--split", args.split, "--source", "apertium", "-o", str(apertium_gold))
+            apertium_gold.write_text("".join(apertium_gold.read_text().splitlines(keepends=True)[:args.apertium_limit]))
+        pred = out / "apertium.fix.jsonl"
+        fix(apertium_gold, pred, extra)
+        pivots = "Galician, never trained on" if args.split == "test" else "Spanish, Catalan, Esperanto"
+        lines += ["", f"### Apertium round trips, {args.split} ({pivots}"
+                  f"; the first {args.apertium_limit} rows): edits against the original English", "",
+                  "| min-score | edits | edit P | edit R | chrF round trip -> fixed (delta) |", "|---|---|---|---|---|"]
+        for s in settings:
+            r = score(apertium_gold, pred, own[s])
+            c, x = r["correction"], r["text"]
+            report.setdefault("apertium", {})[name(s)] = {"correction": c, "text": x}
+            lines.append(f"| {name(s)} | {count_edits(at_swap(pred, own[s][1]), s[0])} | "
+                         f"{c['edit_precision']['value']:.3f} | "
+                         f"{c['edit_recall']['value']:.3f} | {x['chrf_input']['value']:.2f} -> "
+                         f"{x['chrf_fixed']['value']:.2f} ({x['chrf_delta']['value']:+.2f}) |")
 
     seed = ROOT / "seeds" / "article_backtranslated.txt"
     seed_pred = out / "seed.fix.jsonl"
