@@ -1,7 +1,6 @@
-"""Pivot siblings and the LM's own choices ranked in context, not by frequency."""
+"""Pivot siblings ranked in context, not by frequency."""
 from mtfix.correct.base import generated
-from mtfix.correct.rewriter import as_choice
-from mtfix.correct.siblings import lm_choices, ranked_siblings
+from mtfix.correct.siblings import ranked_siblings
 from mtfix.detect.candidates import CandidateGenerator
 from mtfix.text.spans import Span
 from mtfix.text.tokens import tokenize
@@ -38,33 +37,3 @@ def test_the_siblings_that_read_best_in_their_sentence_are_proposed():
     assert [o for o, kind in options if kind == "pivot"] == ["launched", "begun", "used"]
     assert [o for o, kind in generated(Siblings(), text, tokens[0], span) if kind == "pivot"] == \
         ["used", "left", "posted"]  # by frequency, as the detector reads them
-
-
-class Writes:
-    """A language model that would write 'traction', 'the', 'momentum' or 'dynamics' after any prefix, and
-    reads a window holding 'momentum' best; records the prefixes it was asked to go on from."""
-
-    def __init__(self):
-        self.prefixes = []
-
-    def next_words(self, prefixes, top):
-        self.prefixes += prefixes
-        return [["traction", "the", "momentum", "dynamics", "traction"] for _ in prefixes]
-
-    def logprob_groups(self, groups):
-        return [[-1.0 if "momentum" in t else -5.0 for t in g] for g in groups]
-
-
-def test_the_lm_choices_are_its_next_content_words_ranked_in_the_sentence():
-    text = "Shares were gaining dynamics ahead of the vote."
-    tokens = {0: tokenize(text)}
-    dynamics = Span(text.index("dynamics"), text.index("dynamics") + 8, "artifact", 0.9)
-    jobs = [(0, dynamics), (0, Span(0, 6, "artifact", 0.9)), (0, Span(text.index("the"), text.index("the") + 3))]
-    lm = Writes()
-    found = lm_choices(lm, [text], jobs, tokens, top=2)
-    # the word itself and function words are no choice; the first word has nothing before it and "the" is a
-    # function word: neither is asked
-    assert found == {0: ["momentum", "traction"]}
-    assert lm.prefixes == ["Shares were gaining"]
-    assert as_choice(text, dynamics, "momentum") == "momentum"
-    assert as_choice(" dynamics ", Span(0, 10), "momentum") == " momentum "
