@@ -23,12 +23,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def corpus(words: int) -> list[str]:
-    """Held-out clean news and the seed article, repeated to the size asked for."""
+def corpus(words: int, text: str = "mixed") -> list[str]:
+    """Held-out clean news and the seed article (a real round trip), repeated to the size asked for: ``text``
+    "mixed" (the article, then the news), "clean" (the news alone) or "translated" (the article alone)."""
     seed = (ROOT / "seeds" / "article_backtranslated.txt").read_text(encoding="utf-8").splitlines()
     news = (ROOT.parent / "shared" / "data" / "corpora" / "abc-science.txt").read_text(
         encoding="utf-8", errors="replace").splitlines()[-3000:]
-    lines = [line for line in seed + news if line.strip()]
+    chosen = {"mixed": seed + news, "clean": news, "translated": seed}[text]
+    lines = [line for line in chosen if line.strip()]
     out, count = [], 0
     while count < words:
         for line in lines:
@@ -110,6 +112,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3,
                         help="time each measure this many times and keep the fastest (default 3)")
+    parser.add_argument("--text", default="mixed", choices=["mixed", "clean", "translated"],
+                        help="what is read: the seed article (a real round trip) then held-out clean news (mixed, "
+                             "the default), the news alone (clean) or the article alone, repeated (translated)")
     parser.add_argument("--fused", action="store_true", help="also time the fused detector (needs its head)")
     parser.add_argument("--fused-words", type=int, default=3000, help="words for the fused timing")
     parser.add_argument("--screens", default="",
@@ -125,7 +130,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from mtfix.detect.tagger import TaggerDetector, tagger_dtype
 
-    texts = corpus(args.words)
+    texts = corpus(args.words, args.text)
     detector = TaggerDetector.load(args.model, dtype=torch.float32, batch_size=args.batch_size)
     detector.detect(texts[:50])  # warm up
     results, spans = {}, {}
