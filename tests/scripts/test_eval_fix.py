@@ -1,0 +1,26 @@
+"""scripts/eval_fix.py: one correction run scored at several swap bars, as `mtfix fix --swap-score` would have
+written each."""
+import json
+
+import pytest
+
+from ..conftest import load_script
+
+
+@pytest.fixture(scope="module")
+def script():
+    return load_script("eval_fix")
+
+
+def test_a_swap_bar_leaves_out_the_meaning_swaps_under_it_and_nothing_else(script, tmp_path):
+    text = "The two guides met in one Explosion."
+    edits = [{"start": 8, "end": 14, "original": "guides", "replacement": "leaders", "score": 0.6},
+             {"start": 22, "end": 35, "original": "one Explosion", "replacement": "an explosion", "score": 0.55}]
+    pred = tmp_path / "x.fix.jsonl"
+    pred.write_text(json.dumps({"format_version": 1, "text": text, "spans": [], "edits": edits}) + "\n")
+    assert script.at_swap(pred, None) == pred
+    kept = json.loads(script.at_swap(pred, 0.7).read_text())["edits"]
+    assert [e["replacement"] for e in kept] == ["an explosion"]  # a meaning swap under 0.7 goes; a form change stays
+    assert len(json.loads(script.at_swap(pred, 0.5).read_text())["edits"]) == 2
+    assert script.count_edits(script.at_swap(pred, 0.7), 0.5) == 1 and script.count_edits(pred, 0.58) == 1
+    assert script.name((0.5, None)) == "0.5" and script.name((0.5, 0.7)) == "0.5/0.7"
