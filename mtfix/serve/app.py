@@ -55,30 +55,42 @@ class ServeConfig:
 
 
 class Checker:
-    """Reads texts in batches on one model thread: ``check(texts, picky)`` -> per text, spans and edits. A picky
-    request is flagged at ``picky`` times the detector's threshold (the detector folder's point: a reviewer trades
-    false flags for recall)."""
+    """Reads texts in batches on one model thread: ``check(texts, picky, requests)`` -> per text, spans and
+    edits. A picky request is flagged at ``picky`` times the detector's threshold (the detector folder's point: a
+    reviewer trades false flags for recall)."""
 
     def __init__(self, fixer: Any, fix: bool = True, picky: float = DEFAULTS["picky"]) -> None:
         self.fixer, self.fix, self.picky = fixer, fix, picky
         self.lock = threading.Lock()
 
-    def __call__(self, texts: Sequence[str], picky: bool) -> list[tuple[Any, ...]]:
+    def __call__(self, texts: Sequence[str], picky: bool, requests: Sequence[int] | None = None
+                 ) -> list[tuple[Any, ...]]:
         """Per text, its spans, its edits and what the detector read of it (a document.Tally; None where the
-        detector keeps none)."""
+        detector keeps none). ``requests``: how many of the texts, in order, each request sent (None: one)."""
+        from mtfix.detect import reads_context
+
         # picky: the detector's own threshold (default, or --threshold) times self.picky, for this call only
         threshold = getattr(self.fixer.detector, "threshold", None)
         threshold = threshold * self.picky if picky and threshold is not None else None
-        tallies: list[Any] = []
-        # the lines of several requests come together: none's threshold follows another's document
-        options = {"threshold": threshold, "tallies": tallies, "one_document": False}
+        texts = list(texts)
+        # a detector that reads each line after the lines before it reads each request's lines alone: no
+        # request's lines are read after another's; one that reads lines alone takes them all in one batch
+        sizes = list(requests or [len(texts)]) if reads_context(self.fixer.detector) else [len(texts)]
+        out: list[tuple[Any, ...]] = []
         with self.lock:
-            if self.fix:
-                found = [(f.spans, f.edits) for f in self.fixer.fix(list(texts), **options)]
-            else:
-                found = [(spans, []) for spans in self.fixer.detect(list(texts), **options)]
-        counted = tallies if len(tallies) == len(found) else [None] * len(found)
-        return [(spans, edits, t) for (spans, edits), t in zip(found, counted)]
+            at = 0
+            for size in sizes:
+                part, at = texts[at:at + size], at + size
+                tallies: list[Any] = []
+                # each line's threshold follows its own text, not the other lines'
+                options = {"threshold": threshold, "tallies": tallies, "one_document": False}
+                if self.fix:
+                    found = [(f.spans, f.edits) for f in self.fixer.fix(part, **options)]
+                else:
+                    found = [(spans, []) for spans in self.fixer.detect(part, **options)]
+                counted = tallies if len(tallies) == len(found) else [None] * len(found)
+                out += [(spans, edits, t) for (spans, edits), t in zip(found, counted)]
+        return out
 
     def mt_probability(self, tallies: Sequence[Any]) -> float | None:
         """The MT probability of a request's text, from its lines' tallies."""
@@ -86,10 +98,10 @@ class Checker:
 
 
 class Batcher:
-    """Collects the lines of concurrent requests and runs them through the checker together."""
+    """Collects the lines of concurrent requests and runs them through the checker together, saying how many
+    lines each request sent (a checker whose detector reads context reads each request's lines apart)."""
 
-    def __init__(self, checker: Callable[[Sequence[str], bool], list[tuple[list[Span], list[Edit]]]],
-                 max_pending: int) -> None:
+    def __init__(self, checker: Callable[..., list[tuple[list[Span], list[Edit]]]], max_pending: int) -> None:
         self.checker, self.max_pending = checker, max_pending
         self.queue: list[tuple[list[str], bool, asyncio.Future]] = []
         self.running = False
@@ -116,7 +128,7 @@ class Batcher:
                 self.queue = [item for item in self.queue if item[1] != picky]
                 texts = [t for texts, _, _ in batch for t in texts]
                 try:
-                    results = await asyncio.to_thread(self.checker, texts, picky)
+                    results = await asyncio.to_thread(self.checker, texts, picky, [len(t) for t, _, _ in batch])
                 except Exception as err:
                     if len(batch) == 1:
                         if not batch[0][2].done():

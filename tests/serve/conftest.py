@@ -14,15 +14,18 @@ FLAGS = {"pariad": ("pariah", "spelling"), "guides": ("leaders", "pivot"), "Expl
 
 class WordChecker:
     """A stand-in for the models at the API's boundary: flags the words of FLAGS (with their fix as an edit, as
-    the corrector gives it) and a missing word before each 'gap'; records the batches it was given."""
+    the corrector gives it) and a missing word before each 'gap'; records the batches it was given, and how many
+    lines of each batch each request sent."""
 
     def __init__(self) -> None:
         self.batches: list[list[str]] = []
+        self.requests: list[list[int] | None] = []
         self.delay = 0.0  # seconds per batch, as a model takes
         self.fail_on: str | None = None  # a batch with a text holding this fails, as a model can
 
-    def __call__(self, texts, picky):
+    def __call__(self, texts, picky, requests=None):
         self.batches.append(list(texts))
+        self.requests.append(requests)
         time.sleep(self.delay)
         if self.fail_on is not None and any(self.fail_on in t for t in texts):
             raise RuntimeError("the model failed")

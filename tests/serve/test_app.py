@@ -79,7 +79,7 @@ def test_invalid_utf8_unknown_paths_and_the_small_endpoints(server):
 
 
 def test_a_body_over_the_limit_is_refused_before_it_is_read():
-    app = build_app(lambda texts, picky: [([], []) for _ in texts], ServeConfig(max_text_length=10))
+    app = build_app(lambda texts, picky, requests=None: [([], []) for _ in texts], ServeConfig(max_text_length=10))
     with TestClient(app) as client:
         answer = client.post("/v2/check", content=b"text=" + b"a" * 70_000 + b"&language=en")
     assert answer.status_code == 413 and answer.text.startswith("Error: ")
@@ -88,7 +88,7 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read():
 def test_a_failing_model_is_a_500_with_no_traceback_and_the_server_goes_on():
     calls = {"n": 0}
 
-    def flaky(texts, picky):
+    def flaky(texts, picky, requests=None):
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("secret internals")
@@ -120,6 +120,35 @@ def test_concurrent_requests_are_read_together(server, word_checker):
     assert len(word_checker.batches) < 8  # some requests shared a batch
     assert sorted(t for batch in word_checker.batches for t in batch) == sorted(
         f"Request {i} has a pariad." for i in range(8))
+    # the checker hears where each request's lines are: one line each here
+    assert [sizes for sizes in word_checker.requests] == [[1] * len(batch) for batch in word_checker.batches]
+
+
+class _ContextFixer:
+    """A fixer whose detector reads each line after the lines before it; records the texts of each call."""
+
+    class detector:
+        context, threshold = 2, 0.5
+
+    def __init__(self):
+        self.calls = []
+
+    def detect(self, texts, **options):
+        self.calls.append(list(texts))
+        return [[] for _ in texts]
+
+
+def test_a_detector_that_reads_context_reads_each_requests_lines_apart():
+    fixer = _ContextFixer()
+    checker = Checker(fixer, fix=False)
+    found = checker(["A first line.", "Its second line.", "Another request."], False, [2, 1])
+    assert len(found) == 3
+    assert fixer.calls == [["A first line.", "Its second line."], ["Another request."]]  # never after another's
+    checker(["One.", "Two."], False)  # one request
+    assert fixer.calls[-1] == ["One.", "Two."]
+    fixer.detector.context = 0  # lines read alone: one batch, whatever the requests
+    checker(["One.", "Two."], False, [1, 1])
+    assert fixer.calls[-1] == ["One.", "Two."]
 
 
 def test_the_real_models_answer_through_the_checker(tiny_models):

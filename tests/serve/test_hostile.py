@@ -62,7 +62,7 @@ def test_a_text_that_breaks_the_checker_fails_its_own_request_only(server, word_
 
 @pytest.mark.parametrize("deep", ["[" * 200_000, '{"annotation": ' + "[" * 100_000 + "]" * 100_000 + "}"])
 def test_data_nested_deeply_is_a_400(server, deep):
-    with TestClient(build_app(lambda t, p: [([], []) for _ in t])) as client:
+    with TestClient(build_app(lambda t, p, r=None: [([], []) for _ in t])) as client:
         answer = client.post("/v2/check", content=b"language=en-US&data=" + deep.encode())
         assert answer.status_code == 400 and "nested too deeply" in answer.text
         assert client.post("/v2/check", data={"text": "a pariad", "language": "en"}).status_code == 200
@@ -84,7 +84,7 @@ def test_a_flag_inside_markup_read_as_its_interpret_as_is_not_reported(server):
     assert fixed == "The two leaders said \\emph{X} and <b>pariah</b> in one explosion."
 
 
-def classed_checker(texts, picky):
+def classed_checker(texts, picky, requests=None):
     """Spans with the classes the fused detector's class head names."""
     out = []
     for text in texts:
@@ -184,8 +184,8 @@ def test_a_body_that_trickles_in_is_closed_after_the_read_timeout():
 
     port = free_port()
     config = ServeConfig(read_timeout=1.0)
-    srv = uvicorn.Server(uvicorn_config(build_app(lambda t, p: [([], []) for _ in t], config), "127.0.0.1", port,
-                                        config))
+    app = build_app(lambda t, p, r=None: [([], []) for _ in t], config)
+    srv = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, config))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     while not srv.started:
