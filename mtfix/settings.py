@@ -135,9 +135,9 @@ class CorrectSettings(Settings):
     min_score: float | None = setting(None, "propose an edit only when its calibrated probability of being right "
                                       "reaches this (default: the corrector's own, chosen on dev)", "probability")
     swap_score: float | None = setting(None, "the bar for meaning swaps (a content word put in place of an "
-                                       "unrelated one: 'guides' -> 'leaders'), when above --min-score; lower it for "
-                                       "round-trip articles, where wrong-sense words are common (default: the "
-                                       "corrector's own, chosen on dev)", "probability")
+                                       "unrelated one: 'guides' -> 'leaders'), where above --min-score: raise it to "
+                                       "keep the words as translated (default: the corrector's own, chosen on dev; "
+                                       "the LM rewriter's is its --min-score)", "probability")
     conservative: bool = setting(False, "for one-way MT where the source is the authority: the MiniLM span "
                                         "decoder (models/corrector) at its bar chosen on MLQE-PE dev, which edits "
                                         "far less than the default LM corrector (models/rewriter)")
