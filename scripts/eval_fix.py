@@ -13,6 +13,7 @@ corrector's own swap bar; the test run reports the corrector's default. --swap-s
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import subprocess
 import sys
@@ -40,9 +41,11 @@ def fix(gold: Path, pred: Path, extra: list[str]) -> None:
               *extra)
 
 
+@functools.lru_cache(maxsize=None)
 def at_swap(pred: Path, swap: float | None) -> Path:
     """``pred`` as `mtfix fix --swap-score swap` would have written it: the meaning swaps scored under ``swap``
-    left out (the best option is dropped, not replaced: what the corrector does)."""
+    left out (the best option is dropped, not replaced: what the corrector does). Written once per bar: every
+    min-score reads the same file."""
     from mtfix.correct.guards import is_swap
 
     if swap is None:
@@ -116,10 +119,11 @@ def main() -> None:
     report: dict = {"default_min_score": default, "mlqe": {}, "clean": {}, "synthetic": {}}
     subset = f", the first {args.limit} segments of each pair" if args.limit else ""
     swaps = f"; meaning swaps only at {swap:g} or more, the default --swap-score" if swap is not None else ""
-    lines = [f"### MLQE-PE {args.split}{subset}: the detector's spans, corrected (min-score {default:g} is the "
-             f"default{swaps})", "", "| pair | min-score | edits | edit P | edit R | edit F0.5 | "
-             "chrF MT -> fixed (delta) | TER MT -> fixed (delta) |", "|---|---|---|---|---|---|---|---|"]
+    lines: list[str] = []
     if "mlqe" in parts:
+        lines += [f"### MLQE-PE {args.split}{subset}: the detector's spans, corrected (min-score {default:g} is the "
+                  f"default{swaps})", "", "| pair | min-score | edits | edit P | edit R | edit F0.5 | "
+                  "chrF MT -> fixed (delta) | TER MT -> fixed (delta) |", "|---|---|---|---|---|---|---|---|"]
         for pair in args.pairs.split(","):
             gold = out / f"{pair}.gold.jsonl"
             if not gold.exists():
@@ -235,7 +239,7 @@ def main() -> None:
     report["seed"] = [{"original": e["original"], "replacement": e["replacement"], "score": e["score"]} for e in edits]
     lines += ["", f"### Seed article: the edits scored at least {min(thresholds):g} (the default: {default:g})", ""]
     lines += [f"- \"{e['original']}\" -> \"{e['replacement']}\" ({e['score']:.2f})" for e in edits]
-    if args.split == "dev":
+    if args.split == "dev" and {"mlqe", "clean"} <= parts:  # the suggestion reads both
         suggested = suggest(report, [s for s in settings if s[1] is None])
         lines += ["", f"Suggested --min-score: {suggested} (the lowest at which no MLQE-PE pair's "
                   "chrF falls and clean news gets at most 1 edit per 1,000 words)"]

@@ -127,10 +127,10 @@ def test_concurrent_requests_are_read_together(server, word_checker):
 class _ContextFixer:
     """A fixer whose detector reads each line after the lines before it; records the texts of each call."""
 
-    class detector:
-        context, threshold = 2, 0.5
-
     def __init__(self):
+        from types import SimpleNamespace
+
+        self.detector = SimpleNamespace(context=2, threshold=0.5)
         self.calls = []
 
     def detect(self, texts, **options):
