@@ -73,6 +73,19 @@ class MTFix:
             return None
         return rounded(head.probability(sum(tallies, Tally())))
 
+    def _translated(self, counted: Sequence[Tally], prior: Tally | None, threshold: float | None, n: int
+                    ) -> list[bool] | None:
+        """Per text, whether its document reads as translated where the detector's threshold follows the document
+        (no ``threshold`` given, a fitted follow_cut): then the corrector's bars follow it too. The document is
+        the texts together after ``prior``, or each text alone; None where nothing follows."""
+        follow = getattr(self.detector, "follow", None)
+        head = document_head(self.detector)
+        if threshold is not None or follow is None or head is None or len(counted) != n:
+            return None
+        if prior is not None:
+            return [head.probability(sum(counted, prior)) >= follow.cut] * n
+        return [head.probability(t) >= follow.cut for t in counted]
+
     @property
     def corrector(self) -> Any:
         if self._corrector is None:
@@ -132,8 +145,14 @@ class MTFix:
         if shared:
             tagger.share = corrector.encoder.shared
         try:
-            spans = detect_texts(self.detector, texts, before, threshold, tallies, self._prior(prior, one_document))
-            edits = corrector.correct(texts, [[s for s in found if not overlong(s)] for found in spans])
+            counted: list[Tally] = []
+            prior = self._prior(prior, one_document)
+            spans = detect_texts(self.detector, texts, before, threshold, counted, prior)
+            if tallies is not None:
+                tallies += counted
+            given = [[s for s in found if not overlong(s)] for found in spans]
+            translated = self._translated(counted, prior, threshold, len(texts))
+            edits = corrector.correct(texts, given, translated) if translated else corrector.correct(texts, given)
         finally:
             if shared:
                 tagger.share = None

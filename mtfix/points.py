@@ -24,6 +24,8 @@ POINTS = {
     "picky": "the server's level=picky: the factor on the detector's threshold",
     "min_score": "the corrector's bar: the calibrated probability an edit must reach",
     "swap_score": "the bar for meaning swaps (a content word in place of an unrelated one)",
+    "follow_score": "the corrector's bar (min-score and swap bar) in a document that reads as translated (the "
+                    "detector's follow_cut), where the detector's threshold follows the document",
     "plain_min_score": "the span decoder's bar without its reranker",
     "round_trip_min_score": "--conservative --round-trip: the span decoder's bar for round-trip articles",
     "round_trip_swap_score": "--conservative --round-trip: its bar for meaning swaps",

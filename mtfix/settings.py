@@ -133,7 +133,9 @@ class CorrectSettings(Settings):
     corrector: str | None = setting(None, "a trained corrector folder (LM rewriter adapters, or a span decoder) "
                                           "instead of models/rewriter")
     min_score: float | None = setting(None, "propose an edit only when its calibrated probability of being right "
-                                      "reaches this (default: the corrector's own, chosen on dev)", "probability")
+                                      "reaches this (default: the corrector's own, chosen on dev, lower in a "
+                                      "document that reads as translated where the detector's threshold drops "
+                                      "too; a bar given stands everywhere)", "probability")
     swap_score: float | None = setting(None, "the bar for meaning swaps (a content word put in place of an "
                                        "unrelated one: 'guides' -> 'leaders'), where above --min-score: raise it to "
                                        "keep the words as translated (default: the corrector's own, chosen on dev; "

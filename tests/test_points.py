@@ -53,6 +53,7 @@ def test_write_points_merges_removes_and_refuses_unknown_names(tmp_path):
 
 def test_the_loaders_read_the_points_that_calibrate_sets(tiny_models, tmp_path, capsys):
     from mtfix.correct.base import Rerank
+    from mtfix.correct.span_decoder import follow_bar
     from mtfix.detect.tagger import TaggerDetector
     from mtfix.training.calibrate import main
 
@@ -68,6 +69,11 @@ def test_the_loaders_read_the_points_that_calibrate_sets(tiny_models, tmp_path, 
     main([str(tmp_path), "--set", "min_score=0.3", "--set", "swap_score=none"])
     loaded = Rerank.load(tmp_path / "rerank.json")
     assert (loaded.s2s, loaded.min_score, loaded.swap_score) == (2.0, 0.3, None)
+    main([str(tmp_path), "--set", "follow_score=0.35"])
+    loaded = Rerank.load(tmp_path / "rerank.json")
+    assert loaded.follow_score == 0.35 and "follow_score" not in json.loads((tmp_path / "rerank.json").read_text())
+    assert follow_bar(loaded, None, None) == 0.35  # the bar in translated documents, unless a bar is given
+    assert follow_bar(loaded, 0.5, None) is None and follow_bar(loaded, None, 0.7) is None
 
 
 def test_calibrate_refuses_bad_points_in_one_line(tmp_path, capsys):

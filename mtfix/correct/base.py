@@ -14,6 +14,9 @@ from mtfix.text.spans import Span
 from mtfix.text.tokens import Token, tokenize
 
 
+BARS = ("min_score", "swap_score", "follow_score")  # the reranker's operating points, kept in points.json
+
+
 @dataclass
 class Rerank:
     """Weights of the reranking stage (fitted on dev): z = s2s * seq2seq gain + lm * language-model gain + the
@@ -27,6 +30,9 @@ class Rerank:
     # the bar for meaning swaps (is_swap: a content word in place of an unrelated one), if higher: on real MT the
     # post-editor mostly kept the word the corrector would swap ("aeroplanes" -> "aircraft")
     swap_score: float | None = None
+    # both bars in a document that reads as translated, where the detector's threshold follows the document: the
+    # share of flagged spans that are artifacts is higher there than on the mix the reranker was calibrated on
+    follow_score: float | None = None
     length: float = 0.0  # per word the option adds (negative: removes); the LM alone favours short text
     # Platt scaling of the best option's z, fitted on the decisions themselves: P(the proposed edit is right)
     temperature: float = 1.0
@@ -48,16 +54,16 @@ class Rerank:
 
         if not path.exists():
             return None
-        bars = {k: v for k, v in read_points(path.parent).items() if k in ("min_score", "swap_score")}
+        bars = {k: v for k, v in read_points(path.parent).items() if k in BARS}
         return cls(**{**json.loads(path.read_text()), **bars})
 
     def save(self, path: Path) -> None:
         """The weights in ``path`` (rerank.json); the bars in its folder's points.json."""
         from mtfix.points import write_points
 
-        weights = {k: v for k, v in asdict(self).items() if k not in ("min_score", "swap_score")}
+        weights = {k: v for k, v in asdict(self).items() if k not in BARS}
         path.write_text(json.dumps(weights, indent=2) + "\n")
-        write_points(path.parent, min_score=self.min_score, swap_score=self.swap_score)
+        write_points(path.parent, **{k: getattr(self, k) for k in BARS})
 
 
 @dataclass

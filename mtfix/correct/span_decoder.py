@@ -188,6 +188,7 @@ class Corrector:
         default = rerank.min_score if rerank is not None else getattr(model.config, "min_score", 0.5)
         self.min_score = default if min_score is None else min_score
         self.swap_score = swap_score if swap_score is not None else rerank.swap_score if rerank is not None else None
+        self.follow_score = follow_bar(rerank, min_score, swap_score)
 
     @classmethod
     def load(cls, path: str, tagger_path: str | None = None, encoder: Any = None, rerank: bool | None = None,
@@ -365,21 +366,27 @@ class Corrector:
         scored.sort(key=lambda pair: -pair[1])
         return [(o, 1.0 / (1.0 + math.exp(-z))) for o, z in scored]
 
-    def accepts(self, original: str, option: Option, score: float) -> bool:
+    def accepts(self, original: str, option: Option, score: float, translated: bool = False) -> bool:
         """Whether an option with this probability of being right is proposed: it reaches ``min_score``, and
-        a meaning swap (is_swap) reaches ``swap_score`` too."""
+        a meaning swap (is_swap) reaches ``swap_score`` too; in a document that reads as ``translated``, both
+        bars are ``follow_score`` where the corrector has one."""
+        if translated and self.follow_score is not None:
+            return score >= self.follow_score
         if score < self.min_score:
             return False
         return self.swap_score is None or score >= self.swap_score or not is_swap(original, option.replacement)
 
-    def correct(self, texts: Sequence[str], spans: Sequence[Sequence[Span]]) -> list[list[Edit]]:
+    def correct(self, texts: Sequence[str], spans: Sequence[Sequence[Span]],
+                translated: Sequence[bool] | None = None) -> list[list[Edit]]:
         """Edits for each text's spans, proposed only where the best option's calibrated probability of being
-        right (against keeping the original) reaches ``min_score`` (``swap_score`` for meaning swaps)."""
+        right (against keeping the original) reaches ``min_score`` (``swap_score`` for meaning swaps;
+        ``follow_score`` for both in the texts whose document reads as ``translated``)."""
         edits: list[list[Edit]] = [[] for _ in texts]
+        translated = translated or [False] * len(texts)
         for i, per_text in enumerate(self.candidates(texts, spans)):
             for span, options in per_text:
                 ranked = self.choose(options)
-                if not ranked or not self.accepts(texts[i][span.start:span.end], *ranked[0]):
+                if not ranked or not self.accepts(texts[i][span.start:span.end], *ranked[0], translated[i]):
                     continue
                 best, score = ranked[0]
                 start, end = deletion_extent(texts[i], span.start, span.end) if not best.replacement else \
@@ -387,6 +394,14 @@ class Corrector:
                 edits[i].append(Edit(start, end, best.replacement, score,
                                      tuple(o.replacement for o, _ in ranked[1:4])))
         return edits
+
+
+def follow_bar(rerank: Rerank | None, min_score: float | None, swap_score: float | None) -> float | None:
+    """The bar in documents that read as translated: the reranker's ``follow_score``, unless a bar was given
+    (then the bars stand as given, as a given threshold does for the detector)."""
+    if rerank is None or min_score is not None or swap_score is not None:
+        return None
+    return rerank.follow_score
 
 
 def sha1_of(path: Path) -> str:

@@ -233,6 +233,12 @@ def test_the_rewrite_corrector_ranks_the_rewriters_and_the_generators_options_ag
     corrector.rerank = Rerank(s2s=0.0, lm=0.0, bias=-3.0, min_score=0.5, softmax=True)
     corrector.min_score = 0.5
     assert corrector.correct([text], [[Span(8, 14)]]) == [[]]  # no option beats keeping the original
+    # in a document that reads as translated both bars are the reranker's follow_score: each option here is
+    # e^-3 / (1 + n e^-3), about 0.045 for n <= 3, against keeping the original
+    corrector.follow_score = 0.04
+    (edits,) = corrector.correct([text], [[Span(8, 14)]], translated=[True])
+    assert len(edits) == 1 and 0.04 <= edits[0].score < 0.5
+    assert corrector.correct([text], [[Span(8, 14)]], translated=[False]) == [[]]
 
 
 def test_the_rewriter_shares_its_base_model_and_leaves_it_plain_for_the_scorer(tmp_path):

@@ -219,6 +219,38 @@ def test_the_default_threshold_follows_the_document(fused_folder, scorer, monkey
     assert read_alone == [[], []]  # fitted on text read in context: text read alone keeps its own threshold
 
 
+class _Recorder:
+    """A corrector that proposes nothing and keeps what each call was told of the documents."""
+
+    def __init__(self):
+        self.calls = []
+
+    def correct(self, texts, spans, translated=None):
+        self.calls.append(translated)
+        return [[] for _ in texts]
+
+
+@pytest.mark.parametrize("translated", [True, False])
+def test_the_correctors_bars_follow_the_document_where_the_threshold_does(fused_folder, scorer, monkeypatch,
+                                                                        translated):
+    import mtfix
+    from mtfix.detect.document import Follow
+
+    monkeypatch.setattr("mtfix.detect.fuse.LanguageModelScorer", lambda: scorer)
+    sure = DocumentHead(("log_words",), (0.0,), (1.0,), (0.0,), 30.0 if translated else -30.0)
+    save_heads({"fused": sure}, fused_folder, Follow(cut=0.9, low=0.0))
+    fixer = mtfix.load(model=str(fused_folder))
+    fixer._corrector = recorder = _Recorder()
+    fixer.fix(CLEAN[:2])
+    fixer.fix(CLEAN[:2], one_document=False)
+    assert recorder.calls == [[translated] * 2] * 2
+    fixer.fix(CLEAN[:2], threshold=0.5)  # an operating point given: nothing follows
+    alone = mtfix.load(model=str(fused_folder), alone=True)  # text read alone keeps its own threshold and bars
+    alone._corrector = recorder
+    alone.fix(CLEAN[:2])
+    assert recorder.calls[2:] == [None, None]
+
+
 def test_one_document_or_each_its_own(fused_folder, scorer, monkeypatch):
     """A head that finds a long text translated and a short one not: read as one document, the short text's
     words follow the long one's verdict; read each alone, they do not."""
