@@ -53,7 +53,7 @@ def test_write_points_merges_removes_and_refuses_unknown_names(tmp_path):
 
 def test_the_loaders_read_the_points_that_calibrate_sets(tiny_models, tmp_path, capsys):
     from mtfix.correct.base import Rerank
-    from mtfix.correct.span_decoder import follow_bar
+    from mtfix.correct.span_decoder import bars
     from mtfix.detect.tagger import TaggerDetector
     from mtfix.training.calibrate import main
 
@@ -72,8 +72,9 @@ def test_the_loaders_read_the_points_that_calibrate_sets(tiny_models, tmp_path, 
     main([str(tmp_path), "--set", "follow_score=0.35"])
     loaded = Rerank.load(tmp_path / "rerank.json")
     assert loaded.follow_score == 0.35 and "follow_score" not in json.loads((tmp_path / "rerank.json").read_text())
-    assert follow_bar(loaded, None, None) == 0.35  # the bar in translated documents, unless a bar is given
-    assert follow_bar(loaded, 0.5, None) is None and follow_bar(loaded, None, 0.7) is None
+    assert bars(loaded, None, None) == (0.3, None, 0.35)  # the bar in translated documents, unless a bar is given
+    assert bars(loaded, 0.5, None) == (0.5, None, None) and bars(loaded, None, 0.7) == (0.3, 0.7, None)
+    assert bars(None, None, None, 0.6) == (0.6, None, None)  # no reranker: the decoder's plain bar
 
 
 def test_calibrate_refuses_bad_points_in_one_line(tmp_path, capsys):

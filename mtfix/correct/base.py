@@ -13,7 +13,6 @@ from mtfix.detect.candidates import Candidate
 from mtfix.text.spans import Span
 from mtfix.text.tokens import Token, tokenize
 
-
 BARS = ("min_score", "swap_score", "follow_score")  # the reranker's operating points, kept in points.json
 
 

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
-from mtfix.correct.span_decoder import Corrector, follow_bar
+from mtfix.correct.span_decoder import Corrector, bars
 from mtfix.detect.lm import cache_rows
 
 MARK_OPEN, MARK_CLOSE = "[[", "]]"
@@ -534,9 +534,7 @@ class RewriteCorrector(Corrector):
         self.rerank = rerank or Rerank(softmax=True)
         self._lm, self._generator, self.encoder = lm, generator, None
         self.guards, self.pivots_in_context = True, pivots_in_context  # guards False: to measure each rule on dev
-        self.min_score = self.rerank.min_score if min_score is None else min_score
-        self.swap_score = swap_score if swap_score is not None else self.rerank.swap_score
-        self.follow_score = follow_bar(self.rerank, min_score, swap_score)
+        self.min_score, self.swap_score, self.follow_score = bars(self.rerank, min_score, swap_score)
 
     @classmethod
     def load(cls, path: str, lm: Any = None, **kwargs: Any) -> "RewriteCorrector":

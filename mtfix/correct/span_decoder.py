@@ -185,10 +185,8 @@ class Corrector:
         self.model, self.pieces, self.encoder = model.eval(), pieces, encoder
         self.beams, self.batch_size = beams, batch_size
         self.rerank, self._lm, self._generator = rerank, lm, generator
-        default = rerank.min_score if rerank is not None else getattr(model.config, "min_score", 0.5)
-        self.min_score = default if min_score is None else min_score
-        self.swap_score = swap_score if swap_score is not None else rerank.swap_score if rerank is not None else None
-        self.follow_score = follow_bar(rerank, min_score, swap_score)
+        self.min_score, self.swap_score, self.follow_score = bars(rerank, min_score, swap_score,
+                                                                  getattr(model.config, "min_score", 0.5))
 
     @classmethod
     def load(cls, path: str, tagger_path: str | None = None, encoder: Any = None, rerank: bool | None = None,
@@ -396,12 +394,16 @@ class Corrector:
         return edits
 
 
-def follow_bar(rerank: Rerank | None, min_score: float | None, swap_score: float | None) -> float | None:
-    """The bar in documents that read as translated: the reranker's ``follow_score``, unless a bar was given
-    (then the bars stand as given, as a given threshold does for the detector)."""
-    if rerank is None or min_score is not None or swap_score is not None:
-        return None
-    return rerank.follow_score
+def bars(rerank: Rerank | None, min_score: float | None, swap_score: float | None, plain: float = 0.5
+         ) -> tuple[float, float | None, float | None]:
+    """A corrector's min-score, swap bar and bar in documents that read as translated: those given, else the
+    reranker's (``plain``: the min-score without a reranker). A bar given stands everywhere, as a given threshold
+    does for the detector: then none follows the document."""
+    if rerank is None:
+        return plain if min_score is None else min_score, swap_score, None
+    follow = rerank.follow_score if min_score is None and swap_score is None else None
+    return (rerank.min_score if min_score is None else min_score,
+            rerank.swap_score if swap_score is None else swap_score, follow)
 
 
 def sha1_of(path: Path) -> str:
