@@ -44,18 +44,20 @@ class MTFix:
             place(detector, device)
 
     def detect(self, texts: Sequence[str] | str, before: str | None = None, threshold: float | None = None,
-               tallies: list[Tally] | None = None, prior: Tally | None = None, one_document: bool | None = None
-               ) -> list[list[Span]]:
+               tallies: list[Tally] | None = None, prior: Tally | None = None, one_document: bool | None = None,
+               documents: Sequence[int] | None = None) -> list[list[Span]]:
         """Flagged spans for each text (a single string is taken as one text). The texts are read as consecutive
         segments of one document (``before``: the text that came before them) where the detector reads context;
         load(alone=True) reads each alone. ``threshold``: this call's operating point (None: the detector's, which
         follows the document: the texts' together, after ``prior``, the tally of what came before, or each
         text's own with ``one_document`` False; None: together where the detector reads context); ``tallies``: a
-        list that gets what was read of each text, for ``mt_probability``."""
+        list that gets what was read of each text, for ``mt_probability``; ``documents``: the texts are lines
+        of several documents, this many each, each read after its own lines only (one batch for several
+        documents; each text its own for the threshold: give ``one_document`` False)."""
         if isinstance(texts, str):
             texts = [texts]
         return detect_texts(self.detector, list(texts), before, threshold, tallies,
-                            self._prior(prior, one_document))
+                            self._prior(prior, one_document), documents)
 
     def _prior(self, prior: Tally | None, one_document: bool | None) -> Tally | None:
         """What a call's texts are read after as one document (None: each text its own)."""
@@ -128,11 +130,11 @@ class MTFix:
         return self.corrector.correct([text], [list(spans)])[0]
 
     def fix(self, texts: Sequence[str] | str, before: str | None = None, threshold: float | None = None,
-            tallies: list[Tally] | None = None, prior: Tally | None = None, one_document: bool | None = None
-            ) -> list[Fixed]:
+            tallies: list[Tally] | None = None, prior: Tally | None = None, one_document: bool | None = None,
+            documents: Sequence[int] | None = None) -> list[Fixed]:
         """Detect and correct each text; the fixed text applies every proposed edit (the texts read as ``detect``
-        reads them, at ``threshold`` where given; ``tallies``, ``prior`` and ``one_document`` as ``detect`` takes
-        them)."""
+        reads them, at ``threshold`` where given; ``tallies``, ``prior``, ``one_document`` and ``documents`` as
+        ``detect`` takes them)."""
         if isinstance(texts, str):
             texts = [texts]
         texts = list(texts)
@@ -147,7 +149,7 @@ class MTFix:
         try:
             counted: list[Tally] = []
             prior = self._prior(prior, one_document)
-            spans = detect_texts(self.detector, texts, before, threshold, counted, prior)
+            spans = detect_texts(self.detector, texts, before, threshold, counted, prior, documents)
             if tallies is not None:
                 tallies += counted
             given = [[s for s in found if not overlong(s)] for found in spans]

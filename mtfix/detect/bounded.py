@@ -3,6 +3,7 @@ alone), and bounded time: a word too long to be English is flagged and never rea
 long for one pass is read in pieces of whole sentences."""
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import replace
 from typing import Any, Protocol, Sequence
@@ -110,21 +111,29 @@ class Bounded:
         return getattr(self.inner, name)
 
     def detect(self, texts: Sequence[str], before: str | None = None, threshold: float | None = None,
-               tallies: list[Any] | None = None, prior: Tally | None = None) -> list[list[Span]]:
+               tallies: list[Any] | None = None, prior: Tally | None = None, documents: Sequence[int] | None = None
+               ) -> list[list[Span]]:
         """The inner detector's spans (see the class); ``before``: the text that came before ``texts``, for a
         detector that reads each segment after the previous ones (``reads_context``); ``threshold``: this call's
         operating point (None: the detector's own); ``tallies``: a list that gets each text's document.Tally
         where the inner detector tallies (``tallies_words``); ``prior``: the texts are one document's, read after
-        what this tally holds (else each text is its own document, for a threshold that follows it)."""
-        found = self._detect(texts, before, threshold, tallies, prior)
+        what this tally holds (else each text is its own document, for a threshold that follows it);
+        ``documents``: the texts are lines of several documents, this many each, each read after its own lines."""
+        if documents is not None and not all(read_as_is(t) for t in texts):  # pieces: one document at a time
+            found: list[list[Span]] = []
+            for at, size in zip(itertools.accumulate([0, *documents]), documents):
+                found += self._detect(texts[at:at + size], None, threshold, tallies, prior)
+        else:
+            found = self._detect(texts, before, threshold, tallies, prior, documents)
         if self.classes is None:
             return found
         return self.classes.assign(texts, found, self.class_generator)
 
     def _detect(self, texts: Sequence[str], before: str | None, threshold: float | None,
-                tallies: list[Any] | None, prior: Tally | None) -> list[list[Span]]:
+                tallies: list[Any] | None, prior: Tally | None, documents: Sequence[int] | None = None
+                ) -> list[list[Span]]:
         if all(read_as_is(t) for t in texts):
-            return detect_texts(self.inner, texts, before, threshold, tallies, prior)
+            return detect_texts(self.inner, texts, before, threshold, tallies, prior, documents)
         if prior is None and len(texts) > 1 and getattr(self.inner, "follow", None) is not None:
             # each text its own document: the pieces of one text are read as one
             out: list[list[Span]] = []
@@ -162,13 +171,18 @@ def tallies_words(detector: Any) -> bool:
 
 
 def detect_texts(detector: Any, texts: Sequence[str], before: str | None = None, threshold: float | None = None,
-                 tallies: list[Any] | None = None, prior: Any = None) -> list[list[Span]]:
+                 tallies: list[Any] | None = None, prior: Any = None, documents: Sequence[int] | None = None
+                 ) -> list[list[Span]]:
     """``detector``'s spans of ``texts``, given ``before`` (the text that came before them) where it reads
     context (any other detector takes the texts alone), at ``threshold`` where one is given (a detector with an
     operating point: the tagger, the fused detector); ``tallies``: a list that gets each text's document.Tally
     where the detector tallies (``tallies_words``), else stays as it is; ``prior``: the texts are one
-    document's, read after what this document.Tally holds (the fused detector's threshold follows the document)."""
+    document's, read after what this document.Tally holds (the fused detector's threshold follows the document);
+    ``documents``: the texts are lines of several documents, this many each, each read after its own lines only
+    (where the detector reads context; else it reads each text alone anyway)."""
     options: dict[str, Any] = {"before": before} if reads_context(detector) else {}
+    if documents is not None and reads_context(detector):
+        options["documents"] = documents
     if threshold is not None:
         options["threshold"] = threshold
     if tallies is not None and tallies_words(detector):

@@ -9,6 +9,7 @@ pronoun and article variants): how much more likely the LM finds a candidate tha
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -421,10 +422,21 @@ class FusedDetector:
         return cls(TaggerDetector.load(tagger_path, batch_size=batch_size), head, config, threshold=threshold,
                    lm_gate=lm_gate, alone=alone)
 
-    def contexts(self, texts: Sequence[str], before: str | None) -> list[str] | None:
+    def contexts(self, texts: Sequence[str], before: str | None, documents: Sequence[int] | None = None
+                 ) -> list[str] | None:
         """What the LM reads before each of ``texts`` (consecutive segments of one document, ``before`` the text
-        that came before them): None where the detector reads every segment alone."""
-        return document_contexts(texts, self.context, before or "") if self.context else None
+        that came before them; or with ``documents``, of several: this many texts each, each document read from
+        its own first line): None where the detector reads every segment alone."""
+        if not self.context:
+            return None
+        if documents is None:
+            return document_contexts(texts, self.context, before or "")
+        if before or sum(documents) != len(texts):
+            raise ValueError("documents: sizes that add up to the texts, and no text before them")
+        out: list[str] = []
+        for at, size in zip(itertools.accumulate([0, *documents]), documents):
+            out += document_contexts(texts[at:at + size], self.context)
+        return out
 
     def gated(self, tagger: Sequence[float]) -> bool:
         """Whether a segment is left to the tagger: its highest P(BAD) is under the LM gate (and under the
@@ -502,17 +514,23 @@ class FusedDetector:
         return out
 
     def detect(self, texts: Sequence[str], before: str | None = None, threshold: float | None = None,
-               tallies: list[Any] | None = None, prior: Any = None) -> list[list[Span]]:
+               tallies: list[Any] | None = None, prior: Any = None, documents: Sequence[int] | None = None
+               ) -> list[list[Span]]:
         """Spans of consecutive flagged words, each with the evidence that fired. ``texts`` are consecutive
         segments of one document, ``before`` the text that came before them: where the head reads context
         (FusionConfig.context), the LM reads each segment after the sentences before it. ``threshold``: the
         operating point of this call (None: the detector's own, which follows the document where the detector
         has a document head and a fitted ``follow``: then ``prior``, the document.Tally of the document read
         before ``texts``, says the texts are one document's, else each text is its own); ``tallies``: a list that
-        gets each text's document.Tally."""
+        gets each text's document.Tally; ``documents``: the texts are lines of several documents, this many each,
+        each read after its own lines only (one batch for several readers' texts; each text then its own
+        document for the threshold: no ``prior``)."""
         from mtfix.detect.document import tally
 
-        evidence = self.evidence(texts, self.contexts(texts, before))
+        if documents is not None and prior is not None:
+            raise ValueError("documents: each text is its own document for the threshold; give no prior")
+
+        evidence = self.evidence(texts, self.contexts(texts, before, documents))
         probabilities = self.probabilities(evidence)
         counted = [tally(scores.tokens, probs, tagger, scores.surprisal, scores.entropy)
                    for (scores, tagger), probs in zip(evidence, probabilities)]

@@ -73,24 +73,19 @@ class Checker:
         threshold = getattr(self.fixer.detector, "threshold", None)
         threshold = threshold * self.picky if picky and threshold is not None else None
         texts = list(texts)
-        # a detector that reads each line after the lines before it reads each request's lines alone: no
-        # request's lines are read after another's; one that reads lines alone takes them all in one batch
-        sizes = list(requests or [len(texts)]) if reads_context(self.fixer.detector) else [len(texts)]
-        out: list[tuple[Any, ...]] = []
+        tallies: list[Any] = []
+        # each line's threshold follows its own text, not the other lines'; a detector that reads each line after
+        # the lines before it reads each request's lines after that request's own only, in the same batch
+        options: dict[str, Any] = {"threshold": threshold, "tallies": tallies, "one_document": False}
+        if requests is not None and len(requests) > 1 and reads_context(self.fixer.detector):
+            options["documents"] = list(requests)
         with self.lock:
-            at = 0
-            for size in sizes:
-                part, at = texts[at:at + size], at + size
-                tallies: list[Any] = []
-                # each line's threshold follows its own text, not the other lines'
-                options = {"threshold": threshold, "tallies": tallies, "one_document": False}
-                if self.fix:
-                    found = [(f.spans, f.edits) for f in self.fixer.fix(part, **options)]
-                else:
-                    found = [(spans, []) for spans in self.fixer.detect(part, **options)]
-                counted = tallies if len(tallies) == len(found) else [None] * len(found)
-                out += [(spans, edits, t) for (spans, edits), t in zip(found, counted)]
-        return out
+            if self.fix:
+                found = [(f.spans, f.edits) for f in self.fixer.fix(texts, **options)]
+            else:
+                found = [(spans, []) for spans in self.fixer.detect(texts, **options)]
+        counted = tallies if len(tallies) == len(found) else [None] * len(found)
+        return [(spans, edits, t) for (spans, edits), t in zip(found, counted)]
 
     def mt_probability(self, tallies: Sequence[Any]) -> float | None:
         """The MT probability of a request's text, from its lines' tallies."""
@@ -99,7 +94,8 @@ class Checker:
 
 class Batcher:
     """Collects the lines of concurrent requests and runs them through the checker together, saying how many
-    lines each request sent (a checker whose detector reads context reads each request's lines apart)."""
+    lines each request sent (a checker whose detector reads context reads each request's lines after that
+    request's own only)."""
 
     def __init__(self, checker: Callable[..., list[tuple[list[Span], list[Edit]]]], max_pending: int) -> None:
         self.checker, self.max_pending = checker, max_pending

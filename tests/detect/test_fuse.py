@@ -857,6 +857,26 @@ def test_a_head_fitted_with_context_reads_each_segment_after_the_sentences_befor
                                  generator=CandidateGenerator(), alone=alone)
         detector.detect(texts, before="Earlier one.")
         assert spy.contexts[-1] == want
+    # lines of several documents in one batch (the server's requests): each read after its own lines only, and
+    # each text's spans as it would get them in a call of its own document
+    detector = FusedDetector(HalfTagger(), head, FusionConfig(hidden=8, context=2, threshold=0.0), scorer=spy,
+                             generator=CandidateGenerator())
+    together = detector.detect(texts, documents=[2, 1])
+    assert spy.contexts[-1] == ["", "The two guides met.", ""]
+    apart = detector.detect(texts[:2]) + detector.detect(texts[2:])
+
+    def places(found):
+        return [[(s.start, s.end) for s in spans] for spans in found]
+
+    def scores(found):
+        return [s.score for spans in found for s in spans]
+
+    # the same words and scores (within the last digits a batch's padding moves)
+    assert all(together) and places(together) == places(apart)
+    assert scores(together) == pytest.approx(scores(apart), abs=1e-5)
+    assert scores(detector.detect(texts))[2] != pytest.approx(scores(apart)[2], abs=1e-3)  # read after line 2
+    with pytest.raises(ValueError, match="documents"):
+        detector.detect(texts, before="Earlier one.", documents=[2, 1])
     # the evidence says which words were read after a context
     evidence = detector.evidence(texts[:2], ["", "Earlier one."])
     column = FEATURES.index("context")

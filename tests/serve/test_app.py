@@ -134,21 +134,22 @@ class _ContextFixer:
         self.calls = []
 
     def detect(self, texts, **options):
-        self.calls.append(list(texts))
+        self.calls.append((list(texts), options.get("documents")))
         return [[] for _ in texts]
 
 
-def test_a_detector_that_reads_context_reads_each_requests_lines_apart():
+def test_a_detector_that_reads_context_reads_each_requests_lines_after_its_own_only():
     fixer = _ContextFixer()
     checker = Checker(fixer, fix=False)
     found = checker(["A first line.", "Its second line.", "Another request."], False, [2, 1])
     assert len(found) == 3
-    assert fixer.calls == [["A first line.", "Its second line."], ["Another request."]]  # never after another's
+    # one batch, each request its own document: never read after another's lines (test_fuse: the contexts)
+    assert fixer.calls == [(["A first line.", "Its second line.", "Another request."], [2, 1])]
     checker(["One.", "Two."], False)  # one request
-    assert fixer.calls[-1] == ["One.", "Two."]
-    fixer.detector.context = 0  # lines read alone: one batch, whatever the requests
+    assert fixer.calls[-1] == (["One.", "Two."], None)
+    fixer.detector.context = 0  # lines read alone: nothing to keep apart
     checker(["One.", "Two."], False, [1, 1])
-    assert fixer.calls[-1] == ["One.", "Two."]
+    assert fixer.calls[-1] == (["One.", "Two."], None)
 
 
 def test_the_real_models_answer_through_the_checker(tiny_models):
