@@ -53,18 +53,19 @@ class MTFix:
         text's own with ``one_document`` False; None: together where the detector reads context); ``tallies``: a
         list that gets what was read of each text, for ``mt_probability``; ``documents``: the texts are lines
         of several documents, this many each, each read after its own lines only (one batch for several
-        documents; each text its own for the threshold: give ``one_document`` False)."""
+        documents; each text then its own for the threshold)."""
         if isinstance(texts, str):
             texts = [texts]
         return detect_texts(self.detector, list(texts), before, threshold, tallies,
-                            self._prior(prior, one_document), documents)
+                            self._prior(prior, one_document, documents), documents)
 
-    def _prior(self, prior: Tally | None, one_document: bool | None) -> Tally | None:
-        """What a call's texts are read after as one document (None: each text its own)."""
+    def _prior(self, prior: Tally | None, one_document: bool | None, documents: Sequence[int] | None = None
+               ) -> Tally | None:
+        """What a call's texts are read after as one document (None: each text its own, as with ``documents``)."""
         from mtfix.detect import reads_context
 
         if one_document is None:
-            one_document = prior is not None or reads_context(self.detector)
+            one_document = prior is not None or (documents is None and reads_context(self.detector))
         return (prior or Tally()) if one_document else None
 
     def mt_probability(self, tallies: Sequence[Tally]) -> float | None:
@@ -148,7 +149,7 @@ class MTFix:
             tagger.share = corrector.encoder.shared
         try:
             counted: list[Tally] = []
-            prior = self._prior(prior, one_document)
+            prior = self._prior(prior, one_document, documents)
             spans = detect_texts(self.detector, texts, before, threshold, counted, prior, documents)
             if tallies is not None:
                 tallies += counted

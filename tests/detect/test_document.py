@@ -266,6 +266,8 @@ def test_one_document_or_each_its_own(fused_folder, scorer, monkeypatch):
     apart = fixer.detect(texts)  # this head reads no context: each text its own document
     assert together[1] and not apart[1] and together[0] and apart[0]
     assert fixer.detect(texts, one_document=False) == apart
+    getattr(fixer.detector, "inner", fixer.detector).context = 2  # a head that reads context
+    assert fixer.detect(texts, documents=[1, 1]) == apart  # two documents of a line each: neither after the other
 
 
 def test_the_scoring_files_flag_each_documents_words_at_its_policys_threshold(tmp_path):
