@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
 from mtfix.detect import Detector, detect_texts, document_head, load_detector, read_as_is
-from mtfix.detect.document import Tally, rounded
+from mtfix.detect.document import Tally, rounded, text_probabilities
 from mtfix.models import is_rewriter, shipped_corrector, shipped_rewriter
 from mtfix.settings import CorrectSettings, DetectSettings
 from mtfix.text.formats import Document, Segment
@@ -85,9 +85,7 @@ class MTFix:
         head = document_head(self.detector)
         if threshold is not None or follow is None or head is None or len(counted) != n:
             return None
-        if prior is not None:
-            return [head.probability(sum(counted, prior)) >= follow.cut] * n
-        return [head.probability(t) >= follow.cut for t in counted]
+        return [follow.translated(p) for p in text_probabilities(head, counted, prior)]
 
     @property
     def corrector(self) -> Any:
@@ -154,8 +152,8 @@ class MTFix:
             if tallies is not None:
                 tallies += counted
             given = [[s for s in found if not overlong(s)] for found in spans]
-            translated = self._translated(counted, prior, threshold, len(texts))
-            edits = corrector.correct(texts, given, translated) if translated else corrector.correct(texts, given)
+            translated = self._translated(counted, prior, threshold, len(texts))  # the corrector's bars follow
+            edits = corrector.correct(texts, given, translated)
         finally:
             if shared:
                 tagger.share = None

@@ -134,8 +134,20 @@ class Follow:
     cut: float
     low: float
 
+    def translated(self, p: float | None) -> bool:
+        """Whether a document with MT probability ``p`` reads as translated (where the threshold drops)."""
+        return p is not None and p >= self.cut
+
     def threshold(self, p: float | None, default: float) -> float:
-        return min(self.low, default) if p is not None and p >= self.cut else default
+        return min(self.low, default) if self.translated(p) else default
+
+
+def text_probabilities(head: DocumentHead, counted: Sequence[Tally], prior: Tally | None) -> list[float | None]:
+    """The MT probability of each text's document, from what was read of the texts (``counted``): the texts
+    together after ``prior`` (one document, what was read of it before), or with no prior each its own."""
+    if prior is not None:
+        return [head.probability(sum(counted, prior))] * len(counted)
+    return [head.probability(t) for t in counted]
 
 
 def load_heads(detector_folder: Path | None) -> dict[str, DocumentHead]:

@@ -546,6 +546,6 @@ class FusedDetector:
             return threshold
         if self.follow is None or self.document is None:
             return self.threshold
-        if prior is not None:
-            return self.follow.threshold(self.document.probability(sum(counted, prior)), self.threshold)
-        return [self.follow.threshold(self.document.probability(t), self.threshold) for t in counted]
+        from mtfix.detect.document import text_probabilities
+
+        return [self.follow.threshold(p, self.threshold) for p in text_probabilities(self.document, counted, prior)]
