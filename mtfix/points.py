@@ -21,6 +21,7 @@ POINTS = {
     "lm_gate": "the fused detector's LM gate: the tagger's highest P(BAD) in a segment that sends it to the LM",
     "follow_cut": "the document MT probability from which the fused default threshold drops",
     "follow_low": "the threshold it drops to",
+    "follow_high": "the fused default threshold below follow_cut, in a document that does not read as translated",
     "picky": "the server's level=picky: the factor on the detector's threshold",
     "min_score": "the corrector's bar: the calibrated probability an edit must reach",
     "swap_score": "the bar for meaning swaps (a content word in place of an unrelated one)",

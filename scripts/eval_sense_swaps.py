@@ -1,7 +1,7 @@
 """How many wrong-sense words the detector finds: dictionary pivot swaps and fluent wrong words a language model
 proposes (the lm-plausible kind, which no dictionary lists), made on the fly in the same clean sentences of a
-split, at the corpus default, at the threshold of a document that reads as translated (where it drops: the
-detector's follow point) and at the review point.
+split, at the corpus default, at the thresholds of a document that reads as translated (where it drops: the
+detector's follow point) and of one that does not (where it rises), and at the review point.
 
     python scripts/eval_sense_swaps.py --data runs/data/dataset --split dev --sentences 400 [--out FILE]
 
@@ -72,6 +72,7 @@ def main() -> int:
     corpus_threshold, corpus_gate = detector.config.threshold, detector.config.lm_gate
     follow = load_follow(path)  # the threshold in a document that reads as translated, where it drops
     translated = follow.threshold(1.0, corpus_threshold) if follow is not None else None
+    untranslated = follow.threshold(0.0, corpus_threshold) if follow is not None else None
     try:
         review, _ = review_point(str(path))
     except NotBuiltError:  # a head without a review point yet: that column reads n/a
@@ -80,13 +81,13 @@ def main() -> int:
     lines = [f"### Wrong-sense swaps found ({args.split}, {args.sentences} sentences a kind): share of swaps with a "
              "flagged word", "",
              f"| kind | swaps | screen ≥ {detector.config.gate_nats:g} nats: candidates' contrast | screen {screen} "
-             "| corpus default | in a translated document | review point | example |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| corpus default | in a translated document | in another | review point | example |",
+             "|---|---|---|---|---|---|---|---|---|"]
     started = time.time()
     for kind, rows in made.items():
         evidence = detector.evidence([t for t, *_ in rows], [c for *_, c in rows] if detector.context else None)
         probs = detector.probabilities(evidence)
-        hits = [0, 0, 0, 0, 0]
+        hits = [0, 0, 0, 0, 0, 0]
         for (text, start, end, _), (scores, tagger), p in zip(rows, evidence, probs):
             tokens = tokenize(text)
             inside = [j for j, t in enumerate(tokens) if t.start < end and start < t.end]
@@ -97,11 +98,13 @@ def main() -> int:
             hits[2] += any(scores.surprisal[j] >= detector.config.gate_nats for j in inside)
             hits[3] += bool(scores.full) and any(scores.full[j] != (None, None) for j in inside)
             hits[4] += translated is not None and any(corpus[j] >= translated for j in inside)
+            hits[5] += untranslated is not None and any(corpus[j] >= untranslated for j in inside)
         text, start, end, _ = rows[0]
         review_cell = "n/a" if review is None else f"{hits[1] / len(rows):.2f}"
         translated_cell = "n/a" if translated is None else f"{hits[4] / len(rows):.2f} (at {translated:.3g})"
+        other_cell = "n/a" if untranslated is None else f"{hits[5] / len(rows):.2f} (at {untranslated:.3g})"
         lines.append(f"| {kind} | {len(rows)} | {hits[2] / len(rows):.2f} | {hits[3] / len(rows):.2f} | "
-                     f"{hits[0] / len(rows):.2f} | {translated_cell} | {review_cell} | "
+                     f"{hits[0] / len(rows):.2f} | {translated_cell} | {other_cell} | {review_cell} | "
                      f"{text[max(0, start - 30):start]}**{text[start:end]}**{text[end:end + 20]} |")
         print(f"{kind}: {len(rows)} ({time.time() - started:.0f} s)", file=sys.stderr)
     out = "\n".join(lines) + "\n"

@@ -128,18 +128,25 @@ class DocumentHead:
 @dataclass(frozen=True)
 class Follow:
     """The word threshold that follows the document: from an MT probability of ``cut`` on, a document's words are
-    flagged from ``low`` (a translated document holds artifacts: a weaker word is worth a flag there), below it at
-    the detector's own threshold. Fitted by `mtfix train document` so that clean documents keep their budget."""
+    flagged from ``low`` (a translated document holds artifacts: a weaker word is worth a flag there), below it
+    from ``high`` (a document that does not read as translated needs stronger evidence; None: the detector's own
+    threshold). Fitted by `mtfix train document`: the drop for the round trips' word F1 within the clean budget,
+    the rise so that clean news documents keep to a rate of flags."""
 
     cut: float
     low: float
+    high: float | None = None
 
     def translated(self, p: float | None) -> bool:
         """Whether a document with MT probability ``p`` reads as translated (where the threshold drops)."""
         return p is not None and p >= self.cut
 
     def threshold(self, p: float | None, default: float) -> float:
-        return min(self.low, default) if self.translated(p) else default
+        """The threshold of a document with MT probability ``p``, where the detector's own is ``default``: never
+        above it in a translated document, never below it in another."""
+        if self.translated(p):
+            return min(self.low, default)
+        return default if self.high is None else max(self.high, default)
 
 
 def text_probabilities(head: DocumentHead, counted: Sequence[Tally], prior: Tally | None) -> list[float | None]:
@@ -163,7 +170,8 @@ def load_follow(detector_folder: Path | None) -> Follow | None:
     found = read_points(detector_folder)
     if found.get("follow_cut") is None or found.get("follow_low") is None:
         return None
-    return Follow(float(found["follow_cut"]), float(found["follow_low"]))
+    high = found.get("follow_high")
+    return Follow(float(found["follow_cut"]), float(found["follow_low"]), None if high is None else float(high))
 
 
 def _read(detector_folder: Path | None) -> dict[str, Any]:
@@ -177,7 +185,8 @@ def save_heads(heads: dict[str, DocumentHead], detector_folder: Path, follow: Fo
     from mtfix.points import write_points
 
     (detector_folder / FILE).write_text(json.dumps({k: h.to_json() for k, h in heads.items()}, indent=1) + "\n")
-    write_points(detector_folder, follow_cut=follow.cut if follow else None, follow_low=follow.low if follow else None)
+    write_points(detector_folder, follow_cut=follow.cut if follow else None, follow_low=follow.low if follow else None,
+                 follow_high=follow.high if follow else None)
 
 
 def rounded(p: float | None) -> float | None:

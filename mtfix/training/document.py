@@ -415,6 +415,26 @@ def fit_follow(rows: list[tuple[Doc, float, list[float], list[bool] | None]], de
     return best, tried
 
 
+RISES = tuple(round(0.3 + 0.02 * k, 2) for k in range(11))  # 0.30 to 0.50, the thresholds below the cut tried
+
+
+def fit_high(rows: list[tuple[Doc, float, list[float], list[bool] | None]], cut: float, low: float, default: float,
+             rate: float) -> tuple[float | None, list[dict[str, Any]]]:
+    """The threshold below the cut: the lowest of RISES above ``default`` at which the clean news documents (those
+    under the cut at it, the others at ``low``) keep to ``rate`` flags per 1,000 words; None where ``default``
+    already does, the highest tried where none does. Returns the choice and each one's figures."""
+    def at(high: float) -> dict[str, Any]:
+        return follow_figures(rows, lambda p: min(low, default) if p >= cut else high)
+
+    if at(default)["clean flags per 1k"] <= rate:
+        return None, []
+    tried = [{"high": high, **at(high)} for high in RISES if high > default]
+    for figures in tried:
+        if figures["clean flags per 1k"] <= rate:
+            return figures["high"], tried
+    return (tried[-1]["high"] if tried else None), tried
+
+
 USAGE = __doc__
 
 
@@ -437,6 +457,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=0.1,
                         help="clean news flags per 1,000 words the threshold that follows the document may add to "
                              "the default's (default 0.1)")
+    parser.add_argument("--clean-rate", type=float, default=1.5,
+                        help="flags per 1,000 words of clean news that documents under the cut are held to: the "
+                             "threshold below it rises from the default until they are (default 1.5)")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--write", action="store_true", help="write document.json (the heads) and the threshold that "
                                                              "follows the document (points.json) into the detector "
@@ -483,27 +506,34 @@ def main(argv: list[str] | None = None) -> int:
     default = detector.config.threshold
     fit_rows = word_rows(fit, read, heads["fused"])
     follow, tried = fit_follow(fit_rows, default, args.budget)
+    high, rises = fit_high(fit_rows, follow["cut"], follow["low"], default, args.clean_rate)
+    chosen = Follow(follow["cut"], follow["low"], high)
     test_rows = word_rows([d for d in docs if d.role == "test"], read, heads["fused"])
 
     def policy(p: float) -> float:
-        return follow["low"] if p >= follow["cut"] else default
+        return chosen.threshold(p, default)
 
-    report["follow"] = {"chosen": follow, "fit": follow_figures(fit_rows, policy),
+    def drop(p: float) -> float:  # the threshold that follows the document downwards only
+        return Follow(chosen.cut, chosen.low).threshold(p, default)
+
+    science = [r for r in test_rows if r[0].family != "clean" or r[0].source == "clean:abc-science"]
+    report["follow"] = {"chosen": {**follow, "high": high}, "fit": follow_figures(fit_rows, policy),
                         "fit at the default alone": follow_figures(fit_rows, lambda p: default),
                         "test": follow_figures(test_rows, policy),
                         "test at the default alone": follow_figures(test_rows, lambda p: default),
-                        "test abc-science": follow_figures([r for r in test_rows if r[0].family != "clean" or
-                                                            r[0].source == "clean:abc-science"], policy),
-                        "tried": tried}
+                        "test downwards only": follow_figures(test_rows, drop),
+                        "test abc-science": follow_figures(science, policy),
+                        "test abc-science downwards only": follow_figures(science, drop),
+                        "tried": tried, "rises tried": rises}
     log(f"follow: {json.dumps({k: v for k, v in report['follow'].items() if k != 'tried'})}")
     if args.score_dir:
-        write_scoring(test_rows, read, {"default": lambda p: default, "follow": policy}, Path(args.score_dir))
+        write_scoring(test_rows, read, {"default": lambda p: default, "drop": drop, "follow": policy},
+                      Path(args.score_dir))
         log(f"wrote gold and predictions for mtfix score to {args.score_dir}")
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=1) + "\n")
     if args.write:
-        chosen = Follow(follow["cut"], follow["low"]) if follow["low"] < default else None
-        save_heads(heads, folder, chosen)
+        save_heads(heads, folder, chosen if chosen.low < default or chosen.high is not None else None)
         log(f"wrote {folder / 'document.json'}")
     return 0
 

@@ -219,6 +219,50 @@ def test_the_default_threshold_follows_the_document(fused_folder, scorer, monkey
     assert read_alone == [[], []]  # fitted on text read in context: text read alone keeps its own threshold
 
 
+def test_the_threshold_rises_in_a_document_that_does_not_read_as_translated(fused_at, scorer, monkeypatch):
+    from mtfix.detect import get_detector
+    from mtfix.detect.document import Follow, load_follow
+
+    monkeypatch.setattr("mtfix.detect.fuse.LanguageModelScorer", lambda: scorer)
+    folder = fused_at(0.0)  # its own threshold flags every word
+    texts = CLEAN[:2]
+    for translated in (True, False):
+        sure = DocumentHead(("log_words",), (0.0,), (1.0,), (0.0,), 30.0 if translated else -30.0)
+        save_heads({"fused": sure}, folder, Follow(cut=0.9, low=0.0, high=1.0))
+        found = get_detector("fused", model_path=str(folder)).detect(texts, prior=Tally())
+        assert all(found) if translated else found == [[], []]  # under the cut: from 1.0, which no word reaches
+        given = get_detector("fused", threshold=0.0, model_path=str(folder)).detect(texts, prior=Tally())
+        assert all(given)  # an operating point given stands in either
+    assert load_follow(folder) == Follow(0.9, 0.0, 1.0)
+
+
+def test_the_follow_point_never_crosses_the_detectors_own_threshold():
+    from mtfix.detect.document import Follow
+
+    follow = Follow(cut=0.8, low=0.2, high=0.36)
+    assert [follow.threshold(p, 0.28) for p in (0.9, 0.8, 0.79, None)] == [0.2, 0.2, 0.36, 0.36]
+    assert follow.threshold(0.9, 0.1) == 0.1 and follow.threshold(0.1, 0.5) == 0.5  # a drop, a rise: never the other
+    assert Follow(0.8, 0.2).threshold(0.1, 0.28) == 0.28  # no rise fitted: the detector's own
+
+
+def test_the_rise_is_the_lowest_that_keeps_clean_news_to_its_rate():
+    from mtfix.training.document import Doc, fit_high
+
+    def doc(family, source, p, probs, bad=False):
+        return (Doc(source, family, source, "fit", ["x"]), p, probs, [bad] * len(probs))
+
+    news = doc("clean", "clean:abc-rural", 0.1, [0.29, 0.31, 0.35] + [0.0] * 7)  # 10 words, 3 flags at 0.28
+    translated = doc("synthetic", "synthetic", 0.95, [0.25] * 10, bad=True)
+    sure = doc("clean", "clean:state-union", 0.9, [0.25] + [0.0] * 9)  # over the cut: read at the drop, 0.2
+    high, tried = fit_high([news, translated, sure], cut=0.8, low=0.2, default=0.28, rate=100)
+    assert high == 0.32  # 4 flags in 20 words at 0.28, 3 at 0.30, 2 at 0.32
+    assert [(t["high"], t["clean flags per 1k"]) for t in tried][:3] == [(0.3, 150.0), (0.32, 100.0), (0.34, 100.0)]
+    assert all(t["synthetic"]["recall"] == 1.0 for t in tried)  # over the cut: its words keep the drop (0.2)
+    assert fit_high([news], cut=0.8, low=0.2, default=0.28, rate=300) == (None, [])  # the default keeps it already
+    loud = doc("clean", "clean:abc-rural", 0.1, [0.9] * 10)
+    assert fit_high([loud], cut=0.8, low=0.2, default=0.28, rate=0)[0] == 0.5  # none does: the highest tried
+
+
 class _Recorder:
     """A corrector that proposes nothing and keeps what each call was told of the documents."""
 
