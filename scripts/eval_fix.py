@@ -81,6 +81,26 @@ def defaults(corrector: str | None) -> tuple[float, float | None]:
     return float(loaded.min_score), loaded.swap_score
 
 
+def document_bar(records: list[dict], default: float, follow_score: float | None, cut: float | None
+                 ) -> tuple[float, float | None]:
+    """The bar the default fixes a plain-text document at, from its records (each line carries the document's
+    ``mt_probability``): ``follow_score`` where the document reads as translated (at ``cut`` or over: the
+    detector's follow_cut), else ``default``; and the document's MT probability."""
+    p = next((r["mt_probability"] for r in records if r.get("mt_probability") is not None), None)
+    translated = p is not None and cut is not None and follow_score is not None and p >= cut
+    return (follow_score if translated else default), p
+
+
+def follow_point(corrector: str | None, fast: bool) -> tuple[float | None, float | None]:
+    """The corrector's bar in a translated document and the detector's follow cut (None where either has none)."""
+    import mtfix as api
+    from mtfix.detect.document import load_follow
+    from mtfix.models import shipped_detector
+
+    follow = None if fast else load_follow(shipped_detector())
+    return api.load(fast=True, corrector=corrector).corrector.follow_score, follow.cut if follow else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True)
@@ -234,11 +254,19 @@ def main() -> None:
     seed = ROOT / "seeds" / "article_backtranslated.txt"
     seed_pred = out / "seed.fix.jsonl"
     fix(seed, seed_pred, extra)
-    edits = [e for line in at_swap(seed_pred, swap).read_text().splitlines() for e in json.loads(line)["edits"]
-             if e["score"] >= min(thresholds)]
+    # the whole article is one document: its bars (min-score and swap bar) follow the document as the default's do
+    bar, p = document_bar([json.loads(line) for line in seed_pred.read_text().splitlines()], default,
+                          *follow_point(args.corrector, args.fast))
+    seed_swap = swap if bar == default else bar
+    records = [json.loads(line) for line in at_swap(seed_pred, seed_swap).read_text().splitlines()]
+    edits = [e for record in records for e in record["edits"] if e["score"] >= min(thresholds + [bar])]
     report["seed"] = [{"original": e["original"], "replacement": e["replacement"], "score": e["score"]} for e in edits]
-    lines += ["", f"### Seed article: the edits scored at least {min(thresholds):g} (the default: {default:g})", ""]
-    lines += [f"- \"{e['original']}\" -> \"{e['replacement']}\" ({e['score']:.2f})" for e in edits]
+    report["seed_bar"], report["seed_mt_probability"] = bar, p
+    where = "" if p is None else f", MT probability {p:.3f}"
+    lines += ["", f"### Seed article: the edits scored at least {min(thresholds + [bar]):g} (the default in this "
+              f"document: {bar:g}{where}; applied: *)", ""]
+    lines += [f"- \"{e['original']}\" -> \"{e['replacement']}\" ({e['score']:.2f}){' *' if e['score'] >= bar else ''}"
+              for e in edits]
     if args.split == "dev" and {"mlqe", "clean"} <= parts:  # the suggestion reads both
         suggested = suggest(report, [s for s in settings if s[1] is None])
         lines += ["", f"Suggested --min-score: {suggested} (the lowest at which no MLQE-PE pair's "
