@@ -525,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
                         "test abc-science": follow_figures(science, policy),
                         "test abc-science downwards only": follow_figures(science, drop),
                         "tried": tried, "rises tried": rises}
-    log(f"follow: {json.dumps({k: v for k, v in report['follow'].items() if k != 'tried'})}")
+    log(f"follow: {json.dumps({k: v for k, v in report['follow'].items() if k not in ('tried', 'rises tried')})}")
     if args.score_dir:
         write_scoring(test_rows, read, {"default": lambda p: default, "drop": drop, "follow": policy},
                       Path(args.score_dir))
