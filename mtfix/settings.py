@@ -90,10 +90,10 @@ class DetectSettings(Settings):
     threshold: float | None = setting(None, "flag words whose calibrated probability reaches this (default: the "
                                       "model's own, chosen on clean news to keep unseen clean news under 3 flags "
                                       "per 1,000 words: fitted at 2.25 on 190,000 dev and train news words for the "
-                                      "fused detector, at 3 on dev news for --fast; the fused detector's drops in a "
-                                      "document that reads as machine-translated, as its points.json says: to "
-                                      "0.2 from an MT probability of 0.8 for the shipped one, on text read in "
-                                      "context)", "probability")
+                                      "fused detector, at 3 on dev news for --fast; the fused detector's follows "
+                                      "the document, as its points.json says, on text read in context: for the "
+                                      "shipped one 0.2 from an MT probability of 0.8, 0.36 under it)",
+                                      "probability")
     lm_gate: float | None = setting(None, "the fused detector reads a segment with the language model only where "
                                     "the tagger's highest P(BAD) in it reaches P; elsewhere the tagger's own P(BAD) "
                                     "stands (default: the model's own; the shipped model's is 0: the language model "
