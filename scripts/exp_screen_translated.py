@@ -26,19 +26,23 @@ from mtfix.training.document import build_docs
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--documents", type=int, default=40, help="documents per family")
+    parser.add_argument("--families", default="synthetic,apertium,mlqe-pe")
     args = parser.parse_args()
     folder = MODELS / "detector"
     detector = FusedDetector.load(str(folder), str(folder / "fused"))
     head, follow = load_heads(folder)["fused"], load_follow(folder)
-    docs = [d for d in build_docs(SHARED_DATA, 13, 40, 8) if d.role == "fit" and d.family in ("synthetic", "apertium")]
+    families = args.families.split(",")
+    # the round trips whose words are labelled (their gold spans), the one-way MT unlabelled (flags per 1,000 words)
+    docs = [d for d in build_docs(SHARED_DATA, 13, 40, 8) if d.role == "fit" and d.family in families
+            and (d.spans or d.family in ("mlqe-pe", "mqm"))]
     fitted = dict(detector.config.full_contrast or {})
     report: dict = {}
-    for family in ("synthetic", "apertium"):
+    for family in families:
         chosen = [d for d in docs if d.family == family][:args.documents]
         read_as_translated: set[str] = set()  # from the reading at the fitted screen: the same documents for both
         for nats in (10.0, 4.0):
             detector.config.full_contrast = {**fitted, "screen_nats": nats}
-            counts, seconds, translated = [0, 0, 0], 0.0, 0
+            counts, seconds, translated, words = [0, 0, 0], 0.0, 0, 0
             for doc in chosen:
                 started = time.time()
                 evidence = detector.evidence(doc.lines, detector.contexts(doc.lines, ""))
@@ -56,6 +60,7 @@ def main() -> None:
                     gold = [Span(a, b, "gold", 1.0) for a, b in doc.spans[k]] if doc.spans else []
                     for tok, x, bad in zip(scores.tokens, p, word_labels(scores.tokens, gold)):
                         if is_word(tok):
+                            words += 1
                             flagged = x >= follow.low
                             counts[0] += flagged and bad
                             counts[1] += flagged
@@ -63,6 +68,7 @@ def main() -> None:
             report[f"{family} {nats:g}"] = {"translated documents": translated,
                                             "recall": round(counts[0] / max(counts[2], 1), 3),
                                             "precision": round(counts[0] / max(counts[1], 1), 3),
+                                            "flags per 1k": round(1000 * counts[1] / max(words, 1), 1),
                                             "seconds": round(seconds, 1)}
             print(json.dumps({f"{family} {nats:g}": report[f"{family} {nats:g}"]}), flush=True)
     detector.config.full_contrast = fitted or None
