@@ -440,6 +440,7 @@ USAGE = __doc__
 
 def main(argv: list[str] | None = None) -> int:
     from mtfix.cli.data import SHARED_DATA
+    from mtfix.training.common import budget
 
     parser = argparse.ArgumentParser(prog="mtfix train document", description=USAGE,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -457,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=0.1,
                         help="clean news flags per 1,000 words the threshold that follows the document may add to "
                              "the default's (default 0.1)")
-    parser.add_argument("--clean-rate", type=float, default=1.5,
+    parser.add_argument("--clean-rate", type=budget, default=1.5,
                         help="flags per 1,000 words of clean news that documents under the cut are held to: the "
                              "threshold below it rises from the default until they are (default 1.5)")
     parser.add_argument("--seed", type=int, default=13)

@@ -327,3 +327,13 @@ def test_the_scoring_files_flag_each_documents_words_at_its_policys_threshold(tm
     assert [s["text"] for s in gold["spans"]] == ["guides"] and [s["text"] for s in pred["spans"]] == ["guides"]
     (kept,) = [json.loads(x) for x in (tmp_path / "clean-low.pred.jsonl").read_text().splitlines()]
     assert kept["spans"] == []  # its document reads as clean: 0.5, which 0.3 does not reach
+
+
+def test_train_document_refuses_a_clean_rate_that_is_no_rate_in_one_line(capsys):
+    from mtfix.training.document import main
+
+    for bad in ("-1", "x"):
+        with pytest.raises(SystemExit) as stop:
+            main(["--clean-rate", bad])
+        assert stop.value.code == 2
+        assert "--clean-rate" in capsys.readouterr().err
