@@ -52,8 +52,8 @@ class MTFix:
         follows the document: the texts' together, after ``prior``, the tally of what came before, or each
         text's own with ``one_document`` False; None: together where the detector reads context); ``tallies``: a
         list that gets what was read of each text, for ``mt_probability``; ``documents``: the texts are lines
-        of several documents, this many each, each read after its own lines only (one batch for several
-        documents; each text then its own for the threshold)."""
+        of several documents, this many each, each read after its own lines only and one document for the
+        threshold (one batch for several documents)."""
         if isinstance(texts, str):
             texts = [texts]
         return detect_texts(self.detector, list(texts), before, threshold, tallies,
@@ -61,7 +61,8 @@ class MTFix:
 
     def _prior(self, prior: Tally | None, one_document: bool | None, documents: Sequence[int] | None = None
                ) -> Tally | None:
-        """What a call's texts are read after as one document (None: each text its own, as with ``documents``)."""
+        """What a call's texts are read after as one document (None: each text its own, or with ``documents``
+        each document's texts together)."""
         from mtfix.detect import reads_context
 
         if one_document is None:
@@ -76,16 +77,17 @@ class MTFix:
             return None
         return rounded(head.probability(sum(tallies, Tally())))
 
-    def _translated(self, counted: Sequence[Tally], prior: Tally | None, threshold: float | None, n: int
-                    ) -> list[bool] | None:
+    def _translated(self, counted: Sequence[Tally], prior: Tally | None, threshold: float | None, n: int,
+                    documents: Sequence[int] | None = None) -> list[bool] | None:
         """Per text, whether its document reads as translated where the detector's threshold follows the document
         (no ``threshold`` given, a fitted follow_cut): then the corrector's bars follow it too. The document is
-        the texts together after ``prior``, or each text alone; None where nothing follows."""
+        the texts together after ``prior``, each document's texts together (``documents``), or each text alone;
+        None where nothing follows."""
         follow = getattr(self.detector, "follow", None)
         head = document_head(self.detector)
         if threshold is not None or follow is None or head is None or len(counted) != n:
             return None
-        return [follow.translated(p) for p in text_probabilities(head, counted, prior)]
+        return [follow.translated(p) for p in text_probabilities(head, counted, prior, documents)]
 
     @property
     def corrector(self) -> Any:
@@ -152,7 +154,7 @@ class MTFix:
             if tallies is not None:
                 tallies += counted
             given = [[s for s in found if not overlong(s)] for found in spans]
-            translated = self._translated(counted, prior, threshold, len(texts))  # the corrector's bars follow
+            translated = self._translated(counted, prior, threshold, len(texts), documents)  # the bars follow
             edits = corrector.correct(texts, given, translated)
         finally:
             if shared:

@@ -118,11 +118,12 @@ class Bounded:
         operating point (None: the detector's own); ``tallies``: a list that gets each text's document.Tally
         where the inner detector tallies (``tallies_words``); ``prior``: the texts are one document's, read after
         what this tally holds (else each text is its own document, for a threshold that follows it);
-        ``documents``: the texts are lines of several documents, this many each, each read after its own lines."""
+        ``documents``: the texts are lines of several documents, this many each, each read after its own lines
+        and one document for the threshold."""
         if documents is not None and not all(read_as_is(t) for t in texts):  # pieces: one document at a time
             found: list[list[Span]] = []
             for at, size in zip(itertools.accumulate([0, *documents]), documents):
-                found += self._detect(texts[at:at + size], None, threshold, tallies, prior)
+                found += self._detect(texts[at:at + size], None, threshold, tallies, Tally())
         else:
             found = self._detect(texts, before, threshold, tallies, prior, documents)
         if self.classes is None:
@@ -179,14 +180,16 @@ def detect_texts(detector: Any, texts: Sequence[str], before: str | None = None,
     where the detector tallies (``tallies_words``), else stays as it is; ``prior``: the texts are one
     document's, read after what this document.Tally holds (the fused detector's threshold follows the document);
     ``documents``: the texts are lines of several documents, this many each, each read after its own lines only
-    (where the detector reads context; else it reads each text alone anyway)."""
+    (where the detector reads context; else it reads each text alone anyway) and, for the fused detector, one
+    document for the threshold."""
+    fused = getattr(getattr(detector, "inner", detector), "name", "") == "fused"
     options: dict[str, Any] = {"before": before} if reads_context(detector) else {}
-    if documents is not None and reads_context(detector):
+    if documents is not None and (reads_context(detector) or fused):
         options["documents"] = documents
     if threshold is not None:
         options["threshold"] = threshold
     if tallies is not None and tallies_words(detector):
         options["tallies"] = tallies
-    if prior is not None and getattr(getattr(detector, "inner", detector), "name", "") == "fused":
+    if prior is not None and fused:
         options["prior"] = prior
     return detector.detect(texts, **options)

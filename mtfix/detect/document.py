@@ -9,6 +9,7 @@ runs twice.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import asdict, dataclass, fields
@@ -149,11 +150,18 @@ class Follow:
         return default if self.high is None else max(self.high, default)
 
 
-def text_probabilities(head: DocumentHead, counted: Sequence[Tally], prior: Tally | None) -> list[float | None]:
+def text_probabilities(head: DocumentHead, counted: Sequence[Tally], prior: Tally | None,
+                       documents: Sequence[int] | None = None) -> list[float | None]:
     """The MT probability of each text's document, from what was read of the texts (``counted``): the texts
-    together after ``prior`` (one document, what was read of it before), or with no prior each its own."""
+    together after ``prior`` (one document, what was read of it before); with ``documents`` (how many texts each
+    document holds, in order) each document's texts together; with neither each text its own."""
     if prior is not None:
         return [head.probability(sum(counted, prior))] * len(counted)
+    if documents is not None:
+        out: list[float | None] = []
+        for at, size in zip(itertools.accumulate([0, *documents]), documents):
+            out += [head.probability(sum(counted[at:at + size], Tally()))] * size
+        return out
     return [head.probability(t) for t in counted]
 
 

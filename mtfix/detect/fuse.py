@@ -523,12 +523,12 @@ class FusedDetector:
         has a document head and a fitted ``follow``: then ``prior``, the document.Tally of the document read
         before ``texts``, says the texts are one document's, else each text is its own); ``tallies``: a list that
         gets each text's document.Tally; ``documents``: the texts are lines of several documents, this many each,
-        each read after its own lines only (one batch for several readers' texts; each text then its own
-        document for the threshold: no ``prior``)."""
+        each read after its own lines only, its lines one document for the threshold (one batch for several
+        readers' texts; no ``prior``)."""
         from mtfix.detect.document import tally
 
         if documents is not None and prior is not None:
-            raise ValueError("documents: each text is its own document for the threshold; give no prior")
+            raise ValueError("documents: each document is read from its first line; give no prior")
 
         evidence = self.evidence(texts, self.contexts(texts, before, documents))
         probabilities = self.probabilities(evidence)
@@ -536,16 +536,18 @@ class FusedDetector:
                    for (scores, tagger), probs in zip(evidence, probabilities)]
         if tallies is not None:
             tallies += counted
-        return self.spans_from(evidence, probabilities, self.thresholds(counted, threshold, prior))
+        return self.spans_from(evidence, probabilities, self.thresholds(counted, threshold, prior, documents))
 
-    def thresholds(self, counted: Sequence[Any], threshold: float | None, prior: Any) -> float | list[float]:
-        """The threshold of each text: ``threshold`` where given, else the detector's, lowered in a document
-        that reads as translated (``follow``); one document (``prior``: what was read of it before) or each
-        text its own."""
+    def thresholds(self, counted: Sequence[Any], threshold: float | None, prior: Any,
+                   documents: Sequence[int] | None = None) -> float | list[float]:
+        """The threshold of each text: ``threshold`` where given, else the detector's, following its document's
+        MT probability (``follow``); one document (``prior``: what was read of it before), several
+        (``documents``: this many texts each) or each text its own."""
         if threshold is not None:
             return threshold
         if self.follow is None or self.document is None:
             return self.threshold
         from mtfix.detect.document import text_probabilities
 
-        return [self.follow.threshold(p, self.threshold) for p in text_probabilities(self.document, counted, prior)]
+        return [self.follow.threshold(p, self.threshold)
+                for p in text_probabilities(self.document, counted, prior, documents)]

@@ -74,11 +74,12 @@ class Checker:
         threshold = threshold * self.picky if picky and threshold is not None else None
         texts = list(texts)
         tallies: list[Any] = []
-        # each line's threshold follows its own text, not the other lines'; a detector that reads each line after
-        # the lines before it reads each request's lines after that request's own only, in the same batch
+        # each request is a document: its lines are read after that request's own lines only (by a detector that
+        # reads context), in the same batch as other requests', and flagged at the threshold that follows its MT
+        # probability (the one the answer reports), never another request's
         options: dict[str, Any] = {"threshold": threshold, "tallies": tallies, "one_document": False}
-        if requests is not None and len(requests) > 1 and reads_context(self.fixer.detector):
-            options["documents"] = list(requests)
+        if reads_context(self.fixer.detector) or getattr(self.fixer.detector, "follow", None) is not None:
+            options["documents"] = list(requests) if requests is not None else [len(texts)]
         with self.lock:
             if self.fix:
                 found = [(f.spans, f.edits) for f in self.fixer.fix(texts, **options)]

@@ -312,6 +312,15 @@ def test_one_document_or_each_its_own(fused_folder, scorer, monkeypatch):
     assert fixer.detect(texts, one_document=False) == apart
     getattr(fixer.detector, "inner", fixer.detector).context = 2  # a head that reads context
     assert fixer.detect(texts, documents=[1, 1]) == apart  # two documents of a line each: neither after the other
+    # the two lines as one document of a batch (a server request): the short line follows the document's verdict
+    tallies = []
+    both = fixer.detect([*texts, "Prices rose."], documents=[2, 1], tallies=tallies)
+    assert both[1] and not both[2]
+    assert fixer.mt_probability(tallies[:2]) > 0.5 > fixer.mt_probability(tallies[2:])
+    recorder = _Recorder()
+    fixer._corrector = recorder
+    fixer.fix([*texts, "Prices rose."], documents=[2, 1])
+    assert recorder.calls == [[True, True, False]]  # the corrector's bars follow each document likewise
 
 
 def test_the_scoring_files_flag_each_documents_words_at_its_policys_threshold(tmp_path):

@@ -143,10 +143,11 @@ def test_a_detector_that_reads_context_reads_each_requests_lines_after_its_own_o
     checker = Checker(fixer, fix=False)
     found = checker(["A first line.", "Its second line.", "Another request."], False, [2, 1])
     assert len(found) == 3
-    # one batch, each request its own document: never read after another's lines (test_fuse: the contexts)
+    # one batch, each request its own document: never read after another's lines (test_fuse: the contexts), its
+    # lines flagged at the threshold of the request's MT probability (test_document)
     assert fixer.calls == [(["A first line.", "Its second line.", "Another request."], [2, 1])]
-    checker(["One.", "Two."], False)  # one request
-    assert fixer.calls[-1] == (["One.", "Two."], None)
+    checker(["One.", "Two."], False)  # one request: one document
+    assert fixer.calls[-1] == (["One.", "Two."], [2])
     fixer.detector.context = 0  # lines read alone: nothing to keep apart
     checker(["One.", "Two."], False, [1, 1])
     assert fixer.calls[-1] == (["One.", "Two."], None)
