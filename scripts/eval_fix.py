@@ -73,12 +73,12 @@ def name(setting: tuple[float, float | None]) -> str:
     return f"{setting[0]:g}" if setting[1] is None else f"{setting[0]:g}/{setting[1]:g}"
 
 
-def defaults(corrector: str | None) -> tuple[float, float | None]:
-    """The corrector's own --min-score and --swap-score."""
+def defaults(corrector: str | None) -> tuple[float, float | None, float | None]:
+    """The corrector's own --min-score and --swap-score, and its bar in a document that reads as translated."""
     import mtfix as api
 
     loaded = api.load(fast=True, corrector=corrector).corrector
-    return float(loaded.min_score), loaded.swap_score
+    return float(loaded.min_score), loaded.swap_score, loaded.follow_score
 
 
 def document_bar(records: list[dict], default: float, follow_score: float | None, cut: float | None
@@ -91,14 +91,13 @@ def document_bar(records: list[dict], default: float, follow_score: float | None
     return (follow_score if translated else default), p
 
 
-def follow_point(corrector: str | None, fast: bool) -> tuple[float | None, float | None]:
-    """The corrector's bar in a translated document and the detector's follow cut (None where either has none)."""
-    import mtfix as api
+def follow_cut(fast: bool) -> float | None:
+    """The detector's follow cut, the MT probability from which a document reads as translated (None: none)."""
     from mtfix.detect.document import load_follow
     from mtfix.models import shipped_detector
 
     follow = None if fast else load_follow(shipped_detector())
-    return api.load(fast=True, corrector=corrector).corrector.follow_score, follow.cut if follow else None
+    return follow.cut if follow else None
 
 
 def main() -> None:
@@ -130,7 +129,7 @@ def main() -> None:
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     extra = (["--corrector", args.corrector] if args.corrector else []) + (["--fast"] if args.fast else [])
-    default, swap = defaults(args.corrector)
+    default, swap, follow_score = defaults(args.corrector)
     thresholds = sorted(set(THRESHOLDS + [default])) if args.split == "dev" else [default]
     bars = [swap] + [float(b) for b in args.swap_scores.split(",") if b and float(b) != swap]
     # each setting is (min-score, swap bar); the corrector's own swap bar is written without its "/bar"
@@ -256,7 +255,7 @@ def main() -> None:
     fix(seed, seed_pred, extra)
     # the whole article is one document: its bars (min-score and swap bar) follow the document as the default's do
     bar, p = document_bar([json.loads(line) for line in seed_pred.read_text().splitlines()], default,
-                          *follow_point(args.corrector, args.fast))
+                          follow_score, follow_cut(args.fast))
     seed_swap = swap if bar == default else bar
     records = [json.loads(line) for line in at_swap(seed_pred, seed_swap).read_text().splitlines()]
     edits = [e for record in records for e in record["edits"] if e["score"] >= min(thresholds + [bar])]

@@ -423,8 +423,10 @@ def fit_high(rows: list[tuple[Doc, float, list[float], list[bool] | None]], cut:
     """The threshold below the cut: the lowest of RISES above ``default`` at which the clean news documents (those
     under the cut at it, the others at ``low``) keep to ``rate`` flags per 1,000 words; None where ``default``
     already does, the highest tried where none does. Returns the choice and each one's figures."""
+    from mtfix.detect.document import Follow
+
     def at(high: float) -> dict[str, Any]:
-        return follow_figures(rows, lambda p: min(low, default) if p >= cut else high)
+        return follow_figures(rows, lambda p: Follow(cut, low, high).threshold(p, default))
 
     if at(default)["clean flags per 1k"] <= rate:
         return None, []
