@@ -22,6 +22,8 @@ POINTS = {
     "follow_cut": "the document MT probability from which the fused default threshold drops",
     "follow_low": "the threshold it drops to",
     "follow_high": "the fused default threshold below follow_cut, in a document that does not read as translated",
+    "follow_siblings": "how many pivot siblings of a surprising word the fused detector tries where its threshold "
+                       "follows the document (the others: three)",
     "picky": "the server's level=picky: the factor on the detector's threshold",
     "min_score": "the corrector's bar: the calibrated probability an edit must reach",
     "swap_score": "the bar for meaning swaps (a content word in place of an unrelated one)",
@@ -44,6 +46,9 @@ LEGACY = {
     "min_score": ("rerank.json", "min_score"),
     "swap_score": ("rerank.json", "swap_score"),
 }
+
+# points that count something (the others are probabilities, and picky a factor)
+COUNTS = {"follow_siblings"}
 
 # points that older folders did not hold, at the values mtfix applied to them
 DEFAULTS = {"picky": 0.7, "round_trip_min_score": 0.7, "round_trip_swap_score": 0.7}

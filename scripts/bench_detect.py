@@ -3,7 +3,9 @@ forward on the same batches, in the same run; the tagger in fp32, bf16 (the defa
 natively: mtfix.detect.tagger.tagger_dtype) and dynamic int8. With --fused, the default detector too (tagger + SmolLM2
 evidence + candidate contrast + fusion head) with the language model in bf16 (the default), fp32 and dynamic
 int8, next to the bare forwards it needs (the tagger's encoder and the LM on the same batches) and the LM scorer
-alone, and how often each gives the default's (bf16) spans; then with the LM gate, with the tagger at its default
+alone, and how often each gives the default's (bf16) spans; then the texts read as one document, as `mtfix detect`
+reads a file (the threshold follows its MT probability and, where it does, the detector tries the follow point's
+pivot siblings), against the same with three siblings; then with the LM gate, with the tagger at its default
 precision and in fp32; with --screens, with other whole-window screens (what the issue's screen of 0.95 would cost).
 
     python scripts/bench_detect.py --model models/detector --words 20000
@@ -156,6 +158,31 @@ def main() -> None:
         bench_fused(args, texts[:max(1, len(texts) * args.fused_words // max(args.words, 1))])
 
 
+def follow_rows(detector, texts: list[str], args: argparse.Namespace, n_words: int, reference: list,
+                rows: list[str]) -> None:
+    """The fused detector as `mtfix detect` reads a file: the texts one document, the threshold following its MT
+    probability, where the threshold follows trying the follow point's pivot siblings, next to the same with the
+    generator's own three (rows appended to ``rows``)."""
+    from dataclasses import replace
+
+    from mtfix.detect.document import Tally, load_follow, load_heads
+
+    follow = load_follow(Path(args.model))
+    detector.document = load_heads(Path(args.model)).get("fused")
+    if follow is None or detector.document is None:
+        detector.document = None
+        return
+    for label, chosen in ((f"following the document, up to {follow.siblings} pivot siblings (the default)", follow),
+                          ("following the document, three pivot siblings", replace(follow, siblings=None))):
+        if follow.siblings is None and chosen is not follow:
+            continue
+        detector.follow = chosen
+        seconds, spans = fastest(lambda: detector.detect(texts, prior=Tally()), args.repeat)
+        rows.append(f"| fused, LM at its default precision, {label} | {n_words / seconds:,.0f} | - | - | - | "
+                    f"{sum(len(s) for s in spans)} | {same_spans(reference, spans):.1%} |")
+    detector.follow = detector.document = None
+
+
 def bench_fused(args: argparse.Namespace, texts: list[str]) -> None:
     """The default (fused) detector end to end, by LM precision, next to the bare forwards it cannot do without
     (the tagger's encoder and the LM, on the same batches) and the LM scorer alone."""
@@ -186,6 +213,7 @@ def bench_fused(args: argparse.Namespace, texts: list[str]) -> None:
         rows.append(f"| fused, LM {name} | {n_words / seconds:,.0f} | {n_words / bare:,.0f} | {bare / seconds:.2f} | "
                     f"{n_words / lm_only:,.0f} | {sum(len(s) for s in spans)} | {same:.1%} |")
     detector.scorer.model = variants[default]
+    follow_rows(detector, texts, args, n_words, reference, rows)
     fitted = detector.config.full_contrast
     for screen in [float(x) for x in args.screens.split(",") if x.strip()]:
         detector.config.full_contrast = {**(fitted or {}), "screen_nats": screen}

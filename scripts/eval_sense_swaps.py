@@ -1,7 +1,8 @@
 """How many wrong-sense words the detector finds: dictionary pivot swaps and fluent wrong words a language model
 proposes (the lm-plausible kind, which no dictionary lists), made on the fly in the same clean sentences of a
 split, at the corpus default, at the thresholds of a document that reads as translated (where it drops: the
-detector's follow point) and of one that does not (where it rises), and at the review point.
+detector's follow point) and of one that does not (where it rises), each read as the detector reads where its
+threshold follows the document (the follow point's pivot siblings), and at the review point.
 
     python scripts/eval_sense_swaps.py --data runs/data/dataset --split dev --sentences 400 [--out FILE]
 
@@ -85,10 +86,14 @@ def main() -> int:
              "|---|---|---|---|---|---|---|---|---|"]
     started = time.time()
     for kind, rows in made.items():
-        evidence = detector.evidence([t for t, *_ in rows], [c for *_, c in rows] if detector.context else None)
+        texts, context = [t for t, *_ in rows], [c for *_, c in rows] if detector.context else None
+        evidence = detector.evidence(texts, context)
         probs = detector.probabilities(evidence)
+        # where the threshold follows the document the detector tries the follow point's number of pivot siblings
+        followed = (detector.probabilities(detector.evidence(texts, context, follow.siblings))
+                    if follow is not None and follow.siblings is not None else probs)
         hits = [0, 0, 0, 0, 0, 0]
-        for (text, start, end, _), (scores, tagger), p in zip(rows, evidence, probs):
+        for (text, start, end, _), (scores, tagger), p, fp in zip(rows, evidence, probs, followed):
             tokens = tokenize(text)
             inside = [j for j, t in enumerate(tokens) if t.start < end and start < t.end]
             corpus = tagger if lm_gated(tagger, min(corpus_gate, corpus_threshold)) else p
@@ -97,8 +102,8 @@ def main() -> int:
             # the cheap screen: the candidates' contrast is computed only for words this surprising
             hits[2] += any(scores.surprisal[j] >= detector.config.gate_nats for j in inside)
             hits[3] += bool(scores.full) and any(scores.full[j] != (None, None) for j in inside)
-            hits[4] += translated is not None and any(corpus[j] >= translated for j in inside)
-            hits[5] += untranslated is not None and any(corpus[j] >= untranslated for j in inside)
+            hits[4] += translated is not None and any(fp[j] >= translated for j in inside)
+            hits[5] += untranslated is not None and any(fp[j] >= untranslated for j in inside)
         text, start, end, _ = rows[0]
         review_cell = "n/a" if review is None else f"{hits[1] / len(rows):.2f}"
         translated_cell = "n/a" if translated is None else f"{hits[4] / len(rows):.2f} (at {translated:.3g})"

@@ -11,7 +11,7 @@ from mtfix.points import DEFAULTS, FILE, POINTS, read_points, write_points
 def test_the_shipped_folders_hold_their_points_in_points_json_and_nowhere_else():
     detector = read_points(MODELS / "detector")
     assert {"threshold", "fused_threshold", "alone", "review", "alone_review", "lm_gate", "follow_cut", "follow_low",
-            "follow_high", "picky"} <= set(detector)
+            "follow_high", "follow_siblings", "picky"} <= set(detector)
     # read in context a word has more evidence than read alone, so the same clean budget sits lower; in context the
     # threshold follows the document's MT probability, down where it reads as translated, up where it does not
     assert detector["review"] < detector["fused_threshold"] < detector["alone"]
@@ -72,6 +72,8 @@ def test_the_loaders_read_the_points_that_calibrate_sets(tiny_models, tmp_path, 
     main([str(tmp_path), "--set", "min_score=0.3", "--set", "swap_score=none"])
     loaded = Rerank.load(tmp_path / "rerank.json")
     assert (loaded.s2s, loaded.min_score, loaded.swap_score) == (2.0, 0.3, None)
+    main([str(tmp_path), "--set", "follow_siblings=12"])
+    assert read_points(tmp_path)["follow_siblings"] == 12
     main([str(tmp_path), "--set", "follow_score=0.35"])
     loaded = Rerank.load(tmp_path / "rerank.json")
     assert loaded.follow_score == 0.35 and "follow_score" not in json.loads((tmp_path / "rerank.json").read_text())
@@ -84,7 +86,8 @@ def test_calibrate_refuses_bad_points_in_one_line(tmp_path, capsys):
     from mtfix.cli import main
 
     for bad, message in (("min_score=2", "is a probability"), ("nope=0.1", "NAME one of"),
-                         ("picky=0", "a factor on the threshold"), ("lm_gate=x", "expected a number")):
+                         ("picky=0", "a factor on the threshold"), ("lm_gate=x", "expected a number"),
+                         ("follow_siblings=0.5", "whole number from 1 to 40"), ("follow_siblings=0", "from 1 to 40")):
         with pytest.raises(SystemExit) as exit:
             main(["train", "calibrate", str(tmp_path), "--set", bad])
         assert exit.value.code == 2 and message in capsys.readouterr().err

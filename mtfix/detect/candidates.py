@@ -124,8 +124,8 @@ class CandidateGenerator:
         hits = self.speller.lookup(word.lower(), Verbosity.CLOSEST, max_edit_distance=2)
         return [_match_case(h.term, word) for h in hits[: self.max_per_kind] if h.term != word.lower()]
 
-    def for_word(self, text: str, tokens: Sequence[Token], i: int) -> list[Candidate]:
-        """Candidates for token ``i`` of ``text``."""
+    def for_word(self, text: str, tokens: Sequence[Token], i: int, siblings: int | None = None) -> list[Candidate]:
+        """Candidates for token ``i`` of ``text``; ``siblings``: how many pivot siblings (None: max_per_kind)."""
         tok = tokens[i]
         word = tok.text
         out: list[Candidate] = []
@@ -151,7 +151,7 @@ class CandidateGenerator:
             elif i + 1 < len(tokens):
                 add("", "article", tok.start, tokens[i + 1].start)
         if word.isalpha() and len(word) > 2 and low not in STOP:
-            for sibling in self.siblings(word):
+            for sibling in self.siblings(word, siblings):
                 add(sibling, "pivot")
             if self.zipf(low) < 2.0:
                 for neighbour in self.spelling(word):

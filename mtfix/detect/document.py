@@ -131,12 +131,15 @@ class Follow:
     """The word threshold that follows the document: from an MT probability of ``cut`` on, a document's words are
     flagged from ``low`` (a translated document holds artifacts: a weaker word is worth a flag there), below it
     from ``high`` (a document that does not read as translated needs stronger evidence; None: the detector's own
-    threshold). Fitted by `mtfix train document`: the drop for the round trips' word F1 within the clean budget,
-    the rise so that clean news documents keep to a rate of flags."""
+    threshold). Where it follows, the detector tries ``siblings`` pivot siblings of a surprising word, the best in
+    context setting the contrast (None: the candidate generator's own number). Fitted by `mtfix train document`
+    on documents read that way: the drop for the round trips' word F1 within the clean budget, the rise so that
+    clean news documents keep to a rate of flags."""
 
     cut: float
     low: float
     high: float | None = None
+    siblings: int | None = None
 
     def translated(self, p: float | None) -> bool:
         """Whether a document with MT probability ``p`` reads as translated (where the threshold drops)."""
@@ -178,8 +181,9 @@ def load_follow(detector_folder: Path | None) -> Follow | None:
     found = read_points(detector_folder)
     if found.get("follow_cut") is None or found.get("follow_low") is None:
         return None
-    high = found.get("follow_high")
-    return Follow(float(found["follow_cut"]), float(found["follow_low"]), None if high is None else float(high))
+    high, siblings = found.get("follow_high"), found.get("follow_siblings")
+    return Follow(float(found["follow_cut"]), float(found["follow_low"]), None if high is None else float(high),
+                  None if siblings is None else int(siblings))
 
 
 def _read(detector_folder: Path | None) -> dict[str, Any]:
@@ -194,7 +198,7 @@ def save_heads(heads: dict[str, DocumentHead], detector_folder: Path, follow: Fo
 
     (detector_folder / FILE).write_text(json.dumps({k: h.to_json() for k, h in heads.items()}, indent=1) + "\n")
     write_points(detector_folder, follow_cut=follow.cut if follow else None, follow_low=follow.low if follow else None,
-                 follow_high=follow.high if follow else None)
+                 follow_high=follow.high if follow else None, follow_siblings=follow.siblings if follow else None)
 
 
 def rounded(p: float | None) -> float | None:

@@ -106,10 +106,11 @@ def tagger_columns(tokens: Sequence[Token], tagger: Sequence[float]) -> torch.Te
     return torch.tensor(rows, dtype=torch.float32).reshape(n, len(TAGGER_FEATURES))
 
 
-def gated_candidates(generator: CandidateGenerator, gate: float = GATE_NATS):
-    """A candidate function for the LM scorer: candidates only for words the LM already finds surprising."""
+def gated_candidates(generator: CandidateGenerator, gate: float = GATE_NATS, siblings: int | None = None):
+    """A candidate function for the LM scorer: candidates only for words the LM already finds surprising
+    (``siblings``: how many pivot siblings each; None: the generator's own number)."""
     def candidates(text: str, tokens: list[Token], surprisal: list[float]) -> list[list[Candidate]]:
-        return [generator.for_word(text, tokens, i) if s >= gate and is_word(tokens[i]) else []
+        return [generator.for_word(text, tokens, i, siblings) if s >= gate and is_word(tokens[i]) else []
                 for i, s in enumerate(surprisal)]
     return candidates
 
@@ -443,14 +444,17 @@ class FusedDetector:
         threshold, so a lower --threshold lowers the gate with it)."""
         return lm_gated(tagger, min(self.lm_gate, self.threshold))
 
-    def evidence(self, texts: Sequence[str], contexts: Sequence[str] | None = None
+    def evidence(self, texts: Sequence[str], contexts: Sequence[str] | None = None, siblings: int | None = None
                  ) -> list[tuple[WordScores, list[float]]]:
         """The LM's word scores (with candidate contrast) and the tagger's P(BAD), per text; a text the LM gate
         leaves to the tagger gets its tokens only (no LM scores). ``contexts``: per text, the document's previous
-        sentences, which the LM reads first (the tagger reads the text alone)."""
+        sentences, which the LM reads first (the tagger reads the text alone); ``siblings``: how many pivot
+        siblings a surprising word's candidates try, the best in context setting their contrast (None: the
+        generator's own number, what the head was fitted on)."""
         tagger = self.tagger.word_probabilities(list(texts))
         asked = [i for i, probs in enumerate(tagger) if probs and not self.gated(probs)]
-        scored = self.scorer.score([texts[i] for i in asked], gated_candidates(self.generator, self.config.gate_nats),
+        scored = self.scorer.score([texts[i] for i in asked],
+                                   gated_candidates(self.generator, self.config.gate_nats, siblings),
                                    self.config.full, [contexts[i] for i in asked] if contexts is not None else None)
         scores = [WordScores(tokenize(text), [], []) for text in texts]
         for i, found in zip(asked, scored):
@@ -530,13 +534,24 @@ class FusedDetector:
         if documents is not None and prior is not None:
             raise ValueError("documents: each document is read from its first line; give no prior")
 
-        evidence = self.evidence(texts, self.contexts(texts, before, documents))
+        evidence = self.evidence(texts, self.contexts(texts, before, documents), self.siblings(threshold))
         probabilities = self.probabilities(evidence)
         counted = [tally(scores.tokens, probs, tagger, scores.surprisal, scores.entropy)
                    for (scores, tagger), probs in zip(evidence, probabilities)]
         if tallies is not None:
             tallies += counted
         return self.spans_from(evidence, probabilities, self.thresholds(counted, threshold, prior, documents))
+
+    def follows(self, threshold: float | None) -> bool:
+        """Whether a call at ``threshold`` (None: the detector's own) flags at the threshold that follows the
+        document."""
+        return threshold is None and self.follow is not None and self.document is not None
+
+    def siblings(self, threshold: float | None) -> int | None:
+        """How many pivot siblings a call at ``threshold`` tries (None: the generator's own): the threshold that
+        follows the document was fitted on evidence with its own number (Follow.siblings), the others on the
+        generator's."""
+        return self.follow.siblings if self.follows(threshold) else None
 
     def thresholds(self, counted: Sequence[Any], threshold: float | None, prior: Any,
                    documents: Sequence[int] | None = None) -> float | list[float]:
@@ -545,7 +560,7 @@ class FusedDetector:
         (``documents``: this many texts each) or each text its own."""
         if threshold is not None:
             return threshold
-        if self.follow is None or self.document is None:
+        if not self.follows(threshold):
             return self.threshold
         from mtfix.detect.document import text_probabilities
 

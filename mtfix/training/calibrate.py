@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mtfix.points import FILE, POINTS, read_points, write_points
+from mtfix.points import COUNTS, FILE, POINTS, read_points, write_points
 
 
 def point(text: str) -> tuple[str, float | None]:
@@ -20,6 +20,10 @@ def point(text: str) -> tuple[str, float | None]:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE with NAME one of {', '.join(POINTS)}, got {text!r}")
     if value.lower() == "none":
         return name, None
+    if name in COUNTS:
+        from mtfix.training.common import siblings_count
+
+        return name, siblings_count(value)
     try:
         number = float(value)
     except ValueError:

@@ -75,6 +75,19 @@ def budget(text: str) -> float:
     return value
 
 
+def siblings_count(text: str) -> int:
+    """A number of pivot siblings (--siblings, follow_siblings): a whole number from 1 to the generator's most; a
+    one-line usage error otherwise."""
+    import argparse
+
+    from mtfix.detect.candidates import MAX_SIBLINGS
+
+    if not text.strip().isdigit() or not 1 <= int(text) <= MAX_SIBLINGS:
+        raise argparse.ArgumentTypeError(f"a number of pivot siblings is a whole number from 1 to {MAX_SIBLINGS}, "
+                                         f"not {text!r}")
+    return int(text)
+
+
 def family(source: str) -> str:
     return source.split(":")[0]
 

@@ -1,7 +1,8 @@
 """Training the document head (`mtfix train document`): how likely a whole text went through machine translation.
 
-Documents of each family are built from the shared data, every one read once by the detector the head will serve
-(each line's ``document.Tally`` cached, so that a rerun or a refit costs no model time); documents of any length
+Documents of each family are built from the shared data, every one read once by the detector the head will serve,
+as it reads where its threshold follows the document (``--siblings``: the pivot siblings it tries there; each line's
+``document.Tally`` cached, so that a rerun or a refit costs no model time); documents of any length
 are then composed from their first lines, and a logistic regression is fitted on the fitting documents and
 measured on the held-out ones, per family.
 
@@ -191,11 +192,14 @@ def sentence_docs(data_dir: Path, per_pair: int, seed: int = 13) -> list[Doc]:
     return out
 
 
-def read_docs(detector: Any, docs: Sequence[Doc], cache: Path, log: Any = print) -> dict[str, dict[str, Any]]:
+def read_docs(detector: Any, docs: Sequence[Doc], cache: Path, log: Any = print, siblings: int | None = None
+              ) -> dict[str, dict[str, Any]]:
     """Each document read once by the fused detector (its lines in order, read after the lines before them
-    where the head reads context; a sentence document alone): per line, the fused tally, the tagger's alone (the
-    fast head's evidence) and how many words were flagged at the default threshold (the flag-density baseline).
-    Cached in ``cache`` (JSON lines, one per document, appended as they come: a killed run goes on)."""
+    where the head reads context, trying ``siblings`` pivot siblings as where the threshold follows the document;
+    a sentence document alone, as read alone): per line, the fused tally, the tagger's alone (the fast head's
+    evidence) and how many words were flagged at the default threshold (the flag-density baseline).
+    Cached in ``cache`` (JSON lines, one per document, appended as they come: a killed run goes on; a document
+    read with another number of siblings is read again)."""
     from mtfix.detect.document import tally
     from mtfix.text.tokens import is_word
 
@@ -207,14 +211,17 @@ def read_docs(detector: Any, docs: Sequence[Doc], cache: Path, log: Any = print)
             except json.JSONDecodeError:
                 continue  # a line cut off by a killed run
             done[row["id"]] = row
-    todo = [d for d in docs if d.id not in done]
+    todo = [d for d in docs if d.id not in done or
+            done[d.id].get("siblings") != (siblings if d.role != "sentence" else None)]
     started, words = time.time(), 0
     with cache.open("a") as out:
         for n, doc in enumerate(todo, 1):
             contexts = detector.contexts(doc.lines, "") if doc.role != "sentence" else None
-            evidence = detector.evidence(doc.lines, contexts)
+            tried = siblings if contexts is not None else None
+            evidence = detector.evidence(doc.lines, contexts, tried)
             probs = detector.probabilities(evidence)
-            row: dict[str, Any] = {"id": doc.id, "fused": [], "fast": [], "flagged": [], "probs": []}
+            row: dict[str, Any] = {"id": doc.id, "fused": [], "fast": [], "flagged": [], "probs": [],
+                                   **({"siblings": tried} if tried is not None else {})}
             threshold = detector.config.default_threshold(alone=contexts is None)
             for (scores, tagger), p in zip(evidence, probs):
                 row["fused"].append(tally(scores.tokens, p, tagger, scores.surprisal, scores.entropy).to_json())
@@ -442,7 +449,8 @@ USAGE = __doc__
 
 def main(argv: list[str] | None = None) -> int:
     from mtfix.cli.data import SHARED_DATA
-    from mtfix.training.common import budget
+    from mtfix.detect.candidates import MAX_SIBLINGS
+    from mtfix.training.common import budget, siblings_count
 
     parser = argparse.ArgumentParser(prog="mtfix train document", description=USAGE,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -463,6 +471,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clean-rate", type=budget, default=1.5,
                         help="flags per 1,000 words of clean news that documents under the cut are held to: the "
                              "threshold below it rises from the default until they are (default 1.5)")
+    parser.add_argument("--siblings", type=siblings_count, default=None,
+                        help="pivot siblings of a surprising word the detector tries in documents read in context, "
+                             "where its threshold follows the document (default: the folder's follow_siblings, "
+                             f"else the candidate generator's own); 1 to {MAX_SIBLINGS}")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--write", action="store_true", help="write document.json (the heads) and the threshold that "
                                                              "follows the document (points.json) into the detector "
@@ -473,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
                                             "threshold and at the one that follows the document, for mtfix score")
     args = parser.parse_args(argv)
 
-    from mtfix.detect.document import FAST_FEATURES, FEATURES, Follow, save_heads
+    from mtfix.detect.document import FAST_FEATURES, FEATURES, Follow, load_follow, save_heads
     from mtfix.detect.fuse import FusedDetector
     from mtfix.models import shipped_detector
 
@@ -493,7 +505,9 @@ def main(argv: list[str] | None = None) -> int:
     cache = Path(args.cache)
     cache.parent.mkdir(parents=True, exist_ok=True)
     detector = FusedDetector.load(str(folder), str(folder / "fused"))
-    read = read_docs(detector, [*docs, *sentences], cache, log)
+    shipped = load_follow(folder)
+    siblings = args.siblings if args.siblings is not None else shipped.siblings if shipped else None
+    read = read_docs(detector, [*docs, *sentences], cache, log, siblings)
     heads, report = {}, {}
     for kind, names in (("fused", FEATURES), ("fast", FAST_FEATURES)):
         head = fit_head(examples(fit, read, kind), names, args.c)
@@ -510,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     fit_rows = word_rows(fit, read, heads["fused"])
     follow, tried = fit_follow(fit_rows, default, args.budget)
     high, rises = fit_high(fit_rows, follow["cut"], follow["low"], default, args.clean_rate)
-    chosen = Follow(follow["cut"], follow["low"], high)
+    chosen = Follow(follow["cut"], follow["low"], high, siblings)
     test_rows = word_rows([d for d in docs if d.role == "test"], read, heads["fused"])
 
     def policy(p: float) -> float:
@@ -520,7 +534,8 @@ def main(argv: list[str] | None = None) -> int:
         return Follow(chosen.cut, chosen.low).threshold(p, default)
 
     science = [r for r in test_rows if r[0].family != "clean" or r[0].source == "clean:abc-science"]
-    report["follow"] = {"chosen": {**follow, "high": high}, "fit": follow_figures(fit_rows, policy),
+    report["follow"] = {"chosen": {**follow, "high": high, "siblings": siblings},
+                        "fit": follow_figures(fit_rows, policy),
                         "fit at the default alone": follow_figures(fit_rows, lambda p: default),
                         "test": follow_figures(test_rows, policy),
                         "test at the default alone": follow_figures(test_rows, lambda p: default),

@@ -81,3 +81,17 @@ def test_siblings_are_looked_up_once_per_word_and_handed_out_as_fresh_lists(monk
     assert generator.siblings("Guides")[0][0].isupper()  # the case of the word asked for, remembered apart
     assert pivot.asked == ["guides", "guides"]
 
+
+
+def test_the_caller_says_how_many_pivot_siblings():
+    generator = CandidateGenerator()
+    generator.__dict__["pivot"] = object()  # a dictionary is there; the word's siblings are known already
+    generator._siblings["started"] = ("used", "left", "posted", "launched")
+
+    def pivots(siblings=None):
+        tokens = tokenize("Russia started air strikes")
+        return [c.replacement for c in generator.for_word("Russia started air strikes", tokens, 1, siblings)
+                if c.kind == "pivot"]
+
+    assert pivots() == ["used", "left", "posted"]  # the generator's own number: the most frequent three
+    assert pivots(40) == ["used", "left", "posted", "launched"] and pivots(1) == ["used"]

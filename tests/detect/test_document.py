@@ -236,6 +236,67 @@ def test_the_threshold_rises_in_a_document_that_does_not_read_as_translated(fuse
     assert load_follow(folder) == Follow(0.9, 0.0, 1.0)
 
 
+def test_where_the_threshold_follows_the_detector_tries_the_follow_points_siblings(fused_at, scorer, monkeypatch):
+    """The follow point was fitted on evidence that tries its number of pivot siblings; every other operating point
+    on the generator's own three."""
+    from mtfix.detect import get_detector
+    from mtfix.detect.document import Follow, load_follow
+
+    monkeypatch.setattr("mtfix.detect.fuse.LanguageModelScorer", lambda: scorer)
+    folder = fused_at(0.5)
+    save_heads({"fused": head(FEATURES)}, folder, Follow(cut=0.9, low=0.1, high=0.6, siblings=40))
+    assert load_follow(folder) == Follow(0.9, 0.1, 0.6, 40)
+    assert json.loads((folder / "points.json").read_text())["follow_siblings"] == 40
+
+    def asked(**options):
+        detector = get_detector("fused", model_path=str(folder), **options)
+        limits = []
+
+        def siblings(word, limit=None):
+            limits.append(limit)
+            return []
+
+        detector.inner.generator.siblings = siblings
+        detector.detect(["The two guides started the talks in Berlin yesterday ."], prior=Tally())
+        return set(limits)
+
+    assert asked() == {40}
+    assert asked(threshold=0.5) == {None} and asked(follow=False) == {None} and asked(alone=True) == {None}
+
+
+def test_train_document_reads_again_what_was_read_with_other_siblings(tmp_path):
+    from mtfix.detect.fuse import FusionConfig
+    from mtfix.detect.lm import WordScores
+    from mtfix.training.document import Doc, read_docs
+
+    class Reader:
+        config = FusionConfig(threshold=0.5)
+
+        def __init__(self):
+            self.asked = []
+
+        def contexts(self, lines, before):
+            return [before] * len(lines)
+
+        def evidence(self, lines, contexts, siblings):
+            self.asked.append(siblings)
+            return [(WordScores(tokenize(line), [], []), [0.6] * len(tokenize(line))) for line in lines]
+
+        def probabilities(self, evidence):
+            return [tagger for _, tagger in evidence]
+
+    docs = [Doc("a", "clean", "clean:abc", "fit", ["One line here ."]),
+            Doc("s", "mlqe-pe", "mlqe-pe:ro-en", "sentence", ["A sentence alone ."])]
+    cache, reader = tmp_path / "read.jsonl", Reader()
+    read = read_docs(reader, docs, cache, log=lambda msg: None, siblings=40)
+    assert reader.asked == [40, None]  # a sentence read alone tries the generator's own, as text read alone does
+    assert read["a"]["siblings"] == 40 and read["a"]["flagged"] == [3]
+    read_docs(reader, docs, cache, log=lambda msg: None, siblings=40)
+    assert reader.asked == [40, None]  # cached
+    read_docs(reader, docs, cache, log=lambda msg: None)
+    assert reader.asked == [40, None, None]  # the document again, with the generator's own; the sentence stands
+
+
 def test_the_follow_point_never_crosses_the_detectors_own_threshold():
     from mtfix.detect.document import Follow
 
@@ -338,11 +399,13 @@ def test_the_scoring_files_flag_each_documents_words_at_its_policys_threshold(tm
     assert kept["spans"] == []  # its document reads as clean: 0.5, which 0.3 does not reach
 
 
-def test_train_document_refuses_a_clean_rate_that_is_no_rate_in_one_line(capsys):
+@pytest.mark.parametrize("option,bad", [("--clean-rate", "-1"), ("--clean-rate", "x"), ("--siblings", "0"),
+                                        ("--siblings", "41"), ("--siblings", "2.5")])
+def test_train_document_refuses_a_bad_number_in_one_line(capsys, option, bad):
     from mtfix.training.document import main
 
-    for bad in ("-1", "x"):
-        with pytest.raises(SystemExit) as stop:
-            main(["--clean-rate", bad])
-        assert stop.value.code == 2
-        assert "--clean-rate" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main([option, bad])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert option in err and "Traceback" not in err
