@@ -92,7 +92,9 @@ class DetectSettings(Settings):
                                       "per 1,000 words: fitted at 2.25 on 190,000 dev and train news words for the "
                                       "fused detector, at 3 on dev news for --fast; the fused detector's follows "
                                       "the document, as its points.json says, on text read in context: for the "
-                                      "shipped one 0.2 from an MT probability of 0.8, 0.36 under it)",
+                                      "shipped one 0.2 from an MT probability of 0.8, 0.40 under it, every pivot "
+                                      "sibling of a surprising word tried there; a threshold given reads with the "
+                                      "three most frequent)",
                                       "probability")
     lm_gate: float | None = setting(None, "the fused detector reads a segment with the language model only where "
                                     "the tagger's highest P(BAD) in it reaches P; elsewhere the tagger's own P(BAD) "
