@@ -18,6 +18,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 MLQE = ROOT.parent / "shared" / "data" / "mlqe-pe"
@@ -81,23 +82,23 @@ def defaults(corrector: str | None) -> tuple[float, float | None, float | None]:
     return float(loaded.min_score), loaded.swap_score, loaded.follow_score
 
 
-def document_bar(records: list[dict], default: float, follow_score: float | None, cut: float | None
+def document_bar(records: list[dict], default: float, follow_score: float | None, follow: Any
                  ) -> tuple[float, float | None]:
     """The bar the default fixes a plain-text document at, from its records (each line carries the document's
-    ``mt_probability``): ``follow_score`` where the document reads as translated (at ``cut`` or over: the
-    detector's follow_cut), else ``default``; and the document's MT probability."""
+    ``mt_probability``): ``follow_score`` where the document reads as translated (``follow``, the detector's
+    document.Follow; None: none), else ``default``; and the document's MT probability."""
     p = next((r["mt_probability"] for r in records if r.get("mt_probability") is not None), None)
-    translated = p is not None and cut is not None and follow_score is not None and p >= cut
+    translated = follow is not None and follow_score is not None and follow.translated(p)
     return (follow_score if translated else default), p
 
 
-def follow_cut(fast: bool) -> float | None:
-    """The detector's follow cut, the MT probability from which a document reads as translated (None: none)."""
+def shipped_follow(fast: bool) -> Any:
+    """The detector's document.Follow, which says from which MT probability a document reads as translated (None:
+    none, or the tagger alone)."""
     from mtfix.detect.document import load_follow
     from mtfix.models import shipped_detector
 
-    follow = None if fast else load_follow(shipped_detector())
-    return follow.cut if follow else None
+    return None if fast else load_follow(shipped_detector())
 
 
 def main() -> None:
@@ -255,7 +256,7 @@ def main() -> None:
     fix(seed, seed_pred, extra)
     # the whole article is one document: its bars (min-score and swap bar) follow the document as the default's do
     bar, p = document_bar([json.loads(line) for line in seed_pred.read_text().splitlines()], default,
-                          follow_score, follow_cut(args.fast))
+                          follow_score, shipped_follow(args.fast))
     seed_swap = swap if bar == default else bar
     records = [json.loads(line) for line in at_swap(seed_pred, seed_swap).read_text().splitlines()]
     edits = [e for record in records for e in record["edits"] if e["score"] >= min(thresholds + [bar])]

@@ -27,8 +27,12 @@ def test_a_swap_bar_leaves_out_the_meaning_swaps_under_it_and_nothing_else(scrip
 
 
 def test_a_document_that_reads_as_translated_is_scored_at_the_bar_that_follows_it(script):
+    from mtfix.detect.document import Follow
+
+    follow = Follow(cut=0.8, low=0.2)
     records = [{"text": "a", "mt_probability": 0.987, "edits": []}, {"text": "b", "mt_probability": 0.987}]
-    assert script.document_bar(records, 0.5, 0.45, 0.8) == (0.45, 0.987)
-    assert script.document_bar([{**r, "mt_probability": 0.3} for r in records], 0.5, 0.45, 0.8) == (0.5, 0.3)
-    assert script.document_bar(records, 0.5, None, 0.8) == (0.5, 0.987)  # a corrector whose bars do not follow
-    assert script.document_bar([{"text": "a"}], 0.5, 0.45, 0.8) == (0.5, None)  # no document head: the default
+    assert script.document_bar(records, 0.5, 0.45, follow) == (0.45, 0.987)
+    assert script.document_bar([{**r, "mt_probability": 0.3} for r in records], 0.5, 0.45, follow) == (0.5, 0.3)
+    assert script.document_bar(records, 0.5, None, follow) == (0.5, 0.987)  # a corrector whose bars do not follow
+    assert script.document_bar(records, 0.5, 0.45, None) == (0.5, 0.987)  # a detector whose threshold does not
+    assert script.document_bar([{"text": "a"}], 0.5, 0.45, follow) == (0.5, None)  # no document head: the default
