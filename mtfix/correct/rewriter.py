@@ -51,6 +51,7 @@ class RewriterConfig:
     init: str = ""                  # adapters to go on training from (empty: new adapters)
     multi_word: int = 0             # multi-word damage rows added (made from clean training sentences)
     detected: int = 0               # training rows whose detector spans were added (gold fixes inside, or kept)
+    swaps: int = 0                  # meaning-swap rows added (pivot and lm-plausible, made from clean training news)
     task: str = "span"              # "sentence": the whole segment marked, the whole fixed segment written
     max_tokens: int = 192           # prompt + target tokens per example (a longer prompt loses its start)
     warmup: int = 50                # steps of linear warm-up

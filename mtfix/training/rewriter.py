@@ -42,14 +42,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detected", type=int, default=0, metavar="N",
                         help="run the shipped detector over N further synthetic and apertium training rows and add "
                              "its spans: the gold fixes inside each, or the words kept on a false flag")
+    parser.add_argument("--swaps", type=int, default=0, metavar="N",
+                        help="add N meaning-swap rows made from clean training news that shares no sentence with "
+                             "the drawn rows: half a pivot swap (a dictionary sibling through German: leaders -> "
+                             "guides), half an lm-plausible swap (a fluent word SmolLM2 would write there), each "
+                             "to be rewritten as the original word")
     parser.add_argument("--sentence", action="store_true",
                         help="train a full-sentence rewriter instead (the whole segment marked, the whole fixed "
                              "segment written), to compare it with span rewriting; mtfix's corrector rewrites spans")
     args = parser.parse_args(argv)
     if not Path(args.data).is_dir():
         parser.error(f"{args.data} is not a data set folder (run mtfix data build first)")
-    if args.sentence and (args.multi_word or args.detected):
-        parser.error("--sentence trains on the drawn rows alone (no --multi-word or --detected)")
+    if args.sentence and (args.multi_word or args.detected or args.swaps):
+        parser.error("--sentence trains on the drawn rows alone (no --multi-word, --detected or --swaps)")
+    for name in ("multi_word", "detected", "swaps"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(args, name)}")
 
     import datasets
     import torch
@@ -61,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config = RewriterConfig(rank=args.rank, alpha=2 * args.rank, lr=args.lr, batch_size=args.batch_size,
                             minutes=args.minutes, max_examples=args.max_examples, seed=args.seed, mix=args.mix,
-                            init=args.init, multi_word=args.multi_word, detected=args.detected,
+                            init=args.init, multi_word=args.multi_word, detected=args.detected, swaps=args.swaps,
                             task="sentence" if args.sentence else "span",
                             max_tokens=384 if args.sentence else defaults.max_tokens)
     dd = datasets.load_from_disk(args.data)
@@ -83,9 +91,16 @@ def main(argv: list[str] | None = None) -> int:
         pairs += detector_pairs(more, flagged)
         print(f"mtfix: {len(pairs):,} with the detector's {sum(map(len, flagged)):,} spans on {len(more):,} rows",
               file=sys.stderr, flush=True)
+    model, tokenizer = load_lm(torch.bfloat16)
+    if args.swaps:
+        from mtfix.data.build import next_words
+
+        made = swap_rows(dd["train"], args.swaps, args.seed, [row["text"] for row in rows],
+                         next_words(model, tokenizer))
+        pairs += pairs_from_rows(made, random.Random(args.seed + 5), 0.0)
+        print(f"mtfix: {len(pairs):,} with {len(made):,} meaning-swap rows", file=sys.stderr, flush=True)
     random.Random(args.seed + 2).shuffle(pairs)
     torch.manual_seed(args.seed)
-    model, tokenizer = load_lm(torch.bfloat16)
     adapted = train(model, tokenizer, pairs, config, log=lambda msg: print(f"mtfix: {msg}", file=sys.stderr,
                                                                              flush=True))
     save(adapted, Path(args.out), config)
@@ -106,6 +121,32 @@ def detector_rows(split, count: int, seed: int, taken: set[str]) -> list[dict]:
             out.append(row)
         if len(out) == count:
             break
+    return out
+
+
+def swap_rows(split, count: int, seed: int, taken: list[str], plausible, resources=None) -> list[dict]:
+    """Up to ``count`` rows of clean training news that shares no sentence with ``taken``, each with one meaning
+    swap whose fix is the original word, pivot and lm-plausible swaps in turn (``plausible``: the words the
+    language model finds likely next, data.build.next_words; ``resources``: the corruptors' dictionary and word
+    frequencies, data.build's by default)."""
+    from mtfix.data.build import default_resources
+    from mtfix.data.corrupt import corrupt
+    from mtfix.training.evidence import unseen_train_news
+
+    resources = resources or default_resources()
+    resources.plausible = plausible
+    rng = random.Random(seed + 4)
+    out: list[dict] = []
+    for row in unseen_train_news(split, taken, count + count // 2 + 10, rng):
+        if len(out) >= count:
+            break
+        kind = ("pivot", "lm-plausible")[len(out) % 2]
+        found = corrupt(row["text"], rng, resources, only=[kind])
+        if found is not None:
+            text, (span,) = found
+            out.append({"text": text, "source": f"synthetic:{kind}", "reference": row["text"],
+                        "spans": [{"start": span.start, "end": span.end, "label": span.label,
+                                   "fix": span.fixes[0], "visible": True}]})
     return out
 
 

@@ -278,3 +278,41 @@ def test_the_rewriters_guards_are_the_ones_that_still_prevent_wrong_edits():
     assert both("Load 250px images now.", 5, 10, "250 pixel") == (True, True)
     assert both("The PNTCD said no.", 4, 9, "party") == (True, True)
     assert both("They organised it.", 5, 14, "organized") == (True, True)
+
+
+def test_meaning_swap_rows_teach_the_original_word_from_unseen_clean_news():
+    import datasets
+
+    from mtfix.data.corrupt import Resources
+    from mtfix.training.rewriter import swap_rows
+
+    news = ["The two leaders discussed the plan on Monday.", "The minister signed the new deal in Berlin today.",
+            "Officials said the talks would resume in the spring.", "The company reported higher profits this year."]
+    split = datasets.Dataset.from_dict({
+        "source": ["clean:abc-rural"] * 4 + ["synthetic:pivot", "clean:wikipedia"],
+        "text": news + ["The two guides discussed the plan on Monday.", "Wikipedia sentences are never drawn here."]})
+    siblings = {"leaders": {"guides": 1.0}, "signed": {"drew": 1.0}, "talks": {"conversations": 1.0},
+                "profits": {"gains": 1.0}, "plan": {"map": 1.0}, "deal": {"trade": 1.0}}
+    res = Resources(lambda w: siblings.get(w, {}), lambda w: 4.0 if w.isalpha() else 0.0)
+
+    def plausible(prefix):
+        return [("cancelled", 0.6), ("opposed", 0.4)]
+
+    rows = swap_rows(split, 3, 0, [news[3]], plausible, resources=res)
+    assert [r["source"] for r in rows] == ["synthetic:pivot", "synthetic:lm-plausible", "synthetic:pivot"]
+    for row in rows:
+        (span,) = row["spans"]
+        fixed = row["text"][:span["start"]] + span["fix"] + row["text"][span["end"]:]
+        assert fixed == row["reference"] and row["reference"] in news[:3]  # never the taken row's sentence
+        assert row["text"][span["start"]:span["end"]] != span["fix"]
+    pairs = pairs_from_rows(rows, random.Random(0), 0.0)
+    assert sorted(t for _, t in pairs) == sorted(r["spans"][0]["fix"] for r in rows)  # the original word
+
+
+def test_train_rewriter_refuses_a_negative_count_in_one_line(tmp_path, capsys):
+    from mtfix.training.rewriter import main
+
+    with pytest.raises(SystemExit) as ended:
+        main(["--data", str(tmp_path), "--out", str(tmp_path / "out"), "--swaps", "-1"])
+    assert ended.value.code == 2
+    assert "--swaps must be 0 or more, got -1" in capsys.readouterr().err
