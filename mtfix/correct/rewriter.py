@@ -511,14 +511,6 @@ def guarded(text: str, span: Any, replacement: str, window: tuple[int, int]) -> 
             or drops_capitals(original, replacement, [t.text for t in tokenize(_around(text, span, window))]))
 
 
-def as_choice(text: str, span: Any, word: str) -> str:
-    """The span's replacement with ``word`` in place of its one word (the span may hold spaces around it)."""
-    inside = text[span.start:span.end]
-    stripped = inside.strip()
-    lead = inside[:len(inside) - len(inside.lstrip())]
-    return lead + word + inside[len(lead) + len(stripped):]
-
-
 def rewriter_item(text: str, span: Any, left: int = 48, right: int = 24) -> tuple[str, int, int]:
     """What the rewriter reads for a span: its sentence (at most ``left`` words before the span and ``right``
     after it, as it was trained on sentences, not whole paragraphs), with the span's offsets in it."""
@@ -536,14 +528,13 @@ class RewriteCorrector(Corrector):
 
     def __init__(self, rewriter: Rewriter, rerank: Any = None, beams: int = 4, min_score: float | None = None,
                  swap_score: float | None = None, batch_size: int = 32, lm: Any = None, generator: Any = None,
-                 pivots_in_context: bool = True, lm_choices: bool = False) -> None:
+                 pivots_in_context: bool = True) -> None:
         from mtfix.correct.base import Rerank
 
         self.rewriter, self.beams, self.batch_size = rewriter, beams, batch_size
         self.rerank = rerank or Rerank(softmax=True)
         self._lm, self._generator, self.encoder = lm, generator, None
         self.guards, self.pivots_in_context = True, pivots_in_context  # guards False: to measure each rule on dev
-        self.lm_choices = lm_choices  # the LM's own next words as options of their own kind ("lm-choice")
         self.min_score, self.swap_score, self.follow_score = bars(self.rerank, min_score, swap_score)
 
     @classmethod
@@ -567,14 +558,13 @@ class RewriteCorrector(Corrector):
         """For each span, its options against keeping the original, with both gains and their traits."""
         from mtfix.correct.base import Option, generated
         from mtfix.correct.guards import lm_window
-        from mtfix.correct.siblings import lm_choices, ranked_siblings
+        from mtfix.correct.siblings import ranked_siblings
         from mtfix.text.tokens import tokenize
 
         jobs = [(i, span) for i, per_text in enumerate(spans) for span in per_text]
         items = [rewriter_item(texts[i], span) for i, span in jobs]
         tokens = {i: tokenize(texts[i]) for i in {i for i, _ in jobs}}  # each text once, whatever its spans
         pivots = ranked_siblings(self.lm, self.generator, texts, jobs, tokens) if self.pivots_in_context else None
-        choices = lm_choices(self.lm, texts, jobs, tokens) if self.lm_choices else {}
         options: list[dict[str, Any]] = []
         for b in range(0, len(jobs), self.batch_size):
             # each span's prompt read once: the beam search and the scoring of every option continue from it
@@ -590,10 +580,6 @@ class RewriteCorrector(Corrector):
                 for text, kind in generated(self.generator, texts[i], tokens[i], span, (pivots or {}).get(k)):
                     if text not in per:
                         per[text] = Option(text, kind, 0.0)
-                for word in choices.get(k, ()):
-                    text = as_choice(texts[i], span, word)
-                    if text not in per:
-                        per[text] = Option(text, "lm-choice", 0.0)
                 for o in per.values():
                     o.words_delta = len(tokenize(o.replacement)) - len(tokenize(original))
                 per_chunk.append(per)

@@ -464,27 +464,6 @@ class LanguageModelScorer:
                     best[which], names[which] = value, found
                     results[i].full[w], results[i].full_best[w] = (best[0], best[1]), (names[0], names[1])
 
-    def next_words(self, prefixes: Sequence[str], top: int = TOP_CHOICES, batch_size: int = 32) -> list[list[str]]:
-        """The whole words (a space, then letters: _whole_words) among the ``top`` likeliest next tokens after
-        each prefix (read after <|endoftext|>), likeliest first, without their space: what the LM would write
-        next. One forward pass per batch of prefixes."""
-        words = self._whole_words()
-        seqs = [[self.bos] + ids for ids in self.token_ids(prefixes)]
-        out: list[list[str]] = []
-        for b in range(0, len(seqs), batch_size):
-            part = seqs[b:b + batch_size]
-            ids = torch.full((len(part), max(map(len, part))), self.bos, dtype=torch.long)
-            mask = torch.zeros_like(ids)
-            for r, seq in enumerate(part):
-                ids[r, :len(seq)] = torch.tensor(seq, dtype=torch.long)
-                mask[r, :len(seq)] = 1
-            with torch.inference_mode():
-                hidden = self.model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
-            last = hidden[torch.arange(len(part)), mask.sum(1) - 1]
-            for row in self._top_tokens(last, range(len(part)), top):
-                out.append([self.tokenizer.decode([t]).strip() for t in row if t < len(words) and words[t]])
-        return out
-
     def _top_tokens(self, states: torch.Tensor, rows: Sequence[int], top: int, block: int = 256) -> list[list[int]]:
         """The ``top`` likeliest next tokens after each of ``rows`` of ``states``, likeliest first."""
         head = self.model.get_output_embeddings()
