@@ -265,24 +265,27 @@ def plausible_sentences(split: Any, config: "FusionTrainConfig") -> list[dict[st
 
 
 def plausible_rows(sentences: Sequence[dict[str, Any]], plausible: Callable[[str], list[tuple[str, float]]],
-                   count: int, seed: int) -> list[dict[str, Any]]:
-    """Up to ``count`` rows, each one of ``sentences`` with one lm-plausible swap (``plausible``: what the language
-    model finds likely next, data.build.next_words) as its gold span, the clean text as its reference (so that its
-    document's previous sentences are found)."""
+                   count: int, seed: int, kinds: Sequence[str] = ("lm-plausible",), resources: Any = None
+                   ) -> list[dict[str, Any]]:
+    """Up to ``count`` rows, each one of ``sentences`` with one swap of ``kinds`` in turn (lm-plausible by default;
+    ``plausible``: what the language model finds likely next, data.build.next_words) as its gold span, the clean
+    text as its reference (so that its document's previous sentences are found). ``resources``: the corruptors'
+    dictionary and word frequencies (data.build's by default)."""
     from mtfix.data.build import default_resources
     from mtfix.data.corrupt import corrupt
 
-    resources = default_resources()
+    resources = resources or default_resources()
     resources.plausible = plausible
     rng = random.Random(seed)
     out: list[dict[str, Any]] = []
     for row in sentences:
         if len(out) >= count:
             break
-        found = corrupt(row["text"], rng, resources, only=["lm-plausible"])
+        kind = kinds[len(out) % len(kinds)]
+        found = corrupt(row["text"], rng, resources, only=[kind])
         if found is not None:
             text, (span,) = found
-            out.append({"text": text, "source": "synthetic:lm-plausible", "reference": row["text"],
+            out.append({"text": text, "source": f"synthetic:{kind}", "reference": row["text"],
                         "spans": [{"start": span.start, "end": span.end, "label": span.label,
                                    "fix": span.fixes[0] if span.fixes else "", "visible": True}]})
     return out

@@ -126,28 +126,13 @@ def detector_rows(split, count: int, seed: int, taken: set[str]) -> list[dict]:
 
 def swap_rows(split, count: int, seed: int, taken: list[str], plausible, resources=None) -> list[dict]:
     """Up to ``count`` rows of clean training news that shares no sentence with ``taken``, each with one meaning
-    swap whose fix is the original word, pivot and lm-plausible swaps in turn (``plausible``: the words the
-    language model finds likely next, data.build.next_words; ``resources``: the corruptors' dictionary and word
-    frequencies, data.build's by default)."""
-    from mtfix.data.build import default_resources
-    from mtfix.data.corrupt import corrupt
-    from mtfix.training.evidence import unseen_train_news
+    swap whose fix is the original word, pivot and lm-plausible swaps in turn (training.evidence.plausible_rows;
+    ``plausible``: the words the language model finds likely next, data.build.next_words; ``resources``: the
+    corruptors' dictionary and word frequencies, data.build's by default)."""
+    from mtfix.training.evidence import plausible_rows, unseen_train_news
 
-    resources = resources or default_resources()
-    resources.plausible = plausible
-    rng = random.Random(seed + 4)
-    out: list[dict] = []
-    for row in unseen_train_news(split, taken, count + count // 2 + 10, rng):
-        if len(out) >= count:
-            break
-        kind = ("pivot", "lm-plausible")[len(out) % 2]
-        found = corrupt(row["text"], rng, resources, only=[kind])
-        if found is not None:
-            text, (span,) = found
-            out.append({"text": text, "source": f"synthetic:{kind}", "reference": row["text"],
-                        "spans": [{"start": span.start, "end": span.end, "label": span.label,
-                                   "fix": span.fixes[0], "visible": True}]})
-    return out
+    sentences = unseen_train_news(split, taken, count + count // 2 + 10, random.Random(seed + 4))
+    return plausible_rows(sentences, plausible, count, seed + 5, ("pivot", "lm-plausible"), resources)
 
 
 def detected_spans(texts: list[str]) -> list[list[tuple[int, int]]]:
