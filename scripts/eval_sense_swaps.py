@@ -2,7 +2,8 @@
 proposes (the lm-plausible kind, which no dictionary lists), made on the fly in the same clean sentences of a
 split, at the corpus default, at the thresholds of a document that reads as translated (where it drops: the
 detector's follow point) and of one that does not (where it rises), each read as the detector reads where its
-threshold follows the document (the follow point's pivot siblings), and at the review point.
+threshold follows the document (the follow point's pivot siblings; in a translated document the words scored by the
+detector folder's translated head where it holds one), and at the review point.
 
     python scripts/eval_sense_swaps.py --data runs/data/dataset --split dev --sentences 400 [--out FILE]
 
@@ -39,7 +40,7 @@ def main() -> int:
     from mtfix.data.corrupt import corrupt
     from mtfix.detect import review_point
     from mtfix.detect.document import load_follow
-    from mtfix.detect.fuse import FusedDetector, lm_gated
+    from mtfix.detect.fuse import FusedDetector, lm_gated, load_translated
     from mtfix.errors import NotBuiltError
     from mtfix.models import shipped_detector
     from mtfix.text.tokens import tokenize
@@ -74,6 +75,10 @@ def main() -> int:
     follow = load_follow(path)  # the threshold in a document that reads as translated, where it drops
     translated = follow.threshold(1.0, corpus_threshold) if follow is not None else None
     untranslated = follow.threshold(0.0, corpus_threshold) if follow is not None else None
+    # the head that scores a translated document's words, and its threshold, where the folder holds one
+    translated_head = load_translated(path) if follow is not None else None
+    if translated_head is not None:
+        translated = translated_head[1].threshold
     try:
         review, _ = review_point(str(path))
     except NotBuiltError:  # a head without a review point yet: that column reads n/a
@@ -90,10 +95,12 @@ def main() -> int:
         evidence = detector.evidence(texts, context)
         probs = detector.probabilities(evidence)
         # where the threshold follows the document the detector tries the follow point's number of pivot siblings
-        followed = (detector.probabilities(detector.evidence(texts, context, follow.siblings))
-                    if follow is not None and follow.siblings is not None else probs)
+        read = (detector.evidence(texts, context, follow.siblings)
+                if follow is not None and follow.siblings is not None else evidence)
+        followed = detector.probabilities(read) if read is not evidence else probs
+        in_translated = detector.probabilities(read, translated_head) if translated_head is not None else followed
         hits = [0, 0, 0, 0, 0, 0]
-        for (text, start, end, _), (scores, tagger), p, fp in zip(rows, evidence, probs, followed):
+        for (text, start, end, _), (scores, tagger), p, fp, tp in zip(rows, evidence, probs, followed, in_translated):
             tokens = tokenize(text)
             inside = [j for j, t in enumerate(tokens) if t.start < end and start < t.end]
             corpus = tagger if lm_gated(tagger, min(corpus_gate, corpus_threshold)) else p
@@ -102,7 +109,7 @@ def main() -> int:
             # the cheap screen: the candidates' contrast is computed only for words this surprising
             hits[2] += any(scores.surprisal[j] >= detector.config.gate_nats for j in inside)
             hits[3] += bool(scores.full) and any(scores.full[j] != (None, None) for j in inside)
-            hits[4] += translated is not None and any(fp[j] >= translated for j in inside)
+            hits[4] += translated is not None and any(tp[j] >= translated for j in inside)
             hits[5] += untranslated is not None and any(fp[j] >= untranslated for j in inside)
         text, start, end, _ = rows[0]
         review_cell = "n/a" if review is None else f"{hits[1] / len(rows):.2f}"

@@ -7,6 +7,7 @@ from typing import Any
 TRAINERS = {"detector": ("tagger", "the artifact tagger, on the output of mtfix data build"),
             "fusion": ("fusion", "the head that fuses the tagger with language-model evidence"),
             "document": ("document", "the head that reads how likely a whole document went through MT"),
+            "translated": ("translated", "the head that scores the words of a document that reads as translated"),
             "classes": ("classes", "the class head that names each span's kind of artifact"),
             "rewriter": ("rewriter", "LoRA adapters on SmolLM2 that rewrite a marked span (the default corrector)"),
             "corrector": ("span_decoder", "the span decoder on the detector's encoder states (--conservative)"),

@@ -76,6 +76,10 @@ def get_detector(method: str = "spell", threshold: float | None = None, model_pa
                 # the detector's own operating point follows the document; fitted on documents read in context,
                 # text read alone keeps the threshold fitted for it
                 fused.follow = load_follow(path)
+                if fused.follow is not None:  # the words of a translated document, by the head fitted on them
+                    from mtfix.detect.fuse import load_translated
+
+                    fused.translated = load_translated(path)
             return Bounded(fused, shipped_classes(path))
         from mtfix.detect.tagger import TaggerDetector
 

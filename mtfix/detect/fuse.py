@@ -356,6 +356,24 @@ def load_fusion(path: Path) -> tuple[FusionHead, FusionConfig]:
     return head.eval(), config
 
 
+TRANSLATED = "translated"  # the detector folder's head for the words of documents that read as translated
+
+
+def load_translated(detector_folder: Path) -> tuple[FusionHead, FusionConfig] | None:
+    """The detector folder's head for the words of a document that reads as translated (FOLDER/translated, fitted
+    by `mtfix train translated`), with its config, whose threshold is the folder's follow_translated point; None
+    where the folder holds no such head or point."""
+    from dataclasses import replace
+
+    from mtfix.points import read_points
+
+    path, threshold = detector_folder / TRANSLATED, read_points(detector_folder).get("follow_translated")
+    if threshold is None or not (path / "config.json").exists():
+        return None
+    head, config = load_fusion(path)
+    return head, replace(config, threshold=float(threshold))
+
+
 def select(features: torch.Tensor, names: Sequence[str]) -> torch.Tensor:
     """The columns of ``features`` (built with FEATURES) that ``names`` asks for."""
     return features[:, [FEATURES.index(n) for n in names]]
@@ -413,6 +431,9 @@ class FusedDetector:
         # detector folder holds them and the operating point is the detector's own)
         self.document: Any = None
         self.follow: Any = None
+        # the head (with its config) that scores the words of a document that reads as translated, where the
+        # threshold follows the document (get_detector sets it where the detector folder holds one: translated/)
+        self.translated: tuple[FusionHead, FusionConfig] | None = None
 
     @classmethod
     def load(cls, tagger_path: str, fusion_path: str, threshold: float | None = None,
@@ -463,9 +484,12 @@ class FusedDetector:
             found.lines = line_ids(text, found.tokens)
         return list(zip(scores, tagger))
 
-    def probabilities(self, evidence: Sequence[tuple[WordScores, list[float]]]) -> list[list[float]]:
+    def probabilities(self, evidence: Sequence[tuple[WordScores, list[float]]],
+                      head: tuple[FusionHead, FusionConfig] | None = None) -> list[list[float]]:
         """Calibrated P(BAD) per word, from the evidence; the tagger's own where the LM gate skipped the LM. The
-        head reads the words of every LM-read segment in one call (each segment's lines numbered apart)."""
+        head (``head``: another head and its config; None: the detector's) reads the words of every LM-read segment
+        in one call (each segment's lines numbered apart)."""
+        fusion, config = head or (self.head, self.config)
         out: list[list[float]] = [list(tagger) for _, tagger in evidence]  # empty, gated, or not read by the LM
         read = [k for k, (scores, tagger) in enumerate(evidence)
                 if scores.tokens and scores.surprisal and not self.gated(tagger)]
@@ -479,8 +503,8 @@ class FusedDetector:
                 groups.append(lines)
                 offset = int(lines.max()) + 1
             x = torch.cat(features)
-            logits = self.head(select(x, self.config.features), torch.cat(groups))
-            probs = self.config.word_probability(logits, x).tolist()
+            logits = fusion(select(x, config.features), torch.cat(groups))
+            probs = config.word_probability(logits, x).tolist()
         start = 0
         for k, f in zip(read, features):
             out[k] = probs[start:start + len(f)]
@@ -540,7 +564,18 @@ class FusedDetector:
                    for (scores, tagger), probs in zip(evidence, probabilities)]
         if tallies is not None:
             tallies += counted
-        return self.spans_from(evidence, probabilities, self.thresholds(counted, threshold, prior, documents))
+        if not self.follows(threshold):
+            return self.spans_from(evidence, probabilities, self.threshold if threshold is None else threshold)
+        from mtfix.detect.document import text_probabilities
+
+        # each text's document's MT probability (one document after ``prior``, several, or each text its own)
+        found = text_probabilities(self.document, counted, prior, documents)
+        thresholds = [self.follow.threshold(p, self.threshold) for p in found]
+        if self.translated is not None:  # a translated document's words, scored by the head fitted on them
+            again = [k for k, p in enumerate(found) if self.follow.translated(p)]
+            for k, probs in zip(again, self.probabilities([evidence[k] for k in again], self.translated)):
+                probabilities[k], thresholds[k] = probs, self.translated[1].threshold
+        return self.spans_from(evidence, probabilities, thresholds)
 
     def follows(self, threshold: float | None) -> bool:
         """Whether a call at ``threshold`` (None: the detector's own) flags at the threshold that follows the
@@ -552,17 +587,3 @@ class FusedDetector:
         follows the document was fitted on evidence with its own number (Follow.siblings), the others on the
         generator's."""
         return self.follow.siblings if self.follows(threshold) else None
-
-    def thresholds(self, counted: Sequence[Any], threshold: float | None, prior: Any,
-                   documents: Sequence[int] | None = None) -> float | list[float]:
-        """The threshold of each text: ``threshold`` where given, else the detector's, following its document's
-        MT probability (``follow``); one document (``prior``: what was read of it before), several
-        (``documents``: this many texts each) or each text its own."""
-        if threshold is not None:
-            return threshold
-        if not self.follows(threshold):
-            return self.threshold
-        from mtfix.detect.document import text_probabilities
-
-        return [self.follow.threshold(p, self.threshold)
-                for p in text_probabilities(self.document, counted, prior, documents)]
