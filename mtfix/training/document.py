@@ -447,21 +447,28 @@ def fit_high(rows: list[tuple[Doc, float, list[float], list[bool] | None]], cut:
 USAGE = __doc__
 
 
-def main(argv: list[str] | None = None) -> int:
+def document_options(parser: argparse.ArgumentParser, model: str, cache: str) -> None:
+    """The options of a trainer that reads these documents: where the data is, the detector folder (``model``: what
+    it is for), the readings' cache (``cache``: what is kept there), how many documents and lines."""
     from mtfix.cli.data import SHARED_DATA
+
+    parser.add_argument("--data-dir", default=str(SHARED_DATA),
+                        help="where mlqe-pe/, corpora/ and mqm/ are (default: $MTFIX_DATA, else ../shared/data)")
+    parser.add_argument("--model", default=None, help=f"{model} (default: the shipped one)")
+    parser.add_argument("--cache", default="runs/document/read.jsonl",
+                        help=f"{cache} (default runs/document/read.jsonl)")
+    parser.add_argument("--per-family", type=int, default=40, help="documents per family and role (default 40)")
+    parser.add_argument("--lines", type=int, default=8, help="lines per document (default 8)")
+
+
+def main(argv: list[str] | None = None) -> int:
     from mtfix.detect.candidates import MAX_SIBLINGS
     from mtfix.training.common import budget, siblings_count
 
     parser = argparse.ArgumentParser(prog="mtfix train document", description=USAGE,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=str(SHARED_DATA),
-                        help="where mlqe-pe/, corpora/ and mqm/ are (default: $MTFIX_DATA, else ../shared/data)")
-    parser.add_argument("--model", default=None, help="the detector folder the heads serve and are written to "
-                                                      "(default: the shipped one)")
-    parser.add_argument("--cache", default="runs/document/read.jsonl",
-                        help="where each document's reading is kept (a rerun reads only what is missing)")
-    parser.add_argument("--per-family", type=int, default=40, help="documents per family and role (default 40)")
-    parser.add_argument("--lines", type=int, default=8, help="lines per document (default 8)")
+    document_options(parser, "the detector folder the heads serve and are written to",
+                     "where each document's reading is kept (a rerun reads only what is missing)")
     parser.add_argument("--sentences", type=int, default=100,
                         help="MLQE-PE test lines per pair read alone for the HTER correlation (default 100)")
     parser.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the regression (default 1)")

@@ -207,21 +207,13 @@ USAGE = __doc__.split("\n\n", 1)[1] + """
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mtfix.cli.data import SHARED_DATA
+    from mtfix.training.document import document_options
 
     parser = argparse.ArgumentParser(prog="mtfix train translated", description=USAGE,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=str(SHARED_DATA),
-                        help="where mlqe-pe/, corpora/ and mqm/ are (default: $MTFIX_DATA, else ../shared/data)")
-    parser.add_argument("--model", default=None, help="the detector folder (with its document head and follow "
-                                                      "point) the head serves and is written to (default: the "
-                                                      "shipped one)")
-    parser.add_argument("--cache", default="runs/document/read.jsonl",
-                        help="mtfix train document's readings (which documents read as translated; a rerun reads "
-                             "only what is missing); the words' evidence is kept beside it (default "
-                             "runs/document/read.jsonl)")
-    parser.add_argument("--per-family", type=int, default=40, help="documents per family and role (default 40)")
-    parser.add_argument("--lines", type=int, default=8, help="lines per document (default 8)")
+    document_options(parser, "the detector folder (with its document head and follow point) the head serves and is "
+                             "written to", "mtfix train document's readings (which documents read as translated; a "
+                                           "rerun reads only what is missing); the words' evidence is kept beside it")
     parser.add_argument("--lr", type=float, default=1e-3, help="the fine-tuning's learning rate (default 1e-3)")
     parser.add_argument("--epochs", type=int, default=30, help="passes over the words (default 30)")
     parser.add_argument("--seed", type=int, default=13)
