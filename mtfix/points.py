@@ -23,7 +23,7 @@ POINTS = {
     "follow_low": "the threshold it drops to",
     "follow_high": "the fused default threshold below follow_cut, in a document that does not read as translated",
     "follow_translated": "the threshold of the head that scores the words of a document from follow_cut on, where "
-                         "the folder holds one (translated/; in its place of follow_low)",
+                         "the folder holds one (translated/), in place of follow_low",
     "follow_siblings": "how many pivot siblings of a surprising word the fused detector tries where its threshold "
                        "follows the document (the others: three)",
     "picky": "the server's level=picky: the factor on the detector's threshold",
