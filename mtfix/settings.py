@@ -92,9 +92,10 @@ class DetectSettings(Settings):
                                       "per 1,000 words: fitted at 2.25 on 190,000 dev and train news words for the "
                                       "fused detector, at 3 on dev news for --fast; the fused detector's follows "
                                       "the document, as its points.json says, on text read in context: for the "
-                                      "shipped one 0.2 from an MT probability of 0.8, 0.40 under it, every pivot "
+                                      "shipped one, from an MT probability of 0.8 the words scored by its head "
+                                      "for translated documents and flagged from 0.325, 0.40 under it, every pivot "
                                       "sibling of a surprising word tried there; a threshold given reads with the "
-                                      "three most frequent)",
+                                      "fusion head and the three most frequent)",
                                       "probability")
     lm_gate: float | None = setting(None, "the fused detector reads a segment with the language model only where "
                                     "the tagger's highest P(BAD) in it reaches P; elsewhere the tagger's own P(BAD) "
@@ -106,7 +107,8 @@ class DetectSettings(Settings):
     review: bool = setting(False, "the review point, for one article under your eyes: every segment read by the "
                                   "language model and a lower threshold (fitted at 10 flags per 1,000 words of "
                                   "clean news, against the default's 2.25): more of the wrong-sense words, more "
-                                  "false flags to pass over")
+                                  "false flags to pass over; one threshold for any document, so in an article "
+                                  "that reads as translated the default, which follows it, may flag more")
     batch_size: int = setting(32, "segments per batch (default 32)", "positive")
     device: str = setting("auto", "where the models run: auto (default) is a CUDA GPU where there is one, else the "
                                   "CPU; cuda or cuda:N asks for a GPU (an error where there is none)",
