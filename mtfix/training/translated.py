@@ -93,12 +93,17 @@ def logits(head: Any, config: Any, words: Words) -> torch.Tensor:
         return head(select(words.x, config.features), words.groups)[words.word]
 
 
-def probabilities(head: Any, config: Any, words: Words) -> torch.Tensor:
-    """What the detector says of each word with this head and config (calibration and non-word floor applied)."""
+def token_scores(head: Any, config: Any, words: Words) -> torch.Tensor:
+    """What the detector says of each token with this head and config (calibration and non-word floor applied)."""
     from mtfix.detect.fuse import select
 
     with torch.no_grad():
-        return config.word_probability(head(select(words.x, config.features), words.groups), words.x)[words.word]
+        return config.word_probability(head(select(words.x, config.features), words.groups), words.x)
+
+
+def probabilities(head: Any, config: Any, words: Words) -> torch.Tensor:
+    """What the detector says of each word (token_scores, the words alone)."""
+    return token_scores(head, config, words)[words.word]
 
 
 def fine_tune(head: Any, config: Any, words: Words, lr: float, epochs: int, seed: int) -> Any:
@@ -145,10 +150,7 @@ def best_threshold(probs: torch.Tensor, gold: torch.Tensor, families: Sequence[s
 def token_probabilities(head: Any, config: Any, words: Words) -> list[list[float]]:
     """Per line of the document, every token's P(BAD) with this head (as mtfix train document's readings keep the
     fused head's)."""
-    from mtfix.detect.fuse import select
-
-    with torch.no_grad():
-        probs = config.word_probability(head(select(words.x, config.features), words.groups), words.x)
+    probs = token_scores(head, config, words)
     return [[round(p, 4) for p in probs[words.groups == g].tolist()] for g in range(int(words.groups.max()) + 1)]
 
 
@@ -188,16 +190,13 @@ def word_families(docs: Sequence[Any], found: dict[str, Words]) -> list[str]:
 
 
 def save_translated(head: Any, config: Any, folder: Path, record: dict[str, Any]) -> Path:
-    """The head as FOLDER/translated (fp16 safetensors, its config and training record)."""
-    from safetensors.torch import save_file
-
-    from mtfix.detect.fuse import TRANSLATED
+    """The head as FOLDER/translated, as fuse.save_fusion saves a head of its own, without the fused head's
+    operating points it was copied with (its threshold is the folder's follow_translated)."""
+    from mtfix.detect.fuse import TRANSLATED, save_fusion
 
     path = folder / TRANSLATED
-    path.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.half().contiguous() for k, v in head.state_dict().items()}, str(path / "model.safetensors"))
-    (path / "config.json").write_text(json.dumps(config.to_json(), indent=2) + "\n")
-    (path / "training.json").write_text(json.dumps(record, indent=1) + "\n")
+    save_fusion(head, replace(config, threshold=None, lm_gate=None, review_threshold=None, alone_threshold=None,
+                              alone_review_threshold=None), path, record)
     return path
 
 
